@@ -1,0 +1,57 @@
+import type { OcppVersion } from './versions.js';
+
+/**
+ * Why a CALL failed, in the gateway's own words. Each version spells the wire code differently
+ * (1.6 kept `FormationViolation` on purpose), so code never names a wire code directly: it names
+ * a reason and `wireErrorCode` spells it for the charger's version.
+ */
+export type OcppErrorReason =
+  | 'format'            // payload not well-formed for the action
+  | 'occurrence'        // required field missing / too many items
+  | 'property'          // a value outside its constraints (length, enum, range, pattern)
+  | 'type'              // a value of the wrong JSON type
+  | 'notImplemented'    // the action is unknown to the receiver
+  | 'notSupported'      // the action is known but not handled in this direction
+  | 'framing'           // the RPC frame itself is broken (arity, types, id)
+  | 'messageType'       // unknown message type id
+  | 'internal'
+  | 'security'
+  | 'generic';
+
+const V16: Record<OcppErrorReason, string> = {
+  format: 'FormationViolation',
+  occurrence: 'OccurenceConstraintViolation',
+  property: 'PropertyConstraintViolation',
+  type: 'TypeConstraintViolation',
+  notImplemented: 'NotImplemented',
+  notSupported: 'NotSupported',
+  framing: 'ProtocolError',
+  messageType: 'ProtocolError',
+  internal: 'InternalError',
+  security: 'SecurityError',
+  generic: 'GenericError',
+};
+
+const V201: Record<OcppErrorReason, string> = {
+  ...V16,
+  format: 'FormatViolation',
+  framing: 'RpcFrameworkError',
+  messageType: 'MessageTypeNotSupported',
+};
+
+/** The wire error code for a reason, spelled as the charger's version spells it. */
+export function wireErrorCode(version: OcppVersion, reason: OcppErrorReason): string {
+  return version === 'ocpp1.6' ? V16[reason] : V201[reason];
+}
+
+/** A failure to be answered to the charger as a CALLERROR. */
+export class OcppCallError extends Error {
+  constructor(
+    readonly reason: OcppErrorReason,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'OcppCallError';
+  }
+}
