@@ -1,0 +1,106 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type GatewayConfig } from './schema.js';
+
+/** A configuration that cannot be used; its message names the key and the problem, for one clear line at start-up. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Environment variables the gateway reads, mapped onto config keys. The names are those operators already
+ * use with the gateway this one replaces, so their deployments carry over unchanged.
+ */
+const ENVIRONMENT: Record<string, string> = {
+  SERVER_HOST: 'server.host',
+  SERVER_PORT: 'server.port',
+  OCPP_PATH_PREFIX: 'server.pathPrefix',
+  MAX_CONNECTIONS: 'server.maxConnections',
+  LOG_LEVEL: 'log.level',
+  POD_ID: 'instance.id',
+  STATE_DIR: 'instance.stateDir',
+  KEEPALIVE_INTERVAL_MS: 'keepalive.intervalMs',
+  CALL_TIMEOUT_MS: 'ocpp.callTimeoutMs',
+  OCPP_FALLBACK_PROTOCOL: 'ocpp.fallbackProtocol',
+};
+
+export interface LoadOptions {
+  /** Folder holding application.yaml and application-{profile}.yaml; default `config` or CONFIG_DIR. */
+  configDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Applied last, above the environment: for embedding and tests. */
+  overrides?: Record<string, unknown>;
+}
+
+type Tree = Record<string, unknown>;
+
+function isTree(value: unknown): value is Tree {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Layers `over` onto `base`: objects merge key by key, anything else (arrays too) replaces. */
+export function mergeLayers(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    out[key] = isTree(value) && isTree(out[key]) ? mergeLayers(out[key] as Tree, value) : value;
+  }
+  return out;
+}
+
+function setPath(tree: Tree, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = tree;
+  for (const key of keys.slice(0, -1)) {
+    if (!isTree(node[key])) node[key] = {};
+    node = node[key] as Tree;
+  }
+  node[keys[keys.length - 1]] = value;
+}
+
+function readYamlLayer(file: string): Tree {
+  if (!existsSync(file)) return {};
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (parsed == null) return {};
+  if (!isTree(parsed)) throw new ConfigError(`${file}: must hold a mapping of settings`);
+  return parsed;
+}
+
+function environmentLayer(env: NodeJS.ProcessEnv): Tree {
+  const layer: Tree = {};
+  for (const [name, path] of Object.entries(ENVIRONMENT)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(layer, path, value);
+  }
+  return layer;
+}
+
+/** Defaults → application.yaml → application-{APP_PROFILE}.yaml → environment → overrides, validated as a whole. */
+export function loadConfig(options: LoadOptions = {}): GatewayConfig {
+  const env = options.env ?? process.env;
+  const dir = options.configDir ?? env.CONFIG_DIR ?? 'config';
+  const profile = env.APP_PROFILE || undefined;
+  if (profile !== undefined && !/^[A-Za-z0-9_-]+$/.test(profile)) {
+    throw new ConfigError(`APP_PROFILE: "${profile}" is not a profile name (letters, digits, "-" and "_")`);
+  }
+  let tree = readYamlLayer(join(dir, 'application.yaml'));
+  if (profile) tree = mergeLayers(tree, readYamlLayer(join(dir, `application-${profile}.yaml`)));
+  tree = mergeLayers(tree, environmentLayer(env));
+  if (options.overrides) tree = mergeLayers(tree, options.overrides);
+  if (profile) tree.profile = profile;
+
+  const result = configSchema.safeParse(tree);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const key = issue.path.join('.') || '(root)';
+    const envName = Object.entries(ENVIRONMENT).find(([, p]) => p === key)?.[0];
+    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
+    throw new ConfigError(`invalid configuration at ${key}${envName ? ` (${envName})` : ''}: ${issue.message}${more}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,11 @@
+const SECRET_KEY = /(password|secret|token|credential|passphrase|key$)/i;
+
+/** A copy of the config fit for a log line: anything that looks like a secret is replaced. */
+export function redactConfig(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) return value.map((item) => redactConfig(item, key));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactConfig(v, k)]));
+  }
+  if (SECRET_KEY.test(key) && value !== undefined && value !== null && value !== '') return '[redacted]';
+  return value;
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+
+/**
+ * The gateway's whole configuration, with its defaults. Every knob an operator may turn lives here so that
+ * start-up validates all of it at once and names the key that is wrong.
+ */
+
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** strict: a payload that breaks the schema gets a CALLERROR; log: it is logged and counted, then handled; off: not checked. */
+export const validationModeSchema = z.enum(['strict', 'log', 'off']);
+export type ValidationMode = z.infer<typeof validationModeSchema>;
+
+const serverSchema = z
+  .object({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: int(0, 65535, 8080),
+    /** Chargers connect at `{pathPrefix}/{identity}`. */
+    pathPrefix: z
+      .string()
+      .regex(/^\/[^?#]*[^/?#]$|^\/$/, 'must start with "/" and not end with "/" (or be "/" alone)')
+      .default('/ocpp'),
+    /** Largest WebSocket message accepted; a larger one closes the socket with 1009. */
+    maxFrameBytes: int(1024, 64 * 1024 * 1024, 1024 * 1024),
+    /** Connections beyond this are refused with HTTP 503 before the upgrade (the process has 20,000 files). */
+    maxConnections: int(1, 1_000_000, 19_500),
+    /** Listen backlog, so a reconnect storm is queued by the kernel instead of refused. */
+    backlog: int(1, 65535, 4096),
+  })
+  .prefault({});
+
+const ocppSchema = z
+  .object({
+    /** Subprotocols accepted, in the gateway's order; the charger's preference decides among them. */
+    protocols: z
+      .array(z.enum(['ocpp1.6', 'ocpp2.0.1']))
+      .min(1)
+      .default(['ocpp1.6', 'ocpp2.0.1']),
+    /** Version assumed for a charger that offers no subprotocol at all (field firmware does this). Off by default. */
+    fallbackProtocol: z.enum(['ocpp1.6', 'ocpp2.0.1']).nullable().default(null),
+    /** How long a CALL to a charger waits for its answer. */
+    callTimeoutMs: int(100, 600_000, 30_000),
+    /** CALLs a charger may send without waiting for answers before it gets CALLERRORs (OCPP allows one). */
+    maxQueuedInboundCalls: int(0, 1000, 4),
+    /** Commands that may wait behind the one in flight to a charger before QUEUE_FULL. */
+    maxQueuedOutboundCalls: int(1, 10_000, 16),
+    validation: z
+      .object({
+        default: validationModeSchema.default('strict'),
+        /** Per action, e.g. `{ BootNotification: log }` for a fleet with 23-character models. */
+        actions: z.record(z.string(), validationModeSchema).default({}),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const outboxSchema = z
+  .object({
+    /** Above this many bytes buffered in the socket, frames wait in the outbox instead. */
+    highWaterBytes: int(1024, 64 * 1024 * 1024, 64 * 1024),
+    /** A charger whose outbox holds more than this is not reading: it is closed with 1008. */
+    maxQueuedFrames: int(1, 1_000_000, 256),
+    maxQueuedBytes: int(1024, 1024 * 1024 * 1024, 2 * 1024 * 1024),
+  })
+  .prefault({});
+
+const keepaliveSchema = z
+  .object({
+    /** A charger silent for this long is pinged; keep it well below load balancers' 60 s idle cut. */
+    intervalMs: int(100, 3_600_000, 30_000),
+    /** After a ping, how long the charger has to show life before it is terminated. */
+    pongTimeoutMs: int(50, 600_000, 10_000),
+    /** Fraction of the interval by which pings are spread so chargers are not pinged in lockstep. */
+    jitter: z.coerce.number().min(0).max(0.5).default(0.1),
+  })
+  .prefault({});
+
+const localAnswersSchema = z
+  .object({
+    /** BootNotification interval (seconds) the gateway hands to chargers. */
+    bootIntervalSeconds: int(1, 86_400, 300),
+    authorize: z
+      .object({
+        mode: z.enum(['acceptAll', 'allowList']).default('acceptAll'),
+        allowList: z.array(z.string()).default([]),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const logSchema = z
+  .object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .prefault({});
+
+const instanceSchema = z
+  .object({
+    /** This instance's id (POD_ID); generated when absent. */
+    id: z.string().min(1).max(64).optional(),
+    /** Where state that must survive a restart is kept (transaction id high-water mark). */
+    stateDir: z.string().min(1).default('data'),
+  })
+  .prefault({});
+
+export const configSchema = z
+  .object({
+    server: serverSchema,
+    ocpp: ocppSchema,
+    outbox: outboxSchema,
+    keepalive: keepaliveSchema,
+    localAnswers: localAnswersSchema,
+    log: logSchema,
+    instance: instanceSchema,
+    profile: z.string().optional(),
+  })
+  .strict();
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

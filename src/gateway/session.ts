@@ -1,0 +1,117 @@
+import type { WebSocket } from 'ws';
+import type { OcppVersion } from '../ocpp/versions.js';
+import { RpcEndpoint } from '../ocpp/rpc-endpoint.js';
+import type { RpcShared } from '../ocpp/rpc-shared.js';
+import { Outbox, type OutboxLimits, type OutboxObserver } from '../transport/outbox.js';
+import type { TransportConnection } from '../transport/charger-server.js';
+import type { KeepaliveSweep } from '../transport/keepalive.js';
+import type { Metrics } from '../observability/metrics.js';
+import { CLOSE } from './close-codes.js';
+
+export type SessionState = 'open' | 'closing' | 'closed';
+
+/** Why a session ended, as the gateway saw it (the close code and reason say the rest). */
+export type CloseCause = 'charger' | 'replaced' | 'keepalive' | 'outbox_full' | 'shutdown' | 'server';
+
+/** What every session shares: one object per gateway. */
+export interface SessionEnvironment {
+  readonly rpc: RpcShared<ChargerSession>;
+  readonly outboxLimits: OutboxLimits;
+  readonly keepalive: KeepaliveSweep;
+  readonly metrics: Metrics;
+  /** Called once per session, when its socket has closed. */
+  sessionClosed(session: ChargerSession, code: number, reason: string): void;
+}
+
+/** What the charger told us in its last BootNotification, kept for the admin API. */
+export interface BootInfo {
+  at: number;
+  vendor?: string;
+  model?: string;
+  serialNumber?: string;
+  firmwareVersion?: string;
+}
+
+/**
+ * One charger's connection: open → closing → closed. Close is idempotent and the socket's own close event is
+ * the single place where the session ends, so a replaced, expired or refused connection ends the same way.
+ * It is its outbox's observer and its socket's keepalive subject, so a connection costs one object here, not a
+ * set of callbacks.
+ */
+export class ChargerSession implements TransportConnection, OutboxObserver {
+  state: SessionState = 'open';
+  lastSeenAt: number;
+  pingSentAt = 0;
+  readonly pingAfterMs: number;
+  readonly connectedAt: number;
+  readonly outbox: Outbox;
+  readonly rpc: RpcEndpoint<ChargerSession>;
+  closeCause: CloseCause = 'charger';
+  boot: BootInfo | undefined;
+  /** Filled in by the gateway (event memory and the like) without widening this class. */
+  extension: unknown;
+
+  constructor(
+    readonly identity: string,
+    readonly protocol: OcppVersion,
+    readonly remoteAddress: string,
+    socket: WebSocket,
+    private readonly env: SessionEnvironment,
+  ) {
+    this.connectedAt = this.lastSeenAt = Date.now();
+    this.pingAfterMs = env.keepalive.pingAfterFor();
+    this.outbox = new Outbox(socket, env.outboxLimits, this);
+    this.rpc = new RpcEndpoint<ChargerSession>(protocol, env.rpc, this.outbox, this);
+    env.keepalive.add(this);
+  }
+
+  onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.state !== 'open') return;
+    this.rpc.receive(data.toString(), isBinary);
+  }
+
+  ping(): void {
+    this.outbox.ping();
+  }
+
+  /** The charger did not answer a ping in time: drop it without a handshake (it is not listening). */
+  expire(): void {
+    if (this.state === 'closed') return;
+    this.closeCause = 'keepalive';
+    this.state = 'closing';
+    this.outbox.terminate();
+  }
+
+  /** Starts closing with a code and reason the charger can read; calling it again changes nothing. */
+  close(code: number, reason: string, cause: CloseCause): void {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    this.closeCause = cause;
+    this.rpc.close();
+    this.outbox.close(code, reason);
+  }
+
+  onSocketClosed(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.env.keepalive.delete(this);
+    this.rpc.close();
+    this.env.sessionClosed(this, code, reason);
+  }
+
+  // OutboxObserver
+  overflow(_outbox: Outbox, queuedFrames: number, queuedBytes: number): void {
+    this.env.metrics.backpressureCloses.inc();
+    this.close(CLOSE.outboxFull, `not reading: ${queuedFrames} frames (${queuedBytes} bytes) waiting`, 'outbox_full');
+    // A charger that does not read will not read our close frame either; do not wait 30 s for it.
+    setTimeout(() => this.outbox.terminate(), 2000).unref();
+  }
+
+  queuedDelta(delta: number): void {
+    this.env.metrics.outboxQueued.inc(delta);
+  }
+
+  discarded(count: number): void {
+    this.env.metrics.framesDiscarded.inc(count);
+  }
+}

@@ -1,0 +1,72 @@
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The gateway's Prometheus metrics. Labels are low-cardinality on purpose (protocol, action, code, outcome):
+ * never a charger identity, so 20,000 chargers cost 20,000 nothing in the scrape.
+ * Each gateway instance has its own registry so several can live in one process (tests, embedding).
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const r = { registers: [registry] };
+  return {
+    registry,
+    connections: new Gauge({ name: 'ocpp_connections', help: 'Open charger connections', labelNames: ['protocol'], ...r }),
+    connectionAttempts: new Counter({
+      name: 'ocpp_connection_attempts_total',
+      help: 'WebSocket upgrade attempts by outcome (accepted, bad_path, bad_identity, no_subprotocol, over_capacity, ...)',
+      labelNames: ['outcome'],
+      ...r,
+    }),
+    disconnects: new Counter({ name: 'ocpp_disconnects_total', help: 'Charger disconnects by cause', labelNames: ['cause'], ...r }),
+    messages: new Counter({
+      name: 'ocpp_messages_total',
+      help: 'OCPP messages by direction (in/out), message type (call, result, error) and action',
+      labelNames: ['direction', 'type', 'action'],
+      ...r,
+    }),
+    malformedFrames: new Counter({
+      name: 'ocpp_malformed_frames_total',
+      help: 'Inbound frames that could not be handled as OCPP-J, by problem',
+      labelNames: ['problem'],
+      ...r,
+    }),
+    callErrorsSent: new Counter({ name: 'ocpp_callerrors_sent_total', help: 'CALLERRORs sent to chargers by code', labelNames: ['code'], ...r }),
+    callErrorsReceived: new Counter({ name: 'ocpp_callerrors_received_total', help: 'CALLERRORs received from chargers by code', labelNames: ['code'], ...r }),
+    validationFailures: new Counter({
+      name: 'ocpp_validation_failures_total',
+      help: 'Payloads that broke their OCPP schema, by action, direction and the mode that applied',
+      labelNames: ['action', 'direction', 'mode'],
+      ...r,
+    }),
+    unmatchedResponses: new Counter({
+      name: 'ocpp_unmatched_responses_total',
+      help: 'CALLRESULT/CALLERROR from chargers with an id nobody waits for, by kind (late after a timeout, or unknown)',
+      labelNames: ['kind'],
+      ...r,
+    }),
+    callDuration: new Histogram({
+      name: 'ocpp_call_duration_seconds',
+      help: 'Round trip of CALLs: inbound (gateway answer time) and outbound (charger answer time), by action',
+      labelNames: ['direction', 'action'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      ...r,
+    }),
+    outboundCallTimeouts: new Counter({ name: 'ocpp_call_timeouts_total', help: 'CALLs to chargers that got no answer in time', labelNames: ['action'], ...r }),
+    outboxQueued: new Gauge({ name: 'ocpp_outbox_queued_frames', help: 'Frames waiting in all outboxes for their socket to drain', ...r }),
+    backpressureCloses: new Counter({ name: 'ocpp_backpressure_closes_total', help: 'Chargers closed because they stopped reading and their outbox filled', ...r }),
+    framesDiscarded: new Counter({
+      name: 'ocpp_frames_discarded_total',
+      help: 'Frames that could not be written because their connection was already closing or closed',
+      ...r,
+    }),
+    keepaliveTerminations: new Counter({ name: 'ocpp_keepalive_terminations_total', help: 'Chargers terminated for not answering pings', ...r }),
+    inboundCallsRejected: new Counter({
+      name: 'ocpp_inbound_calls_rejected_total',
+      help: 'Charger CALLs refused because the charger had too many CALLs in flight',
+      ...r,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

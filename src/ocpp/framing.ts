@@ -1,0 +1,130 @@
+import type { OcppErrorReason } from './errors.js';
+
+/** OCPP-J message type ids (1.6 and 2.0.1 define these three). */
+export const CALL = 2;
+export const CALLRESULT = 3;
+export const CALLERROR = 4;
+
+/** OCPP-J limits a message id to 36 characters. */
+export const MAX_MESSAGE_ID_LENGTH = 36;
+
+export type JsonObject = Record<string, unknown>;
+
+export interface CallFrame {
+  kind: 'call';
+  messageId: string;
+  action: string;
+  payload: JsonObject;
+}
+export interface CallResultFrame {
+  kind: 'result';
+  messageId: string;
+  payload: JsonObject;
+}
+export interface CallErrorFrame {
+  kind: 'error';
+  messageId: string;
+  errorCode: string;
+  errorDescription: string;
+  errorDetails: JsonObject;
+}
+/**
+ * A frame that is not usable OCPP-J. `answer` is set when the frame is (or may be) a CALL whose id could be
+ * read, so the sender can be told what is wrong; `problem` is a short stable name for logs and metrics.
+ */
+export interface InvalidFrame {
+  kind: 'invalid';
+  problem: string;
+  message: string;
+  answer?: { messageId: string; reason: OcppErrorReason };
+  /** For CALLRESULT/CALLERROR frames whose id could be read: the pending CALL they were meant for. */
+  responseTo?: string;
+}
+export type InboundFrame = CallFrame | CallResultFrame | CallErrorFrame | InvalidFrame;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function invalid(problem: string, message: string, extra: Partial<InvalidFrame> = {}): InvalidFrame {
+  return { kind: 'invalid', problem, message, ...extra };
+}
+
+/** Parses and checks one text frame against OCPP-J's framing rules; never throws. */
+export function parseFrame(text: string): InboundFrame {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return invalid('not_json', 'frame is not valid JSON');
+  }
+  if (!Array.isArray(message) || message.length === 0) {
+    return invalid('not_array', 'frame must be a JSON array [messageTypeId, messageId, ...]');
+  }
+  const [typeId, messageId] = message;
+  const idReadable = typeof messageId === 'string';
+  const idValid = idReadable && messageId.length > 0 && messageId.length <= MAX_MESSAGE_ID_LENGTH;
+
+  if (typeId === CALL) {
+    if (!idReadable) return invalid('bad_message_id', 'messageId must be a string');
+    const answer = (reason: OcppErrorReason) => ({ messageId, reason });
+    if (!idValid) {
+      return invalid('bad_message_id', `messageId must be 1 to ${MAX_MESSAGE_ID_LENGTH} characters`, { answer: answer('framing') });
+    }
+    if (message.length !== 4) {
+      return invalid('bad_arity', `a CALL has 4 elements [2, messageId, action, payload], got ${message.length}`, {
+        answer: answer('framing'),
+      });
+    }
+    const [, , action, payload] = message;
+    if (typeof action !== 'string') return invalid('bad_action', 'action must be a string', { answer: answer('framing') });
+    if (!isObject(payload)) return invalid('bad_payload', 'payload must be a JSON object', { answer: answer('format') });
+    return { kind: 'call', messageId, action, payload };
+  }
+
+  if (typeId === CALLRESULT) {
+    if (!idValid) return invalid('bad_message_id', 'CALLRESULT messageId must be a string of 1 to 36 characters');
+    if (message.length !== 3) {
+      return invalid('bad_arity', `a CALLRESULT has 3 elements, got ${message.length}`, { responseTo: messageId });
+    }
+    if (!isObject(message[2])) return invalid('bad_payload', 'CALLRESULT payload must be a JSON object', { responseTo: messageId });
+    return { kind: 'result', messageId, payload: message[2] };
+  }
+
+  if (typeId === CALLERROR) {
+    if (!idValid) return invalid('bad_message_id', 'CALLERROR messageId must be a string of 1 to 36 characters');
+    // Some firmware omits errorDetails or sends a string there: accept both when receiving.
+    if (message.length !== 5 && message.length !== 4) {
+      return invalid('bad_arity', `a CALLERROR has 5 elements, got ${message.length}`, { responseTo: messageId });
+    }
+    const [, , errorCode, errorDescription, errorDetails] = message;
+    if (typeof errorCode !== 'string') {
+      return invalid('bad_error_code', 'CALLERROR errorCode must be a string', { responseTo: messageId });
+    }
+    return {
+      kind: 'error',
+      messageId,
+      errorCode,
+      errorDescription: typeof errorDescription === 'string' ? errorDescription : String(errorDescription ?? ''),
+      errorDetails: isObject(errorDetails) ? errorDetails : errorDetails === undefined ? {} : { text: errorDetails },
+    };
+  }
+
+  // Not 2/3/4: 2.0.1 answers MessageTypeNotSupported when it can name the message.
+  const problem = typeof typeId === 'number' ? 'unknown_message_type' : 'bad_message_type';
+  const description = typeof typeId === 'number' ? `message type ${typeId} is not supported` : 'messageTypeId must be a number';
+  return invalid(problem, description, idValid ? { answer: { messageId, reason: 'messageType' } } : {});
+}
+
+export function serializeCall(messageId: string, action: string, payload: unknown): string {
+  return JSON.stringify([CALL, messageId, action, payload]);
+}
+
+export function serializeCallResult(messageId: string, payload: unknown): string {
+  return JSON.stringify([CALLRESULT, messageId, payload]);
+}
+
+/** OCPP-J caps errorDescription at 255 characters; details are always an object when we send them. */
+export function serializeCallError(messageId: string, errorCode: string, description: string, details: JsonObject = {}): string {
+  return JSON.stringify([CALLERROR, messageId, errorCode, description.length > 255 ? description.slice(0, 252) + '...' : description, details]);
+}

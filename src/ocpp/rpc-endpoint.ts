@@ -1,0 +1,242 @@
+import type { Logger } from 'pino';
+import type { OcppVersion } from './versions.js';
+import { OcppCallError, wireErrorCode, type OcppErrorReason } from './errors.js';
+import { parseFrame, serializeCall, serializeCallError, serializeCallResult, type CallFrame, type JsonObject } from './framing.js';
+import { CallFailure } from './call-failure.js';
+import type { RpcShared } from './rpc-shared.js';
+
+/** Where an endpoint's frames go: the connection's outbox, the only writer of its socket. */
+export interface FrameSink {
+  /** false when the frame could not be queued (connection closing or closed). */
+  sendText(text: string): boolean;
+}
+
+interface OutboundCall {
+  messageId: string;
+  action: string;
+  payload: unknown;
+  timeoutMs: number;
+  sentAt: number;
+  timer: NodeJS.Timeout | undefined;
+  resolve: (response: JsonObject) => void;
+  reject: (failure: CallFailure) => void;
+}
+
+/**
+ * One connection's OCPP-J RPC: parses frames, answers the charger's CALLs in order (one at a time), and sends the
+ * gateway's CALLs one at a time from a bounded FIFO, matching answers by message id. It knows nothing of sockets.
+ */
+export class RpcEndpoint<Owner = unknown> {
+  private inboundBusy = false;
+  private inboundQueue: CallFrame[] | null = null;
+  private inFlight: OutboundCall | null = null;
+  private outboundQueue: OutboundCall[] | null = null;
+  private closed = false;
+  /** Id of the last CALL that timed out, so its late answer is told apart from a stranger's. */
+  private lastTimedOutId: string | undefined;
+
+  constructor(
+    readonly version: OcppVersion,
+    private readonly shared: RpcShared<Owner>,
+    private readonly sink: FrameSink,
+    private readonly owner: Owner,
+  ) {}
+
+  /** Handles one frame from the charger. Binary frames are not OCPP-J; they are answered, not obeyed. */
+  receive(text: string, isBinary = false): void {
+    const frame = parseFrame(text);
+    if (isBinary) {
+      this.shared.metrics.malformed('binary_frame');
+      const id = frame.kind === 'invalid' ? frame.answer?.messageId : frame.kind === 'call' ? frame.messageId : undefined;
+      if (id !== undefined) this.sendError(id, 'framing', 'binary frames are not OCPP-J: send text frames');
+      return;
+    }
+    switch (frame.kind) {
+      case 'call':
+        this.shared.metrics.inboundCall(frame.action, this.version);
+        if (this.inboundBusy) this.queueInbound(frame);
+        else this.handleInbound(frame);
+        return;
+      case 'result':
+        this.settle(frame.messageId, (call) => call.resolve(frame.payload));
+        return;
+      case 'error':
+        this.shared.metrics.callErrorReceived(frame.errorCode);
+        this.settle(frame.messageId, (call) =>
+          call.reject(
+            new CallFailure('CALL_ERROR', frame.errorDescription || frame.errorCode, frame.errorCode, frame.errorDetails),
+          ),
+        );
+        return;
+      case 'invalid':
+        this.shared.metrics.malformed(frame.problem);
+        this.shared.log.debug({ chargePointId: this.shared.identityOf(this.owner), problem: frame.problem }, frame.message);
+        if (frame.answer) {
+          this.sendError(frame.answer.messageId, frame.answer.reason, frame.message);
+        } else if (frame.responseTo !== undefined) {
+          // A broken answer to our CALL still ends that CALL: waiting for the timeout would help nobody.
+          this.settle(frame.responseTo, (call) =>
+            call.reject(new CallFailure('CALL_ERROR', `charger answered with a malformed frame: ${frame.message}`, 'ProtocolError')),
+          );
+        } else if (this.version === 'ocpp2.0.1') {
+          // OCPP-J 2.0.1: a message whose id cannot be read is answered with id "-1".
+          this.sendError('-1', 'framing', frame.message);
+        }
+        return;
+    }
+  }
+
+  private queueInbound(frame: CallFrame): void {
+    const queue = (this.inboundQueue ??= []);
+    if (queue.length >= this.shared.maxQueuedInboundCalls) {
+      this.shared.metrics.inboundCallRejected();
+      this.sendError(
+        frame.messageId,
+        'generic',
+        `too many CALLs in flight: OCPP-J allows one; wait for each answer (at most ${this.shared.maxQueuedInboundCalls} are queued)`,
+      );
+      return;
+    }
+    queue.push(frame);
+  }
+
+  private handleInbound(frame: CallFrame): void {
+    const check = this.shared.checkInboundCall(this.version, frame.action, frame.payload);
+    if (check !== null) {
+      this.sendError(frame.messageId, check.reason, check.message, check.details);
+      this.nextInbound();
+      return;
+    }
+    const startedAt = performance.now();
+    let answer: JsonObject | Promise<JsonObject>;
+    try {
+      answer = this.shared.handler(this.owner, frame.action, frame.payload, this.version);
+    } catch (err) {
+      this.failInbound(frame, err);
+      this.nextInbound();
+      return;
+    }
+    if (answer instanceof Promise) {
+      this.inboundBusy = true;
+      answer.then(
+        (payload) => this.answerInbound(frame, payload, startedAt),
+        (err) => this.failInbound(frame, err),
+      ).finally(() => {
+        this.inboundBusy = false;
+        this.nextInbound();
+      });
+    } else {
+      this.answerInbound(frame, answer, startedAt);
+      this.nextInbound();
+    }
+  }
+
+  private nextInbound(): void {
+    const next = this.inboundQueue?.shift();
+    if (next !== undefined && !this.closed) this.handleInbound(next);
+  }
+
+  private answerInbound(frame: CallFrame, payload: JsonObject, startedAt: number): void {
+    if (this.closed) return;
+    this.shared.metrics.inboundAnswered(frame.action, this.version, performance.now() - startedAt);
+    this.sink.sendText(serializeCallResult(frame.messageId, payload));
+  }
+
+  private failInbound(frame: CallFrame, err: unknown): void {
+    if (this.closed) return;
+    if (err instanceof OcppCallError) {
+      this.sendError(frame.messageId, err.reason, err.message, err.details);
+      return;
+    }
+    this.shared.log.error({ err, chargePointId: this.shared.identityOf(this.owner), action: frame.action }, 'handling a charger CALL failed');
+    this.sendError(frame.messageId, 'internal', 'the gateway could not handle this CALL; retry later');
+  }
+
+  private sendError(messageId: string, reason: OcppErrorReason, description: string, details: JsonObject = {}): void {
+    const code = wireErrorCode(this.version, reason);
+    this.shared.metrics.callErrorSent(code);
+    this.sink.sendText(serializeCallError(messageId, code, description, details));
+  }
+
+  /**
+   * Sends a CALL to the charger and resolves with its CALLRESULT payload. One CALL is in flight at a time;
+   * others wait in a bounded FIFO and are refused with QUEUE_FULL beyond it.
+   */
+  call(action: string, payload: unknown, timeoutMs = this.shared.callTimeoutMs): Promise<JsonObject> {
+    if (this.closed) return Promise.reject(new CallFailure('DEVICE_OFFLINE', 'the charger is not connected'));
+    return new Promise<JsonObject>((resolve, reject) => {
+      const call: OutboundCall = { messageId: '', action, payload, timeoutMs, sentAt: 0, timer: undefined, resolve, reject };
+      if (this.inFlight === null) {
+        this.send(call);
+        return;
+      }
+      const queue = (this.outboundQueue ??= []);
+      if (queue.length >= this.shared.maxQueuedOutboundCalls) {
+        reject(new CallFailure('QUEUE_FULL', `${queue.length} calls already wait for this charger; retry later`));
+        return;
+      }
+      queue.push(call);
+    });
+  }
+
+  /** Calls waiting behind the one in flight, for status pages. */
+  get pendingOutboundCalls(): number {
+    return (this.inFlight ? 1 : 0) + (this.outboundQueue?.length ?? 0);
+  }
+
+  private send(call: OutboundCall): void {
+    call.messageId = this.shared.nextMessageId();
+    call.sentAt = performance.now();
+    this.inFlight = call;
+    if (!this.sink.sendText(serializeCall(call.messageId, call.action, call.payload))) {
+      this.inFlight = null;
+      call.reject(new CallFailure('DEVICE_OFFLINE', 'the charger connection is closing'));
+      this.sendNext();
+      return;
+    }
+    this.shared.metrics.outboundCall(call.action, this.version);
+    call.timer = setTimeout(() => this.timeOut(call), call.timeoutMs);
+  }
+
+  private timeOut(call: OutboundCall): void {
+    if (this.inFlight !== call) return;
+    this.inFlight = null;
+    this.lastTimedOutId = call.messageId;
+    this.shared.metrics.outboundTimeout(call.action);
+    call.reject(new CallFailure('TIMEOUT', `the charger did not answer ${call.action} within ${call.timeoutMs} ms`));
+    this.sendNext();
+  }
+
+  private settle(messageId: string, outcome: (call: OutboundCall) => void): void {
+    const call = this.inFlight;
+    if (call === null || call.messageId !== messageId) {
+      this.shared.metrics.unmatchedResponse(messageId === this.lastTimedOutId ? 'late' : 'unknown');
+      return;
+    }
+    clearTimeout(call.timer);
+    this.inFlight = null;
+    this.shared.metrics.outboundAnswered(call.action, this.version, performance.now() - call.sentAt);
+    outcome(call);
+    this.sendNext();
+  }
+
+  private sendNext(): void {
+    const next = this.outboundQueue?.shift();
+    if (next !== undefined) this.send(next);
+  }
+
+  /** The connection is gone: every CALL in flight or waiting fails at once, nothing waits for a timeout. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.inboundQueue = null;
+    const failure = new CallFailure('DEVICE_OFFLINE', 'the charger disconnected');
+    const pending = this.inFlight ? [this.inFlight, ...(this.outboundQueue ?? [])] : (this.outboundQueue ?? []);
+    this.inFlight = null;
+    this.outboundQueue = null;
+    for (const call of pending) {
+      clearTimeout(call.timer);
+      call.reject(failure);
+    }
+  }
+}

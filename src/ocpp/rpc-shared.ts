@@ -1,0 +1,36 @@
+import type { Logger } from 'pino';
+import type { OcppVersion } from './versions.js';
+import type { OcppErrorReason } from './errors.js';
+import type { JsonObject } from './framing.js';
+import type { ProtocolMetrics } from './protocol-metrics.js';
+
+/** What a connection does with a charger's valid CALL: answer it, or throw an OcppCallError. */
+export type InboundCallHandler<Owner> = (
+  owner: Owner,
+  action: string,
+  payload: JsonObject,
+  version: OcppVersion,
+) => JsonObject | Promise<JsonObject>;
+
+export interface InboundCheckFailure {
+  reason: OcppErrorReason;
+  message: string;
+  details?: JsonObject;
+}
+
+/**
+ * Everything the RPC endpoints of all connections share: one copy per gateway, not one per charger,
+ * so a connection costs a few fields rather than a set of closures.
+ */
+export interface RpcShared<Owner> {
+  readonly log: Logger;
+  readonly metrics: ProtocolMetrics;
+  readonly handler: InboundCallHandler<Owner>;
+  readonly maxQueuedInboundCalls: number;
+  readonly maxQueuedOutboundCalls: number;
+  readonly callTimeoutMs: number;
+  /** null when the CALL may be handled; otherwise the CALLERROR it gets. */
+  checkInboundCall(version: OcppVersion, action: string, payload: JsonObject): InboundCheckFailure | null;
+  nextMessageId(): string;
+  identityOf(owner: Owner): string;
+}
