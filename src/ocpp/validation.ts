@@ -1,0 +1,168 @@
+/**
+ * Payload validation against the official OCPP schemas, one validator per version.
+ *
+ * Every schema is compiled once when the validators are created, so the per-message cost is one
+ * Map lookup and one call to generated code. A failure is reported as an OcppErrorReason, which
+ * `wireErrorCode` spells for the charger's version (1.6 FormationViolation vs 2.0.1 FormatViolation).
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsImport from 'ajv-formats';
+import type { FormatsPlugin } from 'ajv-formats';
+import type { OcppErrorReason } from './errors.js';
+import { loadOcppSchemas, type JsonSchema, type SchemaTable } from './schemas.js';
+import { OCPP_VERSIONS, type OcppVersion } from './versions.js';
+
+export interface SchemaViolation {
+  reason: OcppErrorReason;
+  /** One short line naming the field and the rule; fit for a CALLERROR description. */
+  message: string;
+  errors: Array<{ path: string; keyword: string; message: string }>;
+}
+
+export interface OcppValidator {
+  readonly version: OcppVersion;
+  /** null when valid */
+  validateRequest(action: string, payload: unknown): SchemaViolation | null;
+  /** null when valid */
+  validateResponse(action: string, payload: unknown): SchemaViolation | null;
+}
+
+/** CALLERROR descriptions are kept short: some chargers store them in fixed-size fields. */
+const MAX_MESSAGE_LENGTH = 255;
+
+// ajv-formats is CommonJS: under NodeNext TypeScript types its default import as the module object,
+// while at runtime it is the plugin itself (which also carries `.default`). Accept either.
+const addFormats: FormatsPlugin =
+  (addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? (addFormatsImport as unknown as FormatsPlugin);
+
+/** ajv keyword → the OCPP reason it stands for. Anything not listed is a 'format' problem. */
+const REASON_BY_KEYWORD: ReadonlyMap<string, OcppErrorReason> = new Map<string, OcppErrorReason>([
+  ['type', 'type'],
+  ['required', 'occurrence'],
+  ['minItems', 'occurrence'],
+  ['maxItems', 'occurrence'],
+  ['minProperties', 'occurrence'],
+  ['maxProperties', 'occurrence'],
+  ['maxLength', 'property'],
+  ['minLength', 'property'],
+  ['enum', 'property'],
+  ['const', 'property'],
+  ['pattern', 'property'],
+  ['format', 'property'],
+  ['minimum', 'property'],
+  ['maximum', 'property'],
+  ['exclusiveMinimum', 'property'],
+  ['exclusiveMaximum', 'property'],
+  ['multipleOf', 'property'],
+]);
+
+/** Compile every request and response schema of every version. Call once at start-up. */
+export function createValidators(): Record<OcppVersion, OcppValidator> {
+  const tables = loadOcppSchemas();
+  const result = {} as Record<OcppVersion, OcppValidator>;
+  for (const version of OCPP_VERSIONS) result[version] = new SchemaValidator(version, tables[version]);
+  return result;
+}
+
+class SchemaValidator implements OcppValidator {
+  private readonly requests = new Map<string, ValidateFunction>();
+  private readonly responses = new Map<string, ValidateFunction>();
+
+  constructor(
+    readonly version: OcppVersion,
+    table: SchemaTable,
+  ) {
+    // One Ajv per version keeps the versions' definitions (same names, different shapes) apart.
+    const ajv = new Ajv({
+      // The official schemas carry vendor keywords (javaType), `additionalItems` beside a
+      // single `items` schema, and other things strict mode rejects.
+      strict: false,
+      // The first error is enough to answer the charger, and stopping early is faster.
+      allErrors: false,
+      // 1.6 decimals are `multipleOf: 0.1`; without a tolerance 32.3 fails (32.3 / 0.1 is not whole).
+      multipleOfPrecision: 9,
+      // The schema files are trusted data; checking them against the meta-schema only slows start-up.
+      validateSchema: false,
+    });
+    addFormats(ajv, ['date-time', 'uri']);
+    for (const [action, schemas] of table) {
+      this.requests.set(action, ajv.compile(withoutId(schemas.request)));
+      this.responses.set(action, ajv.compile(withoutId(schemas.response)));
+    }
+  }
+
+  validateRequest(action: string, payload: unknown): SchemaViolation | null {
+    return check(this.requests.get(action), this.version, action, 'request', payload);
+  }
+
+  validateResponse(action: string, payload: unknown): SchemaViolation | null {
+    return check(this.responses.get(action), this.version, action, 'response', payload);
+  }
+}
+
+/**
+ * The files' `$id`s (`urn:Authorize.req`) are URNs without a namespace identifier, which ajv's URI
+ * library refuses to serialise. Every `$ref` in them is local (`#/definitions/...`), so the ids
+ * carry nothing the compiled code needs and are dropped.
+ */
+function withoutId(schema: JsonSchema): Record<string, unknown> {
+  const { $id: _id, ...rest } = schema;
+  return rest;
+}
+
+function check(
+  validate: ValidateFunction | undefined,
+  version: OcppVersion,
+  action: string,
+  kind: string,
+  payload: unknown,
+): SchemaViolation | null {
+  if (!validate) {
+    // Callers look the action up in the catalogue first; reaching here is a bug, not bad input.
+    throw new Error(`no ${kind} schema for action ${JSON.stringify(action)} in ${version}`);
+  }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return notAnObject();
+  if (validate(payload)) return null;
+  return toViolation(validate.errors ?? []);
+}
+
+function notAnObject(): SchemaViolation {
+  return {
+    reason: 'format',
+    message: 'payload must be a JSON object',
+    errors: [{ path: '', keyword: 'type', message: 'must be a JSON object' }],
+  };
+}
+
+function toViolation(ajvErrors: readonly ErrorObject[]): SchemaViolation {
+  const errors = ajvErrors.map(describe);
+  const first = ajvErrors[0];
+  const reason = (first && REASON_BY_KEYWORD.get(first.keyword)) ?? 'format';
+  const headline = errors[0] ? `${errors[0].path || 'payload'} ${errors[0].message}` : 'payload is not valid';
+  return { reason, message: clip(headline), errors };
+}
+
+/** Point at the offending field itself, also for errors ajv reports on the parent object. */
+function describe(error: ErrorObject): { path: string; keyword: string; message: string } {
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return { path: `${error.instancePath}/${String(params.missingProperty)}`, keyword: error.keyword, message: 'is required' };
+    case 'additionalProperties':
+      return {
+        path: `${error.instancePath}/${String(params.additionalProperty)}`,
+        keyword: error.keyword,
+        message: 'is not a property of this message',
+      };
+    case 'enum': {
+      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues.join(', ') : '';
+      return { path: error.instancePath, keyword: error.keyword, message: clip(`must be one of: ${allowed}`) };
+    }
+    default:
+      return { path: error.instancePath, keyword: error.keyword, message: error.message ?? `fails ${error.keyword}` };
+  }
+}
+
+function clip(text: string): string {
+  return text.length <= MAX_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_MESSAGE_LENGTH - 3)}...`;
+}
