@@ -1,0 +1,138 @@
+import {
+  EventType,
+  eventTimestamp,
+  makeEvent,
+  ocppActionEventType,
+  type EventContext,
+  type EventSource,
+  type GatewayEvent,
+  type OcppExchange,
+} from './envelope.js';
+import type {
+  ChargePointConnectedPayload,
+  ChargePointDisconnectedPayload,
+  CommandResponsePayload,
+  OcppActionPayload,
+} from './payloads.js';
+import { V16_MAPPERS } from './v16.js';
+import { V201_MAPPERS } from './v201.js';
+
+/*
+ * The events layer's entry point: what the gateway calls to turn a charger's traffic and lifecycle into
+ * events. Everything here is synchronous and does no I/O; publishing is the caller's job.
+ */
+
+export {
+  EventType,
+  OCPP_ACTION_EVENT_PREFIX,
+  makeEvent,
+  ocppActionEventType,
+  type EventContext,
+  type EventSource,
+  type GatewayEvent,
+  type NamedEventType,
+  type OcppExchange,
+} from './envelope.js';
+export {
+  ConnectorMemory,
+  DEFAULT_MEMORY_LIMIT,
+  connectorKey,
+  type ConnectorStatusEntry,
+  type OpenTransaction,
+} from './connector-memory.js';
+export type * from './payloads.js';
+export { V16_ID_TAG_TYPE } from './payloads.js';
+export { V16_EVENT_TYPES } from './v16.js';
+export { V201_EVENT_TYPES } from './v201.js';
+
+const NO_FIELDS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/**
+ * Events for one charger→central CALL that the gateway answered with `response`, in the order they must be
+ * published. Pure apart from updating `ctx.memory`. The payloads reference `request` and `response` (no
+ * copies), so neither may be changed afterwards.
+ */
+export function eventsForCall(
+  ctx: EventContext,
+  action: string,
+  request: Record<string, any>,
+  response: Record<string, any>,
+): GatewayEvent[] {
+  const timestamp = eventTimestamp(ctx);
+  const req = request ?? NO_FIELDS;
+  const res = response ?? NO_FIELDS;
+  const ocpp: OcppExchange = { action, request: req, response: res };
+  const out: GatewayEvent[] = [];
+  const mapper = (ctx.protocol === 'ocpp1.6' ? V16_MAPPERS : V201_MAPPERS).get(action);
+  if (mapper !== undefined) mapper(ctx, timestamp, req, res, ocpp, out);
+  else out.push(makeEvent<OcppActionPayload>(ctx, ocppActionEventType(action), { ocpp }, timestamp));
+  return out;
+}
+
+export interface ConnectedInfo {
+  remoteAddress?: string;
+  /** The identity as the charger presented it, when the gateway's `chargePointId` differs from it. */
+  identity?: string;
+  securityProfile?: number;
+  /** Ownership epoch of the connection (registry fencing). */
+  epoch?: number;
+}
+
+/** `charge_point.connected`: the charger's session is established and owned by this gateway. */
+export function connectedEvent(
+  ctx: EventSource,
+  info: ConnectedInfo = {},
+): GatewayEvent<ChargePointConnectedPayload> {
+  return makeEvent<ChargePointConnectedPayload>(ctx, EventType.ChargePointConnected, {
+    remoteAddress: info.remoteAddress ?? null,
+    identity: info.identity ?? ctx.chargePointId,
+    securityProfile: info.securityProfile ?? null,
+    epoch: info.epoch ?? null,
+  });
+}
+
+export interface DisconnectedInfo {
+  code: number;
+  reason: string;
+  initiator?: string;
+}
+
+/** `charge_point.disconnected`, with the WebSocket close code and reason. */
+export function disconnectedEvent(
+  ctx: EventSource,
+  info: DisconnectedInfo,
+): GatewayEvent<ChargePointDisconnectedPayload> {
+  return makeEvent<ChargePointDisconnectedPayload>(ctx, EventType.ChargePointDisconnected, {
+    code: info.code,
+    reason: info.reason,
+    initiator: info.initiator ?? null,
+  });
+}
+
+export interface CommandResult {
+  commandId: string;
+  action: string;
+  status: 'completed' | 'rejected';
+  request: unknown;
+  response?: unknown;
+  error?: { code: string; message: string; ocppErrorCode?: string };
+  durationMs: number;
+  traceId?: string;
+}
+
+/** `command.response`: how a backend command to the charger ended, whoever is waiting for it. */
+export function commandResponseEvent(
+  ctx: EventSource,
+  result: CommandResult,
+): GatewayEvent<CommandResponsePayload> {
+  return makeEvent<CommandResponsePayload>(ctx, EventType.CommandResponse, {
+    commandId: result.commandId,
+    action: result.action,
+    status: result.status,
+    request: result.request,
+    response: result.response ?? null,
+    error: result.error ?? null,
+    durationMs: result.durationMs,
+    traceId: result.traceId ?? null,
+  });
+}

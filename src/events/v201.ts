@@ -1,0 +1,284 @@
+import { connectorKey, transactionIdString } from './connector-memory.js';
+import {
+  EventType,
+  makeEvent,
+  ocppActionEventType,
+  type CallMapper,
+  type EventContext,
+  type GatewayEvent,
+  type OcppExchange,
+} from './envelope.js';
+import { importRegisterWh, meterValuesV201 } from './meter-values.js';
+import type {
+  AuthorizationRequestedPayload,
+  ChargePointBootedPayload,
+  ChargePointHeartbeatPayload,
+  ConnectorStatusChangedPayload,
+  DataTransferReceivedPayload,
+  FirmwareStatusChangedPayload,
+  IdToken,
+  LogStatusChangedPayload,
+  MeterValue,
+  OcppActionPayload,
+  SecurityEventPayload,
+  TransactionFields,
+  TransactionMeterValuesPayload,
+  TransactionStartedPayload,
+  TransactionStoppedPayload,
+  TransactionUpdatedPayload,
+} from './payloads.js';
+
+/** OCPP 2.0.1 charging station→CSMS CALLs to events. */
+
+const bootNotification: CallMapper = (ctx, ts, req, res, ocpp, out) => {
+  const station = req.chargingStation;
+  const modem = station?.modem;
+  out.push(makeEvent<ChargePointBootedPayload>(ctx, EventType.ChargePointBooted, {
+    vendor: station?.vendorName ?? null,
+    model: station?.model ?? null,
+    serialNumber: station?.serialNumber ?? null,
+    chargeBoxSerialNumber: null,
+    firmwareVersion: station?.firmwareVersion ?? null,
+    iccid: modem?.iccid ?? null,
+    imsi: modem?.imsi ?? null,
+    meterType: null,
+    meterSerialNumber: null,
+    reason: req.reason ?? null,
+    status: res.status ?? null,
+    interval: res.interval ?? null,
+    ocpp,
+  }, ts));
+};
+
+const heartbeat: CallMapper = (ctx, ts, _req, res, ocpp, out) => {
+  out.push(makeEvent<ChargePointHeartbeatPayload>(ctx, EventType.ChargePointHeartbeat, {
+    currentTime: res.currentTime ?? null,
+    ocpp,
+  }, ts));
+};
+
+const statusNotification: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
+  const evseId = req.evseId ?? null;
+  const connectorId = req.connectorId ?? null;
+  const status = req.connectorStatus ?? null;
+  const timestamp = req.timestamp ?? null;
+  const previousStatus = ctx.memory.recordStatus({
+    key: connectorKey(evseId, connectorId),
+    evseId,
+    connectorId,
+    status,
+    errorCode: null,
+    timestamp: timestamp ?? ts,
+  });
+  out.push(makeEvent<ConnectorStatusChangedPayload>(ctx, EventType.ConnectorStatusChanged, {
+    evseId,
+    connectorId,
+    status,
+    previousStatus,
+    errorCode: null,
+    info: null,
+    vendorId: null,
+    vendorErrorCode: null,
+    timestamp,
+    ocpp,
+  }, ts));
+};
+
+const authorize: CallMapper = (ctx, ts, req, res, ocpp, out) => {
+  const info = res.idTokenInfo ?? null;
+  out.push(makeEvent<AuthorizationRequestedPayload>(ctx, EventType.AuthorizationRequested, {
+    idToken: req.idToken ?? null,
+    status: info?.status ?? null,
+    idTokenInfo: info,
+    ocpp,
+  }, ts));
+};
+
+/**
+ * One TransactionEvent is one of started / updated / stopped, plus `transaction.meter_values` when it carries
+ * meter values: after the start or update (the transaction exists first), before the end (the readings
+ * belong to it). Updated and Ended events usually omit the EVSE; it is taken from what the Started said.
+ */
+const transactionEvent: CallMapper = (ctx, ts, req, res, ocpp, out) => {
+  const eventType = req.eventType;
+  if (eventType !== 'Started' && eventType !== 'Updated' && eventType !== 'Ended') {
+    out.push(makeEvent<OcppActionPayload>(ctx, ocppActionEventType(ocpp.action), { ocpp }, ts));
+    return;
+  }
+  const memory = ctx.memory;
+  const txInfo = req.transactionInfo;
+  const ocppTransactionId = txInfo?.transactionId ?? null;
+  const transactionId = transactionIdString(ocppTransactionId);
+  const known = transactionId === null
+    ? undefined
+    : eventType === 'Ended' ? memory.closeTransaction(transactionId) : memory.transaction(transactionId);
+  let evseId: number | null = req.evse?.id ?? null;
+  let connectorId: number | null = req.evse?.connectorId ?? null;
+  if (known !== undefined) {
+    if (evseId === null) evseId = known.evseId;
+    if (connectorId === null && evseId === known.evseId) connectorId = known.connectorId;
+  }
+  const idToken: IdToken | null = req.idToken ?? null;
+  const timestamp: string | null = req.timestamp ?? null;
+  const tokenInfo = res.idTokenInfo ?? null;
+  const fields: TransactionFields = {
+    transactionId,
+    ocppTransactionId,
+    evseId,
+    connectorId,
+    idToken,
+    timestamp,
+    authorizationStatus: tokenInfo?.status ?? null,
+    idTokenInfo: tokenInfo,
+    triggerReason: req.triggerReason ?? null,
+    seqNo: req.seqNo ?? null,
+    chargingState: txInfo?.chargingState ?? null,
+    offline: req.offline ?? false,
+  };
+  const meterValues = meterValuesV201(req.meterValue);
+
+  if (eventType === 'Started') {
+    const meterStart = importRegisterWh(meterValues, 'Transaction.Begin', false);
+    if (transactionId !== null) {
+      memory.openTransaction({
+        transactionId, evseId, connectorId, idToken, startedAt: timestamp, meterStart, updatedAt: timestamp,
+      });
+    }
+    out.push(makeEvent<TransactionStartedPayload>(ctx, EventType.TransactionStarted, {
+      ...fields,
+      meterStart,
+      reservationId: req.reservationId ?? null,
+      remoteStartId: txInfo?.remoteStartId ?? null,
+      ocpp,
+    }, ts));
+    pushMeterValues(ctx, ts, fields, meterValues, ocpp, out);
+  } else if (eventType === 'Updated') {
+    if (transactionId !== null) memory.updateTransaction(transactionId, evseId, connectorId, idToken, timestamp);
+    out.push(makeEvent<TransactionUpdatedPayload>(ctx, EventType.TransactionUpdated, { ...fields, ocpp }, ts));
+    pushMeterValues(ctx, ts, fields, meterValues, ocpp, out);
+  } else {
+    pushMeterValues(ctx, ts, fields, meterValues, ocpp, out);
+    out.push(makeEvent<TransactionStoppedPayload>(ctx, EventType.TransactionStopped, {
+      ...fields,
+      meterStop: importRegisterWh(meterValues, 'Transaction.End', true),
+      reason: txInfo?.stoppedReason ?? 'Local',
+      ocpp,
+    }, ts));
+  }
+};
+
+function pushMeterValues(
+  ctx: EventContext,
+  ts: string,
+  fields: TransactionFields,
+  meterValues: MeterValue[],
+  ocpp: OcppExchange,
+  out: GatewayEvent[],
+): void {
+  if (meterValues.length === 0) return;
+  out.push(makeEvent<TransactionMeterValuesPayload>(ctx, EventType.TransactionMeterValues, {
+    transactionId: fields.transactionId,
+    ocppTransactionId: fields.ocppTransactionId,
+    evseId: fields.evseId,
+    connectorId: fields.connectorId,
+    meterValues,
+    ocpp,
+  }, ts));
+}
+
+/** Meter values outside transactions: the EVSE's (0 is the station's main meter), never a transaction's. */
+const meterValues: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
+  out.push(makeEvent<TransactionMeterValuesPayload>(ctx, EventType.TransactionMeterValues, {
+    transactionId: null,
+    ocppTransactionId: null,
+    evseId: req.evseId ?? null,
+    connectorId: null,
+    meterValues: meterValuesV201(req.meterValue),
+    ocpp,
+  }, ts));
+};
+
+const dataTransfer: CallMapper = (ctx, ts, req, res, ocpp, out) => {
+  out.push(makeEvent<DataTransferReceivedPayload>(ctx, EventType.DataTransferReceived, {
+    vendorId: req.vendorId ?? null,
+    messageId: req.messageId ?? null,
+    data: req.data ?? null,
+    status: res.status ?? null,
+    responseData: res.data ?? null,
+    ocpp,
+  }, ts));
+};
+
+const firmwareStatus: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
+  out.push(makeEvent<FirmwareStatusChangedPayload>(ctx, EventType.FirmwareStatusChanged, {
+    status: req.status ?? null,
+    requestId: req.requestId ?? null,
+    ocpp,
+  }, ts));
+};
+
+const logStatus: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
+  out.push(makeEvent<LogStatusChangedPayload>(ctx, EventType.LogStatusChanged, {
+    status: req.status ?? null,
+    requestId: req.requestId ?? null,
+    ocpp,
+  }, ts));
+};
+
+const securityEvent: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
+  out.push(makeEvent<SecurityEventPayload>(ctx, EventType.SecurityEvent, {
+    type: req.type ?? null,
+    timestamp: req.timestamp ?? null,
+    techInfo: req.techInfo ?? null,
+    ocpp,
+  }, ts));
+};
+
+/** Actions with events of their own; any other action yields `ocpp.<action>` carrying the exchange. */
+export const V201_MAPPERS: ReadonlyMap<string, CallMapper> = new Map<string, CallMapper>([
+  ['BootNotification', bootNotification],
+  ['Heartbeat', heartbeat],
+  ['StatusNotification', statusNotification],
+  ['Authorize', authorize],
+  ['TransactionEvent', transactionEvent],
+  ['MeterValues', meterValues],
+  ['DataTransfer', dataTransfer],
+  ['FirmwareStatusNotification', firmwareStatus],
+  ['LogStatusNotification', logStatus],
+  ['SecurityEventNotification', securityEvent],
+]);
+
+/** Every 2.0.1 charging station→CSMS action; those without a mapper above get an `ocpp.<action>` type. */
+const V201_UPLINK_ACTIONS = [
+  'Authorize', 'BootNotification', 'ClearedChargingLimit', 'DataTransfer', 'FirmwareStatusNotification',
+  'Get15118EVCertificate', 'GetCertificateStatus', 'Heartbeat', 'LogStatusNotification', 'MeterValues',
+  'NotifyChargingLimit', 'NotifyCustomerInformation', 'NotifyDisplayMessages', 'NotifyEVChargingNeeds',
+  'NotifyEVChargingSchedule', 'NotifyEvent', 'NotifyMonitoringReport', 'NotifyReport',
+  'PublishFirmwareStatusNotification', 'ReportChargingProfiles', 'ReservationStatusUpdate',
+  'SecurityEventNotification', 'SignCertificate', 'StatusNotification', 'TransactionEvent',
+] as const;
+
+const NAMED: Readonly<Record<string, readonly string[]>> = {
+  Authorize: [EventType.AuthorizationRequested],
+  BootNotification: [EventType.ChargePointBooted],
+  DataTransfer: [EventType.DataTransferReceived],
+  FirmwareStatusNotification: [EventType.FirmwareStatusChanged],
+  Heartbeat: [EventType.ChargePointHeartbeat],
+  LogStatusNotification: [EventType.LogStatusChanged],
+  MeterValues: [EventType.TransactionMeterValues],
+  SecurityEventNotification: [EventType.SecurityEvent],
+  StatusNotification: [EventType.ConnectorStatusChanged],
+  TransactionEvent: [
+    EventType.TransactionStarted, EventType.TransactionUpdated, EventType.TransactionMeterValues,
+    EventType.TransactionStopped,
+  ],
+};
+
+/**
+ * Every 2.0.1 charging station→CSMS action and the event types it can yield (TransactionEvent yields one of
+ * started / updated / stopped, with meter values when it carries some). For documentation and for backends
+ * that want to subscribe to a closed list.
+ */
+export const V201_EVENT_TYPES: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  V201_UPLINK_ACTIONS.map((action) => [action, NAMED[action] ?? [ocppActionEventType(action)]]),
+);
