@@ -23,6 +23,10 @@ const ENVIRONMENT: Record<string, string> = {
   KEEPALIVE_INTERVAL_MS: 'keepalive.intervalMs',
   CALL_TIMEOUT_MS: 'ocpp.callTimeoutMs',
   OCPP_FALLBACK_PROTOCOL: 'ocpp.fallbackProtocol',
+  ADMIN_HOST: 'admin.host',
+  ADMIN_PORT: 'admin.port',
+  ADMIN_TOKEN: 'admin.token',
+  SHUTDOWN_DRAIN_MS: 'shutdown.drainMs',
 };
 
 export interface LoadOptions {

@@ -88,6 +88,51 @@ const localAnswersSchema = z
   })
   .prefault({});
 
+/** local: answer from config; event: publish, wait for the bus's acknowledgement, answer; backend: ask the backend. */
+export const callPolicySchema = z.enum(['local', 'event', 'backend']);
+export type CallPolicy = z.infer<typeof callPolicySchema>;
+
+const policySchema = z
+  .object({
+    default: callPolicySchema.default('event'),
+    actions: z.record(z.string(), callPolicySchema).default({
+      Heartbeat: 'local',
+      BootNotification: 'backend',
+      Authorize: 'backend',
+      StartTransaction: 'backend',
+    }),
+    backend: z
+      .object({
+        /** How long a charger's CALL waits for the backend before the fallback applies. */
+        timeoutMs: int(10, 60_000, 5_000),
+        /** local: answer from config; error: CALLERROR (the charger retries later). */
+        fallback: z.enum(['local', 'error']).default('local'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const adminSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: int(0, 65535, 9090),
+    /** When set, every admin route but /healthz, /readyz and /metrics needs `Authorization: Bearer <token>`. */
+    token: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Events buffered per SSE client before a slow client is disconnected. */
+    sseBufferEvents: int(10, 1_000_000, 10_000),
+  })
+  .prefault({});
+
+const shutdownSchema = z
+  .object({
+    /** Chargers are closed in waves spread over this period, so they do not all reconnect elsewhere at once. */
+    drainMs: int(0, 600_000, 10_000),
+    waves: int(1, 1000, 10),
+    /** Hard limit: the process exits by then whatever is left. */
+    deadlineMs: int(1000, 900_000, 30_000),
+  })
+  .prefault({});
+
 const logSchema = z
   .object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -110,6 +155,9 @@ export const configSchema = z
     outbox: outboxSchema,
     keepalive: keepaliveSchema,
     localAnswers: localAnswersSchema,
+    policy: policySchema,
+    admin: adminSchema,
+    shutdown: shutdownSchema,
     log: logSchema,
     instance: instanceSchema,
     profile: z.string().optional(),

@@ -1,26 +1,124 @@
+import type { Logger } from 'pino';
 import type { OcppVersion } from '../ocpp/versions.js';
 import type { JsonObject } from '../ocpp/framing.js';
 import { OcppCallError } from '../ocpp/errors.js';
+import type { OcppValidator } from '../ocpp/validation.js';
+import { NoRespondersError, BusTimeoutError, SUBJECTS, type Bus } from '../bus/types.js';
+import { eventsForCall } from '../events/index.js';
+import type { CallPolicy, GatewayConfig } from '../config/schema.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { LocalAnswers } from './local-answers.js';
 import type { ChargerSession } from './session.js';
+import type { EventPublisher } from './event-publisher.js';
 
-/** Answers a charger's valid CALL. */
+export interface ChargerCallDeps {
+  local: LocalAnswers;
+  bus: Bus;
+  events: EventPublisher;
+  validators: Record<OcppVersion, OcppValidator>;
+  policy: GatewayConfig['policy'];
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** What the backend receives on `gateway.requests.{action}`; it answers with the OCPP response payload. */
+export interface BackendRequest {
+  chargePointId: string;
+  gatewayId: string;
+  protocol: OcppVersion;
+  action: string;
+  payload: JsonObject;
+}
+
+/**
+ * Answers a charger's valid CALL according to the action's policy:
+ * - local: answer from config at once; its events are published without holding up the answer;
+ * - event: publish the events, wait for the bus's acknowledgement, then answer (a charger deletes what we
+ *   acknowledge, so nothing is acknowledged before it is safe);
+ * - backend: ask the backend over the bus within a timeout, else fall back to the local answer or a CALLERROR;
+ *   then publish durably as for `event`.
+ */
 export class ChargerCallHandler {
-  constructor(private readonly local: LocalAnswers) {}
+  private readonly policies: Map<string, CallPolicy>;
+
+  constructor(private readonly deps: ChargerCallDeps) {
+    this.policies = new Map(Object.entries(deps.policy.actions));
+  }
+
+  policyFor(action: string): CallPolicy {
+    return this.policies.get(action) ?? this.deps.policy.default;
+  }
 
   handle(session: ChargerSession, action: string, payload: JsonObject, version: OcppVersion): JsonObject | Promise<JsonObject> {
-    if (!this.local.has(version, action)) {
+    if (!this.deps.local.has(version, action)) {
       throw new OcppCallError('notSupported', `the gateway does not handle ${action}`);
     }
-    if (action === 'BootNotification') rememberBoot(session, version, payload);
-    return this.local.answer(version, action, payload) as JsonObject | Promise<JsonObject>;
+    switch (this.policyFor(action)) {
+      case 'local': {
+        const answer = this.deps.local.answer(version, action, payload) as JsonObject | Promise<JsonObject>;
+        if (answer instanceof Promise) return answer.then((a) => this.answered(session, action, payload, a, false));
+        return this.answered(session, action, payload, answer, false) as JsonObject;
+      }
+      case 'event':
+        return Promise.resolve(this.deps.local.answer(version, action, payload) as JsonObject | Promise<JsonObject>).then((a) =>
+          this.answered(session, action, payload, a, true),
+        );
+      case 'backend':
+        return this.askBackend(session, action, payload, version).then((a) => this.answered(session, action, payload, a, true));
+    }
+  }
+
+  /** Records what the gateway learned and publishes the call's events; durable ones are awaited. */
+  private answered(session: ChargerSession, action: string, payload: JsonObject, answer: JsonObject, durable: boolean): JsonObject | Promise<JsonObject> {
+    if (action === 'BootNotification') rememberBoot(session, payload, answer);
+    const events = eventsForCall(session.eventContext(), action, payload, answer);
+    if (!durable) {
+      this.deps.events.publishDetached(events);
+      return answer;
+    }
+    return this.deps.events.publishDurably(events).then(
+      () => answer,
+      (err: unknown) => {
+        this.deps.log.error({ err, chargePointId: session.identity, action }, 'event not acknowledged by the bus; the charger will retry');
+        throw new OcppCallError('internal', 'the gateway could not store this message yet; retry later');
+      },
+    );
+  }
+
+  private async askBackend(session: ChargerSession, action: string, payload: JsonObject, version: OcppVersion): Promise<JsonObject> {
+    const { bus, policy, metrics, validators, log } = this.deps;
+    const request: BackendRequest = { chargePointId: session.identity, gatewayId: session.gatewayId, protocol: version, action, payload };
+    let outcome: string;
+    try {
+      const response = await bus.request(SUBJECTS.backendRequest(action), request, policy.backend.timeoutMs);
+      const violation = validators[version].validateResponse(action, response);
+      if (violation === null) {
+        metrics.backendRequests.labels(action, 'answered').inc();
+        return response as JsonObject;
+      }
+      outcome = 'invalid';
+      log.warn({ action, errors: violation.errors }, 'backend answer breaks the OCPP schema; using the fallback');
+    } catch (err) {
+      outcome = err instanceof NoRespondersError ? 'no_backend' : err instanceof BusTimeoutError ? 'timeout' : 'error';
+      if (outcome === 'error') log.error({ err, action }, 'backend request failed; using the fallback');
+    }
+    metrics.backendRequests.labels(action, outcome).inc();
+    if (policy.backend.fallback === 'error') {
+      throw new OcppCallError('internal', 'the central system cannot answer right now; retry later');
+    }
+    return this.deps.local.answer(version, action, payload) as JsonObject | Promise<JsonObject>;
   }
 }
 
-function rememberBoot(session: ChargerSession, version: OcppVersion, payload: JsonObject): void {
+function rememberBoot(session: ChargerSession, payload: JsonObject, answer: JsonObject): void {
   const p = payload as Record<string, any>;
-  session.boot =
-    version === 'ocpp1.6'
-      ? { at: Date.now(), vendor: p.chargePointVendor, model: p.chargePointModel, serialNumber: p.chargePointSerialNumber ?? p.chargeBoxSerialNumber, firmwareVersion: p.firmwareVersion }
-      : { at: Date.now(), vendor: p.chargingStation?.vendorName, model: p.chargingStation?.model, serialNumber: p.chargingStation?.serialNumber, firmwareVersion: p.chargingStation?.firmwareVersion };
+  const station = session.protocol === 'ocpp1.6' ? undefined : p.chargingStation;
+  session.boot = {
+    at: Date.now(),
+    status: typeof answer.status === 'string' ? answer.status : undefined,
+    vendor: station ? station.vendorName : p.chargePointVendor,
+    model: station ? station.model : p.chargePointModel,
+    serialNumber: station ? station.serialNumber : (p.chargePointSerialNumber ?? p.chargeBoxSerialNumber),
+    firmwareVersion: station ? station.firmwareVersion : p.firmwareVersion,
+  };
 }

@@ -17,10 +17,21 @@ import { TransactionIdAllocator } from './transaction-ids.js';
 import { LocalAnswers } from './local-answers.js';
 import { ChargerCallHandler } from './charger-calls.js';
 import { CLOSE } from './close-codes.js';
+import { EventPublisher } from './event-publisher.js';
+import { CommandService, type CommandRequest, type CommandResult } from './commands.js';
+import { MemoryBus } from '../bus/memory-bus.js';
+import type { Bus } from '../bus/types.js';
+import { commandResponseEvent, connectedEvent, disconnectedEvent } from '../events/index.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
   log: Logger;
+  /** The bus to the backend; the embedded in-process bus when absent. */
+  bus?: Bus;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Outbound message ids: unique for the life of the process, so unique per connection as OCPP-J asks. */
@@ -43,6 +54,8 @@ export class Gateway {
   private readonly server: ChargerServer;
   private readonly environment: SessionEnvironment;
   private readonly calls: ChargerCallHandler;
+  readonly events: EventPublisher;
+  readonly commands: CommandService;
   private accepting = true;
   port = 0;
 
@@ -50,6 +63,7 @@ export class Gateway {
     readonly config: GatewayConfig,
     readonly log: Logger,
     private readonly transactionIds: TransactionIdAllocator,
+    readonly bus: Bus,
   ) {
     this.id = config.instance.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics();
@@ -59,7 +73,17 @@ export class Gateway {
       ...config.keepalive,
       onExpired: () => this.metrics.keepaliveTerminations.inc(),
     });
-    this.calls = new ChargerCallHandler(new LocalAnswers(config.localAnswers, transactionIds));
+    this.events = new EventPublisher(bus, this.metrics, log);
+    this.calls = new ChargerCallHandler({
+      local: new LocalAnswers(config.localAnswers, transactionIds),
+      bus,
+      events: this.events,
+      validators: this.validators,
+      policy: config.policy,
+      metrics: this.metrics,
+      log,
+    });
+    this.commands = new CommandService(this.sessions, this.validators, { commandFinished: (r, s, q) => this.onCommandFinished(r, s, q) }, log);
 
     const rpc: RpcShared<ChargerSession> = {
       log,
@@ -73,6 +97,7 @@ export class Gateway {
       identityOf: (session) => session.identity,
     };
     this.environment = {
+      gatewayId: this.id,
       rpc,
       outboxLimits: config.outbox,
       keepalive: this.keepalive,
@@ -99,7 +124,8 @@ export class Gateway {
   /** Builds a gateway and opens what must survive restarts; call `start` to listen. */
   static async create(options: GatewayOptions): Promise<Gateway> {
     const transactionIds = await TransactionIdAllocator.open(options.config.instance.stateDir);
-    return new Gateway(options.config, options.log, transactionIds);
+    const bus = options.bus ?? new MemoryBus((err, subject) => options.log.error({ err, subject }, 'event subscriber failed'));
+    return new Gateway(options.config, options.log, transactionIds, bus);
   }
 
   async start(): Promise<number> {
@@ -110,6 +136,11 @@ export class Gateway {
 
   get isAccepting(): boolean {
     return this.accepting;
+  }
+
+  /** Ready for chargers: listening, not draining, and the bus takes messages. */
+  isReady(): boolean {
+    return this.accepting && this.port !== 0 && this.bus.isReady();
   }
 
   private admit(identity: string): AdmissionVerdict {
@@ -130,6 +161,7 @@ export class Gateway {
       previous.close(CLOSE.replaced, 'replaced by a newer connection with the same identity', 'replaced');
     }
     this.metrics.connections.labels(charger.protocol).inc();
+    this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress })]);
     this.log.debug({ chargePointId: charger.identity, protocol: charger.protocol, remoteAddress: charger.remoteAddress }, 'charger connected');
     return session;
   }
@@ -138,23 +170,61 @@ export class Gateway {
     this.sessions.release(session);
     this.metrics.connections.labels(session.protocol).dec();
     this.metrics.disconnects.labels(session.closeCause).inc();
+    this.events.publishDetached([disconnectedEvent(session.eventContext(), { code, reason, initiator: session.closeCause })]);
     this.log.debug({ chargePointId: session.identity, code, reason, cause: session.closeCause }, 'charger disconnected');
   }
 
-  /** Stops listening and closes every charger with `code`; resolves when all sockets are gone. */
-  async stop(code: number = CLOSE.goingAway, reason = 'gateway shutting down'): Promise<void> {
+  private onCommandFinished(result: CommandResult, session: ChargerSession | undefined, request: CommandRequest): void {
+    this.metrics.commands.labels(result.action.slice(0, 64), result.status === 'completed' ? 'completed' : (result.error?.code ?? 'rejected')).inc();
+    const source = session?.eventContext() ?? { chargePointId: result.chargePointId, gatewayId: this.id, protocol: this.config.ocpp.protocols[0] };
+    this.events.publishDetached([commandResponseEvent(source, { ...result, request: request.payload })]);
+  }
+
+  /** Stops taking new chargers: readiness turns false and the listener closes. Open sessions stay. */
+  async stopAccepting(): Promise<void> {
     this.accepting = false;
-    const stopped = this.server.stopAccepting();
-    for (const session of [...this.sessions.values()]) session.close(code, reason, 'shutdown');
+    await this.server.stopAccepting();
+  }
+
+  /**
+   * Closes every charger with 1001 (going away) in `waves` jittered waves spread over `drainMs`, so they do
+   * not all reconnect to the rest of the cluster in the same second. Each charger's CALLs in flight are given
+   * time to finish first, so no answered CALL loses its event.
+   */
+  async drain(drainMs: number, waves: number, reason = 'gateway shutting down'): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    const perWave = Math.max(1, Math.ceil(sessions.length / waves));
+    const waveGap = waves > 1 ? drainMs / waves : 0;
+    const pending: Promise<void>[] = [];
+    for (let wave = 0, start = 0; start < sessions.length; wave++, start += perWave) {
+      const group = sessions.slice(start, start + perWave);
+      const delay = wave * waveGap + Math.random() * waveGap * 0.5;
+      pending.push(
+        sleep(delay).then(() =>
+          Promise.all(group.map((s) => s.rpc.whenIdle(this.config.ocpp.callTimeoutMs).then(() => s.close(CLOSE.goingAway, reason, 'shutdown')))).then(() => undefined),
+        ),
+      );
+    }
+    await Promise.all(pending);
     await this.untilNoSessions(5000);
+  }
+
+  /** Full stop for embedding and tests: stop accepting, close everyone at once, release resources. */
+  async stop(): Promise<void> {
+    await Promise.all([this.stopAccepting(), this.drain(0, 1)]);
+    await this.close();
+  }
+
+  /** Releases what is left once chargers are gone: stragglers are dropped, timers stopped, state flushed. */
+  async close(): Promise<void> {
     for (const session of [...this.sessions.values()]) session.outbox.terminate();
     this.keepalive.stop();
-    await stopped;
     await this.transactionIds.close();
+    await this.bus.close();
   }
 
   private async untilNoSessions(deadlineMs: number): Promise<void> {
     const end = Date.now() + deadlineMs;
-    while (this.sessions.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    while (this.sessions.size > 0 && Date.now() < end) await sleep(20);
   }
 }

@@ -7,6 +7,7 @@ import type { TransportConnection } from '../transport/charger-server.js';
 import type { KeepaliveSweep } from '../transport/keepalive.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CLOSE } from './close-codes.js';
+import { ConnectorMemory, type EventContext } from '../events/index.js';
 
 export type SessionState = 'open' | 'closing' | 'closed';
 
@@ -15,6 +16,7 @@ export type CloseCause = 'charger' | 'replaced' | 'keepalive' | 'outbox_full' | 
 
 /** What every session shares: one object per gateway. */
 export interface SessionEnvironment {
+  readonly gatewayId: string;
   readonly rpc: RpcShared<ChargerSession>;
   readonly outboxLimits: OutboxLimits;
   readonly keepalive: KeepaliveSweep;
@@ -26,6 +28,8 @@ export interface SessionEnvironment {
 /** What the charger told us in its last BootNotification, kept for the admin API. */
 export interface BootInfo {
   at: number;
+  /** What the central system answered: Accepted, Pending or Rejected. */
+  status?: string;
   vendor?: string;
   model?: string;
   serialNumber?: string;
@@ -48,8 +52,9 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
   readonly rpc: RpcEndpoint<ChargerSession>;
   closeCause: CloseCause = 'charger';
   boot: BootInfo | undefined;
-  /** Filled in by the gateway (event memory and the like) without widening this class. */
-  extension: unknown;
+  /** Connector statuses and open transactions as last reported; created with the first event. */
+  memory: ConnectorMemory | undefined;
+  private context: EventContext | undefined;
 
   constructor(
     readonly identity: string,
@@ -63,6 +68,20 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
     this.outbox = new Outbox(socket, env.outboxLimits, this);
     this.rpc = new RpcEndpoint<ChargerSession>(protocol, env.rpc, this.outbox, this);
     env.keepalive.add(this);
+  }
+
+  get gatewayId(): string {
+    return this.env.gatewayId;
+  }
+
+  /** The source every event of this charger is stamped with; built once, on the first event. */
+  eventContext(): EventContext {
+    return (this.context ??= {
+      chargePointId: this.identity,
+      gatewayId: this.env.gatewayId,
+      protocol: this.protocol,
+      memory: (this.memory ??= new ConnectorMemory()),
+    });
   }
 
   onFrame(data: Buffer, isBinary: boolean): void {

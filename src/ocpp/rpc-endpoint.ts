@@ -34,6 +34,8 @@ export class RpcEndpoint<Owner = unknown> {
   private closed = false;
   /** Id of the last CALL that timed out, so its late answer is told apart from a stranger's. */
   private lastTimedOutId: string | undefined;
+  /** Resolvers waiting for this endpoint to have nothing in flight (graceful shutdown). */
+  private idleWaiters: Array<() => void> | null = null;
 
   constructor(
     readonly version: OcppVersion,
@@ -134,6 +136,30 @@ export class RpcEndpoint<Owner = unknown> {
   private nextInbound(): void {
     const next = this.inboundQueue?.shift();
     if (next !== undefined && !this.closed) this.handleInbound(next);
+    else this.notifyIfIdle();
+  }
+
+  private get isIdle(): boolean {
+    return !this.inboundBusy && (this.inboundQueue?.length ?? 0) === 0 && this.inFlight === null && (this.outboundQueue?.length ?? 0) === 0;
+  }
+
+  private notifyIfIdle(): void {
+    if (this.idleWaiters === null || !this.isIdle) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = null;
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves when no CALL is in flight or waiting in either direction, or after `maxWaitMs`. */
+  whenIdle(maxWaitMs: number): Promise<void> {
+    if (this.isIdle || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, maxWaitMs);
+      (this.idleWaiters ??= []).push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private answerInbound(frame: CallFrame, payload: JsonObject, startedAt: number): void {
@@ -223,6 +249,7 @@ export class RpcEndpoint<Owner = unknown> {
   private sendNext(): void {
     const next = this.outboundQueue?.shift();
     if (next !== undefined) this.send(next);
+    else this.notifyIfIdle();
   }
 
   /** The connection is gone: every CALL in flight or waiting fails at once, nothing waits for a timeout. */
@@ -238,5 +265,8 @@ export class RpcEndpoint<Owner = unknown> {
       clearTimeout(call.timer);
       call.reject(failure);
     }
+    const waiters = this.idleWaiters ?? [];
+    this.idleWaiters = null;
+    for (const resolve of waiters) resolve();
   }
 }

@@ -56,12 +56,18 @@ const REASON_BY_KEYWORD: ReadonlyMap<string, OcppErrorReason> = new Map<string, 
   ['multipleOf', 'property'],
 ]);
 
-/** Compile every request and response schema of every version. Call once at start-up. */
+let compiled: Record<OcppVersion, OcppValidator> | undefined;
+
+/**
+ * Every request and response schema of every version, compiled on first use (about a second) and shared by
+ * every gateway in the process afterwards: validators hold no state.
+ */
 export function createValidators(): Record<OcppVersion, OcppValidator> {
+  if (compiled !== undefined) return compiled;
   const tables = loadOcppSchemas();
   const result = {} as Record<OcppVersion, OcppValidator>;
   for (const version of OCPP_VERSIONS) result[version] = new SchemaValidator(version, tables[version]);
-  return result;
+  return (compiled = result);
 }
 
 class SchemaValidator implements OcppValidator {

@@ -1,0 +1,55 @@
+/**
+ * The seam between the gateway and a charging platform's backend. The embedded implementation delivers in
+ * process; a JetStream implementation gives the same contract across a cluster.
+ *
+ * Subjects are dot-separated tokens; subscriptions may use `*` (one token) and `>` (the rest), as NATS does.
+ */
+export interface BusMessage<T = unknown> {
+  subject: string;
+  data: T;
+}
+
+export type BusHandler<T = unknown> = (message: BusMessage<T>) => void;
+export type BusResponder = (message: BusMessage) => unknown | Promise<unknown>;
+
+export interface Subscription {
+  unsubscribe(): void;
+}
+
+export interface Bus {
+  /** Resolves once the bus holds the message durably (for JetStream: the stream's acknowledgement). */
+  publish(subject: string, data: unknown): Promise<void>;
+  /** Asks whoever answers `subject`; rejects with NoRespondersError at once when nobody does, TimeoutError after `timeoutMs`. */
+  request(subject: string, data: unknown, timeoutMs: number): Promise<unknown>;
+  subscribe<T = unknown>(pattern: string, handler: BusHandler<T>): Subscription;
+  /** Serves requests on `subject` (one responder per subject). */
+  respond(subject: string, responder: BusResponder): Subscription;
+  /** Whether the bus can take messages now (for readiness). */
+  isReady(): boolean;
+  close(): Promise<void>;
+}
+
+export class NoRespondersError extends Error {
+  override name = 'NoRespondersError';
+  constructor(subject: string) {
+    super(`no backend answers ${subject}`);
+  }
+}
+
+export class BusTimeoutError extends Error {
+  override name = 'BusTimeoutError';
+  constructor(subject: string, timeoutMs: number) {
+    super(`no answer on ${subject} within ${timeoutMs} ms`);
+  }
+}
+
+/** Subjects the gateway uses; a backend integrates against these names. */
+export const SUBJECTS = {
+  /** `gateway.events.{eventType}`: every unified event. */
+  event: (eventType: string) => `gateway.events.${eventType}`,
+  allEvents: 'gateway.events.>',
+  /** `gateway.requests.{action}`: charger CALLs whose policy is `backend`. */
+  backendRequest: (action: string) => `gateway.requests.${action}`,
+  /** Commands to chargers sent over the bus instead of the HTTP API. */
+  commands: 'gateway.commands',
+} as const;

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { isActionAllowed } from '../ocpp/catalogue.js';
+import { CallFailure, type CallFailureCode } from '../ocpp/call-failure.js';
+import type { OcppValidator } from '../ocpp/validation.js';
+import type { OcppVersion } from '../ocpp/versions.js';
+import type { SessionTable } from './session-table.js';
+import type { ChargerSession } from './session.js';
+
+/** A command for one charger, as the backend sends it (DESIGN.md §4). */
+export interface CommandRequest {
+  commandId?: string;
+  chargePointId: string;
+  action: string;
+  payload: Record<string, unknown>;
+  timeoutMs?: number;
+  traceId?: string;
+}
+
+export interface CommandError {
+  code: CallFailureCode;
+  message: string;
+  ocppErrorCode?: string;
+  ocppErrorDetails?: Record<string, unknown>;
+  /** Schema violations of an INVALID_COMMAND_PAYLOAD. */
+  errors?: Array<{ path: string; keyword: string; message: string }>;
+}
+
+export interface CommandResult {
+  commandId: string;
+  chargePointId: string;
+  action: string;
+  status: 'completed' | 'rejected';
+  response?: Record<string, unknown>;
+  error?: CommandError;
+  durationMs: number;
+  traceId?: string;
+}
+
+export interface CommandObserver {
+  /** Every outcome, for the `command.response` event and the metrics. */
+  commandFinished(result: CommandResult, session: ChargerSession | undefined, request: CommandRequest): void;
+}
+
+/**
+ * Sends backend commands to chargers connected here: checks the action against the charger's version and the
+ * payload against its schema, then queues the CALL on the charger's endpoint (bounded FIFO, one in flight).
+ */
+export class CommandService {
+  constructor(
+    private readonly sessions: SessionTable,
+    private readonly validators: Record<OcppVersion, OcppValidator>,
+    private readonly observer: CommandObserver,
+    private readonly log: Logger,
+    private readonly maxTimeoutMs = 600_000,
+  ) {}
+
+  async execute(request: CommandRequest): Promise<CommandResult> {
+    const commandId = request.commandId ?? randomUUID();
+    const startedAt = performance.now();
+    const session = this.sessions.get(request.chargePointId);
+    const finish = (outcome: Pick<CommandResult, 'status' | 'response' | 'error'>): CommandResult => {
+      const result: CommandResult = {
+        commandId,
+        chargePointId: request.chargePointId,
+        action: request.action,
+        ...outcome,
+        durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
+        ...(request.traceId !== undefined ? { traceId: request.traceId } : {}),
+      };
+      this.observer.commandFinished(result, session, request);
+      return result;
+    };
+    const reject = (error: CommandError) => finish({ status: 'rejected', error });
+
+    if (session === undefined || session.state !== 'open') {
+      return reject({ code: 'DEVICE_OFFLINE', message: `charge point ${request.chargePointId} is not connected` });
+    }
+    const version = session.protocol;
+    if (!isActionAllowed(version, request.action, 'centralToCharger')) {
+      return reject({ code: 'INVALID_COMMAND_PAYLOAD', message: `${request.action} is not a command of ${version}` });
+    }
+    const violation = this.validators[version].validateRequest(request.action, request.payload);
+    if (violation !== null) {
+      return reject({ code: 'INVALID_COMMAND_PAYLOAD', message: violation.message, errors: violation.errors });
+    }
+    const timeoutMs = request.timeoutMs === undefined ? undefined : Math.min(Math.max(1, request.timeoutMs), this.maxTimeoutMs);
+    try {
+      const response = await session.rpc.call(request.action, request.payload, timeoutMs);
+      const responseViolation = this.validators[version].validateResponse(request.action, response);
+      if (responseViolation !== null) {
+        // The charger has acted; the backend still deserves its answer, flagged in the log.
+        this.log.warn({ chargePointId: session.identity, action: request.action, errors: responseViolation.errors }, 'charger answered a command with a payload that breaks the schema');
+      }
+      return finish({ status: 'completed', response });
+    } catch (err) {
+      if (err instanceof CallFailure) {
+        return reject({
+          code: err.code,
+          message: err.message,
+          ...(err.ocppErrorCode !== undefined ? { ocppErrorCode: err.ocppErrorCode } : {}),
+          ...(err.ocppErrorDetails !== undefined ? { ocppErrorDetails: err.ocppErrorDetails } : {}),
+        });
+      }
+      throw err;
+    }
+  }
+}
