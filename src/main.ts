@@ -1,7 +1,7 @@
 import { loadConfig, ConfigError } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { createLogger } from './observability/logger.js';
-import { Gateway } from './gateway/gateway.js';
+import { startApplication } from './application.js';
 
 async function main(): Promise<void> {
   let config;
@@ -15,32 +15,40 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.log.level);
-  const gateway = await Gateway.create({ config, log });
+  const app = await startApplication(config, log);
+  const { gateway, admin } = app;
   log.info({ gatewayId: gateway.id, config: redactConfig(config) }, 'effective configuration');
-  const port = await gateway.start();
-  log.info({ gatewayId: gateway.id, port, path: config.server.pathPrefix }, 'gateway accepting chargers');
+  log.info(
+    { gatewayId: gateway.id, port: gateway.port, path: config.server.pathPrefix, adminPort: admin.port },
+    'gateway accepting chargers',
+  );
 
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
-      log.warn({ signal }, 'second signal: exiting at once');
+      log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    gateway.stop().then(
+    log.info({ signal, chargers: gateway.sessions.size, drainMs: config.shutdown.drainMs }, 'shutting down');
+    const deadline = setTimeout(() => {
+      log.error({ deadlineMs: config.shutdown.deadlineMs }, 'shutdown deadline passed: exiting with work left');
+      process.exit(1);
+    }, config.shutdown.deadlineMs);
+    deadline.unref();
+    app.shutdown().then(
       () => process.exit(0),
-      (err) => {
+      (err: unknown) => {
         log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
-main().catch((err) => {
+main().catch((err: unknown) => {
   process.stderr.write(`gateway: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });

@@ -1,0 +1,40 @@
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config/schema.js';
+import { Gateway } from './gateway/gateway.js';
+import { startAdminServer, type AdminServer } from './admin/admin-server.js';
+import type { Bus } from './bus/types.js';
+
+export interface Application {
+  gateway: Gateway;
+  admin: AdminServer;
+  /** Graceful shutdown (DESIGN.md §3): not ready → stop accepting → drain chargers in waves → flush → exit. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the whole gateway process: the charger listener and the admin API around it. */
+export async function startApplication(config: GatewayConfig, log: Logger, bus?: Bus): Promise<Application> {
+  const gateway = await Gateway.create({ config, log, bus });
+  await gateway.start();
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer(gateway, { host: config.admin.host, port: config.admin.port, token: config.admin.token });
+  } catch (err) {
+    await gateway.stop();
+    throw err;
+  }
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = () =>
+    (shuttingDown ??= (async () => {
+      const startedAt = Date.now();
+      const chargers = gateway.sessions.size;
+      await gateway.stopAccepting();
+      await gateway.drain(config.shutdown.drainMs, config.shutdown.waves);
+      admin.endStreams();
+      await gateway.close();
+      await admin.close();
+      log.info({ chargers, ms: Date.now() - startedAt }, 'shutdown complete');
+    })());
+
+  return { gateway, admin, shutdown };
+}
