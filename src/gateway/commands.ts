@@ -56,6 +56,19 @@ export class CommandService {
   ) {}
 
   async execute(request: CommandRequest): Promise<CommandResult> {
+    const shapeProblem = describeShapeProblem(request);
+    if (shapeProblem !== null) {
+      // Bus callers are not schema-checked by an HTTP layer: answer them as clearly as the API would.
+      const r = (request ?? {}) as Partial<CommandRequest>;
+      return {
+        commandId: typeof r.commandId === 'string' ? r.commandId : randomUUID(),
+        chargePointId: typeof r.chargePointId === 'string' ? r.chargePointId : '',
+        action: typeof r.action === 'string' ? r.action : '',
+        status: 'rejected',
+        error: { code: 'INVALID_COMMAND_PAYLOAD', message: shapeProblem },
+        durationMs: 0,
+      };
+    }
     const commandId = request.commandId ?? randomUUID();
     const startedAt = performance.now();
     const session = this.sessions.get(request.chargePointId);
@@ -105,4 +118,15 @@ export class CommandService {
       throw err;
     }
   }
+}
+
+function describeShapeProblem(request: unknown): string | null {
+  if (typeof request !== 'object' || request === null) return 'a command must be an object';
+  const r = request as Record<string, unknown>;
+  if (typeof r.chargePointId !== 'string' || r.chargePointId === '') return 'chargePointId must be a non-empty string';
+  if (typeof r.action !== 'string' || r.action === '') return 'action must be a non-empty string';
+  if (typeof r.payload !== 'object' || r.payload === null || Array.isArray(r.payload)) return 'payload must be an object';
+  if (r.timeoutMs !== undefined && (typeof r.timeoutMs !== 'number' || !(r.timeoutMs > 0))) return 'timeoutMs must be a positive number';
+  if (r.commandId !== undefined && typeof r.commandId !== 'string') return 'commandId must be a string';
+  return null;
 }

@@ -11,6 +11,7 @@ import { ProtocolMetrics } from '../ocpp/protocol-metrics.js';
 import { createInboundCheck } from '../ocpp/inbound-check.js';
 import type { RpcShared } from '../ocpp/rpc-shared.js';
 import type { OcppVersion } from '../ocpp/versions.js';
+import { isActionAllowed } from '../ocpp/catalogue.js';
 import { ChargerSession, type SessionEnvironment } from './session.js';
 import { SessionTable } from './session-table.js';
 import { TransactionIdAllocator } from './transaction-ids.js';
@@ -20,7 +21,7 @@ import { CLOSE } from './close-codes.js';
 import { EventPublisher } from './event-publisher.js';
 import { CommandService, type CommandRequest, type CommandResult } from './commands.js';
 import { MemoryBus } from '../bus/memory-bus.js';
-import type { Bus } from '../bus/types.js';
+import { SUBJECTS, type Bus, type Subscription } from '../bus/types.js';
 import { commandResponseEvent, connectedEvent, disconnectedEvent } from '../events/index.js';
 
 export interface GatewayOptions {
@@ -57,6 +58,7 @@ export class Gateway {
   readonly events: EventPublisher;
   readonly commands: CommandService;
   private accepting = true;
+  private commandSubscription: Subscription | undefined;
   port = 0;
 
   private constructor(
@@ -131,6 +133,8 @@ export class Gateway {
   async start(): Promise<number> {
     this.port = await this.server.listen();
     this.keepalive.start();
+    // Backends that live on the bus send commands there instead of calling the HTTP API.
+    this.commandSubscription = this.bus.respond(SUBJECTS.commands, (message) => this.commands.execute(message.data as CommandRequest));
     return this.port;
   }
 
@@ -175,7 +179,9 @@ export class Gateway {
   }
 
   private onCommandFinished(result: CommandResult, session: ChargerSession | undefined, request: CommandRequest): void {
-    this.metrics.commands.labels(result.action.slice(0, 64), result.status === 'completed' ? 'completed' : (result.error?.code ?? 'rejected')).inc();
+    // Actions come from API callers: only catalogue names become label values.
+    const known = this.config.ocpp.protocols.some((v) => isActionAllowed(v, result.action, 'centralToCharger'));
+    this.metrics.commands.labels(known ? result.action : 'unknown', result.status === 'completed' ? 'completed' : (result.error?.code ?? 'rejected')).inc();
     const source = session?.eventContext() ?? { chargePointId: result.chargePointId, gatewayId: this.id, protocol: this.config.ocpp.protocols[0] };
     this.events.publishDetached([commandResponseEvent(source, { ...result, request: request.payload })]);
   }
@@ -217,6 +223,7 @@ export class Gateway {
 
   /** Releases what is left once chargers are gone: stragglers are dropped, timers stopped, state flushed. */
   async close(): Promise<void> {
+    this.commandSubscription?.unsubscribe();
     for (const session of [...this.sessions.values()]) session.outbox.terminate();
     this.keepalive.stop();
     await this.transactionIds.close();
