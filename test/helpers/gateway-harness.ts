@@ -123,8 +123,16 @@ export interface RawUpgradeResult {
   firstOpcode?: number;
 }
 
-/** Sends a WebSocket upgrade request by hand and reports the answer, and after a 101 the first server frame. */
-export function rawUpgrade(port: number, path: string, headers: Record<string, string> = {}, timeoutMs = 3000): Promise<RawUpgradeResult> {
+/**
+ * Sends a WebSocket upgrade request by hand and reports the answer, and after a 101 the first server frame
+ * (waiting at most `frameWaitMs` for it; then the socket is dropped and `firstOpcode` is undefined).
+ */
+export function rawUpgrade(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  { timeoutMs = 3000, frameWaitMs = 1000 }: { timeoutMs?: number; frameWaitMs?: number } = {},
+): Promise<RawUpgradeResult> {
   return new Promise((resolve, reject) => {
     const req = request({
       host: '127.0.0.1',
@@ -155,10 +163,12 @@ export function rawUpgrade(port: number, path: string, headers: Record<string, s
       });
     });
     req.on('upgrade', (res, socket, head) => {
+      clearTimeout(timer);
+      const frameTimer = setTimeout(() => finish(), frameWaitMs);
       let buffer = head;
       const result: RawUpgradeResult = { status: res.statusCode ?? 0, headers: res.headers, body: '' };
       const finish = () => {
-        clearTimeout(timer);
+        clearTimeout(frameTimer);
         socket.destroy();
         resolve(result);
       };

@@ -1,0 +1,360 @@
+/**
+ * Connecting: subprotocol negotiation, identity rules, a second connection with the same identity, keepalive.
+ * Real sockets against a real in-process gateway; refusals are read as raw HTTP where the ws client hides them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { metricValue, rawUpgrade, startGateway, waitUntil, type GatewayHarness } from './helpers/gateway-harness.js';
+import { OcppClient, nextId } from './helpers/ocpp-client.js';
+import { assertAnswersValid, bootPayload, expectResult } from './helpers/ocpp-assert.js';
+
+/** Message type 5 is answered differently per version: a cheap way to ask a connection which version it speaks. */
+async function answeredAs(client: OcppClient): Promise<'ocpp1.6' | 'ocpp2.0.1'> {
+  const id = nextId();
+  client.sendRaw(JSON.stringify([5, id, 'Heartbeat', {}]));
+  const frame = await client.nextFrame();
+  assert.equal(frame[0], 4);
+  assert.equal(frame[1], id);
+  if (frame[2] === 'ProtocolError') return 'ocpp1.6';
+  if (frame[2] === 'MessageTypeNotSupported') return 'ocpp2.0.1';
+  throw new Error(`unexpected answer to message type 5: ${JSON.stringify(frame)}`);
+}
+
+describe('subprotocol negotiation', () => {
+  let h: GatewayHarness;
+  before(async () => {
+    h = await startGateway();
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  const cases: Array<{ offered: string[]; chosen: 'ocpp1.6' | 'ocpp2.0.1' }> = [
+    { offered: ['ocpp2.0.1', 'ocpp1.6'], chosen: 'ocpp2.0.1' },
+    { offered: ['ocpp1.6', 'ocpp2.0.1'], chosen: 'ocpp1.6' },
+    { offered: ['ocpp1.5', 'ocpp2.0.1'], chosen: 'ocpp2.0.1' },
+    { offered: ['ocpp2.1', 'ocpp1.6'], chosen: 'ocpp1.6' },
+  ];
+  for (const { offered, chosen } of cases) {
+    it(`offered [${offered.join(', ')}] → ${chosen} (the charger's order decides)`, async () => {
+      const identity = `SUB-${nextId()}`;
+      const client = await OcppClient.connect(h.url, identity, offered);
+      try {
+        assert.equal(client.protocol, chosen);
+        assert.equal(h.gateway.sessions.get(identity)?.protocol, chosen);
+        assert.equal(await answeredAs(client), chosen);
+        assert.equal(expectResult(await client.call('BootNotification', bootPayload(chosen))).status, 'Accepted');
+        assertAnswersValid(h.gateway, chosen, client);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  it('the subprotocol echoed in the handshake is exactly one the charger offered (OCPP1.6 in capitals)', async () => {
+    // RFC 6455 §4.1: a client fails the connection when the server names a subprotocol it did not send.
+    const raw = await rawUpgrade(h.port, '/ocpp/CAPS-1', { 'Sec-WebSocket-Protocol': 'OCPP1.6' });
+    assert.equal(raw.status, 101);
+    const echoed = raw.headers['sec-websocket-protocol'];
+    if (echoed !== undefined) assert.equal(echoed, 'OCPP1.6', 'the echoed value must be one the client offered, byte for byte');
+    else assert.equal(raw.close?.code, 1002);
+    // The ws client (like most) enforces that rule: it must not fail on the gateway's answer.
+    const outcome = await OcppClient.tryConnect(h.url, 'CAPS-2', ['OCPP1.6']);
+    if (outcome.ok) await outcome.client.close();
+    assert.doesNotMatch(String(!outcome.ok && outcome.error?.message), /invalid subprotocol/);
+  });
+
+  it('only an unsupported version offered (ocpp1.5): 101 without a subprotocol, then close 1002, counted', async () => {
+    const before = await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'no_subprotocol' });
+    const result = await rawUpgrade(h.port, '/ocpp/OLD-1', { 'Sec-WebSocket-Protocol': 'ocpp1.5' });
+    assert.equal(result.status, 101);
+    assert.equal(result.headers['sec-websocket-protocol'], undefined, 'no subprotocol in the handshake answer');
+    assert.equal(result.firstOpcode, 0x8, 'the first frame is a close frame');
+    assert.equal(result.close?.code, 1002);
+    assert.match(result.close?.reason ?? '', /ocpp1\.5/);
+    assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'no_subprotocol' }), before + 1);
+    assert.equal(h.gateway.sessions.get('OLD-1'), undefined);
+  });
+
+  it('only an unsupported version offered, seen by the ws client: its handshake fails, and the server counts it', async () => {
+    const before = await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'no_subprotocol' });
+    const outcome = await OcppClient.tryConnect(h.url, 'OLD-2', ['ocpp1.5']);
+    assert.equal(outcome.ok, false);
+    assert.match(String(!outcome.ok && outcome.error?.message), /Server sent no subprotocol/);
+    await waitUntil(
+      async () => (await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'no_subprotocol' })) === before + 1,
+      3000,
+      'the no_subprotocol attempt to be counted',
+    );
+    assert.equal(h.gateway.sessions.get('OLD-2'), undefined);
+  });
+
+  it('no Sec-WebSocket-Protocol header and no fallback configured: 101, then close 1002', async () => {
+    const before = await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'no_subprotocol' });
+    const raw = await rawUpgrade(h.port, '/ocpp/BARE-1');
+    assert.equal(raw.status, 101);
+    assert.equal(raw.headers['sec-websocket-protocol'], undefined);
+    assert.equal(raw.close?.code, 1002);
+
+    const client = await OcppClient.connect(h.url, 'BARE-2', []);
+    const closed = await client.closed;
+    assert.equal(closed.code, 1002);
+    assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'no_subprotocol' }), before + 2);
+    assert.equal(h.gateway.sessions.get('BARE-2'), undefined);
+  });
+
+  it('a gateway that accepts only ocpp2.0.1 refuses a charger offering only ocpp1.6 (close 1002)', async () => {
+    const only201 = await startGateway({ overrides: { ocpp: { protocols: ['ocpp2.0.1'] } } });
+    try {
+      const raw = await rawUpgrade(only201.port, '/ocpp/ONLY16', { 'Sec-WebSocket-Protocol': 'ocpp1.6' });
+      assert.equal(raw.status, 101);
+      assert.equal(raw.headers['sec-websocket-protocol'], undefined);
+      assert.equal(raw.close?.code, 1002);
+      const client = await OcppClient.connect(only201.url, 'BOTH', ['ocpp1.6', 'ocpp2.0.1']);
+      assert.equal(client.protocol, 'ocpp2.0.1');
+      await client.close();
+    } finally {
+      await only201.stop();
+    }
+  });
+
+  for (const fallback of ['ocpp1.6', 'ocpp2.0.1'] as const) {
+    it(`no header at all with ocpp.fallbackProtocol ${fallback}: the connection stays and speaks ${fallback}`, async () => {
+      const g = await startGateway({ overrides: { ocpp: { fallbackProtocol: fallback } } });
+      try {
+        const raw = await rawUpgrade(g.port, '/ocpp/FALLBACK-RAW');
+        assert.equal(raw.status, 101);
+        assert.equal(raw.headers['sec-websocket-protocol'], undefined, 'nothing was offered, so nothing is echoed');
+        assert.equal(raw.firstOpcode, undefined, 'no close frame follows');
+
+        const client = await OcppClient.connect(g.url, 'FALLBACK', []);
+        try {
+          assert.equal(client.protocol, '');
+          assert.equal(g.gateway.sessions.get('FALLBACK')?.protocol, fallback);
+          assert.equal(await answeredAs(client), fallback);
+          assert.equal(expectResult(await client.call('BootNotification', bootPayload(fallback))).status, 'Accepted');
+          assertAnswersValid(g.gateway, fallback, client);
+        } finally {
+          await client.close();
+        }
+        // The fallback is for chargers that offer nothing: an offered unsupported version is still refused.
+        const offered = await rawUpgrade(g.port, '/ocpp/FALLBACK-15', { 'Sec-WebSocket-Protocol': 'ocpp1.5' });
+        assert.equal(offered.close?.code, 1002);
+      } finally {
+        await g.stop();
+      }
+    });
+  }
+});
+
+describe('identity rules', () => {
+  let h: GatewayHarness;
+  before(async () => {
+    h = await startGateway();
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it('the identity is percent-decoded: CP%2D1 is CP-1', async () => {
+    const client = await OcppClient.connect(h.url, 'CP%2D1', ['ocpp1.6']);
+    try {
+      assert.ok(h.gateway.sessions.get('CP-1'), 'registered as CP-1');
+      assert.equal(h.gateway.sessions.get('CP%2D1'), undefined);
+      expectResult(await client.call('Heartbeat', {}));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('48 characters are accepted', async () => {
+    const identity = 'A'.repeat(48);
+    const client = await OcppClient.connect(h.url, identity, ['ocpp2.0.1']);
+    try {
+      assert.ok(h.gateway.sessions.get(identity));
+      expectResult(await client.call('Heartbeat', {}));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a refused identity is told by the ws client as an HTTP refusal with a reason (49 characters → 400)', async () => {
+    const outcome = await OcppClient.tryConnect(h.url, 'A'.repeat(49), ['ocpp1.6']);
+    assert.equal(outcome.ok, false);
+    assert.ok(!outcome.ok && outcome.refusal, 'an HTTP answer, not a WebSocket');
+    assert.equal(outcome.refusal.status, 400);
+    assert.match(outcome.refusal.body, /48/);
+  });
+
+  const refused: Array<{ name: string; path: string; status: number; body: RegExp; outcome: string }> = [
+    { name: '49 characters', path: `/ocpp/${'B'.repeat(49)}`, status: 400, body: /longer than 48/, outcome: 'bad_identity' },
+    { name: 'a ":"', path: '/ocpp/CP:1', status: 400, body: /":"/, outcome: 'bad_identity' },
+    { name: 'a percent-encoded ":"', path: '/ocpp/CP%3A1', status: 400, body: /":"/, outcome: 'bad_identity' },
+    { name: 'a space', path: '/ocpp/CP%201', status: 400, body: /space/, outcome: 'bad_identity' },
+    { name: 'a control character', path: '/ocpp/CP%0A1', status: 400, body: /printable/, outcome: 'bad_identity' },
+    { name: 'a non-ASCII letter', path: '/ocpp/CP%C3%A91', status: 400, body: /printable/, outcome: 'bad_identity' },
+    { name: 'broken percent-encoding', path: '/ocpp/CP%E0%A4%A', status: 400, body: /percent/, outcome: 'bad_identity' },
+    { name: 'an encoded "/"', path: '/ocpp/CP%2F1', status: 400, body: /"\/"/, outcome: 'bad_identity' },
+    { name: 'an empty identity', path: '/ocpp/', status: 400, body: /identity/, outcome: 'bad_identity' },
+    { name: 'an extra path segment', path: '/ocpp/CP1/extra', status: 400, body: /single path segment/, outcome: 'bad_identity' },
+    { name: 'a wrong prefix', path: '/charger/CP1', status: 404, body: /\/ocpp\//, outcome: 'bad_path' },
+    { name: 'the prefix without a slash', path: '/ocpp', status: 404, body: /\/ocpp\//, outcome: 'bad_path' },
+    { name: 'a prefix that only starts the same', path: '/ocppx/CP1', status: 404, body: /\/ocpp\//, outcome: 'bad_path' },
+  ];
+  for (const r of refused) {
+    it(`${r.name} (${r.path}) → HTTP ${r.status} with a reason, before any upgrade`, async () => {
+      const before = await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: r.outcome });
+      const result = await rawUpgrade(h.port, r.path, { 'Sec-WebSocket-Protocol': 'ocpp1.6' });
+      assert.equal(result.status, r.status, `body: ${result.body}`);
+      assert.equal(result.headers.upgrade, undefined, 'no upgrade happened');
+      assert.match(result.body, r.body);
+      assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: r.outcome }), before + 1);
+    });
+  }
+
+  it('no session was created by any refused attempt', () => {
+    for (const session of h.gateway.sessions.values()) assert.fail(`unexpected session ${session.identity}`);
+    assert.equal(h.gateway.sessions.size, 0);
+  });
+});
+
+describe('a second connection with the same identity', () => {
+  let h: GatewayHarness;
+  before(async () => {
+    h = await startGateway();
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  for (const [firstVersion, secondVersion] of [
+    ['ocpp1.6', 'ocpp1.6'],
+    ['ocpp2.0.1', 'ocpp2.0.1'],
+    ['ocpp1.6', 'ocpp2.0.1'],
+  ] as const) {
+    it(`replaces the first (${firstVersion} then ${secondVersion}): close 4000 with a reason; the new one keeps working`, async () => {
+      const identity = `DUP-${nextId()}`;
+      const first = await OcppClient.connect(h.url, identity, [firstVersion]);
+      expectResult(await first.call('BootNotification', bootPayload(firstVersion)));
+      const oldSession = h.gateway.sessions.get(identity);
+      assert.ok(oldSession);
+
+      const second = await OcppClient.connect(h.url, identity, [secondVersion]);
+      try {
+        const closed = await first.closed;
+        assert.equal(closed.code, 4000);
+        assert.match(closed.reason, /replaced/);
+        // The old session's close has completed on the server side too.
+        await waitUntil(() => oldSession.state === 'closed', 3000, 'the old session to close');
+
+        const newSession = h.gateway.sessions.get(identity);
+        assert.ok(newSession);
+        assert.notEqual(newSession, oldSession);
+        assert.equal(newSession.state, 'open');
+        assert.equal(newSession.protocol, secondVersion);
+
+        // The old close did not disturb the new session: it still answers, and is still the registered one.
+        expectResult(await second.call('BootNotification', bootPayload(secondVersion)));
+        expectResult(await second.call('Heartbeat', {}));
+        assert.equal(h.gateway.sessions.get(identity), newSession);
+        assert.ok(second.isOpen);
+        assertAnswersValid(h.gateway, secondVersion, second);
+      } finally {
+        await second.close();
+      }
+      await waitUntil(() => h.gateway.sessions.get(identity) === undefined, 3000, 'the identity to be released');
+    });
+  }
+
+  it('three quick connections in a row: only the last survives and is registered', async () => {
+    const identity = `DUP3-${nextId()}`;
+    const a = await OcppClient.connect(h.url, identity, ['ocpp1.6']);
+    const b = await OcppClient.connect(h.url, identity, ['ocpp1.6']);
+    const c = await OcppClient.connect(h.url, identity, ['ocpp1.6']);
+    try {
+      assert.equal((await a.closed).code, 4000);
+      assert.equal((await b.closed).code, 4000);
+      expectResult(await c.call('Heartbeat', {}));
+      assert.equal(h.gateway.sessions.get(identity)?.state, 'open');
+      assert.equal(await metricValue(h.gateway, 'ocpp_disconnects_total', { cause: 'replaced' }) >= 2, true);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('after replacements, the connection gauge counts only open connections', async () => {
+    await waitUntil(() => h.gateway.sessions.size === 0, 3000, 'all sessions to close');
+    assert.equal(await metricValue(h.gateway, 'ocpp_connections'), 0);
+  });
+});
+
+describe('keepalive', () => {
+  const intervalMs = 300;
+  const pongTimeoutMs = 300;
+  let h: GatewayHarness;
+  before(async () => {
+    h = await startGateway({ overrides: { keepalive: { intervalMs, pongTimeoutMs } } });
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it('a charger that does not answer pings is terminated after interval + timeout and counted; one that answers survives', async () => {
+    const mute = await OcppClient.connect(h.url, 'MUTE', ['ocpp1.6'], { ws: { autoPong: false } });
+    const alive = await OcppClient.connect(h.url, 'ALIVE', ['ocpp1.6']);
+    const startedAt = Date.now();
+    try {
+      const closed = await Promise.race([
+        mute.closed,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the mute charger was not dropped within 5 s')), 5000)),
+      ]);
+      assert.equal(closed.code, 1006, 'terminated, without a closing handshake');
+      assert.ok(closed.at - startedAt >= intervalMs, `dropped after ${closed.at - startedAt} ms, before the ping interval`);
+      assert.ok(mute.pings >= 1, 'it was pinged first');
+      await waitUntil(() => h.gateway.sessions.get('MUTE') === undefined, 3000, 'the mute session to end');
+      assert.equal(await metricValue(h.gateway, 'ocpp_keepalive_terminations_total'), 1);
+      assert.equal(await metricValue(h.gateway, 'ocpp_disconnects_total', { cause: 'keepalive' }), 1);
+
+      // Several intervals later the charger that answers pings is still there and served.
+      await new Promise((r) => setTimeout(r, intervalMs * 5));
+      assert.ok(alive.isOpen);
+      assert.ok(alive.pings >= 2, `pinged ${alive.pings} times`);
+      expectResult(await alive.call('Heartbeat', {}));
+      assert.equal(h.gateway.sessions.get('ALIVE')?.state, 'open');
+      assert.equal(await metricValue(h.gateway, 'ocpp_keepalive_terminations_total'), 1);
+    } finally {
+      mute.terminate();
+      await alive.close();
+    }
+  });
+
+  it('any inbound frame counts as life: a charger that never answers pings but keeps sending CALLs stays', async () => {
+    const busy = await OcppClient.connect(h.url, 'BUSY', ['ocpp2.0.1'], { ws: { autoPong: false } });
+    try {
+      const end = Date.now() + intervalMs * 5;
+      while (Date.now() < end) {
+        expectResult(await busy.call('Heartbeat', {}));
+        await new Promise((r) => setTimeout(r, intervalMs / 4));
+      }
+      assert.ok(busy.isOpen);
+      assert.equal(h.gateway.sessions.get('BUSY')?.state, 'open');
+      assert.equal(await metricValue(h.gateway, 'ocpp_keepalive_terminations_total'), 1, 'only the mute charger of the test before');
+    } finally {
+      await busy.close();
+    }
+  });
+});
+
+describe('gateway stop', () => {
+  it('closes every charger with 1001 and a reason', async () => {
+    const g = await startGateway();
+    const a = await OcppClient.connect(g.url, 'STOP-A', ['ocpp1.6']);
+    const b = await OcppClient.connect(g.url, 'STOP-B', ['ocpp2.0.1']);
+    await g.stop();
+    for (const client of [a, b]) {
+      const closed = await client.closed;
+      assert.equal(closed.code, 1001);
+      assert.match(closed.reason, /shutting down/);
+    }
+  });
+});
