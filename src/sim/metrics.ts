@@ -1,0 +1,228 @@
+/**
+ * Counters of one simulator process (a "shard"), and the plain-data snapshot it reports to the
+ * parent over IPC once a second. Snapshots are cumulative, so a lost or late one costs nothing:
+ * the parent keeps the latest per worker and adds them up.
+ */
+import { Histogram, type HistogramData } from './histogram.js';
+
+export type CountMap = Record<string, number>;
+
+function bump(map: CountMap, key: string, by = 1): void {
+  map[key] = (map[key] ?? 0) + by;
+}
+
+export class ShardMetrics {
+  // connections
+  attempted = 0;
+  opened = 0;
+  failed = 0;
+  failedByReason: CountMap = Object.create(null);
+  unexpectedCloses = 0;
+  unexpectedClosesByCode: CountMap = Object.create(null);
+  reconnects = 0;
+  open = 0;
+  peakOpen = 0;
+  connecting = 0;
+  /** Chargers that were open at least once: "everyone got in" is about chargers, not attempts. */
+  everConnected = 0;
+  /** Chargers whose BootNotification was accepted at least once. */
+  booted = 0;
+  /** When this shard first had every charger open, in ms since the shard started; -1 until then. */
+  allOpenAtMs = -1;
+  connectLatency = new Histogram();
+  /** Open sockets when the run ended, just before the simulator closed them. */
+  openAtEnd = 0;
+  /** Set when the simulator starts closing its own sockets: calls cut off then are "unanswered at the end". */
+  ending = false;
+
+  // charger → server calls
+  callsSent = 0;
+  callsAnswered = 0;
+  callErrors = 0;
+  callErrorsByCode: CountMap = Object.create(null);
+  callsTimedOut = 0;
+  /** Outstanding when the socket closed under them. */
+  callsAborted = 0;
+  /** Outstanding when the run ended and sockets were closed. */
+  callsUnansweredAtEnd = 0;
+  callsByAction: CountMap = Object.create(null);
+  /** CALLRESULT / CALLERROR frames whose id nobody was waiting for (late answers after a timeout, mostly). */
+  unmatchedResponses = 0;
+  /** Frames that are not JSON arrays of a known message type. */
+  malformedFrames = 0;
+  latency = new Histogram();
+
+  // server → charger calls
+  csCallsReceived = 0;
+  csCallsAnswered = 0;
+  csCallErrors = 0;
+  csCallsByAction: CountMap = Object.create(null);
+  csCallErrorsByCode: CountMap = Object.create(null);
+
+  // frames
+  framesSent = 0;
+  framesReceived = 0;
+
+  callSent(action: string): void {
+    this.callsSent++;
+    this.framesSent++;
+    bump(this.callsByAction, action);
+  }
+
+  callAnswered(latencyUs: number): void {
+    this.callsAnswered++;
+    this.latency.record(latencyUs);
+  }
+
+  callFailed(code: string, latencyUs: number): void {
+    this.callErrors++;
+    bump(this.callErrorsByCode, code);
+    this.latency.record(latencyUs);
+  }
+
+  connectFailed(reason: string): void {
+    this.failed++;
+    bump(this.failedByReason, reason);
+  }
+
+  closedUnexpectedly(code: number): void {
+    this.unexpectedCloses++;
+    bump(this.unexpectedClosesByCode, String(code));
+  }
+
+  csCall(action: string): void {
+    this.csCallsReceived++;
+    bump(this.csCallsByAction, action);
+  }
+
+  csAnswered(errorCode?: string): void {
+    this.framesSent++;
+    if (errorCode === undefined) this.csCallsAnswered++;
+    else {
+      this.csCallErrors++;
+      bump(this.csCallErrorsByCode, errorCode);
+    }
+  }
+
+  snapshot(): MetricsData {
+    return {
+      attempted: this.attempted,
+      opened: this.opened,
+      failed: this.failed,
+      failedByReason: { ...this.failedByReason },
+      unexpectedCloses: this.unexpectedCloses,
+      unexpectedClosesByCode: { ...this.unexpectedClosesByCode },
+      reconnects: this.reconnects,
+      open: this.open,
+      peakOpen: this.peakOpen,
+      connecting: this.connecting,
+      everConnected: this.everConnected,
+      booted: this.booted,
+      allOpenAtMs: this.allOpenAtMs,
+      openAtEnd: this.openAtEnd,
+      connectLatency: this.connectLatency.toJSON(),
+      callsSent: this.callsSent,
+      callsAnswered: this.callsAnswered,
+      callErrors: this.callErrors,
+      callErrorsByCode: { ...this.callErrorsByCode },
+      callsTimedOut: this.callsTimedOut,
+      callsAborted: this.callsAborted,
+      callsUnansweredAtEnd: this.callsUnansweredAtEnd,
+      callsByAction: { ...this.callsByAction },
+      unmatchedResponses: this.unmatchedResponses,
+      malformedFrames: this.malformedFrames,
+      latency: this.latency.toJSON(),
+      csCallsReceived: this.csCallsReceived,
+      csCallsAnswered: this.csCallsAnswered,
+      csCallErrors: this.csCallErrors,
+      csCallsByAction: { ...this.csCallsByAction },
+      csCallErrorsByCode: { ...this.csCallErrorsByCode },
+      framesSent: this.framesSent,
+      framesReceived: this.framesReceived,
+    };
+  }
+}
+
+/** The counters as plain data: what crosses IPC and what the parent merges. */
+export interface MetricsData {
+  attempted: number;
+  opened: number;
+  failed: number;
+  failedByReason: CountMap;
+  unexpectedCloses: number;
+  unexpectedClosesByCode: CountMap;
+  reconnects: number;
+  open: number;
+  peakOpen: number;
+  connecting: number;
+  everConnected: number;
+  booted: number;
+  allOpenAtMs: number;
+  openAtEnd: number;
+  connectLatency: HistogramData;
+  callsSent: number;
+  callsAnswered: number;
+  callErrors: number;
+  callErrorsByCode: CountMap;
+  callsTimedOut: number;
+  callsAborted: number;
+  callsUnansweredAtEnd: number;
+  callsByAction: CountMap;
+  unmatchedResponses: number;
+  malformedFrames: number;
+  latency: HistogramData;
+  csCallsReceived: number;
+  csCallsAnswered: number;
+  csCallErrors: number;
+  csCallsByAction: CountMap;
+  csCallErrorsByCode: CountMap;
+  framesSent: number;
+  framesReceived: number;
+}
+
+/** How the simulator process itself was doing over the last second: to tell when it, not the server, was the bottleneck. */
+export interface SelfSample {
+  /** CPU of this process over the last interval, in percent of one core. */
+  cpuPercent: number;
+  /** Event-loop delay over the last interval, milliseconds. */
+  loopP99Ms: number;
+  loopMaxMs: number;
+  rssBytes: number;
+}
+
+/** What a worker sends to the parent once a second (and once more at the end). */
+export interface WorkerSnapshot {
+  workerIndex: number;
+  pid: number;
+  chargers: number;
+  metrics: MetricsData;
+  self: SelfSample;
+  /** Every one-second self sample since start, so the parent can judge a whole run. */
+  selfHistory: SelfSample[];
+  final: boolean;
+}
+
+/** Adds worker snapshots into one view. `open`, `connecting` and `peakOpen` are summed (peaks of different workers may not coincide: an upper bound). */
+export function mergeMetrics(parts: MetricsData[]): { data: MetricsData; latency: Histogram; connectLatency: Histogram } {
+  const latency = new Histogram();
+  const connectLatency = new Histogram();
+  const out = new ShardMetrics().snapshot();
+  let allOpenAtMs = parts.length ? 0 : -1;
+  for (const p of parts) {
+    for (const key of Object.keys(out) as Array<keyof MetricsData>) {
+      const value = p[key];
+      if (typeof value === 'number' && key !== 'allOpenAtMs') (out[key] as number) += value;
+    }
+    for (const key of ['failedByReason', 'unexpectedClosesByCode', 'callErrorsByCode', 'callsByAction', 'csCallsByAction', 'csCallErrorsByCode'] as const) {
+      for (const [k, v] of Object.entries(p[key])) bump(out[key], k, v);
+    }
+    latency.add(p.latency);
+    connectLatency.add(p.connectLatency);
+    if (p.allOpenAtMs < 0 || allOpenAtMs < 0) allOpenAtMs = -1;
+    else allOpenAtMs = Math.max(allOpenAtMs, p.allOpenAtMs);
+  }
+  out.allOpenAtMs = allOpenAtMs;
+  out.latency = latency.toJSON();
+  out.connectLatency = connectLatency.toJSON();
+  return { data: out, latency, connectLatency };
+}

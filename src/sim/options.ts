@@ -1,0 +1,229 @@
+/**
+ * The simulator's options: what a caller may give, the defaults, and the checks and derived values
+ * (worker count, source addresses) worked out once before anything starts.
+ */
+import os from 'node:os';
+
+/** `mix` alternates 1.6 and 2.0.1 chargers; `both` offers both, 2.0.1 first, and speaks what the server picks. */
+export type ProtocolChoice = '1.6' | '2.0.1' | 'mix' | 'both';
+
+export interface SimulationOptions {
+  /** Central system endpoint; each charger appends its identity, e.g. ws://127.0.0.1:8080/ocpp. */
+  url: string;
+  chargers?: number;
+  protocol?: ProtocolChoice;
+  /** Identities are `${prefix}${index}`. */
+  prefix?: string;
+  firstIndex?: number;
+  /** Basic auth password; the username is the identity. */
+  password?: string;
+  /** How long the load runs, counted from the first connection attempt. */
+  durationSec?: number;
+  /** After the run: how long to wait for outstanding calls before closing. */
+  drainSec?: number;
+  /** Average CALLs per minute per charger after its boot sequence. */
+  callsPerMinute?: number;
+  /** Send the next CALL as soon as the last is answered. */
+  flood?: boolean;
+  connectors?: number;
+  meterValuesPerSession?: number;
+  heartbeatsBetweenSessions?: number;
+  /** Spacing of meter values during a session; 0 follows the calls-per-minute pace. */
+  meterIntervalSec?: number;
+  callTimeoutSec?: number;
+  handshakeTimeoutSec?: number;
+  reconnect?: boolean;
+  reconnectBaseSec?: number;
+  reconnectMaxSec?: number;
+  /** Worker processes; 0 runs every charger in this process; 'auto' sizes by --per-process and cores. */
+  workers?: number | 'auto';
+  perProcess?: number;
+  /** A count N (127.0.0.1..127.0.0.N), a list of addresses, 0 for none, or 'auto'. */
+  sourceAddresses?: number | string[] | 'auto';
+  /** New connections per second across all workers (reconnects included). */
+  rampPerSec?: number;
+  /** Sample this process's RSS and CPU (the server under test). */
+  serverPid?: number;
+  reportEverySec?: number;
+  /** Accept self-signed certificates on wss://. */
+  insecure?: boolean;
+  /** Receives the live progress lines; none when absent. */
+  log?: (line: string) => void;
+  /** Aborting ends the run early, with the usual drain and report. */
+  signal?: AbortSignal;
+}
+
+export const DEFAULTS = {
+  chargers: 10,
+  protocol: '1.6' as ProtocolChoice,
+  prefix: 'SIM',
+  firstIndex: 1,
+  durationSec: 30,
+  drainSec: 10,
+  callsPerMinute: 6,
+  connectors: 2,
+  meterValuesPerSession: 5,
+  heartbeatsBetweenSessions: 2,
+  meterIntervalSec: 0,
+  callTimeoutSec: 30,
+  handshakeTimeoutSec: 20,
+  reconnectBaseSec: 1,
+  reconnectMaxSec: 60,
+  perProcess: 18_000,
+  rampPerSec: 1000,
+  reportEverySec: 5,
+};
+
+/** Options with every value settled: what the shards are started with. */
+export interface ResolvedOptions {
+  url: string;
+  chargers: number;
+  protocol: ProtocolChoice;
+  prefix: string;
+  firstIndex: number;
+  password: string | undefined;
+  durationMs: number;
+  drainMs: number;
+  callsPerMinute: number;
+  flood: boolean;
+  connectors: number;
+  meterValuesPerSession: number;
+  heartbeatsBetweenSessions: number;
+  meterIntervalMs: number;
+  callTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  reconnect: boolean;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  workers: number;
+  perProcess: number;
+  sourceAddresses: string[];
+  rampPerSec: number;
+  serverPid: number | undefined;
+  reportEveryMs: number;
+  insecure: boolean;
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new RangeError(message);
+}
+
+function isLoopbackV4(host: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Fills defaults, checks ranges, and works out workers and source addresses. Throws RangeError. */
+export function resolveOptions(o: SimulationOptions): ResolvedOptions {
+  let url: URL;
+  try {
+    url = new URL(o.url);
+  } catch {
+    throw new RangeError(`--url: not a URL: ${o.url}`);
+  }
+  check(url.protocol === 'ws:' || url.protocol === 'wss:', '--url must start with ws:// or wss://');
+
+  const chargers = o.chargers ?? DEFAULTS.chargers;
+  check(Number.isInteger(chargers) && chargers >= 1, '--chargers must be a positive integer');
+  const protocol = o.protocol ?? DEFAULTS.protocol;
+  check(['1.6', '2.0.1', 'mix', 'both'].includes(protocol), '--protocol must be 1.6, 2.0.1, mix or both');
+  const perProcess = o.perProcess ?? DEFAULTS.perProcess;
+  check(Number.isInteger(perProcess) && perProcess >= 1, '--per-process must be a positive integer');
+
+  let workers: number;
+  if (o.workers === undefined || o.workers === 'auto') {
+    // Enough processes for the socket limit, and one per core for big runs so a single event
+    // loop does not become the bottleneck.
+    const cores = os.availableParallelism();
+    workers = Math.max(Math.ceil(chargers / perProcess), Math.min(cores, Math.ceil(chargers / 5000)));
+  } else {
+    workers = o.workers;
+    check(Number.isInteger(workers) && workers >= 0, '--workers must be 0 (in-process) or a positive integer');
+    workers = Math.min(workers, chargers);
+  }
+  check(
+    Math.ceil(chargers / Math.max(1, workers)) <= perProcess,
+    `${chargers} chargers over ${Math.max(1, workers)} process(es) is more than --per-process ${perProcess} each`,
+  );
+
+  let sourceAddresses: string[];
+  const sa = o.sourceAddresses ?? 'auto';
+  if (Array.isArray(sa)) sourceAddresses = sa;
+  else {
+    let n: number;
+    if (sa === 'auto') {
+      // Only for a 127.x target: there every 127/8 address is local, and each source address has
+      // its own ~28,000 ephemeral ports toward the server.
+      n = isLoopbackV4(url.hostname) ? Math.ceil(chargers / 10_000) : 0;
+    } else {
+      n = sa;
+      check(Number.isInteger(n) && n >= 0 && n <= 254, '--source-addresses must be 0..254 or a list');
+    }
+    sourceAddresses = n <= 1 ? [] : Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
+  }
+
+  const num = (value: number | undefined, fallback: number, name: string, min = 0): number => {
+    const v = value ?? fallback;
+    check(Number.isFinite(v) && v >= min, `${name} must be a number >= ${min}`);
+    return v;
+  };
+  const callsPerMinute = num(o.callsPerMinute, DEFAULTS.callsPerMinute, '--calls-per-minute');
+  check(callsPerMinute > 0 || o.flood === true, '--calls-per-minute must be > 0');
+  const reconnectBaseSec = num(o.reconnectBaseSec, DEFAULTS.reconnectBaseSec, '--reconnect-base');
+  const reconnectMaxSec = num(o.reconnectMaxSec, DEFAULTS.reconnectMaxSec, '--reconnect-max');
+  check(reconnectMaxSec >= reconnectBaseSec, '--reconnect-max must be >= --reconnect-base');
+  const connectors = num(o.connectors, DEFAULTS.connectors, '--connectors', 1);
+  check(Number.isInteger(connectors), '--connectors must be an integer');
+  const rampPerSec = num(o.rampPerSec, DEFAULTS.rampPerSec, '--ramp');
+  check(rampPerSec > 0, '--ramp must be > 0');
+  if (o.serverPid !== undefined) check(Number.isInteger(o.serverPid) && o.serverPid > 0, '--server-pid must be a process id');
+  const prefix = o.prefix ?? DEFAULTS.prefix;
+  const firstIndex = num(o.firstIndex, DEFAULTS.firstIndex, '--first-index');
+
+  return {
+    url: o.url,
+    chargers,
+    protocol,
+    prefix,
+    firstIndex,
+    password: o.password,
+    durationMs: num(o.durationSec, DEFAULTS.durationSec, '--duration') * 1000,
+    drainMs: num(o.drainSec, DEFAULTS.drainSec, '--drain') * 1000,
+    callsPerMinute,
+    flood: o.flood ?? false,
+    connectors,
+    meterValuesPerSession: Math.floor(num(o.meterValuesPerSession, DEFAULTS.meterValuesPerSession, '--meter-values')),
+    heartbeatsBetweenSessions: Math.floor(num(o.heartbeatsBetweenSessions, DEFAULTS.heartbeatsBetweenSessions, '--heartbeats')),
+    meterIntervalMs: num(o.meterIntervalSec, DEFAULTS.meterIntervalSec, '--meter-interval') * 1000,
+    callTimeoutMs: num(o.callTimeoutSec, DEFAULTS.callTimeoutSec, '--call-timeout', 0.001) * 1000,
+    handshakeTimeoutMs: num(o.handshakeTimeoutSec, DEFAULTS.handshakeTimeoutSec, '--handshake-timeout', 0.001) * 1000,
+    reconnect: o.reconnect ?? true,
+    reconnectBaseMs: reconnectBaseSec * 1000,
+    reconnectMaxMs: reconnectMaxSec * 1000,
+    workers,
+    perProcess,
+    sourceAddresses,
+    rampPerSec,
+    serverPid: o.serverPid,
+    reportEveryMs: num(o.reportEverySec, DEFAULTS.reportEverySec, '--report-every', 0.1) * 1000,
+    insecure: o.insecure ?? false,
+  };
+}
+
+/** The identity of charger number `i` (0-based within the run). */
+export function identityOf(o: Pick<ResolvedOptions, 'prefix' | 'firstIndex'>, i: number): string {
+  return `${o.prefix}${o.firstIndex + i}`;
+}
+
+/** The subprotocols charger `i` offers. */
+export function protocolsOf(choice: ProtocolChoice, i: number): string[] {
+  switch (choice) {
+    case '1.6':
+      return ['ocpp1.6'];
+    case '2.0.1':
+      return ['ocpp2.0.1'];
+    case 'mix':
+      return i % 2 === 0 ? ['ocpp1.6'] : ['ocpp2.0.1'];
+    case 'both':
+      return ['ocpp2.0.1', 'ocpp1.6'];
+  }
+}
