@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { metricValue, rawUpgrade, startGateway, waitUntil, type GatewayHarness } from './helpers/gateway-harness.js';
+import { metricValue, rawUpgrade, startGateway, waitUntil, within, type GatewayHarness } from './helpers/gateway-harness.js';
 import { OcppClient, nextId } from './helpers/ocpp-client.js';
 import { assertAnswersValid, bootPayload, expectResult } from './helpers/ocpp-assert.js';
 
@@ -304,10 +304,7 @@ describe('keepalive', () => {
     const alive = await OcppClient.connect(h.url, 'ALIVE', ['ocpp1.6']);
     const startedAt = Date.now();
     try {
-      const closed = await Promise.race([
-        mute.closed,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the mute charger was not dropped within 5 s')), 5000)),
-      ]);
+      const closed = await within(mute.closed, 5000, 'the mute charger being dropped');
       assert.equal(closed.code, 1006, 'terminated, without a closing handshake');
       assert.ok(closed.at - startedAt >= intervalMs, `dropped after ${closed.at - startedAt} ms, before the ping interval`);
       assert.ok(mute.pings >= 1, 'it was pinged first');

@@ -347,3 +347,18 @@ export function httpGet(port: number, path: string): Promise<{ status: number; b
     req.end();
   });
 }
+
+/** `promise`, or a rejection naming `what` after `timeoutMs`; the timer never outlives the race. */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
