@@ -1,0 +1,137 @@
+import { fastify, type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { AdminGateway } from './admin-gateway.js';
+import { createAdminMetrics } from './admin-metrics.js';
+import { describeError, errorBody } from './api-errors.js';
+import { bearerAuth } from './bearer-auth.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+import { SseHub } from './sse-hub.js';
+import { healthRoutes } from './routes/health.js';
+import { chargePointRoutes } from './routes/charge-points.js';
+import { commandRoutes } from './routes/commands.js';
+import { eventRoutes } from './routes/events.js';
+
+export interface AdminServerOptions {
+  /** Defaults: the gateway's `admin` config. Port 0 picks a free port (tests). */
+  host?: string;
+  port?: number;
+  /** When set, every route but /healthz, /readyz and /metrics needs `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Events held per slow SSE client before its stream is ended with `overflow`. */
+  sseBufferEvents?: number;
+  /** Comment lines on idle streams keep proxies from cutting them. */
+  sseHeartbeatMs?: number;
+  /** How long an ended stream's client may take to read its last bytes before the socket is dropped. */
+  sseLingerMs?: number;
+}
+
+export interface AdminServer {
+  /** The port actually bound. */
+  port: number;
+  /** Ends every event stream cleanly (shutdown, before the gateway closes). */
+  endStreams(): void;
+  /** Ends streams still open, stops listening and waits for requests in flight. Idempotent. */
+  close(): Promise<void>;
+}
+
+const HEARTBEAT_MS = 15_000;
+const LINGER_MS = 5_000;
+/** How long close() lets streams' clients take their final event before dropping the sockets. */
+const STREAM_RELEASE_MS = 1_000;
+
+/** Builds the admin API on its own port: health, metrics, the charger list, commands, the event stream, OpenAPI. */
+export async function startAdminServer(gateway: AdminGateway, options: AdminServerOptions = {}): Promise<AdminServer> {
+  const config = gateway.config.admin;
+  const host = options.host ?? config.host;
+  const port = options.port ?? config.port;
+  const token = options.token ?? config.token;
+  const metrics = createAdminMetrics(gateway.metrics.registry);
+  const hub = new SseHub({
+    bus: gateway.bus,
+    metrics,
+    log: gateway.log,
+    bufferEvents: options.sseBufferEvents ?? config.sseBufferEvents,
+    heartbeatMs: options.sseHeartbeatMs ?? HEARTBEAT_MS,
+    lingerMs: options.sseLingerMs ?? LINGER_MS,
+  });
+
+  const app = await buildApp(gateway, hub, metrics, token);
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: boundPort,
+    endStreams: () => hub.endAll(),
+    close: () =>
+      (closing ??= (async () => {
+        hub.endAll();
+        await hub.whenReleased(STREAM_RELEASE_MS);
+        hub.destroyAll();
+        await app.close();
+      })()),
+  };
+}
+
+async function buildApp(gateway: AdminGateway, hub: SseHub, metrics: ReturnType<typeof createAdminMetrics>, token: string | undefined): Promise<FastifyInstance> {
+  const log = gateway.log;
+  const app = fastify({
+    // The gateway logs with its own pino instance; requests get one debug line below.
+    logger: false,
+    // An unknown field is a client's mistake worth a 400, not something to drop silently.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'OCPP gateway admin API',
+        version: '1',
+        description: 'Chargers connected to this gateway instance, commands to them, their events, health and metrics.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: token === undefined ? [] : [{ bearer: [] }],
+    },
+    // Shared schemas keep their names as OpenAPI components.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+
+  if (token !== undefined) app.addHook('onRequest', bearerAuth(token));
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.labels(route, request.method, String(reply.statusCode)).inc();
+    if (log.isLevelEnabled('debug')) {
+      log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'admin request');
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const { status, body, internal } = describeError(err);
+    if (internal) log.error({ err, method: request.method, url: request.url }, 'admin request failed');
+    return reply.code(status).send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  healthRoutes(app, gateway);
+  chargePointRoutes(app, gateway);
+  commandRoutes(app, gateway);
+  eventRoutes(app, hub);
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return app;
+}

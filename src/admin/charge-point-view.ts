@@ -1,0 +1,65 @@
+import type { ChargerSession } from '../gateway/session.js';
+import type { ConnectorStatusEntry, OpenTransaction } from '../events/connector-memory.js';
+
+/** What the API shows of a connected charger; times as ISO-8601 strings. */
+export interface ChargePointView {
+  identity: string;
+  protocol: string;
+  state: string;
+  remoteAddress: string;
+  connectedAt: string;
+  lastSeen: string;
+  boot: {
+    at: string;
+    status?: string;
+    vendor?: string;
+    model?: string;
+    serialNumber?: string;
+    firmwareVersion?: string;
+  } | null;
+}
+
+export interface ChargePointDetailView extends ChargePointView {
+  connectors: ConnectorStatusEntry[];
+  transactions: OpenTransaction[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function chargePointView(session: ChargerSession): ChargePointView {
+  const boot = session.boot;
+  return {
+    identity: session.identity,
+    protocol: session.protocol,
+    state: session.state,
+    remoteAddress: session.remoteAddress,
+    connectedAt: iso(session.connectedAt),
+    lastSeen: iso(session.lastSeenAt),
+    boot:
+      boot === undefined
+        ? null
+        : {
+            at: iso(boot.at),
+            status: boot.status,
+            vendor: boot.vendor,
+            model: boot.model,
+            serialNumber: boot.serialNumber,
+            firmwareVersion: boot.firmwareVersion,
+          },
+  };
+}
+
+/** The summary plus what the charger last reported about its connectors and transactions. */
+export function chargePointDetailView(session: ChargerSession): ChargePointDetailView {
+  const memory = session.memory;
+  return {
+    ...chargePointView(session),
+    connectors: memory === undefined ? [] : sortedConnectors(memory.statuses()),
+    transactions: memory === undefined ? [] : memory.openTransactions(),
+  };
+}
+
+/** Connector order for people: by EVSE, then connector (the memory keeps them by recency). */
+function sortedConnectors(entries: ConnectorStatusEntry[]): ConnectorStatusEntry[] {
+  return entries.sort((a, b) => (a.evseId ?? -1) - (b.evseId ?? -1) || (a.connectorId ?? -1) - (b.connectorId ?? -1) || (a.key < b.key ? -1 : 1));
+}

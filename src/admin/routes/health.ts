@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import type { AdminGateway } from '../admin-gateway.js';
+
+const statusBody = (values: string[]) => ({
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string', enum: values } },
+});
+
+/** Probes and the scrape: public (no token), cheap, and never dependent on a charger. */
+export function healthRoutes(app: FastifyInstance, gateway: AdminGateway): void {
+  app.get(
+    '/healthz',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness: 200 while the process runs',
+        security: [],
+        response: { 200: statusBody(['ok']) },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness: 200 while accepting chargers with the bus reachable; 503 when draining or not ready',
+        security: [],
+        response: { 200: statusBody(['ready']), 503: statusBody(['draining', 'not_ready']) },
+      },
+    },
+    async (_request, reply) => {
+      if (gateway.isReady()) return { status: 'ready' };
+      return reply.code(503).send({ status: gateway.isAccepting ? 'not_ready' : 'draining' });
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['health'],
+        summary: 'Prometheus metrics (no per-charger labels)',
+        security: [],
+        response: {
+          200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+        },
+      },
+    },
+    async (_request, reply) => {
+      const { registry } = gateway.metrics;
+      const text = await registry.metrics();
+      return reply.type(registry.contentType).send(text);
+    },
+  );
+}

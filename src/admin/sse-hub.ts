@@ -1,0 +1,115 @@
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { SUBJECTS, type Bus } from '../bus/types.js';
+import type { GatewayEvent } from '../events/envelope.js';
+import type { AdminMetrics } from './admin-metrics.js';
+import { eventFilter, isGatewayEvent, type EventFilterSpec } from './event-filter.js';
+import { SseStream, sseFrame } from './sse-stream.js';
+
+export interface SseHubOptions {
+  bus: Bus;
+  metrics: AdminMetrics;
+  log: Logger;
+  bufferEvents: number;
+  heartbeatMs: number;
+  lingerMs: number;
+}
+
+/**
+ * Every open event stream of one admin server: one heartbeat timer for all of them, one JSON encoding per
+ * event however many streams carry it, and the list that shutdown ends.
+ */
+export class SseHub {
+  private readonly streams = new Set<SseStream>();
+  /** Streams whose socket is still there, ended ones included until their client takes the end. */
+  private readonly sockets = new Set<SseStream>();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  // The embedded bus hands one event to every subscriber in turn: remembering the last encoding makes the
+  // second and later streams free.
+  private lastEvent: GatewayEvent | undefined;
+  private lastFrame = '';
+
+  constructor(private readonly options: SseHubOptions) {}
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Starts streaming the events that pass `spec` to `res`, until the client leaves or the hub ends it. */
+  open(res: ServerResponse, spec: EventFilterSpec, peer: string): void {
+    const { bus, metrics, log } = this.options;
+    const matches = eventFilter(spec);
+    const openedAt = Date.now();
+    const stream: SseStream = new SseStream(res, {
+      bufferEvents: this.options.bufferEvents,
+      lingerMs: this.options.lingerMs,
+      ended: (s, reason) => {
+        subscription.unsubscribe();
+        this.streams.delete(s);
+        metrics.sseStreams.dec();
+        if (reason === 'overflow') {
+          metrics.sseOverflowCloses.inc();
+          log.warn({ peer, bufferEvents: this.options.bufferEvents }, 'event stream ended: the client did not keep up');
+        } else {
+          log.debug({ peer, reason, ms: Date.now() - openedAt }, 'event stream ended');
+        }
+        this.stopHeartbeatWhenIdle();
+      },
+    });
+    this.streams.add(stream);
+    this.sockets.add(stream);
+    res.once('close', () => this.sockets.delete(stream));
+    metrics.sseStreams.inc();
+    stream.start();
+    const subscription = bus.subscribe(SUBJECTS.allEvents, (message) => {
+      const event = message.data;
+      if (!isGatewayEvent(event) || !matches(event)) return;
+      stream.send(event.eventId, this.frameOf(event));
+    });
+    this.startHeartbeat();
+    log.debug({ peer, filter: spec }, 'event stream opened');
+  }
+
+  /** Ends every stream cleanly (queued events first, then a final `end` event). */
+  endAll(): void {
+    for (const stream of [...this.streams]) stream.end();
+  }
+
+  /** Drops the sockets of streams whose clients did not take their end; for the last step of closing. */
+  destroyAll(): void {
+    for (const stream of [...this.sockets]) stream.destroy();
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
+  /** Resolves once every stream's socket has closed, or after `ms`. */
+  async whenReleased(ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (this.sockets.size > 0 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
+  private frameOf(event: GatewayEvent): string {
+    if (event !== this.lastEvent) {
+      this.lastFrame = sseFrame(event.eventId, event.eventType, event);
+      this.lastEvent = event;
+    }
+    return this.lastFrame;
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeatTimer !== undefined) return;
+    this.heartbeatTimer = setInterval(() => {
+      for (const stream of this.streams) stream.heartbeat();
+    }, this.options.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private stopHeartbeatWhenIdle(): void {
+    if (this.streams.size > 0) return;
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    // Do not keep the last event alive once nobody streams.
+    this.lastEvent = undefined;
+    this.lastFrame = '';
+  }
+}

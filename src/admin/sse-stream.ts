@@ -1,0 +1,135 @@
+import type { ServerResponse } from 'node:http';
+
+/** Why a stream ended: the client left, it read too slowly, or the server is going away. */
+export type SseEndReason = 'client_closed' | 'overflow' | 'shutdown';
+
+export interface SseStreamOptions {
+  /** Events held for a client whose socket is full; one more ends the stream with `event: overflow`. */
+  bufferEvents: number;
+  /** How long a client that stopped reading may keep its socket after its final event. */
+  lingerMs: number;
+  /** Told once, when the stream has ended for whatever reason. */
+  ended(stream: SseStream, reason: SseEndReason): void;
+}
+
+/** Sent first: how long a client should wait before reconnecting, and a line that flushes the headers. */
+const PREAMBLE = 'retry: 3000\n: stream open\n\n';
+const HEARTBEAT = ': heartbeat\n\n';
+
+/** One server-sent-event frame; JSON has no raw newlines, so `data` is one line. */
+export function sseFrame(id: string, event: string, data: unknown): string {
+  return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * One client's event stream. Frames go straight to the socket while it takes them; once `write()` says the
+ * socket is full they wait in a bounded queue until 'drain'. A client that lets the queue fill is ended with
+ * a final `overflow` event instead of losing events silently: it receives every event up to the one named
+ * in that final event, in order, and nothing after.
+ */
+export class SseStream {
+  private queue: string[] = [];
+  private waitingForDrain = false;
+  private open = true;
+  private lastEventId: string | null = null;
+  private lingerTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly options: SseStreamOptions,
+  ) {
+    res.on('drain', this.onDrain);
+    res.on('close', this.onClose);
+    // A write to a socket the client reset surfaces here; 'close' follows and ends the stream.
+    res.on('error', () => {});
+  }
+
+  /** Sends the headers and the preamble. */
+  start(): void {
+    this.res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      // Reverse proxies that buffer responses (nginx) would hold events back.
+      'x-accel-buffering': 'no',
+    });
+    this.write(PREAMBLE);
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Frames waiting for the client to read. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Queues or writes one event frame; on a full queue the stream ends with `overflow`. */
+  send(eventId: string, frame: string): void {
+    if (!this.open) return;
+    if (this.waitingForDrain) {
+      if (this.queue.length >= this.options.bufferEvents) {
+        this.finish('overflow', 'overflow', {
+          reason: 'the client did not read fast enough',
+          bufferEvents: this.options.bufferEvents,
+          lastEventId: this.lastEventId,
+        });
+        return;
+      }
+      this.queue.push(frame);
+    } else {
+      this.write(frame);
+    }
+    this.lastEventId = eventId;
+  }
+
+  /** A comment line that keeps proxies and load balancers from closing an idle stream; skipped while backed up. */
+  heartbeat(): void {
+    if (this.open && !this.waitingForDrain) this.write(HEARTBEAT);
+  }
+
+  /** Ends the stream cleanly for shutdown: what is queued is still sent, then a final `end` event. */
+  end(): void {
+    if (this.open) this.finish('shutdown', 'end', { reason: 'the gateway is shutting down', lastEventId: this.lastEventId });
+  }
+
+  /** Drops the connection at once (close of the server after the clean end had its chance). */
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  private write(chunk: string): void {
+    if (!this.res.write(chunk)) this.waitingForDrain = true;
+  }
+
+  private readonly onDrain = (): void => {
+    this.waitingForDrain = false;
+    let i = 0;
+    while (i < this.queue.length && !this.waitingForDrain) this.write(this.queue[i++]);
+    this.queue = i === this.queue.length ? [] : this.queue.slice(i);
+  };
+
+  private readonly onClose = (): void => {
+    clearTimeout(this.lingerTimer);
+    if (!this.open) return;
+    this.open = false;
+    this.queue = [];
+    this.options.ended(this, 'client_closed');
+  };
+
+  /**
+   * Everything queued goes to the socket, then the final event and the end of the response. The queue is
+   * bounded, so this holds at most one buffer's worth more; a client that never reads it is cut off after
+   * the linger period.
+   */
+  private finish(reason: SseEndReason, event: string, data: Record<string, unknown>): void {
+    this.open = false;
+    for (const frame of this.queue) this.res.write(frame);
+    this.queue = [];
+    this.res.end(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.lingerTimer = setTimeout(() => this.res.destroy(), this.options.lingerMs);
+    this.lingerTimer.unref();
+    this.options.ended(this, reason);
+  }
+}
