@@ -343,6 +343,22 @@ describe('keepalive', () => {
 });
 
 describe('gateway stop', () => {
+  it('stopAccepting() resolves while chargers are still connected; they stay served, new ones are refused', async () => {
+    const g = await startGateway();
+    const client = await OcppClient.connect(g.url, 'STAYING', ['ocpp1.6']);
+    try {
+      // "Open sessions stay": stopping the listener must not wait for them to go.
+      await within(g.gateway.stopAccepting(), 2000, 'stopAccepting() with a charger connected');
+      expectResult(await client.call('Heartbeat', {}));
+      const outcome = await OcppClient.tryConnect(g.url, 'LATE', ['ocpp1.6']);
+      assert.equal(outcome.ok, false);
+    } finally {
+      client.terminate();
+      await g.stop();
+    }
+  });
+
+
   it('closes every charger with 1001 and a reason', async () => {
     const g = await startGateway();
     const a = await OcppClient.connect(g.url, 'STOP-A', ['ocpp1.6']);

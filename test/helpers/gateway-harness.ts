@@ -237,14 +237,25 @@ export interface ServerProcess {
 }
 
 export interface ProcessOptions {
-  /** Environment for the process, on top of PATH, a temp STATE_DIR, an empty CONFIG_DIR, SERVER_HOST=127.0.0.1. */
+  /**
+   * Environment for the process, on top of PATH, a temp STATE_DIR, an empty CONFIG_DIR, SERVER_HOST=127.0.0.1,
+   * LOG_LEVEL=info, a free ADMIN_PORT and SHUTDOWN_DRAIN_MS=0 (each replaced when given here).
+   */
   env?: Record<string, string>;
   timeoutMs?: number;
 }
 
 async function processEnvironment(env: Record<string, string>): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }> {
   const made: string[] = [];
-  const base: Record<string, string> = { PATH: process.env.PATH ?? '', SERVER_HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+  const base: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    SERVER_HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    // The admin API listens too: on a port of its own, so processes in parallel do not collide.
+    ADMIN_HOST: '127.0.0.1',
+    ADMIN_PORT: String(await freePort()),
+    SHUTDOWN_DRAIN_MS: '0',
+  };
   if (env.CONFIG_DIR === undefined) made.push((base.CONFIG_DIR = await mkdtemp(join(tmpdir(), 'gw-proc-config-'))));
   if (env.STATE_DIR === undefined) made.push((base.STATE_DIR = await mkdtemp(join(tmpdir(), 'gw-proc-state-'))));
   return {
