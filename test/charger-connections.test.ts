@@ -167,6 +167,16 @@ describe('identity rules', () => {
     }
   });
 
+  it('a query string is not part of the identity', async () => {
+    const client = await OcppClient.connect(h.url, 'CP-Q?firmware=1.2', ['ocpp1.6']);
+    try {
+      assert.ok(h.gateway.sessions.get('CP-Q'));
+      expectResult(await client.call('Heartbeat', {}));
+    } finally {
+      await client.close();
+    }
+  });
+
   it('48 characters are accepted', async () => {
     const identity = 'A'.repeat(48);
     const client = await OcppClient.connect(h.url, identity, ['ocpp2.0.1']);
@@ -325,6 +335,18 @@ describe('keepalive', () => {
     }
   });
 
+  it('a ping from the charger is answered with a pong carrying the same data', async () => {
+    const client = await OcppClient.connect(h.url, 'PINGER', ['ocpp1.6']);
+    try {
+      const pong = new Promise<Buffer>((resolve) => client.ws.once('pong', (data: Buffer) => resolve(data)));
+      client.ws.ping(Buffer.from('are-you-there'));
+      assert.equal((await within(pong, 2000, 'the pong')).toString(), 'are-you-there');
+      expectResult(await client.call('Heartbeat', {}));
+    } finally {
+      await client.close();
+    }
+  });
+
   it('any inbound frame counts as life: a charger that never answers pings but keeps sending CALLs stays', async () => {
     const busy = await OcppClient.connect(h.url, 'BUSY', ['ocpp2.0.1'], { ws: { autoPong: false } });
     try {
@@ -338,6 +360,31 @@ describe('keepalive', () => {
       assert.equal(await metricValue(h.gateway, 'ocpp_keepalive_terminations_total'), 1, 'only the mute charger of the test before');
     } finally {
       await busy.close();
+    }
+  });
+});
+
+describe('connection limit', () => {
+  it('beyond server.maxConnections a new charger gets HTTP 503 with Retry-After; a known identity may still reconnect', async () => {
+    const g = await startGateway({ overrides: { server: { maxConnections: 2 } } });
+    const a = await OcppClient.connect(g.url, 'CAP-A', ['ocpp1.6']);
+    const b = await OcppClient.connect(g.url, 'CAP-B', ['ocpp1.6']);
+    try {
+      const refused = await rawUpgrade(g.port, '/ocpp/CAP-C', { 'Sec-WebSocket-Protocol': 'ocpp1.6' });
+      assert.equal(refused.status, 503);
+      assert.ok(refused.headers['retry-after'], 'Retry-After is set');
+      assert.match(refused.body, /maximum of 2/);
+      assert.equal(await metricValue(g.gateway, 'ocpp_connection_attempts_total', { outcome: 'over_capacity' }), 1);
+      // A charger that reconnects replaces its own session, so it is not refused at capacity.
+      const a2 = await OcppClient.connect(g.url, 'CAP-A', ['ocpp1.6']);
+      assert.equal((await a.closed).code, 4000);
+      expectResult(await a2.call('Heartbeat', {}));
+      await a2.close();
+      expectResult(await b.call('Heartbeat', {}));
+    } finally {
+      a.terminate();
+      await b.close();
+      await g.stop();
     }
   });
 });

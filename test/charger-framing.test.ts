@@ -44,6 +44,8 @@ const CASES: BadFrameCase[] = [
   { name: 'a payload that is null', text: (id) => call(id, 'Heartbeat', null), codes: FORMAT },
   { name: 'an unknown action FakeAction', text: (id) => call(id, 'FakeAction', {}), codes: both('NotImplemented') },
   { name: 'an empty action', text: (id) => call(id, '', {}), codes: both('NotImplemented') },
+  { name: 'an unknown action of 300 characters', text: (id) => call(id, 'A'.repeat(300), {}), codes: both('NotImplemented') },
+  { name: 'an action in the wrong case (heartbeat)', text: (id) => call(id, 'heartbeat', {}), codes: both('NotImplemented') },
   {
     name: "an action of the other version (2.0.1 TransactionEvent on 1.6, 1.6 StartTransaction on 2.0.1)",
     text: (id, v) =>
@@ -127,6 +129,12 @@ describe('charger framing and CALLERROR codes', () => {
           assert.ok(client.isOpen);
         });
       }
+
+      it('a message id of exactly 36 characters is valid and answered', async () => {
+        const id = `${nextId()}-`.padEnd(36, 'q');
+        assert.equal(id.length, 36);
+        expectResult(await client.call('Heartbeat', {}, { messageId: id }), id);
+      });
 
       it('a binary frame holding a CALL gets a framing CALLERROR with its id; the connection stays open', async () => {
         const id = nextId();
