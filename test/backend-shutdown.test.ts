@@ -91,6 +91,12 @@ describe('graceful shutdown of the real process', () => {
 
       const signalledAt = Date.now();
       proc.child.kill('SIGTERM');
+      // CALLs racing the signal: whichever the gateway answers must have its event on the stream too.
+      const racing = chargers.map((c, i) =>
+        c
+          .call('MeterValues', { connectorId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: String(90_000 + i) }] }] }, 10_000)
+          .then((answer) => answer.kind === 'result', () => false),
+      );
 
       const readyz = await until503(adminUrl, 3000);
       const refused = await TestCharger.connect(chargerUrl, 'SD-LATECOMER', { timeoutMs: 3000 }).then(
@@ -124,6 +130,15 @@ describe('graceful shutdown of the real process', () => {
         assert.ok(
           sse.envelopes.some((e) => e.chargePointId === c.identity && e.eventType === 'connector.status_changed' && e.payload.status === 'Available'),
           `the answered StatusNotification of ${c.identity} is on the stream`,
+        );
+      }
+      const racedAndAnswered = (await Promise.all(racing)).map((ok, i) => (ok ? i : -1)).filter((i) => i >= 0);
+      for (const i of racedAndAnswered) {
+        assert.ok(
+          sse.envelopes.some(
+            (e) => e.chargePointId === chargers[i].identity && e.eventType === 'transaction.meter_values' && e.payload.meterValues[0]?.sampledValues[0]?.value === 90_000 + i,
+          ),
+          `the MeterValues of ${chargers[i].identity} sent at the signal was answered, so its event is on the stream`,
         );
       }
       const commandEvents = sse.envelopes.filter((e) => e.eventType === 'command.response' && e.payload.commandId === 'cmd-before-sigterm');
