@@ -168,6 +168,11 @@ export class OcppClient {
     return this.inbox.length === 0;
   }
 
+  /** Takes every frame received and not yet taken (to resynchronise after a failed expectation). */
+  drain(): Frame[] {
+    return this.inbox.splice(0, this.inbox.length);
+  }
+
   /** Frames received and not yet taken. */
   get pending(): number {
     return this.inbox.length;
