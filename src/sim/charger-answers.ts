@@ -43,11 +43,30 @@ function isObject(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A list the answer is built from; missing or empty means the request is not well formed. */
-function requireList(request: unknown, field: string, formatCode: string): any[] {
+function isNamed(v: unknown): boolean {
+  return isObject(v) && typeof v.name === 'string';
+}
+
+/** A component/variable item the answer echoes; it must carry what the response schema requires. */
+function isVariableItem(item: Record<string, any>): boolean {
+  return isNamed(item.component) && isNamed(item.variable);
+}
+
+const ATTRIBUTE_TYPES = new Set(['Actual', 'Target', 'MinSet', 'MaxSet']);
+
+function attributeTypeOf(item: Record<string, any>): string {
+  return ATTRIBUTE_TYPES.has(item.attributeType) ? item.attributeType : 'Actual';
+}
+
+function isMonitorItem(item: Record<string, any>): boolean {
+  return isVariableItem(item) && typeof item.type === 'string' && Number.isInteger(item.severity);
+}
+
+/** A list the answer is built from; missing, empty or with unusable items means the request is not well formed. */
+function requireList(request: unknown, field: string, itemOk: (item: Record<string, any>) => boolean): any[] {
   const list = isObject(request) ? request[field] : undefined;
-  if (!Array.isArray(list) || list.length === 0 || !list.every(isObject)) {
-    throw new CallError(formatCode, `${field} must be a non-empty array of objects`);
+  if (!Array.isArray(list) || list.length === 0 || !list.every((item) => isObject(item) && itemOk(item))) {
+    throw new CallError('FormatViolation', `${field} must be a non-empty array of well-formed items`);
   }
   return list;
 }
@@ -202,11 +221,10 @@ export const V201_ANSWERS: Readonly<Record<string, Answer>> = {
   GetReport: status('EmptyResultSet'),
   GetTransactionStatus: () => ({ messagesInQueue: false }),
   GetVariables: (request) => ({
-    getVariableResult: requireList(request, 'getVariableData', 'FormatViolation').map((item) => {
-      const component = isObject(item.component) ? item.component : { name: '' };
-      const variable = isObject(item.variable) ? item.variable : { name: '' };
+    getVariableResult: requireList(request, 'getVariableData', isVariableItem).map((item) => {
+      const { component, variable } = item;
       const value = V201_VARIABLES.get(`${component.name}.${variable.name}`);
-      const attributeType = item.attributeType ?? 'Actual';
+      const attributeType = attributeTypeOf(item);
       if (value === undefined) return { attributeStatus: 'UnknownVariable', attributeType, component, variable };
       if (attributeType !== 'Actual') return { attributeStatus: 'NotSupportedAttributeType', attributeType, component, variable };
       return { attributeStatus: 'Accepted', attributeType, attributeValue: value, component, variable };
@@ -227,7 +245,7 @@ export const V201_ANSWERS: Readonly<Record<string, Answer>> = {
   SetVariableMonitoring: (request) => {
     let nextId = 1;
     return {
-      setMonitoringResult: requireList(request, 'setMonitoringData', 'FormatViolation').map((item) => ({
+      setMonitoringResult: requireList(request, 'setMonitoringData', isMonitorItem).map((item) => ({
         id: intOr(item.id, nextId++),
         status: 'Accepted',
         type: item.type,
@@ -238,8 +256,8 @@ export const V201_ANSWERS: Readonly<Record<string, Answer>> = {
     };
   },
   SetVariables: (request) => ({
-    setVariableResult: requireList(request, 'setVariableData', 'FormatViolation').map((item) => ({
-      attributeType: item.attributeType ?? 'Actual',
+    setVariableResult: requireList(request, 'setVariableData', isVariableItem).map((item) => ({
+      attributeType: attributeTypeOf(item),
       attributeStatus: 'Accepted',
       component: item.component,
       variable: item.variable,
