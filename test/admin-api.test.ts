@@ -532,6 +532,34 @@ describe('event streams under load and at shutdown', () => {
   });
 });
 
+describe('closing the admin server', () => {
+  test('requests that arrive while it closes get 503 UNAVAILABLE; a stream client that stopped reading does not hold it up', async () => {
+    const harness = await startGateway();
+    const admin = await startAdminServer(harness.gateway, { port: 0, sseBufferEvents: 100, sseLingerMs: 60_000 });
+    try {
+      const stream = await openRawStream(admin.port);
+      await waitUntil(() => stream.text().includes('stream open'), 2000, 'the preamble');
+      stream.pause();
+      // More than the loopback socket buffers hold, so the stream cannot finish while its client sleeps.
+      const chunk = 'y'.repeat(512 * 1024);
+      for (let i = 0; i < 60; i++) {
+        await harness.gateway.bus.publish(SUBJECTS.event('test.bulk'), { eventId: `b${i}`, eventType: 'test.bulk', chargePointId: 'BULK', payload: { chunk } });
+      }
+      const startedAt = Date.now();
+      const closed = admin.close();
+      assertError(await getJson(`http://127.0.0.1:${admin.port}/healthz`), 503, 'UNAVAILABLE');
+      await closed;
+      assert.ok(Date.now() - startedAt < 5000, `closed in ${Date.now() - startedAt} ms`);
+      // The server dropped the socket; the client notices once it reads again.
+      stream.resume();
+      await stream.ended;
+    } finally {
+      await admin.close();
+      await harness.stop();
+    }
+  });
+});
+
 describe('readiness while the gateway drains', () => {
   test('/readyz turns 503 draining when the gateway stops accepting; /healthz stays 200', async () => {
     const harness = await startGateway();

@@ -55,7 +55,8 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
     lingerMs: options.sseLingerMs ?? LINGER_MS,
   });
 
-  const app = await buildApp(gateway, hub, metrics, token);
+  const lifecycle = { closing: false };
+  const app = await buildApp(gateway, hub, metrics, token, lifecycle);
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -71,6 +72,7 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
     endStreams: () => hub.endAll(),
     close: () =>
       (closing ??= (async () => {
+        lifecycle.closing = true;
         hub.endAll();
         await hub.whenReleased(STREAM_RELEASE_MS);
         hub.destroyAll();
@@ -79,13 +81,21 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
   };
 }
 
-async function buildApp(gateway: AdminGateway, hub: SseHub, metrics: ReturnType<typeof createAdminMetrics>, token: string | undefined): Promise<FastifyInstance> {
+async function buildApp(
+  gateway: AdminGateway,
+  hub: SseHub,
+  metrics: ReturnType<typeof createAdminMetrics>,
+  token: string | undefined,
+  lifecycle: { closing: boolean },
+): Promise<FastifyInstance> {
   const log = gateway.log;
   const app = fastify({
     // The gateway logs with its own pino instance; requests get one debug line below.
     logger: false,
     // An unknown field is a client's mistake worth a 400, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false } },
+    // Answered below instead, in the API's own error shape.
+    return503OnClosing: false,
   });
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
@@ -105,6 +115,10 @@ async function buildApp(gateway: AdminGateway, hub: SseHub, metrics: ReturnType<
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!lifecycle.closing) return;
+    await reply.code(503).header('connection', 'close').send(errorBody('UNAVAILABLE', 'the admin API is shutting down'));
+  });
   if (token !== undefined) app.addHook('onRequest', bearerAuth(token));
 
   app.addHook('onResponse', async (request, reply) => {
