@@ -28,7 +28,7 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
     (shuttingDown ??= (async () => {
       const startedAt = Date.now();
       const chargers = gateway.sessions.size;
-      await gateway.stopAccepting();
+      gateway.stopAccepting();
       await gateway.drain(config.shutdown.drainMs, config.shutdown.waves);
       admin.endStreams();
       await gateway.close();

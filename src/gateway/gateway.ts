@@ -187,9 +187,9 @@ export class Gateway {
   }
 
   /** Stops taking new chargers: readiness turns false and the listener closes. Open sessions stay. */
-  async stopAccepting(): Promise<void> {
+  stopAccepting(): void {
     this.accepting = false;
-    await this.server.stopAccepting();
+    this.server.stopAccepting();
   }
 
   /**
@@ -217,7 +217,8 @@ export class Gateway {
 
   /** Full stop for embedding and tests: stop accepting, close everyone at once, release resources. */
   async stop(): Promise<void> {
-    await Promise.all([this.stopAccepting(), this.drain(0, 1)]);
+    this.stopAccepting();
+    await this.drain(0, 1);
     await this.close();
   }
 

@@ -39,6 +39,8 @@ export interface InvalidFrame {
   answer?: { messageId: string; reason: OcppErrorReason };
   /** For CALLRESULT/CALLERROR frames whose id could be read: the pending CALL they were meant for. */
   responseTo?: string;
+  /** The frame reads as a CALLRESULT or CALLERROR: it is never answered, whatever is wrong with it. */
+  isResponse?: boolean;
 }
 export type InboundFrame = CallFrame | CallResultFrame | CallErrorFrame | InvalidFrame;
 
@@ -83,7 +85,7 @@ export function parseFrame(text: string): InboundFrame {
   }
 
   if (typeId === CALLRESULT) {
-    if (!idValid) return invalid('bad_message_id', 'CALLRESULT messageId must be a string of 1 to 36 characters');
+    if (!idValid) return invalid('bad_message_id', 'CALLRESULT messageId must be a string of 1 to 36 characters', { isResponse: true });
     if (message.length !== 3) {
       return invalid('bad_arity', `a CALLRESULT has 3 elements, got ${message.length}`, { responseTo: messageId });
     }
@@ -92,7 +94,7 @@ export function parseFrame(text: string): InboundFrame {
   }
 
   if (typeId === CALLERROR) {
-    if (!idValid) return invalid('bad_message_id', 'CALLERROR messageId must be a string of 1 to 36 characters');
+    if (!idValid) return invalid('bad_message_id', 'CALLERROR messageId must be a string of 1 to 36 characters', { isResponse: true });
     // Some firmware omits errorDetails or sends a string there: accept both when receiving.
     if (message.length !== 5 && message.length !== 4) {
       return invalid('bad_arity', `a CALLERROR has 5 elements, got ${message.length}`, { responseTo: messageId });

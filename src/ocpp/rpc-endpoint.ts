@@ -80,7 +80,7 @@ export class RpcEndpoint<Owner = unknown> {
           this.settle(frame.responseTo, (call) =>
             call.reject(new CallFailure('CALL_ERROR', `charger answered with a malformed frame: ${frame.message}`, 'ProtocolError')),
           );
-        } else if (this.version === 'ocpp2.0.1') {
+        } else if (this.version === 'ocpp2.0.1' && frame.isResponse !== true) {
           // OCPP-J 2.0.1: a message whose id cannot be read is answered with id "-1".
           this.sendError('-1', 'framing', frame.message);
         }

@@ -123,12 +123,12 @@ export class ChargerServer {
     });
   }
 
-  /** Stops accepting new connections; open ones are the gateway's to close. */
-  stopAccepting(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.http.listening) return resolve();
-      this.http.close(() => resolve());
-    });
+  /**
+   * Stops accepting new connections. Open ones are the gateway's to close, so this does not wait for them
+   * (Node's close callback would wait for every charger's socket to end).
+   */
+  stopAccepting(): void {
+    if (this.http.listening) this.http.close();
   }
 
   private onPlainRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -166,7 +166,7 @@ export class ChargerServer {
         countAttempt(verdict.outcome);
         return refuseUpgrade(socket, verdict.status, verdict.reason, verdict.headers);
       }
-      if (choice.header) (req as IncomingMessage & { ocppProtocolHeader?: string }).ocppProtocolHeader = choice.protocol;
+      if (choice.header !== null) (req as IncomingMessage & { ocppProtocolHeader?: string }).ocppProtocolHeader = choice.header;
     }
 
     this.wss.handleUpgrade(req, socket, head, (ws) => {

@@ -1,7 +1,8 @@
 import type { OcppVersion } from '../ocpp/versions.js';
 
 export type SubprotocolChoice =
-  | { kind: 'chosen'; protocol: OcppVersion; header: boolean }
+  /** `header`: the value to echo, exactly as the charger offered it (RFC 6455), or null when it offered none. */
+  | { kind: 'chosen'; protocol: OcppVersion; header: string | null }
   | { kind: 'none-acceptable'; offered: string[] };
 
 /**
@@ -15,11 +16,11 @@ export function chooseSubprotocol(
   fallback: OcppVersion | null,
 ): SubprotocolChoice {
   if (offered === undefined || offered.size === 0) {
-    return fallback !== null ? { kind: 'chosen', protocol: fallback, header: false } : { kind: 'none-acceptable', offered: [] };
+    return fallback !== null ? { kind: 'chosen', protocol: fallback, header: null } : { kind: 'none-acceptable', offered: [] };
   }
   for (const candidate of offered) {
     const match = accepted.find((version) => version === candidate.toLowerCase());
-    if (match !== undefined) return { kind: 'chosen', protocol: match, header: true };
+    if (match !== undefined) return { kind: 'chosen', protocol: match, header: candidate };
   }
   return { kind: 'none-acceptable', offered: [...offered] };
 }
