@@ -521,6 +521,7 @@ describe('event streams under load and at shutdown', () => {
       assert.equal(how, 'end', 'ended cleanly by the server');
       assert.equal(stream.events.at(-1)?.event, 'end');
     }
+    assertError(await getJson(`${api}/api/v1/events`), 503, 'UNAVAILABLE');
     const startedAt = Date.now();
     await admin.close();
     assert.ok(Date.now() - startedAt < 3000, 'close does not wait on stream sockets');

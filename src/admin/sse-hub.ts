@@ -31,12 +31,21 @@ export class SseHub {
 
   constructor(private readonly options: SseHubOptions) {}
 
+  private ending = false;
+
   get size(): number {
     return this.streams.size;
   }
 
+  /** True once the streams were ended for shutdown: new ones would only be cut off again. */
+  get isEnding(): boolean {
+    return this.ending;
+  }
+
   /** Starts streaming the events that pass `spec` to `res`, until the client leaves or the hub ends it. */
   open(res: ServerResponse, spec: EventFilterSpec, peer: string): void {
+    // The client may have gone while the request went through its hooks: then there is nothing to stream to.
+    if (res.destroyed) return;
     const { bus, metrics, log } = this.options;
     const matches = eventFilter(spec);
     const openedAt = Date.now();
@@ -72,6 +81,7 @@ export class SseHub {
 
   /** Ends every stream cleanly (queued events first, then a final `end` event). */
   endAll(): void {
+    this.ending = true;
     for (const stream of [...this.streams]) stream.end();
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SseHub } from '../sse-hub.js';
-import { COMMON_ERRORS } from '../schemas.js';
+import { errorBody } from '../api-errors.js';
+import { COMMON_ERRORS, errorResponse } from '../schemas.js';
 
 interface EventsQuery {
   chargePointId?: string[];
@@ -37,10 +38,12 @@ export function eventRoutes(app: FastifyInstance, hub: SseHub): void {
         response: {
           200: { description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
           ...COMMON_ERRORS,
+          503: errorResponse('UNAVAILABLE: the gateway is shutting down'),
         },
       },
     },
     async (request, reply) => {
+      if (hub.isEnding) return reply.code(503).send(errorBody('UNAVAILABLE', 'the gateway is shutting down; event streams are closed'));
       reply.hijack();
       hub.open(reply.raw, { chargePointIds: request.query.chargePointId, eventTypes: request.query.eventType }, request.ip);
     },
