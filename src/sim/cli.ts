@@ -40,7 +40,7 @@ const SPEC: Record<string, OptionSpec> = {
   'reconnect-max': { type: 'string', arg: 'SEC', help: `back-off ceiling (default ${DEFAULTS.reconnectMaxSec})` },
   workers: { type: 'string', arg: 'N', help: 'worker processes; 0 = run in this process (default: auto from --per-process and cores)' },
   'per-process': { type: 'string', arg: 'N', help: `most chargers per process (default ${DEFAULTS.perProcess})` },
-  'source-addresses': { type: 'string', arg: 'N|LIST', help: 'bind sockets round-robin to 127.0.0.1..127.0.0.N, or to a comma list; 0 = none (default: auto for 127.x targets)' },
+  'source-addresses': { type: 'string', arg: 'N|LIST', help: 'bind sockets round-robin to 127.0.0.1..127.0.0.N (N >= 2), or to a comma list; 0 = none (default auto: bind only above 20000 chargers toward a 127.x target, where one address would run out of ports)' },
   ramp: { type: 'string', arg: 'N', help: `new connections per second, reconnects included (default ${DEFAULTS.rampPerSec})` },
   'server-pid': { type: 'string', arg: 'PID', help: 'sample this process (the server under test): RSS and CPU from /proc' },
   'report-every': { type: 'string', arg: 'SEC', help: `live line interval on stderr (default ${DEFAULTS.reportEverySec})` },

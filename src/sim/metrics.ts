@@ -32,6 +32,8 @@ export class ShardMetrics {
   connectLatency = new Histogram();
   /** Open sockets when the run ended, just before the simulator closed them. */
   openAtEnd = 0;
+  /** Handshakes still in progress when the run ended (a server that accepts too slowly). */
+  connectingAtEnd = 0;
   /** Set when the simulator starts closing its own sockets: calls cut off then are "unanswered at the end". */
   ending = false;
 
@@ -120,6 +122,7 @@ export class ShardMetrics {
       booted: this.booted,
       allOpenAtMs: this.allOpenAtMs,
       openAtEnd: this.openAtEnd,
+      connectingAtEnd: this.connectingAtEnd,
       connectLatency: this.connectLatency.toJSON(),
       callsSent: this.callsSent,
       callsAnswered: this.callsAnswered,
@@ -159,6 +162,7 @@ export interface MetricsData {
   booted: number;
   allOpenAtMs: number;
   openAtEnd: number;
+  connectingAtEnd: number;
   connectLatency: HistogramData;
   callsSent: number;
   callsAnswered: number;

@@ -104,6 +104,9 @@ export interface ResolvedOptions {
   insecure: boolean;
 }
 
+/** Above this many chargers toward a 127.x target, sockets are spread over source addresses. */
+const AUTO_BIND_ABOVE = 20_000;
+
 function check(condition: boolean, message: string): void {
   if (!condition) throw new RangeError(message);
 }
@@ -151,9 +154,13 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
   else {
     let n: number;
     if (sa === 'auto') {
-      // Only for a 127.x target: there every 127/8 address is local, and each source address has
-      // its own ~28,000 ephemeral ports toward the server.
-      n = isLoopbackV4(url.hostname) ? Math.ceil(chargers / 10_000) : 0;
+      // One source address has ~28,000 ephemeral ports toward one server port. Up to 20,000
+      // chargers the kernel's own choice at connect() is best: it is fast and, on loopback, reuses
+      // ports still in TIME_WAIT from an earlier run. Binding a source address makes the kernel
+      // pick the port at bind() instead, which slows to a crawl once tens of thousands of sockets
+      // (TIME_WAIT included) exist; so bind only when the ports would run out, and only toward a
+      // 127.x target, where every 127/8 address is local.
+      n = isLoopbackV4(url.hostname) && chargers > AUTO_BIND_ABOVE ? Math.ceil(chargers / 15_000) : 0;
     } else {
       n = sa;
       check(Number.isInteger(n) && n >= 0 && n <= 254, '--source-addresses must be 0..254 or a list');

@@ -63,6 +63,8 @@ export interface SimulationReport {
     /** Chargers whose BootNotification was accepted at least once. */
     booted: number;
     openAtEnd: number;
+    /** Handshakes still in progress when the run ended. */
+    connectingAtEnd: number;
     peakOpen: number;
     unexpectedCloses: number;
     unexpectedClosesByCode: CountMap;
@@ -187,6 +189,7 @@ export function buildReport(input: ReportInput): SimulationReport {
   const failures: string[] = [];
   if (m.everConnected < o.chargers) failures.push(`${o.chargers - m.everConnected} of ${o.chargers} chargers never connected`);
   if (m.openAtEnd < o.chargers) failures.push(`${o.chargers - m.openAtEnd} of ${o.chargers} chargers were not connected at the end`);
+  if (m.connectingAtEnd > 0) failures.push(`${m.connectingAtEnd} handshakes were still in progress at the end`);
   if (m.failed > 0) failures.push(`${m.failed} connection attempts failed`);
   if (m.unexpectedCloses > 0) failures.push(`${m.unexpectedCloses} connections closed unexpectedly`);
   if (m.callsSent === 0) failures.push('no CALL was sent');
@@ -215,6 +218,7 @@ export function buildReport(input: ReportInput): SimulationReport {
       everConnected: m.everConnected,
       booted: m.booted,
       openAtEnd: m.openAtEnd,
+      connectingAtEnd: m.connectingAtEnd,
       peakOpen: m.peakOpen,
       unexpectedCloses: m.unexpectedCloses,
       unexpectedClosesByCode: m.unexpectedClosesByCode,
@@ -283,7 +287,8 @@ export function formatSummary(r: SimulationReport): string {
       `${r.loadSec} s load, ${o.flood ? 'flood' : `${o.callsPerMinute} calls/min each`}`,
   );
   lines.push(
-    `connections  attempted ${c.attempted}  opened ${c.opened}  failed ${c.failed}  open at end ${c.openAtEnd}/${c.chargers}  ` +
+    `connections  attempted ${c.attempted}  opened ${c.opened}  failed ${c.failed}  open at end ${c.openAtEnd}/${c.chargers}` +
+      `${c.connectingAtEnd ? ` (+${c.connectingAtEnd} still connecting)` : ''}  ` +
       `peak ${c.peakOpen}  all connected after ${c.allConnectedAfterSec === null ? 'never' : `${c.allConnectedAfterSec} s`}`,
   );
   lines.push(`             failed by reason: ${counts(c.failedByReason)}`);
