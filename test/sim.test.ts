@@ -220,6 +220,48 @@ describe('SimulatedCharger', () => {
   });
 });
 
+describe('central-system CALLs during a load run', () => {
+  it('answers them and acts on TriggerMessage and RemoteStartTransaction like a charger', async (t) => {
+    const triggered = new Map<string, string[]>(); // identity -> actions received after the commands
+    const replies: unknown[][] = [];
+    const tiny = await tinyServer((ws, identity) => {
+      let commanded = false;
+      ws.on('message', (data) => {
+        const frame = JSON.parse(data.toString()) as unknown[];
+        if (frame[0] !== 2) {
+          replies.push(frame);
+          return;
+        }
+        if (commanded) triggered.get(identity)!.push(frame[2] as string);
+        const payload =
+          frame[2] === 'BootNotification' ? { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 }
+          : frame[2] === 'StartTransaction' ? { transactionId: 7, idTagInfo: { status: 'Accepted' } }
+          : frame[2] === 'Authorize' ? { idTagInfo: { status: 'Accepted' } }
+          : {};
+        ws.send(JSON.stringify([3, frame[1], payload]));
+        if (frame[2] === 'StatusNotification' && !commanded) {
+          commanded = true;
+          triggered.set(identity, []);
+          ws.send(JSON.stringify([2, 'c1', 'TriggerMessage', { requestedMessage: 'MeterValues', connectorId: 1 }]));
+          ws.send(JSON.stringify([2, 'c2', 'RemoteStartTransaction', { idTag: 'REMOTE1', connectorId: 1 }]));
+          ws.send(JSON.stringify([2, 'c3', 'NoSuchAction', {}]));
+        }
+      });
+    });
+    t.after(() => tiny.close());
+    // A slow pace: what the chargers send after the commands comes from the commands, not the pace.
+    const report = await runSimulation({ url: tiny.url, chargers: 4, workers: 0, callsPerMinute: 1, heartbeatsBetweenSessions: 5, durationSec: 3, drainSec: 2 });
+    assert.equal(report.centralSystem.callsReceived, 12);
+    assert.equal(report.centralSystem.answered, 8);
+    assert.deepEqual(report.centralSystem.callErrorsByCode, { NotImplemented: 4 });
+    assert.equal(replies.filter((f) => f[0] === 3 && (f[2] as { status?: string }).status === 'Accepted').length, 8);
+    for (const [identity, actions] of triggered) {
+      assert.ok(actions.includes('MeterValues'), `${identity} did not send the triggered MeterValues: ${actions.join()}`);
+      assert.ok(actions.includes('Authorize'), `${identity} did not start the remote session: ${actions.join()}`);
+    }
+  });
+});
+
 describe('closes and failures are counted', () => {
   it('counts unexpected closes by close code', async (t) => {
     const tiny = await tinyServer((ws) => {

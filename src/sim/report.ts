@@ -165,7 +165,8 @@ export function buildReport(input: ReportInput): SimulationReport {
       rssBeforeMB: mb(before),
       rssLoadedMB: mb(loaded),
       rssPeakMB: mb(Math.max(0, ...samples.map((s) => s.rssBytes))),
-      rssPerConnectionKB: m.openAtEnd > 0 && loaded > 0 ? round((loaded - before) / 1024 / m.openAtEnd, 2) : null,
+      // A fall (the server collected garbage from before the run) says nothing per connection.
+      rssPerConnectionKB: m.openAtEnd > 0 && loaded > before ? round((loaded - before) / 1024 / m.openAtEnd, 2) : null,
       cpuAvgPercent: window.length ? round(window.reduce((a, s) => a + s.cpuPercent, 0) / window.length) : 0,
       cpuPeakPercent: round(Math.max(0, ...window.map((s) => s.cpuPercent))),
       threads: loadedSample?.threads ?? 0,

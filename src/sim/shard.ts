@@ -84,8 +84,8 @@ class LoadCharger extends SimulatedCharger implements Scheduled {
   txId201 = '';
   seqNo = 0;
   meterWh = Math.floor(Math.random() * 1_000_000);
-  /** When the current paced CALL was sent: the next slot is counted from it. */
-  slotSentAt = 0;
+  /** When the next paced CALL is due (triggered messages go in between without moving it). */
+  nextSlotAt = 0;
   triggers: Trigger[] | null = null;
   remoteStart = false;
   remoteStop = false;
@@ -118,11 +118,13 @@ function answerCentralCall(action: string, payload: any, charger: SimulatedCharg
       case 'RemoteStartTransaction':
       case 'RequestStartTransaction':
         if (!c.inSession) c.remoteStart = true;
+        c.nextSlotAt = 0; // act at once, not at the next paced slot
         c.shard.kickSoon(c);
         break;
       case 'RemoteStopTransaction':
       case 'RequestStopTransaction':
         if (c.inSession) c.remoteStop = true;
+        c.nextSlotAt = 0;
         c.shard.kickSoon(c);
         break;
     }
@@ -300,12 +302,16 @@ export class Shard {
     }
   }
 
-  /** Makes an idle running charger act now (a central-system CALL asked for something). */
+  /**
+   * Makes an idle running charger look at its plan again (a central-system CALL asked for
+   * something), after the answer to that CALL has gone out. A busy or booting charger gets to it
+   * when its current CALL is answered.
+   */
   kickSoon(c: LoadCharger): void {
     setImmediate(() => {
       if (c.state !== State.Running || c.busy || this.draining) return;
       this.heap.remove(c);
-      this.next(c, performance.now());
+      this.afterCall(c);
     });
   }
 
@@ -417,10 +423,10 @@ export class Shard {
       }
       c.state = State.Running;
       const now = performance.now();
-      if (this.draining) return;
-      if (this.o.flood || c.triggers) this.next(c, now);
       // A random phase, so that chargers that came up together do not fire together.
-      else this.schedule(c, now + Math.random() * this.gap(c));
+      const urgent = this.o.flood || c.remoteStart || c.remoteStop;
+      c.nextSlotAt = urgent ? now : now + Math.random() * this.gap(c);
+      this.afterCall(c);
     });
   }
 
@@ -449,7 +455,6 @@ export class Shard {
   }
 
   private fireSlot(c: LoadCharger, now: number): void {
-    c.slotSentAt = now;
     if (c.remoteStart && !c.inSession && c.step === Step.Heartbeat) c.step = Step.Authorize;
     if (c.remoteStop && c.inSession && c.step !== Step.Stop) c.step = Step.Stop;
     c.remoteStart = false;
@@ -457,21 +462,18 @@ export class Shard {
     const [action, payload] = this.scriptCall(c);
     c.callWith(action, payload, this.o.callTimeoutMs, (error, result) => {
       this.advance(c, error, result);
+      // Counted from the send, so a slow answer does not slow the pace (unless it exceeds it).
+      c.nextSlotAt = now + this.gap(c);
       this.afterCall(c);
     });
   }
 
-  /** After any CALL of a running charger: the next one now (flood, triggers) or at its slot. */
+  /** After any CALL of a running charger: the next one now (flood, triggers, slot due) or at its slot. */
   private afterCall(c: LoadCharger): void {
     if (c.state !== State.Running || !c.isOpen || this.draining) return;
     const now = performance.now();
-    if (this.o.flood || c.triggers) {
-      this.next(c, now);
-      return;
-    }
-    const due = c.slotSentAt + this.gap(c);
-    if (due <= now) this.next(c, now);
-    else this.schedule(c, due);
+    if (this.o.flood || c.triggers || c.nextSlotAt <= now) this.next(c, now);
+    else this.schedule(c, c.nextSlotAt);
   }
 
   /** The CALL for the charger's current step. */

@@ -50,6 +50,11 @@ process.on('message', (message: ToWorker) => {
   );
 });
 
+// Ctrl-C in a terminal reaches the whole process group: the parent decides (it drains, then stops
+// us), so a worker must not die on it and drop its sockets without a close.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => stop());
+
 // The parent went away: wind down as if asked to stop, and never outlive it for long.
 process.on('disconnect', () => {
   stop();
