@@ -89,19 +89,23 @@ describe('MinHeap', () => {
 });
 
 describe('simulator options', () => {
-  it('sizes workers by the per-process limit and spreads 127.x sockets over source addresses', () => {
+  it('sizes workers by the per-process limit and spreads 127.x sockets over source addresses and ports', () => {
     const o = resolveOptions({ url: 'ws://127.0.0.1:9000/ocpp', chargers: 40_000, perProcess: 18_000 });
     assert.ok(o.workers >= 3);
-    assert.deepEqual(o.sourceAddresses, ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
-    const mid = resolveOptions({ url: 'ws://127.0.0.1:9000/ocpp', chargers: 12_000 });
-    assert.deepEqual(mid.sourceAddresses, []); // the kernel's own port choice is faster while ports last
-    const asked = resolveOptions({ url: 'ws://127.0.0.1:9000/ocpp', chargers: 100, sourceAddresses: 3 });
-    assert.deepEqual(asked.sourceAddresses, ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
-    const remote = resolveOptions({ url: 'wss://csms.example.com/ocpp', chargers: 40_000 });
-    assert.deepEqual(remote.sourceAddresses, []);
+    // Two (address, port) pairs per charger over the default 22,768 ports per address.
+    assert.deepEqual(o.sourceAddresses, ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    assert.equal(o.sourcePortBase, 10_000);
+    assert.equal(o.sourcePortSpan, 22_768);
     const small = resolveOptions({ url: 'ws://127.0.0.1:9000/ocpp', chargers: 10 });
     assert.equal(small.workers, 1);
-    assert.deepEqual(small.sourceAddresses, []);
+    assert.deepEqual(small.sourceAddresses, ['127.0.0.1']);
+    const asked = resolveOptions({ url: 'ws://127.0.0.1:9000/ocpp', chargers: 100, sourceAddresses: 3, sourcePorts: [20_000, 20_099] });
+    assert.deepEqual(asked.sourceAddresses, ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+    assert.equal(asked.sourcePortSpan, 100);
+    const kernel = resolveOptions({ url: 'ws://127.0.0.1:9000/ocpp', chargers: 100, sourceAddresses: 0 });
+    assert.deepEqual(kernel.sourceAddresses, []);
+    const remote = resolveOptions({ url: 'wss://csms.example.com/ocpp', chargers: 40_000 });
+    assert.deepEqual(remote.sourceAddresses, []);
   });
 
   it('refuses impossible settings', () => {
@@ -110,6 +114,7 @@ describe('simulator options', () => {
     assert.throws(() => resolveOptions({ url: 'ws://x/ocpp', chargers: 40_000, workers: 1 }), RangeError);
     assert.throws(() => resolveOptions({ url: 'ws://x/ocpp', reconnectBaseSec: 10, reconnectMaxSec: 1 }), RangeError);
     assert.throws(() => resolveOptions({ url: 'ws://x/ocpp', protocol: '2.1' as never }), RangeError);
+    assert.throws(() => resolveOptions({ url: 'ws://127.0.0.1/ocpp', chargers: 300, sourceAddresses: 1, sourcePorts: [20_000, 20_099] }), RangeError);
   });
 
   it('alternates versions in mix mode', () => {

@@ -40,7 +40,8 @@ const SPEC: Record<string, OptionSpec> = {
   'reconnect-max': { type: 'string', arg: 'SEC', help: `back-off ceiling (default ${DEFAULTS.reconnectMaxSec})` },
   workers: { type: 'string', arg: 'N', help: 'worker processes; 0 = run in this process (default: auto from --per-process and cores)' },
   'per-process': { type: 'string', arg: 'N', help: `most chargers per process (default ${DEFAULTS.perProcess})` },
-  'source-addresses': { type: 'string', arg: 'N|LIST', help: 'bind sockets round-robin to 127.0.0.1..127.0.0.N (N >= 2), or to a comma list; 0 = none (default auto: bind only above 20000 chargers toward a 127.x target, where one address would run out of ports)' },
+  'source-addresses': { type: 'string', arg: 'N|LIST', help: 'bind sockets round-robin to 127.0.0.1..127.0.0.N or to a comma list, each with its own source port; 0 = let the kernel choose (default auto: enough 127.x addresses for a 127.x target, none otherwise)' },
+  'source-ports': { type: 'string', arg: 'LOW-HIGH', help: `source ports given out with --source-addresses (default ${DEFAULTS.sourcePorts.join('-')})` },
   ramp: { type: 'string', arg: 'N', help: `new connections per second, reconnects included (default ${DEFAULTS.rampPerSec})` },
   'server-pid': { type: 'string', arg: 'PID', help: 'sample this process (the server under test): RSS and CPU from /proc' },
   'report-every': { type: 'string', arg: 'SEC', help: `live line interval on stderr (default ${DEFAULTS.reportEverySec})` },
@@ -81,6 +82,12 @@ function toOptions(values: Record<string, unknown>): SimulationOptions {
   if (typeof sa === 'string') {
     sourceAddresses = /^\d+$/.test(sa) ? Number(sa) : sa === 'auto' ? 'auto' : sa.split(',').map((s) => s.trim()).filter(Boolean);
   }
+  let sourcePorts: [number, number] | undefined;
+  if (typeof values['source-ports'] === 'string') {
+    const m = /^(\d+)-(\d+)$/.exec(values['source-ports']);
+    if (!m) throw new UsageError(`--source-ports: expected LOW-HIGH, got ${values['source-ports']}`);
+    sourcePorts = [Number(m[1]), Number(m[2])];
+  }
   const workers = values.workers === 'auto' ? 'auto' : number(values, 'workers');
   return {
     url: values.url,
@@ -105,6 +112,7 @@ function toOptions(values: Record<string, unknown>): SimulationOptions {
     workers,
     perProcess: number(values, 'per-process'),
     sourceAddresses,
+    sourcePorts,
     rampPerSec: number(values, 'ramp'),
     serverPid: number(values, 'server-pid'),
     reportEverySec: number(values, 'report-every'),

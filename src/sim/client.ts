@@ -43,6 +43,11 @@ export interface ChargerOptions {
   password?: string;
   /** Source address to bind, to spread sockets over several loopback addresses. */
   localAddress?: string;
+  /**
+   * Source port to bind with localAddress. Naming it spares the kernel a search for a free port,
+   * which becomes slow once tens of thousands of sockets (TIME_WAIT included) exist.
+   */
+  localPort?: number;
   family?: number;
   /** Per-call timeout. Default 30 s. */
   callTimeoutMs?: number;
@@ -221,6 +226,7 @@ export class SimulatedCharger {
           perMessageDeflate: false,
           handshakeTimeout: o.handshakeTimeoutMs ?? 20_000,
           localAddress: o.localAddress,
+          localPort: o.localPort,
           family: o.family,
           headers,
           rejectUnauthorized: o.rejectUnauthorized ?? true,

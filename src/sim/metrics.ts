@@ -20,6 +20,8 @@ export class ShardMetrics {
   unexpectedCloses = 0;
   unexpectedClosesByCode: CountMap = Object.create(null);
   reconnects = 0;
+  /** Connections retried at once on another source port after a local port clash. */
+  portRetries = 0;
   open = 0;
   peakOpen = 0;
   connecting = 0;
@@ -115,6 +117,7 @@ export class ShardMetrics {
       unexpectedCloses: this.unexpectedCloses,
       unexpectedClosesByCode: { ...this.unexpectedClosesByCode },
       reconnects: this.reconnects,
+      portRetries: this.portRetries,
       open: this.open,
       peakOpen: this.peakOpen,
       connecting: this.connecting,
@@ -155,6 +158,7 @@ export interface MetricsData {
   unexpectedCloses: number;
   unexpectedClosesByCode: CountMap;
   reconnects: number;
+  portRetries: number;
   open: number;
   peakOpen: number;
   connecting: number;

@@ -38,8 +38,13 @@ export interface SimulationOptions {
   /** Worker processes; 0 runs every charger in this process; 'auto' sizes by --per-process and cores. */
   workers?: number | 'auto';
   perProcess?: number;
-  /** A count N (127.0.0.1..127.0.0.N), a list of addresses, 0 for none, or 'auto'. */
+  /**
+   * Source addresses to bind: a count N (127.0.0.1..127.0.0.N), a list, 0 to let the kernel
+   * choose, or 'auto' (enough 127.x addresses toward a 127.x target, none otherwise).
+   */
   sourceAddresses?: number | string[] | 'auto';
+  /** Local ports [low, high] given out with the source addresses. */
+  sourcePorts?: [number, number];
   /** New connections per second across all workers (reconnects included). */
   rampPerSec?: number;
   /** Sample this process's RSS and CPU (the server under test). */
@@ -72,6 +77,9 @@ export const DEFAULTS = {
   perProcess: 18_000,
   rampPerSec: 1000,
   reportEverySec: 5,
+  // Below the kernel's ephemeral range (32768-60999), so that it never collides with ports the
+  // kernel hands to other programs, and above the usual service ports.
+  sourcePorts: [10_000, 32_767] as [number, number],
 };
 
 /** Options with every value settled: what the shards are started with. */
@@ -97,15 +105,15 @@ export interface ResolvedOptions {
   reconnectMaxMs: number;
   workers: number;
   perProcess: number;
+  /** Empty: the kernel picks source address and port. */
   sourceAddresses: string[];
+  sourcePortBase: number;
+  sourcePortSpan: number;
   rampPerSec: number;
   serverPid: number | undefined;
   reportEveryMs: number;
   insecure: boolean;
 }
-
-/** Above this many chargers toward a 127.x target, sockets are spread over source addresses. */
-const AUTO_BIND_ABOVE = 20_000;
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new RangeError(message);
@@ -150,23 +158,30 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
 
   let sourceAddresses: string[];
   const sa = o.sourceAddresses ?? 'auto';
+  const [portLow, portHigh] = o.sourcePorts ?? DEFAULTS.sourcePorts;
+  check(
+    Number.isInteger(portLow) && Number.isInteger(portHigh) && portLow >= 1024 && portHigh <= 65535 && portHigh >= portLow,
+    '--source-ports must be LOW-HIGH within 1024-65535',
+  );
+  const portSpan = portHigh - portLow + 1;
   if (Array.isArray(sa)) sourceAddresses = sa;
   else {
     let n: number;
     if (sa === 'auto') {
-      // One source address has ~28,000 ephemeral ports toward one server port. Up to 20,000
-      // chargers the kernel's own choice at connect() is best: it is fast and, on loopback, reuses
-      // ports still in TIME_WAIT from an earlier run. Binding a source address makes the kernel
-      // pick the port at bind() instead, which slows to a crawl once tens of thousands of sockets
-      // (TIME_WAIT included) exist; so bind only when the ports would run out, and only toward a
-      // 127.x target, where every 127/8 address is local.
-      n = isLoopbackV4(url.hostname) && chargers > AUTO_BIND_ABOVE ? Math.ceil(chargers / 15_000) : 0;
+      // Toward a 127.x target every 127/8 address is local: spread over as many as give every
+      // charger two distinct (address, port) pairs, one for its first connection and one for a
+      // reconnect, so that no charger waits on another's TIME_WAIT.
+      n = isLoopbackV4(url.hostname) ? Math.min(254, Math.ceil((2 * chargers) / portSpan)) : 0;
     } else {
       n = sa;
       check(Number.isInteger(n) && n >= 0 && n <= 254, '--source-addresses must be 0..254 or a list');
     }
-    sourceAddresses = n <= 1 ? [] : Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
+    sourceAddresses = Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
   }
+  check(
+    sourceAddresses.length === 0 || chargers <= sourceAddresses.length * portSpan,
+    `${chargers} chargers need more than ${sourceAddresses.length} source address(es) x ${portSpan} ports`,
+  );
 
   const num = (value: number | undefined, fallback: number, name: string, min = 0): number => {
     const v = value ?? fallback;
@@ -209,6 +224,8 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
     workers,
     perProcess,
     sourceAddresses,
+    sourcePortBase: portLow,
+    sourcePortSpan: portSpan,
     rampPerSec,
     serverPid: o.serverPid,
     reportEveryMs: num(o.reportEverySec, DEFAULTS.reportEverySec, '--report-every', 0.1) * 1000,

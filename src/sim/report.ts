@@ -69,6 +69,8 @@ export interface SimulationReport {
     unexpectedCloses: number;
     unexpectedClosesByCode: CountMap;
     reconnects: number;
+    /** Connections retried on another source port after a local port clash (not failures). */
+    portRetries: number;
     /** Seconds from start until every charger had been open; null if some never were. */
     allConnectedAfterSec: number | null;
     connectLatency: LatencySummary;
@@ -224,6 +226,7 @@ export function buildReport(input: ReportInput): SimulationReport {
       unexpectedCloses: m.unexpectedCloses,
       unexpectedClosesByCode: m.unexpectedClosesByCode,
       reconnects: m.reconnects,
+      portRetries: m.portRetries,
       allConnectedAfterSec: m.allOpenAtMs >= 0 && m.everConnected === o.chargers ? round(m.allOpenAtMs / 1000, 3) : null,
       connectLatency: summarizeMicros(connectLatency),
     },
@@ -293,7 +296,8 @@ export function formatSummary(r: SimulationReport): string {
       `peak ${c.peakOpen}  all connected after ${c.allConnectedAfterSec === null ? 'never' : `${c.allConnectedAfterSec} s`}`,
   );
   lines.push(`             failed by reason: ${counts(c.failedByReason)}`);
-  lines.push(`             unexpected closes ${c.unexpectedCloses} by code: ${counts(c.unexpectedClosesByCode)}  reconnects ${c.reconnects}  booted ${c.booted}`);
+  lines.push(`             unexpected closes ${c.unexpectedCloses} by code: ${counts(c.unexpectedClosesByCode)}  reconnects ${c.reconnects}  booted ${c.booted}` +
+    `${c.portRetries ? `  source-port retries ${c.portRetries}` : ''}`);
   lines.push(`             handshake ${latencyLine(c.connectLatency)}`);
   lines.push(
     `calls        sent ${k.sent}  answered ${k.answered} (${pct(k.answered, k.sent)})  CALLERROR ${k.callErrors}  ` +

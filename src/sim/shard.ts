@@ -72,6 +72,10 @@ class LoadCharger extends SimulatedCharger implements Scheduled {
   state = State.Waiting;
   /** Failed attempts since the last open: the exponent of the back-off. */
   attempt = 0;
+  /** Which of its (address, port) pairs the next connection uses; moves on at every attempt. */
+  sourceRound = 0;
+  /** Immediate retries after a local port clash, since the last open. */
+  portRetries = 0;
   everOpened = false;
   everBooted = false;
   /** Boot sequence: index of the next StatusNotification (connector number). */
@@ -166,7 +170,6 @@ export class Shard {
         identity: identityOf(o, i),
         protocols: protocolsOf(o.protocol, i),
         password: o.password,
-        localAddress: o.sourceAddresses.length ? o.sourceAddresses[i % o.sourceAddresses.length] : undefined,
         family: o.sourceAddresses.length ? 4 : undefined,
         callTimeoutMs: o.callTimeoutMs,
         handshakeTimeoutMs: o.handshakeTimeoutMs,
@@ -325,11 +328,14 @@ export class Shard {
 
   // ---- connections ----
 
-  private connect(c: LoadCharger): void {
+  private connect(c: LoadCharger, portRetry = false): void {
     const m = this.metrics;
-    m.attempted++;
-    if (c.everOpened || c.attempt > 0) m.reconnects++;
+    if (!portRetry) {
+      m.attempted++;
+      if (c.everOpened || c.attempt > 0) m.reconnects++;
+    }
     m.connecting++;
+    this.assignSource(c);
     c.state = State.Connecting;
     c.connect().then(
       () => this.opened(c),
@@ -349,6 +355,7 @@ export class Shard {
       if (m.everConnected === this.chargers.length && m.allOpenAtMs < 0) m.allOpenAtMs = performance.now() - this.startedAt;
     }
     c.attempt = 0;
+    c.portRetries = 0;
     if (this.draining) {
       c.state = State.Stopped;
       return;
@@ -357,10 +364,36 @@ export class Shard {
     this.sendBoot(c);
   }
 
+  /**
+   * Gives the charger its next (source address, port) pair. Pair k of charger i is slot
+   * i + k * chargers: distinct across chargers and workers for the first connection and the
+   * first reconnect of each, so a clash only comes from a stranger (another program on the
+   * port, an old TIME_WAIT the kernel will not reuse) and is retried on the next pair.
+   */
+  private assignSource(c: LoadCharger): void {
+    const o = this.o;
+    const addresses = o.sourceAddresses;
+    if (addresses.length === 0) return;
+    const slots = addresses.length * o.sourcePortSpan;
+    const slot = (c.number + c.sourceRound * o.chargers) % slots;
+    c.sourceRound++;
+    c.options.localAddress = addresses[slot % addresses.length];
+    c.options.localPort = o.sourcePortBase + Math.floor(slot / addresses.length);
+  }
+
   private connectFailed(c: LoadCharger, error: ConnectError): void {
-    this.metrics.connecting--;
+    const m = this.metrics;
+    m.connecting--;
     if (this.ending) return;
-    this.metrics.connectFailed(error.reason ?? 'other');
+    const reason = error.reason ?? 'other';
+    // A clash on our own side of the socket is not the server's doing: try the next pair at once.
+    if ((reason === 'EADDRINUSE' || reason === 'EADDRNOTAVAIL') && this.o.sourceAddresses.length > 0 && c.portRetries < 8 && !this.draining) {
+      c.portRetries++;
+      m.portRetries++;
+      this.connect(c, true);
+      return;
+    }
+    m.connectFailed(reason);
     this.backoff(c);
   }
 
