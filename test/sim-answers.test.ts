@@ -132,10 +132,28 @@ describe('charger answer table', () => {
     assert.deepEqual(Object.keys(V201_ANSWERS).sort(), v201.sort());
   });
 
-  it('answers an unknown or charger-initiated action with NotImplemented', () => {
+  it('answers an unknown action with NotImplemented and a charger-initiated one with NotSupported', () => {
+    const is = (code: string) => (e: unknown) => e instanceof CallError && e.code === code;
     for (const version of ['ocpp1.6', 'ocpp2.0.1'] as const) {
-      for (const action of ['FooBar', 'BootNotification', 'toString', '__proto__']) {
-        assert.throws(() => defaultAnswer(version, action, {}), (e: unknown) => e instanceof CallError && e.code === 'NotImplemented');
+      for (const action of ['FooBar', 'toString', '__proto__', 'hasOwnProperty']) {
+        assert.throws(() => defaultAnswer(version, action, {}), is('NotImplemented'));
+      }
+      for (const action of ['BootNotification', 'Heartbeat', 'StatusNotification']) {
+        assert.throws(() => defaultAnswer(version, action, {}), is('NotSupported'));
+      }
+    }
+    assert.throws(() => defaultAnswer('ocpp1.6', 'TransactionEvent', {}), is('NotImplemented'));
+    assert.throws(() => defaultAnswer('ocpp2.0.1', 'StartTransaction', {}), is('NotImplemented'));
+  });
+
+  it('lists as charger-initiated only actions the schemas have, none of them in the answer table', () => {
+    for (const version of ['ocpp1.6', 'ocpp2.0.1'] as const) {
+      const table = version === 'ocpp1.6' ? V16_ANSWERS : V201_ANSWERS;
+      for (const id of SCHEMAS[version].keys()) {
+        const action = id.replace(/^urn:/, '').replace(/\.(req|conf)$/, '');
+        if (Object.hasOwn(table, action)) continue;
+        // Every schema action is either answered from the table or refused as charger-initiated.
+        assert.throws(() => defaultAnswer(version, action, {}), (e: unknown) => e instanceof CallError && e.code === 'NotSupported', `${version} ${action}`);
       }
     }
   });
