@@ -110,6 +110,7 @@ describe('load run against the baseline responder', () => {
     assert.equal(k.answered, k.sent);
     assert.equal(k.callErrors + k.timedOut + k.abortedByClose + k.unansweredAtEnd, 0);
     assert.equal(k.latency.count, k.sent);
+    assert.ok(k.steadyLatency.count > 0 && k.steadyLatency.count < k.sent); // the ramp's calls are left out
     // Both versions ran their sessions.
     for (const action of ['BootNotification', 'StatusNotification', 'Heartbeat', 'Authorize', 'StartTransaction', 'MeterValues', 'TransactionEvent']) {
       assert.ok((k.byAction[action] ?? 0) > 0, `no ${action} sent`);

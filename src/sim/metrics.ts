@@ -55,6 +55,12 @@ export class ShardMetrics {
   /** Frames that are not JSON arrays of a known message type. */
   malformedFrames = 0;
   latency = new Histogram();
+  /**
+   * Latency once every charger of this process had connected: the ramp's boot storm left out, so
+   * that this is what the server does under the steady load alone.
+   */
+  steadyLatency = new Histogram();
+  steady = false;
 
   // server → charger calls
   csCallsReceived = 0;
@@ -76,12 +82,14 @@ export class ShardMetrics {
   callAnswered(latencyUs: number): void {
     this.callsAnswered++;
     this.latency.record(latencyUs);
+    if (this.steady) this.steadyLatency.record(latencyUs);
   }
 
   callFailed(code: string, latencyUs: number): void {
     this.callErrors++;
     bump(this.callErrorsByCode, code);
     this.latency.record(latencyUs);
+    if (this.steady) this.steadyLatency.record(latencyUs);
   }
 
   connectFailed(reason: string): void {
@@ -138,6 +146,7 @@ export class ShardMetrics {
       unmatchedResponses: this.unmatchedResponses,
       malformedFrames: this.malformedFrames,
       latency: this.latency.toJSON(),
+      steadyLatency: this.steadyLatency.toJSON(),
       csCallsReceived: this.csCallsReceived,
       csCallsAnswered: this.csCallsAnswered,
       csCallErrors: this.csCallErrors,
@@ -179,6 +188,7 @@ export interface MetricsData {
   unmatchedResponses: number;
   malformedFrames: number;
   latency: HistogramData;
+  steadyLatency: HistogramData;
   csCallsReceived: number;
   csCallsAnswered: number;
   csCallErrors: number;
@@ -211,8 +221,14 @@ export interface WorkerSnapshot {
 }
 
 /** Adds worker snapshots into one view. `open`, `connecting` and `peakOpen` are summed (peaks of different workers may not coincide: an upper bound). */
-export function mergeMetrics(parts: MetricsData[]): { data: MetricsData; latency: Histogram; connectLatency: Histogram } {
+export function mergeMetrics(parts: MetricsData[]): {
+  data: MetricsData;
+  latency: Histogram;
+  steadyLatency: Histogram;
+  connectLatency: Histogram;
+} {
   const latency = new Histogram();
+  const steadyLatency = new Histogram();
   const connectLatency = new Histogram();
   const out = new ShardMetrics().snapshot();
   let allOpenAtMs = parts.length ? 0 : -1;
@@ -225,12 +241,14 @@ export function mergeMetrics(parts: MetricsData[]): { data: MetricsData; latency
       for (const [k, v] of Object.entries(p[key])) bump(out[key], k, v);
     }
     latency.add(p.latency);
+    steadyLatency.add(p.steadyLatency);
     connectLatency.add(p.connectLatency);
     if (p.allOpenAtMs < 0 || allOpenAtMs < 0) allOpenAtMs = -1;
     else allOpenAtMs = Math.max(allOpenAtMs, p.allOpenAtMs);
   }
   out.allOpenAtMs = allOpenAtMs;
   out.latency = latency.toJSON();
+  out.steadyLatency = steadyLatency.toJSON();
   out.connectLatency = connectLatency.toJSON();
-  return { data: out, latency, connectLatency };
+  return { data: out, latency, steadyLatency, connectLatency };
 }

@@ -87,6 +87,8 @@ export interface SimulationReport {
     malformedFrames: number;
     byAction: CountMap;
     latency: LatencySummary;
+    /** Calls answered after every charger (of its worker) had connected: the steady load without the ramp. */
+    steadyLatency: LatencySummary;
   };
   throughput: {
     callsPerSec: number;
@@ -151,7 +153,7 @@ export interface ReportInput {
 
 export function buildReport(input: ReportInput): SimulationReport {
   const o = input.options;
-  const { data: m, latency, connectLatency } = mergeMetrics(input.snapshots.map((s) => s.metrics));
+  const { data: m, latency, steadyLatency, connectLatency } = mergeMetrics(input.snapshots.map((s) => s.metrics));
   const loadSec = Math.max(0.001, input.loadMs / 1000);
 
   let server: ServerReport | null = null;
@@ -242,6 +244,7 @@ export function buildReport(input: ReportInput): SimulationReport {
       malformedFrames: m.malformedFrames,
       byAction: sortedCounts(m.callsByAction),
       latency: summarizeMicros(latency),
+      steadyLatency: summarizeMicros(steadyLatency),
     },
     throughput: {
       callsPerSec: round(m.callsSent / loadSec),
@@ -305,6 +308,7 @@ export function formatSummary(r: SimulationReport): string {
   );
   lines.push(`             CALLERROR by code: ${counts(k.callErrorsByCode)}  unmatched answers ${k.unmatchedResponses}  malformed frames ${k.malformedFrames}`);
   lines.push(`             latency ${latencyLine(k.latency)}`);
+  lines.push(`             steady  ${latencyLine(k.steadyLatency)} (after all connected)`);
   lines.push(`             by action: ${counts(k.byAction)}`);
   lines.push(
     `throughput   ${r.throughput.callsPerSec} calls/s, ${r.throughput.msgsPerSec} msgs/s ` +

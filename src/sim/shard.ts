@@ -352,7 +352,10 @@ export class Shard {
     if (!c.everOpened) {
       c.everOpened = true;
       m.everConnected++;
-      if (m.everConnected === this.chargers.length && m.allOpenAtMs < 0) m.allOpenAtMs = performance.now() - this.startedAt;
+      if (m.everConnected === this.chargers.length && m.allOpenAtMs < 0) {
+        m.allOpenAtMs = performance.now() - this.startedAt;
+        m.steady = true;
+      }
     }
     c.attempt = 0;
     c.portRetries = 0;
