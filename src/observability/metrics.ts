@@ -1,4 +1,5 @@
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotHistogram } from './hot-metrics.js';
 
 /**
  * The gateway's Prometheus metrics. Labels are low-cardinality on purpose (protocol, action, code, outcome):
@@ -19,19 +20,19 @@ export function createMetrics() {
       ...r,
     }),
     disconnects: new Counter({ name: 'ocpp_disconnects_total', help: 'Charger disconnects by cause', labelNames: ['cause'], ...r }),
-    messages: new Counter({
-      name: 'ocpp_messages_total',
-      help: 'OCPP messages by direction (in/out), message type (call, result, error) and action',
-      labelNames: ['direction', 'type', 'action'],
-      ...r,
-    }),
+    messages: new HotCounter(
+      'ocpp_messages_total',
+      'OCPP messages by direction (in/out), message type (call, result, error) and action',
+      ['direction', 'type', 'action'],
+      registry,
+    ),
     malformedFrames: new Counter({
       name: 'ocpp_malformed_frames_total',
       help: 'Inbound frames that could not be handled as OCPP-J, by problem',
       labelNames: ['problem'],
       ...r,
     }),
-    callErrorsSent: new Counter({ name: 'ocpp_callerrors_sent_total', help: 'CALLERRORs sent to chargers by code', labelNames: ['code'], ...r }),
+    callErrorsSent: new HotCounter('ocpp_callerrors_sent_total', 'CALLERRORs sent to chargers by code', ['code'], registry),
     callErrorsReceived: new Counter({ name: 'ocpp_callerrors_received_total', help: 'CALLERRORs received from chargers by code', labelNames: ['code'], ...r }),
     validationFailures: new Counter({
       name: 'ocpp_validation_failures_total',
@@ -45,13 +46,13 @@ export function createMetrics() {
       labelNames: ['kind'],
       ...r,
     }),
-    callDuration: new Histogram({
-      name: 'ocpp_call_duration_seconds',
-      help: 'Round trip of CALLs: inbound (gateway answer time) and outbound (charger answer time), by action',
-      labelNames: ['direction', 'action'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      ...r,
-    }),
+    callDuration: new HotHistogram(
+      'ocpp_call_duration_seconds',
+      'Round trip of CALLs: inbound (gateway answer time) and outbound (charger answer time), by action',
+      ['direction', 'action'],
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registry,
+    ),
     outboundCallTimeouts: new Counter({ name: 'ocpp_call_timeouts_total', help: 'CALLs to chargers that got no answer in time', labelNames: ['action'], ...r }),
     outboxQueued: new Gauge({ name: 'ocpp_outbox_queued_frames', help: 'Frames waiting in all outboxes for their socket to drain', ...r }),
     backpressureCloses: new Counter({ name: 'ocpp_backpressure_closes_total', help: 'Chargers closed because they stopped reading and their outbox filled', ...r }),

@@ -55,3 +55,10 @@ export class OcppCallError extends Error {
     this.name = 'OcppCallError';
   }
 }
+
+const ALL_CODES: ReadonlySet<string> = new Set([...Object.values(V16), ...Object.values(V201), 'ProtocolError']);
+
+/** Whether a code is one OCPP 1.6 or 2.0.1 defines; chargers' other codes are counted together. */
+export function isKnownErrorCode(code: string): boolean {
+  return ALL_CODES.has(code);
+}

@@ -1,54 +1,81 @@
-import type { Counter, Histogram } from 'prom-client';
 import type { Metrics } from '../observability/metrics.js';
+import type { HistogramCell } from '../observability/hot-metrics.js';
 import type { OcppVersion } from './versions.js';
 import { actionDirection } from './catalogue.js';
+import { isKnownErrorCode } from './errors.js';
+
+type Cell = { value: number };
+
+/** One action's metric cells, each resolved on first use so impossible combinations never show as zeros. */
+class ActionCells {
+  private inCall?: Cell;
+  private outResult?: Cell;
+  private outCall?: Cell;
+  private inResult?: Cell;
+  private inDuration?: HistogramCell;
+  private outDuration?: HistogramCell;
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly label: string,
+  ) {}
+
+  countInboundCall(): void {
+    (this.inCall ??= this.metrics.messages.cell('in', 'call', this.label)).value++;
+  }
+
+  countInboundAnswered(seconds: number): void {
+    (this.outResult ??= this.metrics.messages.cell('out', 'result', this.label)).value++;
+    this.metrics.callDuration.observe((this.inDuration ??= this.metrics.callDuration.cell('in', this.label)), seconds);
+  }
+
+  countOutboundCall(): void {
+    (this.outCall ??= this.metrics.messages.cell('out', 'call', this.label)).value++;
+  }
+
+  countOutboundAnswered(seconds: number): void {
+    (this.inResult ??= this.metrics.messages.cell('in', 'result', this.label)).value++;
+    this.metrics.callDuration.observe((this.outDuration ??= this.metrics.callDuration.cell('out', this.label)), seconds);
+  }
+}
 
 /**
- * The per-message metric calls of the RPC layer, with label children cached per action: resolving labels on
- * every message costs more than the message itself. Actions outside the catalogue are counted as "unknown" so
- * a charger inventing action names cannot grow the metric set.
+ * The per-message metric calls of the RPC layer. Each action's metric cells are resolved once, so counting a
+ * message is an addition. Actions outside the catalogue are counted as "unknown" so a charger inventing action
+ * names cannot grow the metric set.
  */
 export class ProtocolMetrics {
-  private readonly children = new Map<string, Counter.Internal | Histogram.Internal<string>>();
+  private readonly byAction = new Map<string, ActionCells>();
+  private readonly unknownAction: ActionCells;
+  private readonly errorsSent = new Map<string, Cell>();
 
-  constructor(readonly metrics: Metrics) {}
-
-  private label(action: string, version: OcppVersion): string {
-    return actionDirection(version, action) === undefined ? 'unknown' : action;
+  constructor(readonly metrics: Metrics) {
+    this.unknownAction = new ActionCells(metrics, 'unknown');
   }
 
-  private counter(key: string, make: () => Counter.Internal): Counter.Internal {
-    let child = this.children.get(key) as Counter.Internal | undefined;
-    if (child === undefined) this.children.set(key, (child = make()));
-    return child;
-  }
-
-  private histogram(key: string, make: () => Histogram.Internal<string>): Histogram.Internal<string> {
-    let child = this.children.get(key) as Histogram.Internal<string> | undefined;
-    if (child === undefined) this.children.set(key, (child = make()));
-    return child;
+  private cells(action: string, version: OcppVersion): ActionCells {
+    const cells = this.byAction.get(action);
+    if (cells !== undefined) return cells;
+    if (actionDirection(version, action) === undefined) return this.unknownAction;
+    const created = new ActionCells(this.metrics, action);
+    this.byAction.set(action, created);
+    return created;
   }
 
   inboundCall(action: string, version: OcppVersion): void {
-    const a = this.label(action, version);
-    this.counter(`in.call.${a}`, () => this.metrics.messages.labels('in', 'call', a)).inc();
+    this.cells(action, version).countInboundCall();
   }
 
   inboundAnswered(action: string, version: OcppVersion, ms: number): void {
-    const a = this.label(action, version);
-    this.counter(`out.result.${a}`, () => this.metrics.messages.labels('out', 'result', a)).inc();
-    this.histogram(`h.in.${a}`, () => this.metrics.callDuration.labels('in', a)).observe(ms / 1000);
+    this.cells(action, version).countInboundAnswered(ms / 1000);
   }
 
   outboundCall(action: string, version: OcppVersion): void {
-    const a = this.label(action, version);
-    this.counter(`out.call.${a}`, () => this.metrics.messages.labels('out', 'call', a)).inc();
+    this.cells(action, version).countOutboundCall();
   }
 
   outboundAnswered(action: string, version: OcppVersion, ms: number): void {
-    const a = this.label(action, version);
-    this.counter(`in.result.${a}`, () => this.metrics.messages.labels('in', 'result', a)).inc();
-    this.histogram(`h.out.${a}`, () => this.metrics.callDuration.labels('out', a)).observe(ms / 1000);
+    this.cells(action, version).countOutboundAnswered(ms / 1000);
   }
 
   outboundTimeout(action: string): void {
@@ -56,13 +83,15 @@ export class ProtocolMetrics {
   }
 
   callErrorSent(code: string): void {
-    this.counter(`err.out.${code}`, () => this.metrics.callErrorsSent.labels(code)).inc();
+    let cell = this.errorsSent.get(code);
+    if (cell === undefined) this.errorsSent.set(code, (cell = this.metrics.callErrorsSent.cell(code)));
+    cell.value++;
   }
 
-  /** Codes from chargers are not trusted to be few: anything unusual is folded into "other". */
+  /** Codes from chargers are not trusted to be few: any code OCPP does not define is folded into "other". */
   callErrorReceived(code: string): void {
-    const c = /^[A-Za-z]{1,40}$/.test(code) ? code : 'other';
-    this.counter(`err.in.${c}`, () => this.metrics.callErrorsReceived.labels(c)).inc();
+    const c = isKnownErrorCode(code) ? code : 'other';
+    this.metrics.callErrorsReceived.labels(c).inc();
   }
 
   malformed(problem: string): void {

@@ -1,0 +1,123 @@
+import type { Registry } from 'prom-client';
+
+/**
+ * Counters and histograms for the per-message path. prom-client hashes the label set on every call, which
+ * costs more than handling a Heartbeat; here a label set is resolved once into a cell, and counting is one
+ * addition. They register on a prom-client Registry like any metric and render in its exposition format.
+ */
+
+type Labels = Record<string, string>;
+
+interface CounterCell {
+  readonly labels: Labels;
+  value: number;
+}
+
+function labelsOf(names: readonly string[], values: readonly string[]): Labels {
+  const labels: Labels = {};
+  names.forEach((name, i) => (labels[name] = values[i]));
+  return labels;
+}
+
+export class HotCounter {
+  readonly type = 'counter';
+  readonly aggregator = 'sum';
+  private readonly cells = new Map<string, CounterCell>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as never);
+  }
+
+  /** The cell for one label set; keep it and call `cell.value++`. */
+  cell(...values: string[]): CounterCell {
+    const key = values.join('\u0001');
+    let cell = this.cells.get(key);
+    if (cell === undefined) this.cells.set(key, (cell = { labels: labelsOf(this.labelNames, values), value: 0 }));
+    return cell;
+  }
+
+  get() {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: [...this.cells.values()].map((c) => ({ labels: c.labels, value: c.value })),
+    };
+  }
+
+  reset(): void {
+    for (const cell of this.cells.values()) cell.value = 0;
+  }
+}
+
+export interface HistogramCell {
+  readonly labels: Labels;
+  /** counts[i]: observations in (bounds[i-1], bounds[i]]; the last slot is above every bound. */
+  readonly counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+export class HotHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly cells = new Map<string, HistogramCell>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    readonly bounds: readonly number[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as never);
+  }
+
+  cell(...values: string[]): HistogramCell {
+    const key = values.join('\u0001');
+    let cell = this.cells.get(key);
+    if (cell === undefined) {
+      cell = { labels: labelsOf(this.labelNames, values), counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
+      this.cells.set(key, cell);
+    }
+    return cell;
+  }
+
+  observe(cell: HistogramCell, value: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]) i++;
+    cell.counts[i]++;
+    cell.sum += value;
+    cell.count++;
+  }
+
+  get() {
+    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+    for (const cell of this.cells.values()) {
+      let cumulative = 0;
+      this.bounds.forEach((bound, i) => {
+        cumulative += cell.counts[i];
+        values.push({ labels: { ...cell.labels, le: bound }, value: cumulative, metricName: `${this.name}_bucket` });
+      });
+      values.push({ labels: { ...cell.labels, le: '+Inf' }, value: cell.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: cell.labels, value: cell.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: cell.labels, value: cell.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    for (const cell of this.cells.values()) {
+      cell.counts.fill(0);
+      cell.sum = 0;
+      cell.count = 0;
+    }
+  }
+}
