@@ -19,6 +19,14 @@ function labelsOf(names: readonly string[], values: readonly string[]): Labels {
   return labels;
 }
 
+/** The cell of one label set, made on first use: the lookup both metric kinds share. */
+function cellFor<C>(cells: Map<string, C>, names: readonly string[], values: string[], make: (labels: Labels) => C): C {
+  const key = values.join('\u0001');
+  let cell = cells.get(key);
+  if (cell === undefined) cells.set(key, (cell = make(labelsOf(names, values))));
+  return cell;
+}
+
 export class HotCounter {
   readonly type = 'counter';
   readonly aggregator = 'sum';
@@ -35,10 +43,7 @@ export class HotCounter {
 
   /** The cell for one label set; keep it and call `cell.value++`. */
   cell(...values: string[]): CounterCell {
-    const key = values.join('\u0001');
-    let cell = this.cells.get(key);
-    if (cell === undefined) this.cells.set(key, (cell = { labels: labelsOf(this.labelNames, values), value: 0 }));
-    return cell;
+    return cellFor(this.cells, this.labelNames, values, (labels) => ({ labels, value: 0 }));
   }
 
   get() {
@@ -80,13 +85,7 @@ export class HotHistogram {
   }
 
   cell(...values: string[]): HistogramCell {
-    const key = values.join('\u0001');
-    let cell = this.cells.get(key);
-    if (cell === undefined) {
-      cell = { labels: labelsOf(this.labelNames, values), counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
-      this.cells.set(key, cell);
-    }
-    return cell;
+    return cellFor(this.cells, this.labelNames, values, (labels) => ({ labels, counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 }));
   }
 
   observe(cell: HistogramCell, value: number): void {
