@@ -1,8 +1,8 @@
+import { ocppActionEvent } from './common-mappers.js';
 import {
   EventType,
   eventTimestamp,
   makeEvent,
-  ocppActionEventType,
   type EventContext,
   type EventSource,
   type GatewayEvent,
@@ -12,7 +12,6 @@ import type {
   ChargePointConnectedPayload,
   ChargePointDisconnectedPayload,
   CommandResponsePayload,
-  OcppActionPayload,
 } from './payloads.js';
 import { V16_MAPPERS } from './v16.js';
 import { V201_MAPPERS } from './v201.js';
@@ -64,8 +63,7 @@ export function eventsForCall(
   const ocpp: OcppExchange = { action, request: req, response: res };
   const out: GatewayEvent[] = [];
   const mapper = (ctx.protocol === 'ocpp1.6' ? V16_MAPPERS : V201_MAPPERS).get(action);
-  if (mapper !== undefined) mapper(ctx, timestamp, req, res, ocpp, out);
-  else out.push(makeEvent<OcppActionPayload>(ctx, ocppActionEventType(action), { ocpp }, timestamp));
+  (mapper ?? ocppActionEvent)(ctx, timestamp, req, res, ocpp, out);
   return out;
 }
 

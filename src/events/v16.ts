@@ -1,3 +1,4 @@
+import { dataTransfer, firmwareStatus, heartbeat, logStatus, securityEvent } from './common-mappers.js';
 import { connectorKey, transactionIdString } from './connector-memory.js';
 import { EventType, makeEvent, ocppActionEventType, type CallMapper } from './envelope.js';
 import { meterValuesV16 } from './meter-values.js';
@@ -5,14 +6,9 @@ import {
   V16_ID_TAG_TYPE,
   type AuthorizationRequestedPayload,
   type ChargePointBootedPayload,
-  type ChargePointHeartbeatPayload,
   type ConnectorStatusChangedPayload,
-  type DataTransferReceivedPayload,
   type DiagnosticsStatusChangedPayload,
-  type FirmwareStatusChangedPayload,
   type IdToken,
-  type LogStatusChangedPayload,
-  type SecurityEventPayload,
   type TransactionMeterValuesPayload,
   type TransactionStartedPayload,
   type TransactionStoppedPayload,
@@ -38,13 +34,6 @@ const bootNotification: CallMapper = (ctx, ts, req, res, ocpp, out) => {
     reason: null,
     status: res.status ?? null,
     interval: res.interval ?? null,
-    ocpp,
-  }, ts));
-};
-
-const heartbeat: CallMapper = (ctx, ts, _req, res, ocpp, out) => {
-  out.push(makeEvent<ChargePointHeartbeatPayload>(ctx, EventType.ChargePointHeartbeat, {
-    currentTime: res.currentTime ?? null,
     ocpp,
   }, ts));
 };
@@ -167,45 +156,9 @@ const meterValues: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
   }, ts));
 };
 
-const dataTransfer: CallMapper = (ctx, ts, req, res, ocpp, out) => {
-  out.push(makeEvent<DataTransferReceivedPayload>(ctx, EventType.DataTransferReceived, {
-    vendorId: req.vendorId ?? null,
-    messageId: req.messageId ?? null,
-    data: req.data ?? null,
-    status: res.status ?? null,
-    responseData: res.data ?? null,
-    ocpp,
-  }, ts));
-};
-
-const firmwareStatus: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
-  out.push(makeEvent<FirmwareStatusChangedPayload>(ctx, EventType.FirmwareStatusChanged, {
-    status: req.status ?? null,
-    requestId: req.requestId ?? null,
-    ocpp,
-  }, ts));
-};
-
 const diagnosticsStatus: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
   out.push(makeEvent<DiagnosticsStatusChangedPayload>(ctx, EventType.DiagnosticsStatusChanged, {
     status: req.status ?? null,
-    ocpp,
-  }, ts));
-};
-
-const logStatus: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
-  out.push(makeEvent<LogStatusChangedPayload>(ctx, EventType.LogStatusChanged, {
-    status: req.status ?? null,
-    requestId: req.requestId ?? null,
-    ocpp,
-  }, ts));
-};
-
-const securityEvent: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
-  out.push(makeEvent<SecurityEventPayload>(ctx, EventType.SecurityEvent, {
-    type: req.type ?? null,
-    timestamp: req.timestamp ?? null,
-    techInfo: req.techInfo ?? null,
     ocpp,
   }, ts));
 };

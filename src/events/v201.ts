@@ -1,3 +1,11 @@
+import {
+  dataTransfer,
+  firmwareStatus,
+  heartbeat,
+  logStatus,
+  ocppActionEvent,
+  securityEvent,
+} from './common-mappers.js';
 import { connectorKey, transactionIdString } from './connector-memory.js';
 import {
   EventType,
@@ -12,15 +20,9 @@ import { importRegisterWh, meterValuesV201 } from './meter-values.js';
 import type {
   AuthorizationRequestedPayload,
   ChargePointBootedPayload,
-  ChargePointHeartbeatPayload,
   ConnectorStatusChangedPayload,
-  DataTransferReceivedPayload,
-  FirmwareStatusChangedPayload,
   IdToken,
-  LogStatusChangedPayload,
   MeterValue,
-  OcppActionPayload,
-  SecurityEventPayload,
   TransactionFields,
   TransactionMeterValuesPayload,
   TransactionStartedPayload,
@@ -46,13 +48,6 @@ const bootNotification: CallMapper = (ctx, ts, req, res, ocpp, out) => {
     reason: req.reason ?? null,
     status: res.status ?? null,
     interval: res.interval ?? null,
-    ocpp,
-  }, ts));
-};
-
-const heartbeat: CallMapper = (ctx, ts, _req, res, ocpp, out) => {
-  out.push(makeEvent<ChargePointHeartbeatPayload>(ctx, EventType.ChargePointHeartbeat, {
-    currentTime: res.currentTime ?? null,
     ocpp,
   }, ts));
 };
@@ -102,7 +97,7 @@ const authorize: CallMapper = (ctx, ts, req, res, ocpp, out) => {
 const transactionEvent: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   const eventType = req.eventType;
   if (eventType !== 'Started' && eventType !== 'Updated' && eventType !== 'Ended') {
-    out.push(makeEvent<OcppActionPayload>(ctx, ocppActionEventType(ocpp.action), { ocpp }, ts));
+    ocppActionEvent(ctx, ts, req, res, ocpp, out);
     return;
   }
   const memory = ctx.memory;
@@ -194,42 +189,6 @@ const meterValues: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
     evseId: req.evseId ?? null,
     connectorId: null,
     meterValues: meterValuesV201(req.meterValue),
-    ocpp,
-  }, ts));
-};
-
-const dataTransfer: CallMapper = (ctx, ts, req, res, ocpp, out) => {
-  out.push(makeEvent<DataTransferReceivedPayload>(ctx, EventType.DataTransferReceived, {
-    vendorId: req.vendorId ?? null,
-    messageId: req.messageId ?? null,
-    data: req.data ?? null,
-    status: res.status ?? null,
-    responseData: res.data ?? null,
-    ocpp,
-  }, ts));
-};
-
-const firmwareStatus: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
-  out.push(makeEvent<FirmwareStatusChangedPayload>(ctx, EventType.FirmwareStatusChanged, {
-    status: req.status ?? null,
-    requestId: req.requestId ?? null,
-    ocpp,
-  }, ts));
-};
-
-const logStatus: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
-  out.push(makeEvent<LogStatusChangedPayload>(ctx, EventType.LogStatusChanged, {
-    status: req.status ?? null,
-    requestId: req.requestId ?? null,
-    ocpp,
-  }, ts));
-};
-
-const securityEvent: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
-  out.push(makeEvent<SecurityEventPayload>(ctx, EventType.SecurityEvent, {
-    type: req.type ?? null,
-    timestamp: req.timestamp ?? null,
-    techInfo: req.techInfo ?? null,
     ocpp,
   }, ts));
 };
