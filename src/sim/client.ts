@@ -414,6 +414,7 @@ export class SimulatedCharger {
       const m = this.metrics;
       if (m) {
         if (m.ending) m.callsUnansweredAtEnd++;
+        else if (this.closingByUs) m.callsCutByDrop++;
         else m.callsAborted++;
       }
       this.settle(new NotConnectedError(`${this.pending.action}: connection closed (${code})`), undefined, performance.now());

@@ -39,6 +39,14 @@ export class ShardMetrics {
   /** Set when the simulator starts closing its own sockets: calls cut off then are "unanswered at the end". */
   ending = false;
 
+  // the reconnect storm (--drop-all-at)
+  /** Open sockets this shard cut on purpose at the drop. */
+  dropped = 0;
+  /** Dropped chargers whose BootNotification was accepted again after the drop. */
+  rebooted = 0;
+  /** Ms from the drop until every dropped charger had booted again; -1 until then. */
+  allRebootedAtMs = -1;
+
   // charger → server calls
   callsSent = 0;
   callsAnswered = 0;
@@ -49,6 +57,8 @@ export class ShardMetrics {
   callsAborted = 0;
   /** Outstanding when the run ended and sockets were closed. */
   callsUnansweredAtEnd = 0;
+  /** Outstanding when the simulator cut the socket on purpose (the reconnect storm's drop). */
+  callsCutByDrop = 0;
   callsByAction: CountMap = Object.create(null);
   /** CALLRESULT / CALLERROR frames whose id nobody was waiting for (late answers after a timeout, mostly). */
   unmatchedResponses = 0;
@@ -134,6 +144,9 @@ export class ShardMetrics {
       allOpenAtMs: this.allOpenAtMs,
       openAtEnd: this.openAtEnd,
       connectingAtEnd: this.connectingAtEnd,
+      dropped: this.dropped,
+      rebooted: this.rebooted,
+      allRebootedAtMs: this.allRebootedAtMs,
       connectLatency: this.connectLatency.toJSON(),
       callsSent: this.callsSent,
       callsAnswered: this.callsAnswered,
@@ -142,6 +155,7 @@ export class ShardMetrics {
       callsTimedOut: this.callsTimedOut,
       callsAborted: this.callsAborted,
       callsUnansweredAtEnd: this.callsUnansweredAtEnd,
+      callsCutByDrop: this.callsCutByDrop,
       callsByAction: { ...this.callsByAction },
       unmatchedResponses: this.unmatchedResponses,
       malformedFrames: this.malformedFrames,
@@ -176,6 +190,9 @@ export interface MetricsData {
   allOpenAtMs: number;
   openAtEnd: number;
   connectingAtEnd: number;
+  dropped: number;
+  rebooted: number;
+  allRebootedAtMs: number;
   connectLatency: HistogramData;
   callsSent: number;
   callsAnswered: number;
@@ -184,6 +201,7 @@ export interface MetricsData {
   callsTimedOut: number;
   callsAborted: number;
   callsUnansweredAtEnd: number;
+  callsCutByDrop: number;
   callsByAction: CountMap;
   unmatchedResponses: number;
   malformedFrames: number;
@@ -232,10 +250,16 @@ export function mergeMetrics(parts: MetricsData[]): {
   const connectLatency = new Histogram();
   const out = new ShardMetrics().snapshot();
   let allOpenAtMs = parts.length ? 0 : -1;
+  // The storm is over when it is over in every shard that dropped something.
+  let allRebootedAtMs = parts.some((p) => p.dropped > 0) ? 0 : -1;
   for (const p of parts) {
     for (const key of Object.keys(out) as Array<keyof MetricsData>) {
       const value = p[key];
-      if (typeof value === 'number' && key !== 'allOpenAtMs') (out[key] as number) += value;
+      if (typeof value === 'number' && key !== 'allOpenAtMs' && key !== 'allRebootedAtMs') (out[key] as number) += value;
+    }
+    if (p.dropped > 0) {
+      if (p.allRebootedAtMs < 0 || allRebootedAtMs < 0) allRebootedAtMs = -1;
+      else allRebootedAtMs = Math.max(allRebootedAtMs, p.allRebootedAtMs);
     }
     for (const key of ['failedByReason', 'unexpectedClosesByCode', 'callErrorsByCode', 'callsByAction', 'csCallsByAction', 'csCallErrorsByCode'] as const) {
       for (const [k, v] of Object.entries(p[key])) bump(out[key], k, v);
@@ -247,6 +271,7 @@ export function mergeMetrics(parts: MetricsData[]): {
     else allOpenAtMs = Math.max(allOpenAtMs, p.allOpenAtMs);
   }
   out.allOpenAtMs = allOpenAtMs;
+  out.allRebootedAtMs = allRebootedAtMs;
   out.latency = latency.toJSON();
   out.steadyLatency = steadyLatency.toJSON();
   out.connectLatency = connectLatency.toJSON();

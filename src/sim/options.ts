@@ -21,7 +21,10 @@ export interface SimulationOptions {
   durationSec?: number;
   /** After the run: how long to wait for outstanding calls before closing. */
   drainSec?: number;
-  /** Average CALLs per minute per charger after its boot sequence. */
+  /**
+   * Average CALLs per minute per charger after its boot sequence. 0: none (idle chargers: after the
+   * boot sequence only answers to the central system and the messages it triggers).
+   */
   callsPerMinute?: number;
   /** Send the next CALL as soon as the last is answered. */
   flood?: boolean;
@@ -47,6 +50,17 @@ export interface SimulationOptions {
   sourcePorts?: [number, number];
   /** New connections per second across all workers (reconnects included). */
   rampPerSec?: number;
+  /**
+   * At this second of the run, cut every open socket at once (no closing handshake), as a network
+   * blip would; the chargers reconnect with the back-off and boot again. Counted apart from
+   * unexpected closes, and reported as a reconnect storm.
+   */
+  dropAllAtSec?: number;
+  /**
+   * New connections per second across all workers once the drop happened; 0 (the default): no
+   * limit, each charger reconnects when its back-off ends, as a real fleet does.
+   */
+  dropRampPerSec?: number;
   /** Sample this process's RSS and CPU (the server under test). */
   serverPid?: number;
   reportEverySec?: number;
@@ -110,6 +124,10 @@ export interface ResolvedOptions {
   sourcePortBase: number;
   sourcePortSpan: number;
   rampPerSec: number;
+  /** When every open socket is cut (ms from the start); null: never. */
+  dropAllAtMs: number | null;
+  /** Admission rate after the drop; 0: unlimited. */
+  dropRampPerSec: number;
   serverPid: number | undefined;
   reportEveryMs: number;
   insecure: boolean;
@@ -189,7 +207,6 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
     return v;
   };
   const callsPerMinute = num(o.callsPerMinute, DEFAULTS.callsPerMinute, '--calls-per-minute');
-  check(callsPerMinute > 0 || o.flood === true, '--calls-per-minute must be > 0');
   const reconnectBaseSec = num(o.reconnectBaseSec, DEFAULTS.reconnectBaseSec, '--reconnect-base');
   const reconnectMaxSec = num(o.reconnectMaxSec, DEFAULTS.reconnectMaxSec, '--reconnect-max');
   check(reconnectMaxSec >= reconnectBaseSec, '--reconnect-max must be >= --reconnect-base');
@@ -198,6 +215,15 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
   const rampPerSec = num(o.rampPerSec, DEFAULTS.rampPerSec, '--ramp');
   check(rampPerSec > 0, '--ramp must be > 0');
   if (o.serverPid !== undefined) check(Number.isInteger(o.serverPid) && o.serverPid > 0, '--server-pid must be a process id');
+  const durationSec = num(o.durationSec, DEFAULTS.durationSec, '--duration');
+  let dropAllAtMs: number | null = null;
+  if (o.dropAllAtSec !== undefined) {
+    const at = num(o.dropAllAtSec, 0, '--drop-all-at');
+    check(at > 0 && at < durationSec, '--drop-all-at must be after the start and before the end of --duration');
+    check(o.reconnect !== false, '--drop-all-at needs reconnecting chargers (not --no-reconnect)');
+    dropAllAtMs = at * 1000;
+  }
+  const dropRampPerSec = num(o.dropRampPerSec, 0, '--drop-ramp');
   const prefix = o.prefix ?? DEFAULTS.prefix;
   const firstIndex = num(o.firstIndex, DEFAULTS.firstIndex, '--first-index');
 
@@ -208,7 +234,7 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
     prefix,
     firstIndex,
     password: o.password,
-    durationMs: num(o.durationSec, DEFAULTS.durationSec, '--duration') * 1000,
+    durationMs: durationSec * 1000,
     drainMs: num(o.drainSec, DEFAULTS.drainSec, '--drain') * 1000,
     callsPerMinute,
     flood: o.flood ?? false,
@@ -227,6 +253,8 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
     sourcePortBase: portLow,
     sourcePortSpan: portSpan,
     rampPerSec,
+    dropAllAtMs,
+    dropRampPerSec,
     serverPid: o.serverPid,
     reportEveryMs: num(o.reportEverySec, DEFAULTS.reportEverySec, '--report-every', 0.1) * 1000,
     insecure: o.insecure ?? false,

@@ -43,6 +43,19 @@ export interface ServerReport {
   gone: boolean;
 }
 
+export interface ReconnectStormReport {
+  /** When the drop happened, seconds from the start. */
+  atSec: number;
+  /** Open sockets cut at the drop. */
+  dropped: number;
+  /** Dropped chargers whose BootNotification was accepted again. */
+  rebooted: number;
+  /** Seconds from the drop until every dropped charger had booted again; null if some never did. */
+  allRebootedAfterSec: number | null;
+  /** Admission limit after the drop (connections per second over all workers); null: none. */
+  rampPerSec: number | null;
+}
+
 export interface SimulationReport {
   startedAt: string;
   finishedAt: string;
@@ -68,6 +81,8 @@ export interface SimulationReport {
     peakOpen: number;
     unexpectedCloses: number;
     unexpectedClosesByCode: CountMap;
+    /** Sockets the simulator cut itself (--drop-all-at): not unexpected closes. */
+    droppedOnPurpose: number;
     reconnects: number;
     /** Connections retried on another source port after a local port clash (not failures). */
     portRetries: number;
@@ -83,6 +98,8 @@ export interface SimulationReport {
     timedOut: number;
     abortedByClose: number;
     unansweredAtEnd: number;
+    /** Outstanding when the simulator cut the socket on purpose (--drop-all-at). */
+    cutByDrop: number;
     unmatchedResponses: number;
     malformedFrames: number;
     byAction: CountMap;
@@ -106,6 +123,8 @@ export interface SimulationReport {
     callErrorsByCode: CountMap;
     byAction: CountMap;
   };
+  /** With --drop-all-at: every open socket cut at once, and the fleet coming back. */
+  reconnectStorm: ReconnectStormReport | null;
   server: ServerReport | null;
   simulator: {
     workers: WorkerSelfReport[];
@@ -202,8 +221,21 @@ export function buildReport(input: ReportInput): SimulationReport {
   if (m.callsTimedOut > 0) failures.push(`${m.callsTimedOut} CALLs timed out`);
   if (m.callsAborted > 0) failures.push(`${m.callsAborted} CALLs were cut off by a closing connection`);
   if (m.callsUnansweredAtEnd > 0) failures.push(`${m.callsUnansweredAtEnd} CALLs were still unanswered at the end`);
-  if (m.callsAnswered + m.callErrors + m.callsTimedOut + m.callsAborted + m.callsUnansweredAtEnd !== m.callsSent) {
-    failures.push('CALL accounting does not add up (sent != answered + errors + timed out + aborted + unanswered)');
+  if (m.callsAnswered + m.callErrors + m.callsTimedOut + m.callsAborted + m.callsUnansweredAtEnd + m.callsCutByDrop !== m.callsSent) {
+    failures.push('CALL accounting does not add up (sent != answered + errors + timed out + aborted + unanswered + cut by the drop)');
+  }
+  let reconnectStorm: ReconnectStormReport | null = null;
+  if (o.dropAllAtMs !== null) {
+    const done = m.allRebootedAtMs >= 0 && m.rebooted === m.dropped;
+    reconnectStorm = {
+      atSec: round(o.dropAllAtMs / 1000, 3),
+      dropped: m.dropped,
+      rebooted: m.rebooted,
+      allRebootedAfterSec: done ? round(m.allRebootedAtMs / 1000, 3) : null,
+      rampPerSec: o.dropRampPerSec > 0 ? o.dropRampPerSec : null,
+    };
+    if (input.loadMs >= o.dropAllAtMs && m.dropped === 0) failures.push('the drop found no open socket to cut');
+    if (m.rebooted < m.dropped) failures.push(`${m.dropped - m.rebooted} of ${m.dropped} dropped chargers did not boot again`);
   }
 
   const { password, ...rest } = o;
@@ -227,6 +259,7 @@ export function buildReport(input: ReportInput): SimulationReport {
       peakOpen: m.peakOpen,
       unexpectedCloses: m.unexpectedCloses,
       unexpectedClosesByCode: m.unexpectedClosesByCode,
+      droppedOnPurpose: m.dropped,
       reconnects: m.reconnects,
       portRetries: m.portRetries,
       allConnectedAfterSec: m.allOpenAtMs >= 0 && m.everConnected === o.chargers ? round(m.allOpenAtMs / 1000, 3) : null,
@@ -240,6 +273,7 @@ export function buildReport(input: ReportInput): SimulationReport {
       timedOut: m.callsTimedOut,
       abortedByClose: m.callsAborted,
       unansweredAtEnd: m.callsUnansweredAtEnd,
+      cutByDrop: m.callsCutByDrop,
       unmatchedResponses: m.unmatchedResponses,
       malformedFrames: m.malformedFrames,
       byAction: sortedCounts(m.callsByAction),
@@ -261,6 +295,7 @@ export function buildReport(input: ReportInput): SimulationReport {
       callErrorsByCode: m.csCallErrorsByCode,
       byAction: sortedCounts(m.csCallsByAction),
     },
+    reconnectStorm,
     server,
     simulator: { workers, bottleneck, notes },
     passed: failures.length === 0,
@@ -291,7 +326,7 @@ export function formatSummary(r: SimulationReport): string {
   const o = r.options;
   lines.push(
     `OCPP simulation: ${c.chargers} chargers (${o.protocol}) -> ${o.url}, ${r.workers} process(es), ` +
-      `${r.loadSec} s load, ${o.flood ? 'flood' : `${o.callsPerMinute} calls/min each`}`,
+      `${r.loadSec} s load, ${o.flood ? 'flood' : o.callsPerMinute > 0 ? `${o.callsPerMinute} calls/min each` : 'idle after boot'}`,
   );
   lines.push(
     `connections  attempted ${c.attempted}  opened ${c.opened}  failed ${c.failed}  open at end ${c.openAtEnd}/${c.chargers}` +
@@ -300,11 +335,12 @@ export function formatSummary(r: SimulationReport): string {
   );
   lines.push(`             failed by reason: ${counts(c.failedByReason)}`);
   lines.push(`             unexpected closes ${c.unexpectedCloses} by code: ${counts(c.unexpectedClosesByCode)}  reconnects ${c.reconnects}  booted ${c.booted}` +
-    `${c.portRetries ? `  source-port retries ${c.portRetries}` : ''}`);
+    `${c.portRetries ? `  source-port retries ${c.portRetries}` : ''}${c.droppedOnPurpose ? `  dropped on purpose ${c.droppedOnPurpose}` : ''}`);
   lines.push(`             handshake ${latencyLine(c.connectLatency)}`);
   lines.push(
     `calls        sent ${k.sent}  answered ${k.answered} (${pct(k.answered, k.sent)})  CALLERROR ${k.callErrors}  ` +
-      `timed out ${k.timedOut}  cut by close ${k.abortedByClose}  unanswered at end ${k.unansweredAtEnd}`,
+      `timed out ${k.timedOut}  cut by close ${k.abortedByClose}  unanswered at end ${k.unansweredAtEnd}` +
+      `${k.cutByDrop ? `  cut by the drop ${k.cutByDrop}` : ''}`,
   );
   lines.push(`             CALLERROR by code: ${counts(k.callErrorsByCode)}  unmatched answers ${k.unmatchedResponses}  malformed frames ${k.malformedFrames}`);
   lines.push(`             latency ${latencyLine(k.latency)}`);
@@ -314,6 +350,13 @@ export function formatSummary(r: SimulationReport): string {
     `throughput   ${r.throughput.callsPerSec} calls/s, ${r.throughput.msgsPerSec} msgs/s ` +
       `(sent ${r.throughput.sentPerSec}/s, received ${r.throughput.receivedPerSec}/s)`,
   );
+  const st = r.reconnectStorm;
+  if (st) {
+    lines.push(
+      `storm        at ${st.atSec} s: dropped ${st.dropped}, booted again ${st.rebooted}, all booted again after ` +
+        `${st.allRebootedAfterSec === null ? 'never' : `${st.allRebootedAfterSec} s`} (admission ${st.rampPerSec === null ? 'unlimited' : `${st.rampPerSec}/s`})`,
+    );
+  }
   const cs = r.centralSystem;
   lines.push(`central sys  CALLs received ${cs.callsReceived}, answered ${cs.answered}, CALLERROR ${cs.callErrors} (${counts(cs.callErrorsByCode)}); ${counts(cs.byAction)}`);
   if (r.server) {
@@ -363,6 +406,7 @@ export function formatProgress(
     `| calls ${m.callsSent} ${Math.round((m.callsSent - prev.callsSent) / dt)}/s`,
     `msgs ${Math.round((frames - prev.frames) / dt)}/s`,
     `err ${m.callErrors} t/o ${m.callsTimedOut}`,
+    ...(m.dropped > 0 ? [`| storm booted ${m.rebooted}/${m.dropped}`] : []),
     `| p50 ${round(interval.quantile(0.5) / 1000, 2)} p99 ${round(interval.quantile(0.99) / 1000, 2)} max ${round(interval.max / 1000, 1)} ms`,
   ];
   if (server) parts.push(`| server ${mb(server.rssBytes)} MB ${server.cpuPercent} %`);

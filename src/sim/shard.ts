@@ -10,7 +10,8 @@
  * Each charger lives the life of a real one: connect, BootNotification, a StatusNotification per
  * connector, then paced CALLs that follow its script (heartbeats between sessions, and sessions of
  * Authorize, start, Charging, meter values, stop, Available), one CALL outstanding at a time.
- * Dropped connections come back after a randomized exponential back-off.
+ * Dropped connections come back after a randomized exponential back-off. With --drop-all-at, every
+ * open socket is cut at once at that moment (a network blip) and the fleet storms back.
  */
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -78,6 +79,8 @@ class LoadCharger extends SimulatedCharger implements Scheduled {
   portRetries = 0;
   everOpened = false;
   everBooted = false;
+  /** Cut by the drop and not booted again yet. */
+  awaitingReboot = false;
   /** Boot sequence: index of the next StatusNotification (connector number). */
   statusNext = 0;
   step = Step.Heartbeat;
@@ -121,12 +124,15 @@ function answerCentralCall(action: string, payload: any, charger: SimulatedCharg
       }
       case 'RemoteStartTransaction':
       case 'RequestStartTransaction':
+        // Idle chargers (no calls per minute) send nothing after their boot: they only answer.
+        if (!c.shard.paced) break;
         if (!c.inSession) c.remoteStart = true;
         c.nextSlotAt = 0; // act at once, not at the next paced slot
         c.shard.kickSoon(c);
         break;
       case 'RemoteStopTransaction':
       case 'RequestStopTransaction':
+        if (!c.shard.paced) break;
         if (c.inSession) c.remoteStop = true;
         c.nextSlotAt = 0;
         c.shard.kickSoon(c);
@@ -152,16 +158,21 @@ export class Shard {
   private wakeAt = Infinity;
   private lastWake = 0;
   private startedAt = 0;
+  /** The drop of --drop-all-at: its timer, and when it happened (admission is unthrottled from then on unless --drop-ramp). */
+  private dropTimer: NodeJS.Timeout | null = null;
+  private droppedAt = -1;
   private draining = false;
   private ending = false;
   private readonly paceMs: number;
-  private readonly maxConnecting: number;
-  private readonly tokenCap: number;
+  private maxConnecting: number;
+  private tokenCap: number;
+  private rampPerSec: number;
 
   constructor(readonly config: ShardConfig) {
     this.o = config.options;
     const o = this.o;
     this.paceMs = o.callsPerMinute > 0 ? 60_000 / o.callsPerMinute : 0;
+    this.rampPerSec = config.rampPerSec;
     this.maxConnecting = Math.max(50, Math.ceil(config.rampPerSec));
     this.tokenCap = Math.max(1, config.rampPerSec * 0.2);
     for (let i = config.from; i < config.to; i++) {
@@ -190,17 +201,48 @@ export class Shard {
     return this.chargers.length;
   }
 
+  /** Whether chargers send paced CALLs after booting (false with 0 calls per minute and no flood). */
+  get paced(): boolean {
+    return this.o.flood || this.paceMs > 0;
+  }
+
   /** Starts admitting connections at the ramp rate. */
   start(): void {
     this.startedAt = performance.now();
     this.lastTick = this.startedAt;
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.tick();
+    if (this.o.dropAllAtMs !== null) this.dropTimer = setTimeout(() => this.dropAll(), this.o.dropAllAtMs);
+  }
+
+  /**
+   * Cuts every open socket at once without a closing handshake, as a network blip would. The
+   * chargers see their connection gone, wait their back-off and reconnect; from now on admission
+   * follows --drop-ramp (none by default), so the storm hits the server as a real one would.
+   */
+  private dropAll(): void {
+    this.dropTimer = null;
+    if (this.draining) return;
+    const m = this.metrics;
+    this.droppedAt = performance.now();
+    const rate = this.o.dropRampPerSec / Math.max(1, this.o.workers);
+    this.rampPerSec = rate > 0 ? rate : Infinity;
+    this.maxConnecting = rate > 0 ? Math.max(50, Math.ceil(rate)) : Infinity;
+    this.tokenCap = rate > 0 ? Math.max(1, rate * 0.2) : Infinity;
+    for (const c of this.chargers) {
+      if (!c.isOpen) continue;
+      c.awaitingReboot = true;
+      m.dropped++;
+      c.terminate();
+    }
+    if (m.dropped === 0) m.allRebootedAtMs = 0;
   }
 
   /** Stops new CALLs and connections; resolves when no CALL is outstanding or after `drainMs`. */
   async drain(drainMs: number): Promise<void> {
     this.draining = true;
+    if (this.dropTimer) clearTimeout(this.dropTimer);
+    this.dropTimer = null;
     this.heap.clear();
     this.disarm();
     const until = performance.now() + drainMs;
@@ -216,6 +258,8 @@ export class Shard {
     this.metrics.ending = true;
     this.metrics.openAtEnd = this.metrics.open;
     this.metrics.connectingAtEnd = this.metrics.connecting;
+    if (this.dropTimer) clearTimeout(this.dropTimer);
+    this.dropTimer = null;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
     this.heap.clear();
@@ -239,8 +283,9 @@ export class Shard {
   private tick(): void {
     if (this.draining) return;
     const now = performance.now();
-    const rate = this.config.rampPerSec;
-    this.tokens = Math.min(this.tokenCap, this.tokens + ((now - this.lastTick) / 1000) * rate);
+    const rate = this.rampPerSec;
+    // No limit (the storm after a drop): everything queued goes now.
+    this.tokens = rate === Infinity ? Infinity : Math.min(this.tokenCap, this.tokens + ((now - this.lastTick) / 1000) * rate);
     this.lastTick = now;
     const q = this.connectQueue;
     while (this.tokens >= 1 && this.queueHead < q.length && this.metrics.connecting < this.maxConnecting) {
@@ -434,9 +479,14 @@ export class Shard {
       if (c.state !== State.Booting || !c.isOpen) return;
       const r = result as { status?: unknown; interval?: unknown } | undefined;
       if (!error && r?.status === 'Accepted') {
+        const m = this.metrics;
         if (!c.everBooted) {
           c.everBooted = true;
-          this.metrics.booted++;
+          m.booted++;
+        }
+        if (c.awaitingReboot) {
+          c.awaitingReboot = false;
+          if (++m.rebooted === m.dropped) m.allRebootedAtMs = performance.now() - this.droppedAt;
         }
         c.statusNext = c.version === 'ocpp1.6' ? 0 : 1;
         this.sendStatus(c);
@@ -461,15 +511,16 @@ export class Shard {
       const now = performance.now();
       // A random phase, so that chargers that came up together do not fire together.
       const urgent = this.o.flood || c.remoteStart || c.remoteStop;
-      c.nextSlotAt = urgent ? now : now + Math.random() * this.gap(c);
+      c.nextSlotAt = urgent ? now : this.paced ? now + Math.random() * this.gap(c) : Infinity;
       this.afterCall(c);
     });
   }
 
   // ---- paced calls ----
 
-  /** Mean spacing before the next paced CALL, jittered ±50 %. */
+  /** Mean spacing before the next paced CALL, jittered ±50 %; never for idle chargers. */
   private gap(c: LoadCharger): number {
+    if (!this.paced) return Infinity;
     const base = c.step === Step.Meter && this.o.meterIntervalMs > 0 ? this.o.meterIntervalMs : this.paceMs;
     return base * (0.5 + Math.random());
   }
@@ -509,7 +560,7 @@ export class Shard {
     if (c.state !== State.Running || !c.isOpen || this.draining) return;
     const now = performance.now();
     if (this.o.flood || c.triggers || c.nextSlotAt <= now) this.next(c, now);
-    else this.schedule(c, c.nextSlotAt);
+    else if (c.nextSlotAt !== Infinity) this.schedule(c, c.nextSlotAt);
   }
 
   /** The CALL for the charger's current step. */
