@@ -18,7 +18,7 @@ export class MemoryBus implements Bus {
 
   constructor(private readonly onHandlerError: (err: unknown, subject: string) => void = () => {}) {}
 
-  publish(subject: string, data: unknown): Promise<void> {
+  publish(subject: string, data: unknown): Promise<void> | undefined {
     if (this.closed) return Promise.reject(new Error('the bus is closed'));
     for (const entry of this.subscribers) {
       if (!subjectMatches(entry.pattern, subject)) continue;
@@ -28,7 +28,11 @@ export class MemoryBus implements Bus {
         this.onHandlerError(err, subject);
       }
     }
-    return Promise.resolve();
+    return undefined;
+  }
+
+  mayHaveResponders(subject: string): boolean {
+    return this.responders.has(subject);
   }
 
   async request(subject: string, data: unknown, timeoutMs: number): Promise<unknown> {

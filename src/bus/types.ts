@@ -17,8 +17,14 @@ export interface Subscription {
 }
 
 export interface Bus {
-  /** Resolves once the bus holds the message durably (for JetStream: the stream's acknowledgement). */
-  publish(subject: string, data: unknown): Promise<void>;
+  /**
+   * Resolves once the bus holds the message durably (for JetStream: the stream's acknowledgement). A bus that
+   * has already delivered the message when it returns (the in-process one) returns undefined instead: the
+   * per-message path then stays synchronous, with no promise to allocate and await.
+   */
+  publish(subject: string, data: unknown): Promise<void> | undefined;
+  /** false when the bus knows nobody answers `subject`, so a caller can skip the request; true when they may. */
+  mayHaveResponders(subject: string): boolean;
   /** Asks whoever answers `subject`; rejects with NoRespondersError at once when nobody does, TimeoutError after `timeoutMs`. */
   request(subject: string, data: unknown, timeoutMs: number): Promise<unknown>;
   subscribe<T = unknown>(pattern: string, handler: BusHandler<T>): Subscription;

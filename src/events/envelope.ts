@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { OcppVersion } from '../ocpp/versions.js';
 import type { ConnectorMemory } from './connector-memory.js';
+import { isoNow } from '../observability/clock.js';
 
 /**
  * The one envelope every event leaves the gateway in. Field names and meaning are the old gateway's Kafka
@@ -83,7 +84,7 @@ export type CallMapper = (
 ) => void;
 
 export function eventTimestamp(source: EventSource): string {
-  return (source.now ?? new Date()).toISOString();
+  return source.now !== undefined ? source.now.toISOString() : isoNow();
 }
 
 /**

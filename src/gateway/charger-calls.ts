@@ -40,6 +40,8 @@ export interface BackendRequest {
  */
 export class ChargerCallHandler {
   private readonly policies: Map<string, CallPolicy>;
+  private readonly subjects = new Map<string, string>();
+  private readonly backendCells = new Map<string, { value: number }>();
 
   constructor(private readonly deps: ChargerCallDeps) {
     this.policies = new Map(Object.entries(deps.policy.actions));
@@ -50,25 +52,43 @@ export class ChargerCallHandler {
   }
 
   handle(session: ChargerSession, action: string, payload: JsonObject, version: OcppVersion): JsonObject | Promise<JsonObject> {
-    if (!this.deps.local.has(version, action)) {
+    const { local, bus, policy } = this.deps;
+    if (!local.has(version, action)) {
       throw new OcppCallError('notSupported', `the gateway does not handle ${action}`);
     }
-    switch (this.policyFor(action)) {
-      case 'local': {
-        const answer = this.deps.local.answer(version, action, payload) as JsonObject | Promise<JsonObject>;
-        if (answer instanceof Promise) return answer.then((a) => this.answered(session, action, payload, a, false));
-        return this.answered(session, action, payload, answer, false) as JsonObject;
+    const mode = this.policyFor(action);
+    if (mode === 'backend') {
+      const subject = this.backendSubject(action);
+      if (bus.mayHaveResponders(subject)) {
+        return this.askBackend(session, subject, action, payload, version).then((a) => this.answered(session, action, payload, a, true));
       }
-      case 'event':
-        return Promise.resolve(this.deps.local.answer(version, action, payload) as JsonObject | Promise<JsonObject>).then((a) =>
-          this.answered(session, action, payload, a, true),
-        );
-      case 'backend':
-        return this.askBackend(session, action, payload, version).then((a) => this.answered(session, action, payload, a, true));
+      // Nobody to ask: the fallback applies at once, not after the timeout.
+      this.countBackend(action, 'no_backend');
+      if (policy.backend.fallback === 'error') throw new OcppCallError('internal', 'the central system cannot answer right now; retry later');
     }
+    const durable = mode !== 'local';
+    const answer = local.answer(version, action, payload) as JsonObject | Promise<JsonObject>;
+    if (answer instanceof Promise) return answer.then((a) => this.answered(session, action, payload, a, durable));
+    return this.answered(session, action, payload, answer, durable);
   }
 
-  /** Records what the gateway learned and publishes the call's events; durable ones are awaited. */
+  private backendSubject(action: string): string {
+    let subject = this.subjects.get(action);
+    if (subject === undefined) this.subjects.set(action, (subject = SUBJECTS.backendRequest(action)));
+    return subject;
+  }
+
+  private countBackend(action: string, outcome: string): void {
+    const key = `${action}\u0001${outcome}`;
+    let cell = this.backendCells.get(key);
+    if (cell === undefined) this.backendCells.set(key, (cell = this.deps.metrics.backendRequests.cell(action, outcome)));
+    cell.value++;
+  }
+
+  /**
+   * Records what the gateway learned and publishes the call's events. Durable ones are awaited, unless the bus
+   * held them on return (the in-process bus): then the answer goes out in the same tick, with no promise.
+   */
   private answered(session: ChargerSession, action: string, payload: JsonObject, answer: JsonObject, durable: boolean): JsonObject | Promise<JsonObject> {
     if (action === 'BootNotification') rememberBoot(session, payload, answer);
     const events = eventsForCall(session.eventContext(), action, payload, answer);
@@ -76,7 +96,9 @@ export class ChargerCallHandler {
       this.deps.events.publishDetached(events);
       return answer;
     }
-    return this.deps.events.publishDurably(events).then(
+    const pending = this.deps.events.publishDurably(events);
+    if (pending === undefined) return answer;
+    return pending.then(
       () => answer,
       (err: unknown) => {
         this.deps.log.error({ err, chargePointId: session.identity, action }, 'event not acknowledged by the bus; the charger will retry');
@@ -85,15 +107,15 @@ export class ChargerCallHandler {
     );
   }
 
-  private async askBackend(session: ChargerSession, action: string, payload: JsonObject, version: OcppVersion): Promise<JsonObject> {
-    const { bus, policy, metrics, validators, log } = this.deps;
+  private async askBackend(session: ChargerSession, subject: string, action: string, payload: JsonObject, version: OcppVersion): Promise<JsonObject> {
+    const { bus, policy, validators, log } = this.deps;
     const request: BackendRequest = { chargePointId: session.identity, gatewayId: session.gatewayId, protocol: version, action, payload };
     let outcome: string;
     try {
-      const response = await bus.request(SUBJECTS.backendRequest(action), request, policy.backend.timeoutMs);
+      const response = await bus.request(subject, request, policy.backend.timeoutMs);
       const violation = validators[version].validateResponse(action, response);
       if (violation === null) {
-        metrics.backendRequests.labels(action, 'answered').inc();
+        this.countBackend(action, 'answered');
         return response as JsonObject;
       }
       outcome = 'invalid';
@@ -102,7 +124,7 @@ export class ChargerCallHandler {
       outcome = err instanceof NoRespondersError ? 'no_backend' : err instanceof BusTimeoutError ? 'timeout' : 'error';
       if (outcome === 'error') log.error({ err, action }, 'backend request failed; using the fallback');
     }
-    metrics.backendRequests.labels(action, outcome).inc();
+    this.countBackend(action, outcome);
     if (policy.backend.fallback === 'error') {
       throw new OcppCallError('internal', 'the central system cannot answer right now; retry later');
     }

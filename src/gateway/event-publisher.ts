@@ -3,6 +3,7 @@ import type { Bus } from '../bus/types.js';
 import { SUBJECTS } from '../bus/types.js';
 import type { GatewayEvent } from '../events/index.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { HistogramCell } from '../observability/hot-metrics.js';
 
 /** `transaction.started` → `transaction`: metric labels by family stay few whatever the event types. */
 function family(eventType: string): string {
@@ -16,19 +17,29 @@ function family(eventType: string): string {
  * `publishDetached` for the rest, whose failures are counted and logged, never silent.
  */
 export class EventPublisher {
+  private readonly durationCells = new Map<string, HistogramCell>();
+
   constructor(
     private readonly bus: Bus,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
 
-  private publishOne(event: GatewayEvent): Promise<void> {
+  private publishOne(event: GatewayEvent): Promise<void> | undefined {
     const startedAt = performance.now();
     const fam = family(event.eventType);
-    return this.bus.publish(SUBJECTS.event(event.eventType), event).then(
-      () => {
-        this.metrics.eventPublishDuration.labels(fam).observe((performance.now() - startedAt) / 1000);
-      },
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.bus.publish(SUBJECTS.event(event.eventType), event);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    if (pending === undefined) {
+      this.observe(fam, startedAt);
+      return undefined;
+    }
+    return pending.then(
+      () => this.observe(fam, startedAt),
       (err: unknown) => {
         this.metrics.eventPublishFailures.labels(fam).inc();
         throw err;
@@ -36,15 +47,29 @@ export class EventPublisher {
     );
   }
 
-  /** Resolves when the bus holds every event; rejects if it does not hold one of them. */
-  publishDurably(events: readonly GatewayEvent[]): Promise<void> {
-    if (events.length === 1) return this.publishOne(events[0]);
-    return Promise.all(events.map((event) => this.publishOne(event))).then(() => undefined);
+  private observe(fam: string, startedAt: number): void {
+    let cell = this.durationCells.get(fam);
+    if (cell === undefined) this.durationCells.set(fam, (cell = this.metrics.eventPublishDuration.cell(fam)));
+    this.metrics.eventPublishDuration.observe(cell, (performance.now() - startedAt) / 1000);
+  }
+
+  /**
+   * Resolves when the bus holds every event; rejects if it does not hold one of them. undefined when the bus
+   * held them all on return (the in-process bus), so the caller can answer at once.
+   */
+  publishDurably(events: readonly GatewayEvent[]): Promise<void> | undefined {
+    let pending: Promise<void>[] | undefined;
+    for (const event of events) {
+      const p = this.publishOne(event);
+      if (p !== undefined) (pending ??= []).push(p);
+    }
+    if (pending === undefined) return undefined;
+    return Promise.all(pending).then(() => undefined);
   }
 
   publishDetached(events: readonly GatewayEvent[]): void {
     for (const event of events) {
-      this.publishOne(event).catch((err: unknown) => {
+      this.publishOne(event)?.catch((err: unknown) => {
         this.log.error({ err, eventType: event.eventType, chargePointId: event.chargePointId }, 'event not published');
       });
     }

@@ -10,6 +10,7 @@
  */
 import type { OcppVersion } from '../ocpp/versions.js';
 import type { TransactionIdAllocator } from './transaction-ids.js';
+import { isoNow } from '../observability/clock.js';
 
 export interface LocalAnswerConfig {
   /** `interval` of an accepted BootNotification, i.e. the heartbeat interval the charger adopts. Default 300. */
@@ -160,5 +161,5 @@ function normaliseIdToken(idToken: string): string {
 }
 
 function now(): string {
-  return new Date().toISOString();
+  return isoNow();
 }

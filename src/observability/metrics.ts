@@ -67,25 +67,25 @@ export function createMetrics() {
       help: 'Charger CALLs refused because the charger had too many CALLs in flight',
       ...r,
     }),
-    eventPublishDuration: new Histogram({
-      name: 'gateway_event_publish_seconds',
-      help: 'Time until the bus acknowledged an event, by event type family',
-      labelNames: ['family'],
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
-      ...r,
-    }),
+    eventPublishDuration: new HotHistogram(
+      'gateway_event_publish_seconds',
+      'Time until the bus acknowledged an event, by event type family',
+      ['family'],
+      [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registry,
+    ),
     eventPublishFailures: new Counter({
       name: 'gateway_event_publish_failures_total',
       help: 'Events the bus did not acknowledge, by event type family',
       labelNames: ['family'],
       ...r,
     }),
-    backendRequests: new Counter({
-      name: 'gateway_backend_requests_total',
-      help: 'Charger CALLs referred to the backend, by action and outcome (answered, no_backend, timeout, invalid, error)',
-      labelNames: ['action', 'outcome'],
-      ...r,
-    }),
+    backendRequests: new HotCounter(
+      'gateway_backend_requests_total',
+      'Charger CALLs referred to the backend, by action and outcome (answered, no_backend, timeout, invalid, error)',
+      ['action', 'outcome'],
+      registry,
+    ),
     commands: new Counter({
       name: 'gateway_commands_total',
       help: 'Backend commands to chargers by action and outcome (completed or the error code)',
