@@ -50,14 +50,17 @@ describe('reconnect storm and idle chargers against the baseline responder', () 
       url,
       chargers: 100,
       protocol: 'mix',
-      durationSec: 9,
+      durationSec: 60,
       drainSec: 5,
       callsPerMinute: 60,
       workers: 2,
       dropAllAtSec: 3,
       reconnectBaseSec: 0.5,
       reconnectMaxSec: 5,
+      endAfterStormSec: 2,
     });
+    // The run ended once the storm was over, well before --duration.
+    assert.ok(report.loadSec < 60, `ran ${report.loadSec} s`);
     assert.deepEqual(report.failures, []);
     assert.equal(report.passed, true);
     const c = report.connections;
@@ -124,6 +127,8 @@ describe('storm options', () => {
   });
 
   it('refuses a drop outside the run or without reconnecting', () => {
+    assert.throws(() => resolveOptions({ ...base, endAfterStormSec: 5 }), RangeError); // no drop to end after
+    assert.equal(resolveOptions({ ...base, dropAllAtSec: 10, endAfterStormSec: 5 }).endAfterStormMs, 5000);
     assert.throws(() => resolveOptions({ ...base, dropAllAtSec: 60 }), RangeError);
     assert.throws(() => resolveOptions({ ...base, dropAllAtSec: 0 }), RangeError);
     assert.throws(() => resolveOptions({ ...base, dropAllAtSec: 10, reconnect: false }), RangeError);

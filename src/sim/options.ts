@@ -61,6 +61,8 @@ export interface SimulationOptions {
    * limit, each charger reconnects when its back-off ends, as a real fleet does.
    */
   dropRampPerSec?: number;
+  /** With dropAllAtSec: end the run this long after every dropped charger booted again (--duration stays the limit). */
+  endAfterStormSec?: number;
   /** Sample this process's RSS and CPU (the server under test). */
   serverPid?: number;
   reportEverySec?: number;
@@ -128,6 +130,8 @@ export interface ResolvedOptions {
   dropAllAtMs: number | null;
   /** Admission rate after the drop; 0: unlimited. */
   dropRampPerSec: number;
+  /** End the run this long after the storm is over; null: run to the end of the duration. */
+  endAfterStormMs: number | null;
   serverPid: number | undefined;
   reportEveryMs: number;
   insecure: boolean;
@@ -224,6 +228,11 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
     dropAllAtMs = at * 1000;
   }
   const dropRampPerSec = num(o.dropRampPerSec, 0, '--drop-ramp');
+  let endAfterStormMs: number | null = null;
+  if (o.endAfterStormSec !== undefined) {
+    check(dropAllAtMs !== null, '--end-after-storm needs --drop-all-at');
+    endAfterStormMs = num(o.endAfterStormSec, 0, '--end-after-storm') * 1000;
+  }
   const prefix = o.prefix ?? DEFAULTS.prefix;
   const firstIndex = num(o.firstIndex, DEFAULTS.firstIndex, '--first-index');
 
@@ -255,6 +264,7 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
     rampPerSec,
     dropAllAtMs,
     dropRampPerSec,
+    endAfterStormMs,
     serverPid: o.serverPid,
     reportEveryMs: num(o.reportEverySec, DEFAULTS.reportEverySec, '--report-every', 0.1) * 1000,
     insecure: o.insecure ?? false,

@@ -101,8 +101,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const loadEnd = (): number => Math.min(stoppedAt ?? Infinity, t0 + o.durationMs);
   let progress: ProgressState = { atMs: 0, callsSent: 0, frames: 0, latency: null };
   let lastLine = 0;
+  /** When every worker reported its dropped chargers all booted again (--end-after-storm). */
+  let stormOverAt: number | null = null;
   const ticker = setInterval(() => {
     const now = performance.now();
+    if (o.endAfterStormMs !== null) {
+      const workers = latest.filter(Boolean);
+      if (stormOverAt === null && workers.length === shards.length && workers.every((s) => s.metrics.allRebootedAtMs >= 0)) {
+        stormOverAt = now;
+        log?.(`[${((now - t0) / 1000).toFixed(1).padStart(6)}s] every dropped charger booted again; ending in ${o.endAfterStormMs / 1000} s`);
+      }
+      if (stormOverAt !== null && now - stormOverAt >= o.endAfterStormMs) onAbort();
+    }
     if (sampler && !sampler.gone) {
       lastServer = sampler.sample() ?? lastServer;
       if (now <= loadEnd()) serverLoadedIndex = sampler.samples.length - 1;
