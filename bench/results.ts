@@ -1,0 +1,227 @@
+/**
+ * What a benchmark run records: per target, the numbers derived from the simulator's report (plus
+ * what the benchmark measured around it), the gateway/baseline ratios, and the targets checked.
+ * One JSON file per run in bench/results/.
+ */
+import type { ReconnectStormReport, SimulationReport } from '../src/sim/report.js';
+import type { LatencySummary } from '../src/sim/histogram.js';
+import type { MachineInfo } from './machine.js';
+import type { TargetKind } from './targets.js';
+
+export type Mode = 'full' | 'quick';
+
+export interface LatencyMs {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** RSS after a forced full garbage collection, before the first connection and with every charger connected. */
+export interface SettledMemory {
+  beforeMB: number;
+  loadedMB: number;
+  connections: number;
+  perConnectionKB: number | null;
+}
+
+export interface TargetResult {
+  kind: TargetKind;
+  pid: number;
+  /** How the process ended when the benchmark stopped it (SIGTERM: 0 expected). */
+  exit: { code: number | null; signal: string | null };
+  /** The process went away during the run. */
+  serverGone: boolean;
+  chargers: number;
+  everConnected: number;
+  openAtEnd: number;
+  /** Chargers still connected at the end, percent of all. */
+  heldPct: number;
+  allConnectedAfterSec: number | null;
+  failed: number;
+  failedByReason: Record<string, number>;
+  unexpectedCloses: number;
+  unexpectedClosesByCode: Record<string, number>;
+  droppedOnPurpose: number;
+  calls: {
+    sent: number;
+    answered: number;
+    /** Answered with a CALLRESULT, percent of those sent (calls cut by a deliberate drop left out). */
+    answeredPct: number;
+    callErrors: number;
+    callErrorsByCode: Record<string, number>;
+    timedOut: number;
+    abortedByClose: number;
+    unansweredAtEnd: number;
+    cutByDrop: number;
+  };
+  /** Every CALL, ramp included. */
+  latencyMs: LatencyMs;
+  /** CALLs answered once every charger had connected: the steady load. */
+  steadyLatencyMs: LatencyMs;
+  callsPerSec: number;
+  msgsPerSec: number;
+  /** Server CPU over the load window, percent of one core. */
+  serverCpuPct: number | null;
+  serverCpuPeakPct: number | null;
+  /** msgs/s ÷ (server CPU % / 100): what one fully used core of the server carries. */
+  msgsPerSecPerCore: number | null;
+  rss: { beforeMB: number; loadedMB: number; peakMB: number; perConnectionKB: number | null } | null;
+  settled: SettledMemory | null;
+  storm: ReconnectStormReport | null;
+  simulator: { bottleneck: boolean; notes: string[]; workerCpuPct: number[]; workerLoopDelayP99Ms: number[] };
+  /** The whole machine during the load window, to spot other work distorting the numbers. */
+  machine: { cpuPct: number | null; otherCpuPct: number | null; loadAverageBefore: number };
+  passed: boolean;
+  failures: string[];
+  /** The simulator's full report. */
+  report: SimulationReport;
+}
+
+export interface TargetCheck {
+  name: string;
+  /** The target in words, e.g. "<= 1.5x baseline". */
+  target: string;
+  value: number | string | null;
+  pass: boolean;
+}
+
+export interface ScenarioResult {
+  id: string;
+  name: string;
+  description: string;
+  /** The simulator options both targets ran with. */
+  params: Record<string, unknown>;
+  baseline: TargetResult | null;
+  gateway: TargetResult | null;
+  /** gateway / baseline; null where either is missing or the baseline is 0. */
+  ratios: Record<string, number | null>;
+  targets: TargetCheck[];
+  notes: string[];
+  /** Set when the scenario could not be run to the end (a target did not start, the simulator threw). */
+  error?: string;
+}
+
+export interface RunResult {
+  mode: Mode;
+  machine: MachineInfo;
+  commit: string | null;
+  dirty: boolean | null;
+  dirtyPaths: string[];
+  /** The exact argv of the benchmark process. */
+  command: string[];
+  /** How it was asked for, when through npm (e.g. "npm run bench -- --quick"). */
+  invokedAs: string | null;
+  startedAt: string;
+  finishedAt: string;
+  /** Stopped early by a signal: not used for BENCHMARKS.md. */
+  interrupted: boolean;
+  scenarios: ScenarioResult[];
+}
+
+const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+function latency(l: LatencySummary): LatencyMs {
+  return { count: l.count, p50: l.p50Ms, p90: l.p90Ms, p99: l.p99Ms, p999: l.p999Ms, max: l.maxMs };
+}
+
+export interface DeriveExtras {
+  kind: TargetKind;
+  pid: number;
+  exit: { code: number | null; signal: string | null };
+  settled: SettledMemory | null;
+  machineCpuPct: number | null;
+  loadAverageBefore: number;
+  benchCpuPct: number;
+}
+
+/** The numbers a scenario compares, from one simulator report and what the benchmark measured around it. */
+export function deriveResult(r: SimulationReport, x: DeriveExtras): TargetResult {
+  const c = r.connections;
+  const k = r.calls;
+  const s = r.server;
+  const expected = k.sent - k.cutByDrop;
+  const serverCpu = s ? s.cpuAvgPercent : null;
+  const simCpu = r.simulator.workers.reduce((a, w) => a + w.cpuAvgPercent, 0);
+  return {
+    kind: x.kind,
+    pid: x.pid,
+    exit: x.exit,
+    serverGone: s?.gone ?? false,
+    chargers: c.chargers,
+    everConnected: c.everConnected,
+    openAtEnd: c.openAtEnd,
+    heldPct: round((c.openAtEnd / c.chargers) * 100, 3),
+    allConnectedAfterSec: c.allConnectedAfterSec,
+    failed: c.failed,
+    failedByReason: c.failedByReason,
+    unexpectedCloses: c.unexpectedCloses,
+    unexpectedClosesByCode: c.unexpectedClosesByCode,
+    droppedOnPurpose: c.droppedOnPurpose,
+    calls: {
+      sent: k.sent,
+      answered: k.answered,
+      answeredPct: expected > 0 ? round((k.answered / expected) * 100, 3) : 0,
+      callErrors: k.callErrors,
+      callErrorsByCode: k.callErrorsByCode,
+      timedOut: k.timedOut,
+      abortedByClose: k.abortedByClose,
+      unansweredAtEnd: k.unansweredAtEnd,
+      cutByDrop: k.cutByDrop,
+    },
+    latencyMs: latency(k.latency),
+    steadyLatencyMs: latency(k.steadyLatency),
+    callsPerSec: r.throughput.callsPerSec,
+    msgsPerSec: r.throughput.msgsPerSec,
+    serverCpuPct: serverCpu,
+    serverCpuPeakPct: s ? s.cpuPeakPercent : null,
+    msgsPerSecPerCore: serverCpu && serverCpu > 0 ? Math.round(r.throughput.msgsPerSec / (serverCpu / 100)) : null,
+    rss: s ? { beforeMB: s.rssBeforeMB, loadedMB: s.rssLoadedMB, peakMB: s.rssPeakMB, perConnectionKB: s.rssPerConnectionKB } : null,
+    settled: x.settled,
+    storm: r.reconnectStorm,
+    simulator: {
+      bottleneck: r.simulator.bottleneck,
+      notes: r.simulator.notes,
+      workerCpuPct: r.simulator.workers.map((w) => w.cpuAvgPercent),
+      workerLoopDelayP99Ms: r.simulator.workers.map((w) => w.loopDelayP99Ms),
+    },
+    machine: {
+      cpuPct: x.machineCpuPct,
+      otherCpuPct: x.machineCpuPct === null ? null : round(Math.max(0, x.machineCpuPct - (serverCpu ?? 0) - simCpu - x.benchCpuPct)),
+      loadAverageBefore: round(x.loadAverageBefore, 2),
+    },
+    passed: r.passed,
+    failures: r.failures,
+    report: r,
+  };
+}
+
+function ratio(g: number | null | undefined, b: number | null | undefined, digits = 3): number | null {
+  if (g === null || g === undefined || b === null || b === undefined || b === 0) return null;
+  return round(g / b, digits);
+}
+
+/** gateway / baseline for every figure the scenarios compare. */
+export function ratios(b: TargetResult | null, g: TargetResult | null): Record<string, number | null> {
+  if (!b || !g) return {};
+  return {
+    heldPct: ratio(g.heldPct, b.heldPct),
+    answeredPct: ratio(g.calls.answeredPct, b.calls.answeredPct),
+    p50: ratio(g.latencyMs.p50, b.latencyMs.p50),
+    p99: ratio(g.latencyMs.p99, b.latencyMs.p99),
+    p999: ratio(g.latencyMs.p999, b.latencyMs.p999),
+    max: ratio(g.latencyMs.max, b.latencyMs.max),
+    steadyP50: ratio(g.steadyLatencyMs.p50, b.steadyLatencyMs.p50),
+    steadyP99: ratio(g.steadyLatencyMs.p99, b.steadyLatencyMs.p99),
+    steadyP999: ratio(g.steadyLatencyMs.p999, b.steadyLatencyMs.p999),
+    steadyMax: ratio(g.steadyLatencyMs.max, b.steadyLatencyMs.max),
+    msgsPerSec: ratio(g.msgsPerSec, b.msgsPerSec),
+    serverCpuPct: ratio(g.serverCpuPct, b.serverCpuPct),
+    msgsPerSecPerCore: ratio(g.msgsPerSecPerCore, b.msgsPerSecPerCore),
+    rssPerConnection: ratio(g.rss?.perConnectionKB, b.rss?.perConnectionKB),
+    settledRssPerConnection: ratio(g.settled?.perConnectionKB, b.settled?.perConnectionKB),
+    allRebootedAfterSec: ratio(g.storm?.allRebootedAfterSec, b.storm?.allRebootedAfterSec),
+  };
+}

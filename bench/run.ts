@@ -1,0 +1,281 @@
+#!/usr/bin/env node
+/**
+ * The benchmark: `npm run bench` (every scenario, full size), `npm run bench -- --quick` (a few
+ * minutes), `--scenario a,c` to pick. Each scenario runs against the raw baseline responder and
+ * then the gateway, each a fresh process, never both at once; the results go to
+ * bench/results/<ISO date>-<full|quick>.json and BENCHMARKS.md is rewritten.
+ *
+ * Live progress goes to stderr, the comparison and PASS/MISS per target to stdout. Exit code 0
+ * whatever the targets say (a benchmark reports); 1 when the run itself broke; 2 for bad options.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runSimulation } from '../src/sim/index.js';
+import { MachineLoad, machineInfo, sourceInfo } from './machine.js';
+import { deriveResult, ratios, type Mode, type RunResult, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
+import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
+import { formatScenarioText, writeBenchmarksMd } from './summary.js';
+import { REPO_ROOT, startTarget, type TargetKind } from './targets.js';
+
+const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+const BENCHMARKS_MD = join(REPO_ROOT, 'BENCHMARKS.md');
+/** Pause between two target runs, so that the kernel has closed the previous run's sockets. */
+const PAUSE_MS = 3000;
+/** Above this CPU (percent of one core) used by other processes, a run's numbers are flagged. */
+const OTHER_CPU_NOTE = 25;
+
+const USAGE = `Usage: npm run bench [-- options]
+
+  --quick                      the few-minute version of every scenario
+  --scenario a,c               only these scenarios (${SCENARIO_IDS.join(', ')}; default all)
+  --gateway-node-args "ARGS"   extra Node.js options for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --help                       this text
+
+Scenarios: (a) TC-E2E-04 12,000 chargers 10 min, (b) 19,000 chargers in one process, (c) flood,
+(d) reconnect storm, (e) idle memory. Each against the baseline responder and the gateway.`;
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function rssMB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Math.round((Number(m[1]) / 1024) * 10) / 10 : 0;
+}
+
+/** A full GC in the target, a second to let it return memory, then its RSS. */
+async function settledRss(collect: () => Promise<void>, pid: number): Promise<number> {
+  await collect();
+  await sleep(1000);
+  return rssMB(pid);
+}
+
+interface RunContext {
+  mode: Mode;
+  signal: AbortSignal;
+  gatewayNodeArgs: string[];
+}
+
+/** One scenario against one target: start it, run the simulator against it, stop it. */
+async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Promise<TargetResult> {
+  const settle = p.settleAtSec !== undefined;
+  log(`[${p.id} ${kind}] starting ${kind}${settle ? ' with the inspector (for forced GC)' : ''}`);
+  const target = await startTarget(kind, { inspect: settle, nodeArgs: kind === 'gateway' ? ctx.gatewayNodeArgs : [] });
+  try {
+    log(`[${p.id} ${kind}] pid ${target.pid} on port ${target.port}; ${p.sim.chargers} chargers for ${p.sim.durationSec} s`);
+    const settledBefore = settle ? await settledRss(target.collectGarbage, target.pid) : 0;
+
+    const machine = new MachineLoad();
+    const cpuAtStart = process.cpuUsage();
+    let machineCpuPct: number | null = null;
+    let benchCpuPct = 0;
+    const measureMachine = (): void => {
+      if (machineCpuPct !== null) return;
+      machineCpuPct = machine.cpuPercent();
+      const own = process.cpuUsage(cpuAtStart);
+      benchCpuPct = Math.round(((own.user + own.system) / 1000 / Math.max(1, machine.elapsedSec * 1000)) * 1000) / 10;
+    };
+    const loadTimer = setTimeout(measureMachine, p.sim.durationSec * 1000);
+
+    let settledLoaded: Promise<number> | null = null;
+    const settleTimer = settle
+      ? setTimeout(() => {
+          settledLoaded = settledRss(target.collectGarbage, target.pid);
+          settledLoaded.catch(() => {}); // read below
+        }, p.settleAtSec! * 1000)
+      : null;
+
+    let report;
+    try {
+      report = await runSimulation({
+        ...p.sim,
+        url: target.url,
+        serverPid: target.pid,
+        reportEverySec: ctx.mode === 'full' ? 10 : 5,
+        log: (line) => log(`[${p.id} ${kind}] ${line}`),
+        signal: ctx.signal,
+      });
+    } finally {
+      clearTimeout(loadTimer);
+      if (settleTimer) clearTimeout(settleTimer);
+    }
+    measureMachine();
+
+    let settled: SettledMemory | null = null;
+    if (settledLoaded) {
+      const loadedMB = await (settledLoaded as Promise<number>);
+      const connections = report.connections.openAtEnd;
+      settled = {
+        beforeMB: settledBefore,
+        loadedMB,
+        connections,
+        perConnectionKB: connections > 0 && loadedMB > settledBefore ? Math.round((((loadedMB - settledBefore) * 1024) / connections) * 100) / 100 : null,
+      };
+    }
+    const alive = target.alive();
+    const exit = await target.stop();
+    if (!alive) log(`[${p.id} ${kind}] the ${kind} process went away during the run:\n${target.output().join('\n')}`);
+    else if (exit.code !== 0) log(`[${p.id} ${kind}] the ${kind} exited with ${exit.signal ?? exit.code} on SIGTERM:\n${target.output().slice(-10).join('\n')}`);
+    return deriveResult(report, {
+      kind,
+      pid: target.pid,
+      exit: { code: exit.code, signal: exit.signal },
+      settled,
+      machineCpuPct,
+      loadAverageBefore: machine.loadAverageBefore,
+      benchCpuPct,
+    });
+  } finally {
+    await target.stop(5000);
+  }
+}
+
+function notesFor(s: ScenarioResult): string[] {
+  const notes: string[] = [];
+  for (const t of [s.baseline, s.gateway]) {
+    if (!t) continue;
+    if (t.simulator.bottleneck) {
+      notes.push(`${t.kind}: the simulator was the bottleneck (${t.simulator.notes.join('; ')}); the ${t.kind}'s figures are a lower bound of what it can do`);
+    }
+    if (t.machine.otherCpuPct !== null && t.machine.otherCpuPct > OTHER_CPU_NOTE) {
+      notes.push(`${t.kind}: other processes used ${t.machine.otherCpuPct} % of a core during the load (machine ${t.machine.cpuPct} %): the numbers may be distorted`);
+    }
+    if (t.serverGone) notes.push(`${t.kind}: the server process went away during the run`);
+    else if (t.exit.code !== 0) notes.push(`${t.kind}: exited with ${t.exit.signal ?? t.exit.code} on SIGTERM instead of 0`);
+    if (!t.passed) notes.push(`${t.kind}: ${t.failures.join('; ')}`);
+  }
+  if (s.id === 'c' && s.baseline?.simulator.bottleneck && !s.gateway?.simulator.bottleneck) {
+    notes.push('the baseline was held back by the simulator and the gateway was not: the flood ratio flatters the gateway');
+  }
+  return notes;
+}
+
+async function main(): Promise<number> {
+  let values: { quick?: boolean; scenario?: string; help?: boolean; 'gateway-node-args'?: string };
+  try {
+    values = parseArgs({
+      options: {
+        quick: { type: 'boolean' },
+        scenario: { type: 'string' },
+        'gateway-node-args': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const mode: Mode = values.quick ? 'quick' : 'full';
+  const ids = (values.scenario ?? SCENARIO_IDS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const unknown = ids.filter((id) => !SCENARIO_IDS.includes(id as ScenarioId));
+  if (unknown.length || ids.length === 0) {
+    process.stderr.write(`--scenario: unknown ${unknown.join(', ') || '(none given)'}; choose from ${SCENARIO_IDS.join(', ')}\n`);
+    return 2;
+  }
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    if (++interrupts > 1) process.exit(130);
+    log('stopping: the current run drains and closes, the rest is skipped (again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const startedAt = new Date();
+  const source = sourceInfo();
+  const npmArgs = process.env.npm_lifecycle_event === 'bench' ? process.argv.slice(2) : null;
+  const run: RunResult = {
+    mode,
+    machine: machineInfo(),
+    commit: source.commit,
+    dirty: source.dirty,
+    dirtyPaths: source.dirtyPaths,
+    command: process.argv,
+    invokedAs: npmArgs ? `npm run bench${npmArgs.length ? ` -- ${npmArgs.join(' ')}` : ''}` : null,
+    startedAt: startedAt.toISOString(),
+    finishedAt: startedAt.toISOString(),
+    interrupted: false,
+    scenarios: [],
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}-${mode}.json`);
+  const save = (): void => {
+    run.finishedAt = new Date().toISOString();
+    writeFileSync(file, JSON.stringify(run, null, 2) + '\n');
+  };
+
+  const ctx: RunContext = {
+    mode,
+    signal: controller.signal,
+    gatewayNodeArgs: values['gateway-node-args']?.split(/\s+/).filter(Boolean) ?? [],
+  };
+  log(`benchmark (${mode}): scenarios ${ids.join(', ')}; commit ${source.commit?.slice(0, 12) ?? '?'}${source.dirty ? ' (dirty)' : ''}; results ${file}`);
+  let broke = false;
+  for (const id of ids as ScenarioId[]) {
+    if (controller.signal.aborted) break;
+    const p = plan(id, mode);
+    log(`== (${id}) ${p.name}`);
+    const { check, ...rest } = p;
+    const scenario: ScenarioResult = {
+      id,
+      name: p.name,
+      description: p.description,
+      params: { ...rest.sim, ...(p.settleAtSec !== undefined ? { settleAtSec: p.settleAtSec } : {}) },
+      baseline: null,
+      gateway: null,
+      ratios: {},
+      targets: [],
+      notes: [],
+    };
+    run.scenarios.push(scenario);
+    try {
+      scenario.baseline = await runTarget('baseline', p, ctx);
+      if (!controller.signal.aborted) {
+        await sleep(PAUSE_MS);
+        scenario.gateway = await runTarget('gateway', p, ctx);
+      }
+    } catch (error) {
+      broke = true;
+      scenario.error = (error as Error)?.message ?? String(error);
+      log(`(${id}) failed: ${(error as Error)?.stack ?? String(error)}`);
+    }
+    scenario.ratios = ratios(scenario.baseline, scenario.gateway);
+    scenario.targets = check(scenario.baseline, scenario.gateway);
+    scenario.notes = notesFor(scenario);
+    process.stdout.write(`\n${formatScenarioText(scenario)}\n`);
+    save();
+    if (!controller.signal.aborted) await sleep(PAUSE_MS);
+  }
+
+  run.interrupted = controller.signal.aborted;
+  save();
+  if (!run.interrupted) writeBenchmarksMd(RESULTS_DIR, BENCHMARKS_MD);
+  const checks = run.scenarios.flatMap((s) => s.targets.map((t) => ({ id: s.id, ...t })));
+  process.stdout.write(
+    `\n${checks.filter((c) => c.pass).length} of ${checks.length} targets met` +
+      `${run.interrupted ? ' (interrupted: BENCHMARKS.md left as it was)' : '; BENCHMARKS.md rewritten'}; results in ${file}\n`,
+  );
+  for (const c of checks) process.stdout.write(`  ${c.pass ? 'PASS' : 'MISS'} (${c.id}) ${c.name}: ${c.value ?? 'n/a'} (target ${c.target})\n`);
+  if (run.interrupted) return 130;
+  return broke ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,196 @@
+/**
+ * The benchmark's scenarios, full and quick, and the targets each one checks (from issue 4). Every
+ * scenario runs the same simulator options against the baseline and then against the gateway.
+ */
+import type { SimulationOptions } from '../src/sim/index.js';
+import type { Mode, TargetCheck, TargetResult } from './results.js';
+
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e';
+export const SCENARIO_IDS: ScenarioId[] = ['a', 'b', 'c', 'd', 'e'];
+
+/** Simulator options without what the benchmark fills in per target. */
+export type SimParams = Omit<SimulationOptions, 'url' | 'serverPid' | 'log' | 'signal'> & { chargers: number; durationSec: number };
+
+export interface ScenarioPlan {
+  id: ScenarioId;
+  name: string;
+  /** What it does and why, for the Method section. */
+  description: string;
+  sim: SimParams;
+  /**
+   * Idle memory: start the target with the inspector, force a full GC before the first connection
+   * and at this second of the load, and read RSS after each.
+   */
+  settleAtSec?: number;
+  /** Checks the issue's targets on a finished pair of runs. */
+  check(b: TargetResult | null, g: TargetResult | null): TargetCheck[];
+}
+
+/** New connections per second while the fleet comes up (the simulator's default). */
+const RAMP = 1000;
+
+/**
+ * The flood connects its 1,000 chargers within a fifth of a second: at the normal ramp the first
+ * ones would already be flooding while the rest still shake hands, and the run would measure a
+ * ramp starved by the flood rather than the flood.
+ */
+const FLOOD_RAMP = 5000;
+
+/** Seconds the ramp of `chargers` takes, plus time for the boot sequences that follow it. */
+function rampSec(chargers: number): number {
+  return Math.ceil(chargers / RAMP) + 5;
+}
+
+const fmt = (n: number | null | undefined, unit = ''): string => (n === null || n === undefined ? 'n/a' : `${n}${unit}`);
+
+function held(g: TargetResult | null): TargetCheck {
+  const ok = !!g && g.openAtEnd === g.chargers && g.everConnected === g.chargers && !g.serverGone;
+  return {
+    name: 'connections held',
+    target: '100.00 %',
+    value: g ? `${g.heldPct.toFixed(3)} % (${g.openAtEnd}/${g.chargers})` : null,
+    pass: ok,
+  };
+}
+
+function answered(g: TargetResult | null): TargetCheck {
+  const k = g?.calls;
+  const ok = !!k && k.sent > 0 && k.answered === k.sent - k.cutByDrop;
+  return {
+    name: 'CALLs answered',
+    target: '100.00 %',
+    value: k ? `${k.answeredPct.toFixed(3)} % (${k.answered}/${k.sent - k.cutByDrop})` : null,
+    pass: ok,
+  };
+}
+
+function noUnexpectedClose(g: TargetResult | null, name = 'no unexpected close'): TargetCheck {
+  return { name, target: '0', value: g ? g.unexpectedCloses : null, pass: !!g && g.unexpectedCloses === 0 };
+}
+
+function ratioCheck(name: string, g: number | null | undefined, b: number | null | undefined, op: '<=' | '>=', limit: number, unit: string): TargetCheck {
+  const r = g !== null && g !== undefined && b !== null && b !== undefined && b > 0 ? Math.round((g / b) * 1000) / 1000 : null;
+  return {
+    name,
+    target: `${op} ${limit}x baseline`,
+    value: r === null ? `n/a (gateway ${fmt(g, unit)}, baseline ${fmt(b, unit)})` : `${r}x (gateway ${fmt(g, unit)}, baseline ${fmt(b, unit)})`,
+    pass: r !== null && (op === '<=' ? r <= limit : r >= limit),
+  };
+}
+
+/** The scenario's plan for a mode. */
+export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
+  const full = mode === 'full';
+  switch (id) {
+    case 'a': {
+      const chargers = full ? 12_000 : 3_000;
+      return {
+        id,
+        name: `TC-E2E-04: ${chargers.toLocaleString('en-US')} chargers, ${full ? '10 min' : '60 s'}, ~6 CALLs/charger/min`,
+        description:
+          'The old gateway\'s load test at full size: chargers alternating OCPP 1.6 and 2.0.1 (`--protocol mix`) ramp in at ' +
+          `${RAMP}/s, boot, report their connectors, then send about 6 CALLs per minute each (heartbeats and whole charging ` +
+          'sessions: Authorize, start, status, meter values, stop), jittered. Latency is judged on the steady load (CALLs answered ' +
+          'after every charger connected), the ramp\'s boot storm reported apart.',
+        sim: { chargers, protocol: 'mix', durationSec: full ? 600 : 60, callsPerMinute: 6, rampPerSec: RAMP },
+        check: (b, g) => [
+          held(g),
+          answered(g),
+          noUnexpectedClose(g),
+          ratioCheck('steady p99 round trip', g?.steadyLatencyMs.p99, b?.steadyLatencyMs.p99, '<=', 1.5, ' ms'),
+        ],
+      };
+    }
+    case 'b': {
+      const chargers = full ? 19_000 : 6_000;
+      const hold = full ? 120 : 45;
+      return {
+        id,
+        name: `capacity: ${chargers.toLocaleString('en-US')} chargers in one server process, held ${hold} s`,
+        description:
+          'As many chargers as one server process can hold under the 20,000 open-file limit (19,000 sockets plus the ' +
+          `process's own files), ramped in at ${RAMP}/s and then held for ${hold} s at the normal rate (~6 CALLs/charger/min, ` +
+          'protocol mix). The simulator spreads them over two worker processes and several 127.0.0.x source addresses.',
+        sim: { chargers, protocol: 'mix', durationSec: rampSec(chargers) + hold, callsPerMinute: 6, rampPerSec: RAMP },
+        check: (_b, g) => [held(g), answered(g), noUnexpectedClose(g)],
+      };
+    }
+    case 'c': {
+      const duration = full ? 60 : 20;
+      return {
+        id,
+        name: `flood: 1,000 chargers, next CALL as soon as the last is answered, ${duration} s`,
+        description:
+          'Throughput: 1,000 chargers (protocol mix, two simulator workers, all connecting within 0.2 s) each send their next CALL the moment the last ' +
+          'one is answered (still one outstanding per connection, as OCPP requires), following the same script of heartbeats ' +
+          'and charging sessions. msgs/s counts WebSocket messages both ways; per server core it is msgs/s ÷ (server CPU % / 100). ' +
+          'On two cores the simulator competes with the server for CPU: the report says when it was the bottleneck.',
+        sim: { chargers: 1000, protocol: 'mix', durationSec: duration, flood: true, workers: 2, rampPerSec: FLOOD_RAMP, drainSec: 5 },
+        check: (b, g) => [
+          ratioCheck('flood msgs/s', g?.msgsPerSec, b?.msgsPerSec, '>=', 0.75, ''),
+          answered(g),
+          noUnexpectedClose(g),
+        ],
+      };
+    }
+    case 'd': {
+      const chargers = full ? 19_000 : 6_000;
+      const dropAt = rampSec(chargers) + 10;
+      const window = 70;
+      return {
+        id,
+        name: `reconnect storm: ${chargers.toLocaleString('en-US')} chargers dropped at once`,
+        description:
+          `The chargers of (b) connect (ramp ${RAMP}/s) and boot; at ${dropAt} s the simulator cuts every socket at once ` +
+          'without a close frame, as a network blip would (the server stays up and keeps being sampled). Each charger ' +
+          'reconnects after a randomized back-off (base 0.5 s, max 5 s) with no admission limit on the simulator side, ' +
+          'and boots again. Measured: seconds from the drop until every charger\'s BootNotification was accepted again, ' +
+          `within a ${window} s window (the run ends 10 s after the last one); and that no connection was closed by the server meanwhile.`,
+        sim: {
+          chargers,
+          protocol: 'mix',
+          durationSec: dropAt + window,
+          callsPerMinute: 6,
+          rampPerSec: RAMP,
+          dropAllAtSec: dropAt,
+          dropRampPerSec: 0,
+          reconnectBaseSec: 0.5,
+          reconnectMaxSec: 5,
+          endAfterStormSec: 10,
+        },
+        check: (_b, g) => [
+          {
+            name: 'all booted again after the drop',
+            target: '<= 60 s',
+            value: g?.storm ? (g.storm.allRebootedAfterSec === null ? `not within ${window} s (${g.storm.rebooted}/${g.storm.dropped})` : `${g.storm.allRebootedAfterSec} s`) : null,
+            pass: !!g?.storm && g.storm.allRebootedAfterSec !== null && g.storm.allRebootedAfterSec <= 60 && g.storm.dropped === g.chargers,
+          },
+          noUnexpectedClose(g, 'nothing already connected dropped (unexpected closes)'),
+          held(g),
+        ],
+      };
+    }
+    case 'e': {
+      const chargers = full ? 12_000 : 3_000;
+      const hold = full ? 60 : 20;
+      const duration = rampSec(chargers) + hold;
+      return {
+        id,
+        name: `idle memory: ${chargers.toLocaleString('en-US')} chargers connected, nothing flowing, ${hold} s`,
+        description:
+          `Memory per connection: ${chargers.toLocaleString('en-US')} chargers (protocol mix) connect and boot, then send nothing ` +
+          `(\`--calls-per-minute 0\`) for ${hold} s. The target runs with the V8 inspector open so that the benchmark can force a ` +
+          'full garbage collection before the first connection and again near the end of the idle window; RSS is read from ' +
+          '/proc a second after each, and the difference divided by the open connections. The gateway\'s keepalive pings ' +
+          'silent chargers meanwhile; that is part of what it costs.',
+        sim: { chargers, protocol: 'mix', durationSec: duration, callsPerMinute: 0, rampPerSec: RAMP, drainSec: 2 },
+        settleAtSec: duration - 4,
+        check: (b, g) => [
+          ratioCheck('settled RSS per connection', g?.settled?.perConnectionKB, b?.settled?.perConnectionKB, '<=', 1.5, ' KB'),
+          held(g),
+          noUnexpectedClose(g),
+        ],
+      };
+    }
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * Presents results: the per-scenario comparison (console and markdown), and BENCHMARKS.md rebuilt
+ * from the latest full and the latest quick run in bench/results/.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunResult, ScenarioResult, TargetResult } from './results.js';
+import { plan, SCENARIO_IDS } from './scenarios.js';
+
+type Row = [label: string, baseline: string, gateway: string, ratio: string];
+
+const num = (n: number | null | undefined, digits = 1): string =>
+  n === null || n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits });
+const ratio = (r: number | null | undefined): string => (r === null || r === undefined ? '-' : `${r.toFixed(2)}x`);
+
+function latencyCell(t: TargetResult | null, steady: boolean): string {
+  if (!t) return '-';
+  const l = steady ? t.steadyLatencyMs : t.latencyMs;
+  if (l.count === 0) return '-';
+  return `${num(l.p50, 2)} / ${num(l.p99, 2)} / ${num(l.p999, 2)} / ${num(l.max, 1)}`;
+}
+
+function latencyRatio(s: ScenarioResult, steady: boolean): string {
+  const r = s.ratios;
+  const keys = steady ? ['steadyP50', 'steadyP99', 'steadyP999', 'steadyMax'] : ['p50', 'p99', 'p999', 'max'];
+  if (keys.every((k) => r[k] === null || r[k] === undefined)) return '-';
+  return keys.map((k) => (r[k] === null || r[k] === undefined ? '-' : r[k]!.toFixed(2))).join(' / ');
+}
+
+/** The comparison rows of one scenario: label, baseline, gateway, gateway / baseline. */
+export function scenarioRows(s: ScenarioResult): Row[] {
+  const b = s.baseline;
+  const g = s.gateway;
+  const both = (f: (t: TargetResult) => string): [string, string] => [b ? f(b) : '-', g ? f(g) : '-'];
+  const rows: Row[] = [];
+  rows.push(['connections held', ...both((t) => `${t.heldPct.toFixed(3)} % (${t.openAtEnd}/${t.chargers})`), ratio(s.ratios.heldPct)]);
+  rows.push([
+    'CALLs answered',
+    ...both((t) => `${t.calls.answeredPct.toFixed(3)} % (${t.calls.answered}/${t.calls.sent - t.calls.cutByDrop})`),
+    ratio(s.ratios.answeredPct),
+  ]);
+  rows.push(['CALLERROR / timed out', ...both((t) => `${t.calls.callErrors} / ${t.calls.timedOut}`), '']);
+  rows.push(['connect failures', ...both((t) => String(t.failed)), '']);
+  rows.push(['unexpected closes', ...both((t) => String(t.unexpectedCloses)), '']);
+  rows.push(['round trip p50 / p99 / p99.9 / max, ms (all)', latencyCell(b, false), latencyCell(g, false), latencyRatio(s, false)]);
+  rows.push(['round trip p50 / p99 / p99.9 / max, ms (steady)', latencyCell(b, true), latencyCell(g, true), latencyRatio(s, true)]);
+  rows.push(['msgs/s (both ways)', ...both((t) => num(t.msgsPerSec, 0)), ratio(s.ratios.msgsPerSec)]);
+  rows.push(['server CPU, % of one core', ...both((t) => num(t.serverCpuPct)), ratio(s.ratios.serverCpuPct)]);
+  if (s.id === 'c') rows.push(['msgs/s per server core', ...both((t) => num(t.msgsPerSecPerCore, 0)), ratio(s.ratios.msgsPerSecPerCore)]);
+  rows.push(['server RSS before / loaded / peak, MB', ...both((t) => (t.rss ? `${t.rss.beforeMB} / ${t.rss.loadedMB} / ${t.rss.peakMB}` : '-')), '']);
+  rows.push(['RSS per connection, KB', ...both((t) => num(t.rss?.perConnectionKB, 2)), ratio(s.ratios.rssPerConnection)]);
+  if (b?.settled || g?.settled) {
+    rows.push([
+      'settled RSS per connection, KB (after full GC)',
+      ...both((t) => (t.settled ? `${num(t.settled.perConnectionKB, 2)} (${t.settled.beforeMB} → ${t.settled.loadedMB} MB)` : '-')),
+      ratio(s.ratios.settledRssPerConnection),
+    ]);
+  }
+  if (b?.storm || g?.storm) {
+    rows.push([
+      'storm: all booted again after',
+      ...both((t) =>
+        t.storm ? (t.storm.allRebootedAfterSec === null ? `never (${t.storm.rebooted}/${t.storm.dropped})` : `${t.storm.allRebootedAfterSec} s (${t.storm.rebooted}/${t.storm.dropped})`) : '-',
+      ),
+      ratio(s.ratios.allRebootedAfterSec),
+    ]);
+  }
+  rows.push(['simulator CPU per worker, %', ...both((t) => t.simulator.workerCpuPct.join(', ') + (t.simulator.bottleneck ? ' (bottleneck)' : '')), '']);
+  rows.push(['machine CPU / other processes, % of one core', ...both((t) => `${num(t.machine.cpuPct)} / ${num(t.machine.otherCpuPct)}`), '']);
+  return rows;
+}
+
+/** Plain-text table for the console. */
+export function formatScenarioText(s: ScenarioResult): string {
+  const lines = [`(${s.id}) ${s.name}`];
+  if (s.error) lines.push(`  ERROR: ${s.error}`);
+  const rows: Row[] = [['', 'baseline', 'gateway', 'gateway/baseline'], ...scenarioRows(s)];
+  const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) lines.push(`  ${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}`);
+  for (const t of s.targets) lines.push(`  ${t.pass ? 'PASS' : 'MISS'} ${t.name}: ${t.value ?? 'n/a'} (target ${t.target})`);
+  for (const n of s.notes) lines.push(`  note: ${n}`);
+  return lines.join('\n');
+}
+
+const cell = (text: string): string => text.replace(/\|/g, '\\|');
+
+function scenarioMarkdown(s: ScenarioResult): string {
+  const lines = [`#### (${s.id}) ${s.name}`, ''];
+  if (s.error) lines.push(`**The scenario did not complete:** ${cell(s.error)}`, '');
+  lines.push('| | baseline | gateway | gateway / baseline |', '|---|---|---|---|');
+  for (const r of scenarioRows(s)) lines.push(`| ${r.map(cell).join(' | ')} |`);
+  lines.push('');
+  if (s.targets.length) {
+    lines.push('| target | goal | measured | |', '|---|---|---|---|');
+    for (const t of s.targets) lines.push(`| ${cell(t.name)} | ${cell(t.target)} | ${cell(String(t.value ?? 'n/a'))} | **${t.pass ? 'PASS' : 'MISS'}** |`);
+    lines.push('');
+  }
+  for (const n of s.notes) lines.push(`- ${cell(n)}`);
+  if (s.notes.length) lines.push('');
+  return lines.join('\n');
+}
+
+function runMarkdown(run: RunResult | null, mode: 'full' | 'quick', file: string | null): string {
+  const title = mode === 'full' ? '## Latest full run' : '## Latest quick run';
+  if (!run) {
+    return `${title}\n\n_None recorded yet: \`npm run bench${mode === 'quick' ? ' -- --quick' : ''}\`._\n`;
+  }
+  const m = run.machine;
+  const minutes = Math.round((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 6000) / 10;
+  const lines = [
+    title,
+    '',
+    `- When: ${run.startedAt} (${minutes} min)`,
+    `- Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node.js ${m.node}, ` +
+      `${m.openFilesLimit ?? '?'} open files per process, somaxconn ${m.somaxconn ?? '?'}`,
+    `- Commit: \`${run.commit ?? 'unknown'}\`${run.dirty ? ` with uncommitted changes (${run.dirtyPaths.join(', ')})` : run.dirty === false ? ' (clean tree)' : ''}`,
+    `- Command: \`${run.invokedAs ?? run.command.join(' ')}\` (argv: \`${run.command.join(' ')}\`)`,
+    `- Results: \`${file}\``,
+    '',
+    '| scenario | target | goal | measured | |',
+    '|---|---|---|---|---|',
+  ];
+  for (const s of run.scenarios) {
+    if (s.error) lines.push(`| (${s.id}) | did not complete | | ${cell(s.error)} | **MISS** |`);
+    for (const t of s.targets) {
+      lines.push(`| (${s.id}) | ${cell(t.name)} | ${cell(t.target)} | ${cell(String(t.value ?? 'n/a'))} | **${t.pass ? 'PASS' : 'MISS'}** |`);
+    }
+  }
+  lines.push('');
+  for (const s of run.scenarios) lines.push(scenarioMarkdown(s));
+  return lines.join('\n');
+}
+
+/** The newest complete (not interrupted) run of a mode in the results folder, with its file name. */
+function latest(dir: string, mode: 'full' | 'quick'): { run: RunResult; file: string } | null {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(`-${mode}.json`));
+  } catch {
+    return null;
+  }
+  const runs: Array<{ run: RunResult; file: string }> = [];
+  for (const f of files) {
+    try {
+      const run = JSON.parse(readFileSync(join(dir, f), 'utf8')) as RunResult;
+      if (!run.interrupted && run.mode === mode) runs.push({ run, file: f });
+    } catch {
+      // not a result file
+    }
+  }
+  runs.sort((a, b) => Date.parse(b.run.startedAt) - Date.parse(a.run.startedAt));
+  return runs[0] ?? null;
+}
+
+function methodMarkdown(): string {
+  const lines = [
+    '## Method',
+    '',
+    'Every scenario runs twice in the same benchmark run, one target after the other and never both at once, each on a ' +
+      'fresh process started for it on a free loopback port:',
+    '',
+    '- **baseline**: `bench/baseline/responder.ts`, a raw `ws` server that answers every CALL with a fixed CALLRESULT, ' +
+      'reading nothing but the message id and action (no JSON parsing, no validation, no state). It is the least any ' +
+      'OCPP-J server can do on this machine with this Node.js.',
+    '- **gateway**: `node dist/src/main.js` with its built-in defaults (an empty `CONFIG_DIR`): strict JSON-schema ' +
+      'validation of every CALL, events published on the embedded bus and acknowledged before the charger is answered, ' +
+      'the keepalive sweep, admin API and metrics on; `LOG_LEVEL=warn`, `SHUTDOWN_DRAIN_MS=0`.',
+    '',
+    'Both face exactly the same simulator options. Measuring the baseline minutes apart on the same machine turns every ' +
+      'figure into a ratio that says what the gateway\'s own work costs, largely independent of how fast or how busy the ' +
+      'machine happens to be. The simulator (`src/sim`, `npm run sim -- --help`) runs in worker processes on the same ' +
+      'two cores as the server: it reports its own CPU and event-loop delay and says when it, not the server, was the ' +
+      'bottleneck. The "other processes" CPU is what the whole machine used (from `/proc/stat`) beyond the server, ' +
+      'the simulator and the benchmark itself: when it is high, something else was running and the numbers are distorted.',
+    '',
+    'What the figures mean: *connections held* = chargers still connected at the end / chargers; *CALLs answered* = ' +
+      'CALLRESULTs / CALLs sent (calls cut by the storm\'s deliberate drop left out); *unexpected closes* = sockets the ' +
+      'simulator did not close itself; round trips are measured by the simulator from send to answer, *steady* being the ' +
+      'CALLs answered after every charger had connected (without the ramp\'s boot storm); *server CPU* and *RSS* come from ' +
+      '`/proc/<pid>` once a second; *RSS per connection* = (RSS at the end of the load − RSS before the first connection) ' +
+      '/ connections open.',
+    '',
+    'Scenarios (full size; `--quick` in brackets):',
+    '',
+  ];
+  for (const id of SCENARIO_IDS) {
+    const full = plan(id, 'full');
+    const quick = plan(id, 'quick');
+    lines.push(
+      `- **(${id}) ${full.name}** [quick: ${quick.sim.chargers.toLocaleString('en-US')} chargers, ${quick.sim.durationSec} s]. ` +
+        `${full.description}`,
+    );
+  }
+  lines.push(
+    '',
+    'Reproduce: `npm run bench` (every scenario, about 40 minutes), `npm run bench -- --quick` (a few minutes), ' +
+      '`npm run bench -- --scenario a,c` to pick scenarios. Each run writes `bench/results/<ISO date>-<full|quick>.json` ' +
+      '(machine, commit, exact command, every number and the simulator\'s full reports) and rewrites this file from the ' +
+      'latest full and quick runs. `npm run bench -- --gateway-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles ' +
+      'the gateway during the scenarios.',
+    '',
+    'A benchmark reports; it does not fail the build. A target marked MISS comes with the numbers that miss it.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** Rewrites BENCHMARKS.md from the results folder. */
+export function writeBenchmarksMd(resultsDir: string, outFile: string): void {
+  const full = latest(resultsDir, 'full');
+  const quick = latest(resultsDir, 'quick');
+  const text = [
+    '# Benchmarks',
+    '',
+    'Rewritten by `npm run bench` from the newest results in `bench/results/`; edit `bench/summary.ts`, not this file.',
+    'What is measured and how: [Method](#method).',
+    '',
+    runMarkdown(full?.run ?? null, 'full', full ? `bench/results/${full.file}` : null),
+    runMarkdown(quick?.run ?? null, 'quick', quick ? `bench/results/${quick.file}` : null),
+    methodMarkdown(),
+  ].join('\n');
+  writeFileSync(outFile, text.replace(/\n{3,}/g, '\n\n'));
+}

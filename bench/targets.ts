@@ -1,0 +1,248 @@
+/**
+ * The servers a benchmark scenario measures, each started as a fresh child process on a free
+ * loopback port: the gateway (`dist/src/main.js`, default configuration: strict schema validation,
+ * events published on the embedded bus) and the raw `ws` baseline responder. Only one runs at a
+ * time; each is stopped (SIGTERM, then SIGKILL) before the next starts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+export type TargetKind = 'baseline' | 'gateway';
+
+/** The repository root (this file runs from dist/bench/). */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const GATEWAY_MAIN = join(REPO_ROOT, 'dist', 'src', 'main.js');
+const RESPONDER = join(REPO_ROOT, 'dist', 'bench', 'baseline', 'responder.js');
+
+export interface StartOptions {
+  /**
+   * Open the V8 inspector on a free loopback port, so that the benchmark can force a full garbage
+   * collection before reading RSS (the idle-memory scenario). Nothing attaches otherwise.
+   */
+  inspect?: boolean;
+  /** Extra Node.js options for the process, e.g. `--cpu-prof` to profile it. */
+  nodeArgs?: string[];
+  /** How long to wait for readiness. */
+  timeoutMs?: number;
+}
+
+export interface Target {
+  kind: TargetKind;
+  pid: number;
+  port: number;
+  /** Chargers connect to `${url}/{identity}`. */
+  url: string;
+  /** The environment given to the process beyond PATH (for the results). */
+  env: Record<string, string>;
+  argv: string[];
+  /** Last lines of the process's stderr and stdout, for a note when something went wrong. */
+  output(): string[];
+  /** Whether the process is still running. */
+  alive(): boolean;
+  /** A full, synchronous garbage collection in the target (needs `inspect`). */
+  collectGarbage(): Promise<void>;
+  /** SIGTERM, SIGKILL after `graceMs`; resolves with how it ended. */
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** A port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET over HTTP; the status code, or 0 when nothing answered. */
+function httpStatus(port: number, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+const OUTPUT_LINES = 40;
+
+/** Starts one target and resolves once it accepts chargers. */
+export async function startTarget(kind: TargetKind, options: StartOptions = {}): Promise<Target> {
+  const port = await freePort();
+  const cleanups: Array<() => Promise<void>> = [];
+  const env: Record<string, string> = {};
+  const args: string[] = [];
+  if (options.inspect) args.push('--inspect=127.0.0.1:0');
+  args.push(...(options.nodeArgs ?? []));
+  if (kind === 'gateway') {
+    const configDir = await mkdtemp(join(tmpdir(), 'bench-gw-config-'));
+    const stateDir = await mkdtemp(join(tmpdir(), 'bench-gw-state-'));
+    cleanups.push(() => rm(configDir, { recursive: true, force: true }), () => rm(stateDir, { recursive: true, force: true }));
+    Object.assign(env, {
+      SERVER_HOST: '127.0.0.1',
+      SERVER_PORT: String(port),
+      ADMIN_HOST: '127.0.0.1',
+      ADMIN_PORT: String(await freePort()),
+      STATE_DIR: stateDir,
+      // An empty folder: the built-in defaults, not the repository's config/application.yaml.
+      CONFIG_DIR: configDir,
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_DRAIN_MS: '0',
+    });
+    args.push(GATEWAY_MAIN);
+  } else {
+    args.push(RESPONDER, '--port', String(port), '--host', '127.0.0.1');
+  }
+
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  let inspectorUrl: string | null = null;
+  let stderrText = '';
+  let stdoutText = '';
+  const keep = (line: string): void => {
+    output.push(line);
+    if (output.length > OUTPUT_LINES) output.shift();
+  };
+  let onStdout: (text: string) => void = () => {};
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdoutText += chunk.toString();
+    let i: number;
+    while ((i = stdoutText.indexOf('\n')) >= 0) {
+      const line = stdoutText.slice(0, i);
+      stdoutText = stdoutText.slice(i + 1);
+      keep(line);
+      onStdout(line);
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderrText += chunk.toString();
+    let i: number;
+    while ((i = stderrText.indexOf('\n')) >= 0) {
+      const line = stderrText.slice(0, i);
+      stderrText = stderrText.slice(i + 1);
+      const m = /Debugger listening on (ws:\/\/\S+)/.exec(line);
+      if (m) inspectorUrl = m[1];
+      keep(line);
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let ended = false;
+  void exited.then(() => {
+    ended = true;
+  });
+
+  let stopping: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
+  const stop = (graceMs = 30_000) =>
+    (stopping ??= (async () => {
+      if (!ended) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      for (const c of cleanups) await c();
+      return exited;
+    })());
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timeoutMs = options.timeoutMs ?? 20_000;
+      const deadline = Date.now() + timeoutMs;
+      let done = false;
+      const finish = (error?: Error): void => {
+        if (done) return;
+        done = true;
+        clearInterval(poll);
+        if (error) reject(error);
+        else resolve();
+      };
+      void exited.then(({ code, signal }) =>
+        finish(new Error(`${kind} exited (${signal ?? code}) before it was ready:\n${output.join('\n')}`)),
+      );
+      // The baseline prints `listening <port>`; the gateway logs "gateway accepting chargers" at
+      // info, which LOG_LEVEL=warn hides, so its admin /readyz (up after the charger listener) says it.
+      onStdout = (line) => {
+        if (kind === 'baseline' && /^listening \d+/.test(line)) finish();
+        if (kind === 'gateway' && line.includes('"gateway accepting chargers"')) finish();
+      };
+      const poll = setInterval(() => {
+        if (Date.now() > deadline) {
+          finish(new Error(`${kind} was not ready within ${timeoutMs} ms:\n${output.join('\n')}`));
+          return;
+        }
+        if (kind === 'gateway') {
+          void httpStatus(Number(env.ADMIN_PORT), '/readyz').then((status) => {
+            if (status === 200) finish();
+          });
+        }
+      }, 100);
+    });
+    if (options.inspect) {
+      const until = Date.now() + 5000;
+      while (!inspectorUrl && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      if (!inspectorUrl) throw new Error(`${kind}: the inspector did not announce its address`);
+    }
+  } catch (error) {
+    await stop(2000);
+    throw error;
+  }
+
+  return {
+    kind,
+    pid: child.pid!,
+    port,
+    url: `ws://127.0.0.1:${port}/ocpp`,
+    env,
+    argv: [process.execPath, ...args],
+    output: () => [...output],
+    alive: () => !ended,
+    collectGarbage: () => {
+      if (!inspectorUrl) return Promise.reject(new Error(`${kind} was started without the inspector`));
+      return inspectorCall(inspectorUrl, 'HeapProfiler.collectGarbage');
+    },
+    stop,
+  };
+}
+
+/** One DevTools-protocol command over the target's inspector socket. */
+function inspectorCall(url: string, method: string, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`${method}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    ws.once('open', () => ws.send(JSON.stringify({ id: 1, method })));
+    ws.on('message', (data) => {
+      const reply = JSON.parse(data.toString()) as { id?: number; error?: { message: string } };
+      if (reply.id !== 1) return;
+      clearTimeout(timer);
+      ws.close();
+      if (reply.error) reject(new Error(`${method}: ${reply.error.message}`));
+      else resolve();
+    });
+    ws.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
