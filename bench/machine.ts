@@ -76,6 +76,49 @@ export function sourceInfo(): SourceInfo {
   return { commit, dirty: status === null ? null : paths.length > 0, dirtyPaths: paths.slice(0, 20) };
 }
 
+/** Kernel TCP counters that show a server falling behind on new connections (machine-wide, from /proc/net/netstat). */
+export interface TcpCounters {
+  /** Connections completed while the accept queue was full (the server did not accept() fast enough). */
+  listenOverflows: number;
+  listenDrops: number;
+  synRetransmits: number;
+  syncookiesSent: number;
+  /** Handshake completions whose SYN cookie no longer checked out: the client got a reset. */
+  syncookiesFailed: number;
+}
+
+const TCP_FIELDS: Record<keyof TcpCounters, string> = {
+  listenOverflows: 'ListenOverflows',
+  listenDrops: 'ListenDrops',
+  synRetransmits: 'TCPSynRetrans',
+  syncookiesSent: 'SyncookiesSent',
+  syncookiesFailed: 'SyncookiesFailed',
+};
+
+export function tcpCounters(): TcpCounters | null {
+  const text = readText('/proc/net/netstat');
+  if (!text) return null;
+  const lines = text.split('\n');
+  const header = lines.findIndex((l) => l.startsWith('TcpExt:'));
+  if (header < 0 || !lines[header + 1]?.startsWith('TcpExt:')) return null;
+  const names = lines[header].split(/\s+/);
+  const values = lines[header + 1].split(/\s+/).map(Number);
+  const out = {} as TcpCounters;
+  for (const [key, name] of Object.entries(TCP_FIELDS) as Array<[keyof TcpCounters, string]>) {
+    const i = names.indexOf(name);
+    out[key] = i > 0 ? values[i] : 0;
+  }
+  return out;
+}
+
+/** `after - before`, field by field. */
+export function tcpDelta(before: TcpCounters | null, after: TcpCounters | null): TcpCounters | null {
+  if (!before || !after) return null;
+  const out = {} as TcpCounters;
+  for (const key of Object.keys(TCP_FIELDS) as Array<keyof TcpCounters>) out[key] = after[key] - before[key];
+  return out;
+}
+
 /** CPU time used by processes, and all CPU time, of the whole machine from /proc/stat (clock ticks). */
 interface CpuTimes {
   busy: number;

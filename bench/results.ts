@@ -5,7 +5,7 @@
  */
 import type { ReconnectStormReport, SimulationReport } from '../src/sim/report.js';
 import type { LatencySummary } from '../src/sim/histogram.js';
-import type { MachineInfo } from './machine.js';
+import type { MachineInfo, TcpCounters } from './machine.js';
 import type { TargetKind } from './targets.js';
 
 export type Mode = 'full' | 'quick';
@@ -74,6 +74,8 @@ export interface TargetResult {
   simulator: { bottleneck: boolean; notes: string[]; workerCpuPct: number[]; workerLoopDelayP99Ms: number[] };
   /** The whole machine during the load window, to spot other work distorting the numbers. */
   machine: { cpuPct: number | null; otherCpuPct: number | null; loadAverageBefore: number };
+  /** Kernel TCP counters over the run (machine-wide): a full accept queue, SYN retransmits, failed SYN cookies. */
+  tcp: TcpCounters | null;
   passed: boolean;
   failures: string[];
   /** The simulator's full report. */
@@ -135,6 +137,7 @@ export interface DeriveExtras {
   machineCpuPct: number | null;
   loadAverageBefore: number;
   benchCpuPct: number;
+  tcp: TcpCounters | null;
 }
 
 /** The numbers a scenario compares, from one simulator report and what the benchmark measured around it. */
@@ -192,6 +195,7 @@ export function deriveResult(r: SimulationReport, x: DeriveExtras): TargetResult
       otherCpuPct: x.machineCpuPct === null ? null : round(Math.max(0, x.machineCpuPct - (serverCpu ?? 0) - simCpu - x.benchCpuPct)),
       loadAverageBefore: round(x.loadAverageBefore, 2),
     },
+    tcp: x.tcp,
     passed: r.passed,
     failures: r.failures,
     report: r,
@@ -206,6 +210,9 @@ function ratio(g: number | null | undefined, b: number | null | undefined, digit
 /** gateway / baseline for every figure the scenarios compare. */
 export function ratios(b: TargetResult | null, g: TargetResult | null): Record<string, number | null> {
   if (!b || !g) return {};
+  // No steady latency when not every charger connected: no ratio rather than a ratio to nothing.
+  const steady = b.steadyLatencyMs.count > 0 && g.steadyLatencyMs.count > 0;
+  const steadyRatio = (gv: number, bv: number): number | null => (steady ? ratio(gv, bv) : null);
   return {
     heldPct: ratio(g.heldPct, b.heldPct),
     answeredPct: ratio(g.calls.answeredPct, b.calls.answeredPct),
@@ -213,10 +220,10 @@ export function ratios(b: TargetResult | null, g: TargetResult | null): Record<s
     p99: ratio(g.latencyMs.p99, b.latencyMs.p99),
     p999: ratio(g.latencyMs.p999, b.latencyMs.p999),
     max: ratio(g.latencyMs.max, b.latencyMs.max),
-    steadyP50: ratio(g.steadyLatencyMs.p50, b.steadyLatencyMs.p50),
-    steadyP99: ratio(g.steadyLatencyMs.p99, b.steadyLatencyMs.p99),
-    steadyP999: ratio(g.steadyLatencyMs.p999, b.steadyLatencyMs.p999),
-    steadyMax: ratio(g.steadyLatencyMs.max, b.steadyLatencyMs.max),
+    steadyP50: steadyRatio(g.steadyLatencyMs.p50, b.steadyLatencyMs.p50),
+    steadyP99: steadyRatio(g.steadyLatencyMs.p99, b.steadyLatencyMs.p99),
+    steadyP999: steadyRatio(g.steadyLatencyMs.p999, b.steadyLatencyMs.p999),
+    steadyMax: steadyRatio(g.steadyLatencyMs.max, b.steadyLatencyMs.max),
     msgsPerSec: ratio(g.msgsPerSec, b.msgsPerSec),
     serverCpuPct: ratio(g.serverCpuPct, b.serverCpuPct),
     msgsPerSecPerCore: ratio(g.msgsPerSecPerCore, b.msgsPerSecPerCore),

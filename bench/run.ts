@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSimulation } from '../src/sim/index.js';
-import { MachineLoad, machineInfo, sourceInfo } from './machine.js';
+import { MachineLoad, machineInfo, sourceInfo, tcpCounters, tcpDelta } from './machine.js';
 import { deriveResult, ratios, type Mode, type RunResult, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
 import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
 import { formatScenarioText, writeBenchmarksMd } from './summary.js';
@@ -70,6 +70,7 @@ async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Pr
     const settledBefore = settle ? await settledRss(target.collectGarbage, target.pid) : 0;
 
     const machine = new MachineLoad();
+    const tcpBefore = tcpCounters();
     const cpuAtStart = process.cpuUsage();
     let machineCpuPct: number | null = null;
     let benchCpuPct = 0;
@@ -104,6 +105,7 @@ async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Pr
       if (settleTimer) clearTimeout(settleTimer);
     }
     measureMachine();
+    const tcp = tcpDelta(tcpBefore, tcpCounters());
 
     let settled: SettledMemory | null = null;
     if (settledLoaded) {
@@ -128,6 +130,7 @@ async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Pr
       machineCpuPct,
       loadAverageBefore: machine.loadAverageBefore,
       benchCpuPct,
+      tcp,
     });
   } finally {
     await target.stop(5000);
@@ -147,6 +150,22 @@ function notesFor(s: ScenarioResult): string[] {
     if (t.serverGone) notes.push(`${t.kind}: the server process went away during the run`);
     else if (t.exit.code !== 0) notes.push(`${t.kind}: exited with ${t.exit.signal ?? t.exit.code} on SIGTERM instead of 0`);
     if (!t.passed) notes.push(`${t.kind}: ${t.failures.join('; ')}`);
+    if (t.failed > 0) {
+      const reasons = Object.entries(t.failedByReason).map(([k, v]) => `${k} ${v}`).join(', ');
+      const kernel = t.tcp && t.tcp.listenOverflows > 0
+        ? `; meanwhile the kernel counted ${t.tcp.listenOverflows} accept-queue overflows, ${t.tcp.synRetransmits} SYN retransmits and ${t.tcp.syncookiesFailed} failed SYN cookies (the server took connections off its listen queue more slowly than they came)`
+        : '';
+      notes.push(`${t.kind}: ${t.failed} connection attempts failed (${reasons}) and were retried after the back-off${kernel}`);
+    }
+  }
+  for (const t of s.id === 'c' ? [s.baseline, s.gateway] : []) {
+    if (t && t.everConnected < t.chargers) {
+      notes.push(
+        `${t.kind}: ${t.chargers - t.everConnected} chargers were still shaking hands at the end: a saturated Node.js event loop ` +
+          'drains its listen queue slowly (seen here at 15-30 connections/s, with the raw baseline too when given work per ' +
+          'message), so the flood ran with fewer chargers; its msgs/s is still the saturated rate',
+      );
+    }
   }
   if (s.id === 'c' && s.baseline?.simulator.bottleneck && !s.gateway?.simulator.bottleneck) {
     notes.push('the baseline was held back by the simulator and the gateway was not: the flood ratio flatters the gateway');

@@ -65,6 +65,11 @@ export function scenarioRows(s: ScenarioResult): Row[] {
       ratio(s.ratios.allRebootedAfterSec),
     ]);
   }
+  rows.push([
+    'kernel: accept-queue overflows / SYN retransmits / failed SYN cookies',
+    ...both((t) => (t.tcp ? `${t.tcp.listenOverflows} / ${t.tcp.synRetransmits} / ${t.tcp.syncookiesFailed}` : '-')),
+    '',
+  ]);
   rows.push(['simulator CPU per worker, %', ...both((t) => t.simulator.workerCpuPct.join(', ') + (t.simulator.bottleneck ? ' (bottleneck)' : '')), '']);
   rows.push(['machine CPU / other processes, % of one core', ...both((t) => `${num(t.machine.cpuPct)} / ${num(t.machine.otherCpuPct)}`), '']);
   return rows;
@@ -85,16 +90,11 @@ export function formatScenarioText(s: ScenarioResult): string {
 const cell = (text: string): string => text.replace(/\|/g, '\\|');
 
 function scenarioMarkdown(s: ScenarioResult): string {
-  const lines = [`#### (${s.id}) ${s.name}`, ''];
+  const lines = [`### (${s.id}) ${s.name}`, ''];
   if (s.error) lines.push(`**The scenario did not complete:** ${cell(s.error)}`, '');
   lines.push('| | baseline | gateway | gateway / baseline |', '|---|---|---|---|');
   for (const r of scenarioRows(s)) lines.push(`| ${r.map(cell).join(' | ')} |`);
   lines.push('');
-  if (s.targets.length) {
-    lines.push('| target | goal | measured | |', '|---|---|---|---|');
-    for (const t of s.targets) lines.push(`| ${cell(t.name)} | ${cell(t.target)} | ${cell(String(t.value ?? 'n/a'))} | **${t.pass ? 'PASS' : 'MISS'}** |`);
-    lines.push('');
-  }
   for (const n of s.notes) lines.push(`- ${cell(n)}`);
   if (s.notes.length) lines.push('');
   return lines.join('\n');
@@ -171,7 +171,9 @@ function methodMarkdown(): string {
       'machine happens to be. The simulator (`src/sim`, `npm run sim -- --help`) runs in worker processes on the same ' +
       'two cores as the server: it reports its own CPU and event-loop delay and says when it, not the server, was the ' +
       'bottleneck. The "other processes" CPU is what the whole machine used (from `/proc/stat`) beyond the server, ' +
-      'the simulator and the benchmark itself: when it is high, something else was running and the numbers are distorted.',
+      'the simulator and the benchmark itself: when it is high, something else was running and the numbers are distorted. ' +
+      'The kernel\'s TCP counters (accept-queue overflows, SYN retransmits, failed SYN cookies; machine-wide, from ' +
+      '`/proc/net/netstat`) show a server that takes new connections off its listen queue more slowly than they arrive.',
     '',
     'What the figures mean: *connections held* = chargers still connected at the end / chargers; *CALLs answered* = ' +
       'CALLRESULTs / CALLs sent (calls cut by the storm\'s deliberate drop left out); *unexpected closes* = sockets the ' +
