@@ -20,6 +20,7 @@ import { REPO_ROOT, startTarget, type TargetKind } from './targets.js';
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 const BENCHMARKS_MD = join(REPO_ROOT, 'BENCHMARKS.md');
+const ANALYSIS_MD = join(REPO_ROOT, 'bench', 'analysis.md');
 /** Pause between two target runs, so that the kernel has closed the previous run's sockets. */
 const PAUSE_MS = 3000;
 /** Above this CPU (percent of one core) used by other processes, a run's numbers are flagged. */
@@ -280,7 +281,7 @@ async function main(): Promise<number> {
 
   run.interrupted = controller.signal.aborted;
   save();
-  if (!run.interrupted) writeBenchmarksMd(RESULTS_DIR, BENCHMARKS_MD);
+  if (!run.interrupted) writeBenchmarksMd(RESULTS_DIR, BENCHMARKS_MD, ANALYSIS_MD);
   const checks = run.scenarios.flatMap((s) => s.targets.map((t) => ({ id: s.id, ...t })));
   process.stdout.write(
     `\n${checks.filter((c) => c.pass).length} of ${checks.length} targets met` +

@@ -2,7 +2,7 @@
  * Presents results: the per-scenario comparison (console and markdown), and BENCHMARKS.md rebuilt
  * from the latest full and the latest quick run in bench/results/.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult, ScenarioResult, TargetResult } from './results.js';
 import { plan, SCENARIO_IDS } from './scenarios.js';
@@ -188,8 +188,9 @@ function methodMarkdown(): string {
   for (const id of SCENARIO_IDS) {
     const full = plan(id, 'full');
     const quick = plan(id, 'quick');
+    const upTo = quick.sim.endAfterStormSec !== undefined ? 'at most ' : '';
     lines.push(
-      `- **(${id}) ${full.name}** [quick: ${quick.sim.chargers.toLocaleString('en-US')} chargers, ${quick.sim.durationSec} s]. ` +
+      `- **(${id}) ${full.name}** [quick: ${quick.sim.chargers.toLocaleString('en-US')} chargers, ${upTo}${quick.sim.durationSec} s]. ` +
         `${full.description}`,
     );
   }
@@ -201,24 +202,29 @@ function methodMarkdown(): string {
       'latest full and quick runs. `npm run bench -- --gateway-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles ' +
       'the gateway during the scenarios.',
     '',
+    'Quick runs are short: their p99s rest on few samples and a single hiccup moves them several fold between runs; ' +
+      'judge latency on a full run.',
+    '',
     'A benchmark reports; it does not fail the build. A target marked MISS comes with the numbers that miss it.',
     '',
   );
   return lines.join('\n');
 }
 
-/** Rewrites BENCHMARKS.md from the results folder. */
-export function writeBenchmarksMd(resultsDir: string, outFile: string): void {
+/** Rewrites BENCHMARKS.md from the results folder, with the hand-written findings of `analysisFile` when it exists. */
+export function writeBenchmarksMd(resultsDir: string, outFile: string, analysisFile?: string): void {
   const full = latest(resultsDir, 'full');
   const quick = latest(resultsDir, 'quick');
+  const analysis = analysisFile && existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8').trim() + '\n' : '';
   const text = [
     '# Benchmarks',
     '',
-    'Rewritten by `npm run bench` from the newest results in `bench/results/`; edit `bench/summary.ts`, not this file.',
-    'What is measured and how: [Method](#method).',
+    'Rewritten by `npm run bench` from the newest results in `bench/results/`; edit `bench/summary.ts` and',
+    '`bench/analysis.md`, not this file. What is measured and how: [Method](#method); what limits the gateway: [Findings](#findings).',
     '',
     runMarkdown(full?.run ?? null, 'full', full ? `bench/results/${full.file}` : null),
     runMarkdown(quick?.run ?? null, 'quick', quick ? `bench/results/${quick.file}` : null),
+    analysis,
     methodMarkdown(),
   ].join('\n');
   writeFileSync(outFile, text.replace(/\n{3,}/g, '\n\n'));
