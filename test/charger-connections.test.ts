@@ -3,6 +3,7 @@
  * Real sockets against a real in-process gateway; refusals are read as raw HTTP where the ws client hides them.
  */
 import assert from 'node:assert/strict';
+import { connect as tcpConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { metricValue, rawUpgrade, startGateway, waitUntil, within, type GatewayHarness } from './helpers/gateway-harness.js';
 import { OcppClient, nextId } from './helpers/ocpp-client.js';
@@ -229,6 +230,39 @@ describe('identity rules', () => {
 });
 
 describe('a second connection with the same identity', () => {
+  it('an older connection whose handshake is read late does not replace the newer one', async () => {
+    const g = await startGateway();
+    // The charger's first TCP connection is accepted, but its upgrade request is read only after the charger
+    // retried on a second connection (as when a loaded gateway is slow to read a handshake).
+    const stale = tcpConnect(g.port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => stale.once('connect', resolve).once('error', reject));
+    let staleBytes = Buffer.alloc(0);
+    stale.on('data', (chunk: Buffer) => (staleBytes = Buffer.concat([staleBytes, chunk])));
+    const fresh = await OcppClient.connect(g.url, 'RETRIED', ['ocpp1.6']);
+    try {
+      expectResult(await fresh.call('Heartbeat', {}));
+      stale.write(
+        'GET /ocpp/RETRIED HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
+      );
+      // The gateway answers the handshake, then starts the closing handshake at once.
+      await waitUntil(() => staleBytes.includes(Buffer.from([0x88])), 5000, 'a close frame on the stale connection');
+      const text = staleBytes.toString('latin1');
+      assert.match(text, /^HTTP\/1\.1 101/);
+      // The close frame: opcode 0x8, then the 2-byte code 4000.
+      const at = staleBytes.indexOf(Buffer.from([0x88]));
+      assert.ok(at > 0, 'a close frame follows the handshake');
+      assert.equal(staleBytes.readUInt16BE(at + 2), 4000);
+      assert.equal(fresh.isOpen, true);
+      assert.equal(g.gateway.sessions.get('RETRIED')?.state, 'open');
+      expectResult(await fresh.call('Heartbeat', {}));
+    } finally {
+      stale.destroy();
+      fresh.terminate();
+      await g.stop();
+    }
+  });
+
   let h: GatewayHarness;
   before(async () => {
     h = await startGateway();

@@ -159,12 +159,20 @@ export class Gateway {
   }
 
   private accept(socket: WebSocket, charger: AdmittedCharger): ChargerSession {
-    const session = new ChargerSession(charger.identity, charger.protocol, charger.remoteAddress, socket, this.environment);
+    const session = new ChargerSession(charger.identity, charger.protocol, charger.remoteAddress, charger.acceptSequence, socket, this.environment);
+    this.metrics.connections.labels(charger.protocol).inc();
+    const current = this.sessions.get(charger.identity);
+    if (current !== undefined && current.acceptSequence > charger.acceptSequence) {
+      // An older connection's handshake finished after a newer one's (the charger retried while it waited):
+      // the newer one stays, this one goes.
+      session.close(CLOSE.replaced, 'a newer connection with the same identity is already open', 'replaced');
+      return session;
+    }
+    session.claimed = true;
     const previous = this.sessions.claim(session);
     if (previous !== undefined) {
       previous.close(CLOSE.replaced, 'replaced by a newer connection with the same identity', 'replaced');
     }
-    this.metrics.connections.labels(charger.protocol).inc();
     this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress })]);
     this.log.debug({ chargePointId: charger.identity, protocol: charger.protocol, remoteAddress: charger.remoteAddress }, 'charger connected');
     return session;
@@ -174,6 +182,7 @@ export class Gateway {
     this.sessions.release(session);
     this.metrics.connections.labels(session.protocol).dec();
     this.metrics.disconnects.labels(session.closeCause).inc();
+    if (!session.claimed) return;
     this.events.publishDetached([disconnectedEvent(session.eventContext(), { code, reason, initiator: session.closeCause })]);
     this.log.debug({ chargePointId: session.identity, code, reason, cause: session.closeCause }, 'charger disconnected');
   }

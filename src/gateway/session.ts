@@ -51,6 +51,8 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
   readonly outbox: Outbox;
   readonly rpc: RpcEndpoint<ChargerSession>;
   closeCause: CloseCause = 'charger';
+  /** Whether this session ever owned its identity (a stale handshake never does, and reports nothing). */
+  claimed = false;
   boot: BootInfo | undefined;
   /** Connector statuses and open transactions as last reported; created with the first event. */
   memory: ConnectorMemory | undefined;
@@ -60,6 +62,7 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
     readonly identity: string,
     readonly protocol: OcppVersion,
     readonly remoteAddress: string,
+    readonly acceptSequence: number,
     socket: WebSocket,
     private readonly env: SessionEnvironment,
   ) {

@@ -11,6 +11,11 @@ import type { KeepaliveSubject } from './keepalive.js';
 /** A charger that passed admission, about to become a session. */
 export interface AdmittedCharger {
   identity: string;
+  /**
+   * Order in which this process accepted the TCP connection. A charger that gave up on a slow handshake and
+   * retried has two connections in flight; the one accepted later is the newer, whichever upgrade is read first.
+   */
+  acceptSequence: number;
   protocol: OcppVersion;
   remoteAddress: string;
   request: IncomingMessage;
@@ -43,6 +48,8 @@ export interface ChargerServerOptions {
 }
 
 const CONNECTION = Symbol('connection');
+const ACCEPT_SEQUENCE = Symbol('acceptSequence');
+type SequencedSocket = { [ACCEPT_SEQUENCE]?: number };
 type TaggedSocket = WebSocket & { [CONNECTION]: TransportConnection };
 
 // Listeners shared by every socket: EventEmitter calls them with `this` bound to the socket, so a connection
@@ -110,6 +117,10 @@ export class ChargerServer {
     this.http = createServer((req, res) => this.onPlainRequest(req, res));
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.http.on('clientError', (_err, socket) => socket.destroy());
+    let accepted = 0;
+    this.http.on('connection', (socket) => {
+      (socket as SequencedSocket)[ACCEPT_SEQUENCE] = ++accepted;
+    });
   }
 
   listen(): Promise<number> {
@@ -183,6 +194,7 @@ export class ChargerServer {
       const tagged = ws as TaggedSocket;
       tagged[CONNECTION] = this.options.accept(ws, {
         identity: identity.identity,
+        acceptSequence: (req.socket as SequencedSocket)[ACCEPT_SEQUENCE] ?? 0,
         protocol: choice.protocol,
         remoteAddress: req.socket.remoteAddress ?? '',
         request: req,
