@@ -131,13 +131,21 @@ function runMarkdown(run: RunResult | null, mode: 'full' | 'quick', file: string
   return lines.join('\n');
 }
 
-/** The newest complete (not interrupted) run of a mode in the results folder, with its file name. */
-function latest(dir: string, mode: 'full' | 'quick'): { run: RunResult; file: string } | null {
+/**
+ * The newest complete (not interrupted) run of a mode in the results folder, with its file name. With
+ * `allScenarios`, only runs that cover every scenario count, so re-running one scenario does not hide the rest.
+ */
+function latest(dir: string, mode: 'full' | 'quick', allScenarios = false): { run: RunResult; file: string } | null {
+  return runsOf(dir, mode).find((r) => !allScenarios || SCENARIO_IDS.every((id) => r.run.scenarios.some((s) => s.id === id))) ?? null;
+}
+
+/** Every complete run of a mode, newest first. */
+function runsOf(dir: string, mode: 'full' | 'quick'): Array<{ run: RunResult; file: string }> {
   let files: string[];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith(`-${mode}.json`));
   } catch {
-    return null;
+    return [];
   }
   const runs: Array<{ run: RunResult; file: string }> = [];
   for (const f of files) {
@@ -149,7 +157,7 @@ function latest(dir: string, mode: 'full' | 'quick'): { run: RunResult; file: st
     }
   }
   runs.sort((a, b) => Date.parse(b.run.startedAt) - Date.parse(a.run.startedAt));
-  return runs[0] ?? null;
+  return runs;
 }
 
 function methodMarkdown(): string {
@@ -213,8 +221,10 @@ function methodMarkdown(): string {
 
 /** Rewrites BENCHMARKS.md from the results folder, with the hand-written findings of `analysisFile` when it exists. */
 export function writeBenchmarksMd(resultsDir: string, outFile: string, analysisFile?: string): void {
-  const full = latest(resultsDir, 'full');
+  const full = latest(resultsDir, 'full', true);
   const quick = latest(resultsDir, 'quick');
+  // Full-size re-runs of some scenarios after the latest complete run (after a fix), shown in their own sections.
+  const reruns = full === null ? [] : runsOf(resultsDir, 'full').filter((r) => Date.parse(r.run.startedAt) > Date.parse(full.run.startedAt)).reverse();
   const analysis = analysisFile && existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8').trim() + '\n' : '';
   const text = [
     '# Benchmarks',
@@ -223,6 +233,12 @@ export function writeBenchmarksMd(resultsDir: string, outFile: string, analysisF
     '`bench/analysis.md`, not this file. What is measured and how: [Method](#method); what limits the gateway: [Findings](#findings).',
     '',
     runMarkdown(full?.run ?? null, 'full', full ? `bench/results/${full.file}` : null),
+    ...reruns.map((r) =>
+      runMarkdown(r.run, 'full', `bench/results/${r.file}`).replace(
+        '## Latest full run',
+        `## Full-size re-run of scenario ${r.run.scenarios.map((sc) => `(${sc.id})`).join(', ')} after the full run`,
+      ),
+    ),
     runMarkdown(quick?.run ?? null, 'quick', quick ? `bench/results/${quick.file}` : null),
     analysis,
     methodMarkdown(),
