@@ -4,35 +4,12 @@
  * never timings.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { runSimulation } from '../src/sim/index.js';
 import { resolveOptions } from '../src/sim/options.js';
+import { startResponder, stopChild } from './helpers/responder.js';
 
-const RESPONDER = fileURLToPath(new URL('../bench/baseline/responder.js', import.meta.url));
-
-function startResponder(): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RESPONDER, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`responder exited early (${code})`)));
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 describe('reconnect storm and idle chargers against the baseline responder', () => {
   let responder: { child: ChildProcess; port: number };

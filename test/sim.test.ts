@@ -4,37 +4,13 @@
  * counted by code and reason. No timing assertions: only outcomes.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CallError, CallTimeoutError, NO_REPLY, SimulatedCharger, runSimulation } from '../src/sim/index.js';
+import { startResponder, stopChild } from './helpers/responder.js';
 
-const RESPONDER = fileURLToPath(new URL('../bench/baseline/responder.js', import.meta.url));
-
-/** Starts the baseline responder on a free port; resolves once it prints `listening <port>`. */
-function startResponder(): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RESPONDER, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`responder exited early (${code})`)));
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 /** A tiny central system: `onConnection` gets every accepted socket. */
 async function tinyServer(
