@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/schema.js';
 import type { OcppVersion } from './versions.js';
 import type { JsonObject } from './framing.js';
 import { actionDirection } from './catalogue.js';
@@ -6,13 +7,8 @@ import type { OcppValidator } from './validation.js';
 import type { ProtocolMetrics } from './protocol-metrics.js';
 import type { InboundCheckFailure } from './rpc-shared.js';
 
-export type ValidationMode = 'strict' | 'log' | 'off';
-
-export interface ValidationPolicy {
-  default: ValidationMode;
-  /** Per-action overrides, e.g. a fleet whose BootNotification breaks CiString20. */
-  actions: Record<string, ValidationMode>;
-}
+/** The `ocpp.validation` config: a default mode and per-action overrides (e.g. a fleet breaking CiString20). */
+export type ValidationPolicy = GatewayConfig['ocpp']['validation'];
 
 /**
  * Decides whether a charger's CALL may be handled: the action must exist in the charger's version and be one a
