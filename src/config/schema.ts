@@ -40,8 +40,14 @@ const ocppSchema = z
     fallbackProtocol: z.enum(['ocpp1.6', 'ocpp2.0.1']).nullable().default(null),
     /** How long a CALL to a charger waits for its answer. */
     callTimeoutMs: int(100, 600_000, 30_000),
-    /** CALLs a charger may send without waiting for answers before it gets CALLERRORs (OCPP allows one). */
-    maxQueuedInboundCalls: int(0, 1000, 4),
+    /**
+     * CALLs of one charger that may wait behind the one being answered (OCPP-J allows one in flight, but a
+     * charger replaying its offline queue often sends many): all are answered, in order; one more gets a
+     * GenericError. The same for every action, however it is answered.
+     */
+    maxQueuedInboundCalls: int(0, 10_000, 500),
+    /** The same bound in bytes of the waiting CALLs' frames (a frame may be 1 MiB). */
+    maxQueuedInboundBytes: int(1024, 1024 * 1024 * 1024, 2 * 1024 * 1024),
     /** Commands that may wait behind the one in flight to a charger before QUEUE_FULL. */
     maxQueuedOutboundCalls: int(1, 10_000, 16),
     validation: z
@@ -79,6 +85,8 @@ const localAnswersSchema = z
   .object({
     /** BootNotification interval (seconds) the gateway hands to chargers. */
     bootIntervalSeconds: int(1, 86_400, 300),
+    /** 1.6 transactionIds reserved on disk at a time (one write per block; a crash forgoes at most two blocks). */
+    transactionIdBlockSize: int(1, 1_000_000, 1000),
     authorize: z
       .object({
         mode: z.enum(['acceptAll', 'allowList']).default('acceptAll'),

@@ -92,6 +92,7 @@ export class Gateway {
       metrics: protocolMetrics,
       handler: (session, action, payload, version) => this.calls.handle(session, action, payload, version),
       maxQueuedInboundCalls: config.ocpp.maxQueuedInboundCalls,
+      maxQueuedInboundBytes: config.ocpp.maxQueuedInboundBytes,
       maxQueuedOutboundCalls: config.ocpp.maxQueuedOutboundCalls,
       callTimeoutMs: config.ocpp.callTimeoutMs,
       checkInboundCall: createInboundCheck(this.validators, config.ocpp.validation, protocolMetrics, log),
@@ -125,7 +126,7 @@ export class Gateway {
 
   /** Builds a gateway and opens what must survive restarts; call `start` to listen. */
   static async create(options: GatewayOptions): Promise<Gateway> {
-    const transactionIds = await TransactionIdAllocator.open(options.config.instance.stateDir);
+    const transactionIds = await TransactionIdAllocator.open(options.config.instance.stateDir, options.config.localAnswers.transactionIdBlockSize);
     const bus = options.bus ?? new MemoryBus((err, subject) => options.log.error({ err, subject }, 'event subscriber failed'));
     return new Gateway(options.config, options.log, transactionIds, bus);
   }

@@ -76,7 +76,10 @@ export class LocalAnswers {
     return this.handlers[version].has(action);
   }
 
-  /** A schema-valid response payload for a charger→central CALL. */
+  /**
+   * A schema-valid response payload for a charger→central CALL. Always the payload itself, never a promise,
+   * except for a 1.6 StartTransaction arriving while no reserved transactionId is left.
+   */
   answer(version: OcppVersion, action: string, request: any): Promise<Answer> | Answer {
     const handler = this.handlers[version].get(action);
     // Callers ask `has` (or the catalogue) first; an unknown action here is a bug, not charger input.
@@ -94,6 +97,18 @@ export class LocalAnswers {
     return this.isAuthorised(idToken) ? ID_TAG_ACCEPTED : ID_TAG_INVALID;
   }
 
+  /**
+   * 1.6 StartTransaction: answered in the same tick while the allocator has a reserved id at hand (nearly
+   * always: it reserves ahead), so the charger's next CALL is not held up; only when none is left does the
+   * answer wait for the next block to be durable.
+   */
+  private startTransaction(req: any): Answer | Promise<Answer> {
+    const idTagInfo = this.idTagInfo(req?.idTag);
+    const transactionId = this.transactionIds.next();
+    if (typeof transactionId === 'number') return { transactionId, idTagInfo };
+    return transactionId.then((id) => ({ transactionId: id, idTagInfo }));
+  }
+
   private v16(): ReadonlyMap<string, Handler> {
     const authorizeAccepted = frozen({ idTagInfo: ID_TAG_ACCEPTED });
     const authorizeInvalid = frozen({ idTagInfo: ID_TAG_INVALID });
@@ -101,10 +116,7 @@ export class LocalAnswers {
       ['BootNotification', () => ({ status: 'Accepted', currentTime: now(), interval: this.interval })],
       ['Heartbeat', () => ({ currentTime: now() })],
       ['Authorize', (req) => (this.isAuthorised(req?.idTag) ? authorizeAccepted : authorizeInvalid)],
-      [
-        'StartTransaction',
-        async (req) => ({ transactionId: await this.transactionIds.next(), idTagInfo: this.idTagInfo(req?.idTag) }),
-      ],
+      ['StartTransaction', (req) => this.startTransaction(req)],
       // idTagInfo is optional and only meaningful when the charger says who stopped the transaction.
       ['StopTransaction', (req) => (typeof req?.idTag === 'string' ? { idTagInfo: this.idTagInfo(req.idTag) } : EMPTY)],
       ['DataTransfer', () => DATA_TRANSFER_UNKNOWN_VENDOR],

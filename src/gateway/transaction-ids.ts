@@ -6,10 +6,14 @@
  * sessions, so ids are never reused, not even after a crash.
  *
  * Hi/lo scheme: the state file holds a high-water mark, the last id that may already have been handed
- * out. Before handing out any id of a new block the mark is moved past the block and written durably
- * (temp file, fsync, rename, fsync of the directory). A crash loses at most the unused rest of one
- * block; a restart continues above the stored mark. The disk is touched once per block, so the common
- * case is a counter increment.
+ * out. Ids come from blocks; a block's ids become available only once the mark has been moved past the
+ * block and written durably (temp file, fsync, rename, fsync of the directory). A restart continues
+ * above the stored mark, so a crash loses at most the unused rest of the blocks reserved, never reuses one.
+ *
+ * The next block is reserved ahead of need, in the background, as soon as the block before it comes into
+ * use: while a reserved id is at hand `next()` returns it synchronously, so a StartTransaction is answered
+ * in the tick it arrives. Only a caller arriving when every reserved id is gone (a burst larger than a
+ * block, or a disk slower than the burst) waits for the reservation.
  *
  * One state directory belongs to one gateway process: the file is not locked against other processes.
  */
@@ -36,13 +40,25 @@ export class TransactionIdsExhaustedError extends Error {
 /** State files open in this process; two allocators on one file would hand out the same ids. */
 const openFiles = new Set<string>();
 
+/** A durably reserved run of ids, first to last inclusive. */
+interface Block {
+  first: number;
+  last: number;
+}
+
 export class TransactionIdAllocator {
-  /** The next id to hand out. */
-  private nextId: number;
-  /** The last id of the current block; equal to the durable mark once a block is reserved. */
-  private blockEnd: number;
-  /** The block reservation in progress, shared by every caller that found the block used up. */
+  /** The next id to hand out from the block in use. */
+  private nextId = 1;
+  /** The last id of the block in use; nextId > blockEnd when it is used up. */
+  private blockEnd = 0;
+  /** The block reserved ahead, durable on disk, none of its ids handed out yet. */
+  private spare: Block | undefined;
+  /** The highest id reserved so far (the mark this allocator last wrote, or read at open). */
+  private reservedThrough: number;
+  /** The reservation in progress; rejects when it failed (the background caller ignores that, waiters see it). */
   private reserving: Promise<void> | undefined;
+  /** No id above reservedThrough can be reserved any more. */
+  private exhausted = false;
   private closed = false;
 
   private constructor(
@@ -51,11 +67,13 @@ export class TransactionIdAllocator {
     storedMark: number,
   ) {
     // Nothing is handed out until a block above the stored mark has been durably reserved.
-    this.nextId = storedMark + 1;
-    this.blockEnd = storedMark;
+    this.reservedThrough = storedMark;
   }
 
-  /** Open the allocator whose state lives in `stateDir` (created if missing). */
+  /**
+   * Open the allocator whose state lives in `stateDir` (created if missing). The first block and the one
+   * after it are reserved before this resolves, so the first StartTransaction need not wait for the disk.
+   */
   static async open(stateDir: string, blockSize: number = DEFAULT_BLOCK_SIZE): Promise<TransactionIdAllocator> {
     if (!Number.isSafeInteger(blockSize) || blockSize < 1 || blockSize > MAX_TRANSACTION_ID) {
       throw new RangeError(`transactionId block size must be an integer from 1 to ${MAX_TRANSACTION_ID}, got ${blockSize}`);
@@ -65,28 +83,31 @@ export class TransactionIdAllocator {
     openFiles.add(file);
     try {
       await mkdir(stateDir, { recursive: true });
-      return new TransactionIdAllocator(file, blockSize, await readMark(file));
+      const allocator = new TransactionIdAllocator(file, blockSize, await readMark(file));
+      await allocator.reserveFirstBlocks();
+      return allocator;
     } catch (error) {
       openFiles.delete(file);
       throw error;
     }
   }
 
-  /** A fresh transactionId. Touches the disk only when the current block is used up. */
-  async next(): Promise<number> {
-    for (;;) {
-      if (this.closed) throw new Error('transactionId allocator is closed');
-      if (this.nextId <= this.blockEnd) return this.nextId++;
-      if (this.blockEnd >= MAX_TRANSACTION_ID) throw new TransactionIdsExhaustedError(this.file);
-      this.reserving ??= this.reserveBlock().finally(() => {
-        this.reserving = undefined;
-      });
-      // Every waiter loops back: the block may already be drained by earlier waiters.
-      await this.reserving;
-    }
+  /**
+   * A fresh transactionId: the id itself while a reserved one is at hand (no promise, no tick lost), else a
+   * promise of one once the next block is durable. Never throws; failures come as a rejected promise.
+   */
+  next(): number | Promise<number> {
+    const id = this.take();
+    return id !== undefined ? id : this.nextAfterReservation();
   }
 
-  /** Stop handing out ids. The unused rest of the block is given up, never reused. */
+  /** Ids that can be handed out now without waiting for the disk (the block in use and the spare). */
+  get idsAtHand(): number {
+    if (this.closed) return 0;
+    return Math.max(0, this.blockEnd - this.nextId + 1) + (this.spare ? this.spare.last - this.spare.first + 1 : 0);
+  }
+
+  /** Stop handing out ids. The unused rest of the reserved blocks is given up, never reused. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -99,19 +120,75 @@ export class TransactionIdAllocator {
     }
   }
 
-  private async reserveBlock(): Promise<void> {
-    // Re-read the mark: if anything moved it past our block, start above it rather than overlap.
-    const from = Math.max(this.blockEnd, await readMark(this.file));
-    if (from >= MAX_TRANSACTION_ID) {
-      this.blockEnd = MAX_TRANSACTION_ID;
-      this.nextId = MAX_TRANSACTION_ID + 1;
-      return;
+  /** An id from the block in use or the spare one; undefined when none is at hand. */
+  private take(): number | undefined {
+    if (this.closed) return undefined;
+    if (this.nextId > this.blockEnd) {
+      const spare = this.spare;
+      if (spare === undefined) return undefined;
+      this.spare = undefined;
+      this.nextId = spare.first;
+      this.blockEnd = spare.last;
     }
-    const to = Math.min(from + this.blockSize, MAX_TRANSACTION_ID);
+    const id = this.nextId++;
+    // The spare came into use: reserve the one after it while this block lasts.
+    if (this.spare === undefined) this.reserveAhead();
+    return id;
+  }
+
+  private async nextAfterReservation(): Promise<number> {
+    for (;;) {
+      if (this.closed) throw new Error('transactionId allocator is closed');
+      const id = this.take();
+      if (id !== undefined) return id;
+      if (this.exhausted) throw new TransactionIdsExhaustedError(this.file);
+      // Every waiter loops back: the new block may already be drained by earlier waiters.
+      await (this.reserving ?? this.startReservation());
+    }
+  }
+
+  /** Starts reserving the next block unless one is reserved, on its way, or impossible. */
+  private reserveAhead(): void {
+    if (this.reserving !== undefined || this.spare !== undefined || this.exhausted || this.closed) return;
+    // A failure here is not lost: the next caller without an id retries the reservation and gets the error.
+    this.startReservation().catch(() => {});
+  }
+
+  private startReservation(): Promise<void> {
+    const reserving = this.reserveBlock().finally(() => {
+      if (this.reserving === reserving) this.reserving = undefined;
+    });
+    this.reserving = reserving;
+    return reserving;
+  }
+
+  /** One write reserves the block in use and the spare after it. */
+  private async reserveFirstBlocks(): Promise<void> {
+    const block = await this.reserve(2 * this.blockSize);
+    if (block === undefined) return;
+    this.nextId = block.first;
+    this.blockEnd = Math.min(block.first + this.blockSize - 1, block.last);
+    if (this.blockEnd < block.last) this.spare = { first: this.blockEnd + 1, last: block.last };
+  }
+
+  private async reserveBlock(): Promise<void> {
+    const block = await this.reserve(this.blockSize);
+    if (block !== undefined && !this.closed) this.spare = block;
+  }
+
+  /** Moves the durable mark past `size` more ids (fewer at the top of the range); undefined when none are left. */
+  private async reserve(size: number): Promise<Block | undefined> {
+    // Re-read the mark: if anything moved it past what we reserved, start above it rather than overlap.
+    const from = Math.max(this.reservedThrough, await readMark(this.file));
+    if (from >= MAX_TRANSACTION_ID) {
+      this.exhausted = true;
+      return undefined;
+    }
+    const to = Math.min(from + size, MAX_TRANSACTION_ID);
     await writeMarkDurably(this.file, to);
     // Only now, with the mark safe on disk, do the block's ids become available.
-    this.nextId = from + 1;
-    this.blockEnd = to;
+    this.reservedThrough = to;
+    return { first: from + 1, last: to };
   }
 }
 

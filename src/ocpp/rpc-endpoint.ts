@@ -11,6 +11,13 @@ export interface FrameSink {
   sendText(text: string): boolean;
 }
 
+/** A charger's CALL the gateway holds until it is answered. */
+interface HeldCall {
+  frame: CallFrame;
+  /** Its frame's size, counted while it waits behind another. */
+  bytes: number;
+}
+
 interface OutboundCall {
   messageId: string;
   action: string;
@@ -25,10 +32,21 @@ interface OutboundCall {
 /**
  * One connection's OCPP-J RPC: parses frames, answers the charger's CALLs in order (one at a time), and sends the
  * gateway's CALLs one at a time from a bounded FIFO, matching answers by message id. It knows nothing of sockets.
+ *
+ * Pipelined CALLs follow one rule whatever the action and however it is answered: the CALLs of one read are all
+ * held before the first is answered (answering starts on the next turn of the event loop), then answered one at
+ * a time, in order. Up to `maxQueuedInboundCalls` (and `maxQueuedInboundBytes`) may wait behind the one being
+ * answered; one more gets a GenericError at once. Without that deferral a burst of CALLs answered synchronously
+ * would never queue while the same burst of CALLs answered asynchronously would overflow: a charger cannot tell
+ * which is which.
  */
 export class RpcEndpoint<Owner = unknown> {
-  private inboundBusy = false;
-  private inboundQueue: CallFrame[] | null = null;
+  /** The charger's CALLs not yet answered, in arrival order; the first is the one being answered. */
+  private inbound: HeldCall[] | null = null;
+  /** Bytes of the held CALLs behind the first. */
+  private inboundWaitingBytes = 0;
+  /** Answering is scheduled or under way (an answer is awaited): new CALLs only join the queue. */
+  private inboundRunning = false;
   private inFlight: OutboundCall | null = null;
   private outboundQueue: OutboundCall[] | null = null;
   private closed = false;
@@ -56,8 +74,7 @@ export class RpcEndpoint<Owner = unknown> {
     switch (frame.kind) {
       case 'call':
         this.shared.metrics.inboundCall(frame.action, this.version);
-        if (this.inboundBusy) this.queueInbound(frame);
-        else this.handleInbound(frame);
+        this.holdInbound(frame, text);
         return;
       case 'result':
         this.settle(frame.messageId, (call) => call.resolve(frame.payload));
@@ -88,26 +105,73 @@ export class RpcEndpoint<Owner = unknown> {
     }
   }
 
-  private queueInbound(frame: CallFrame): void {
-    const queue = (this.inboundQueue ??= []);
-    if (queue.length >= this.shared.maxQueuedInboundCalls) {
-      this.shared.metrics.inboundCallRejected();
-      this.sendError(
-        frame.messageId,
-        'generic',
-        `too many CALLs in flight: OCPP-J allows one; wait for each answer (at most ${this.shared.maxQueuedInboundCalls} are queued)`,
-      );
-      return;
+  /** Holds a CALL for answering in turn, or refuses it at once when the queue behind the current one is full. */
+  private holdInbound(frame: CallFrame, text: string): void {
+    const held = (this.inbound ??= []);
+    let bytes = 0;
+    if (held.length > 0) {
+      // Only a CALL that has to wait is measured: the common case, one CALL at a time, costs nothing.
+      bytes = Buffer.byteLength(text);
+      const { maxQueuedInboundCalls, maxQueuedInboundBytes } = this.shared;
+      if (held.length - 1 >= maxQueuedInboundCalls || this.inboundWaitingBytes + bytes > maxQueuedInboundBytes) {
+        this.shared.metrics.inboundCallRejected();
+        this.sendError(
+          frame.messageId,
+          'generic',
+          `too many CALLs waiting for an answer: at most ${maxQueuedInboundCalls} (${maxQueuedInboundBytes} bytes) may wait behind the one being answered; wait for answers before sending more`,
+        );
+        return;
+      }
+      this.inboundWaitingBytes += bytes;
     }
-    queue.push(frame);
+    held.push({ frame, bytes });
+    if (!this.inboundRunning) {
+      this.inboundRunning = true;
+      setImmediate(RpcEndpoint.answerHeldOf, this);
+    }
   }
 
-  private handleInbound(frame: CallFrame): void {
+  /** setImmediate's callback: a static function and an argument, not a closure per connection. */
+  private static answerHeldOf(endpoint: RpcEndpoint<any>): void {
+    endpoint.answerHeld();
+  }
+
+  /** Answers the held CALLs in order; stops at one whose answer must be awaited and resumes when it is sent. */
+  private answerHeld(): void {
+    for (;;) {
+      const head = this.closed ? undefined : this.inbound?.[0];
+      if (head === undefined) {
+        this.inboundRunning = false;
+        this.notifyIfIdle();
+        return;
+      }
+      const pending = this.handleInbound(head.frame);
+      if (pending !== undefined) {
+        const resume = () => {
+          this.releaseHead();
+          this.answerHeld();
+        };
+        pending.then(resume, resume);
+        return;
+      }
+      this.releaseHead();
+    }
+  }
+
+  /** The first held CALL was answered: the next one stops waiting. */
+  private releaseHead(): void {
+    const held = this.inbound;
+    if (held === null) return;
+    held.shift();
+    if (held.length > 0) this.inboundWaitingBytes -= held[0].bytes;
+  }
+
+  /** Answers one CALL; returns a promise that settles once its answer is sent when that answer must be awaited. */
+  private handleInbound(frame: CallFrame): Promise<void> | undefined {
     const check = this.shared.checkInboundCall(this.version, frame.action, frame.payload);
     if (check !== null) {
       this.sendError(frame.messageId, check.reason, check.message, check.details);
-      this.nextInbound();
-      return;
+      return undefined;
     }
     const startedAt = performance.now();
     let answer: JsonObject | Promise<JsonObject>;
@@ -115,32 +179,20 @@ export class RpcEndpoint<Owner = unknown> {
       answer = this.shared.handler(this.owner, frame.action, frame.payload, this.version);
     } catch (err) {
       this.failInbound(frame, err);
-      this.nextInbound();
-      return;
+      return undefined;
     }
     if (answer instanceof Promise) {
-      this.inboundBusy = true;
-      answer.then(
+      return answer.then(
         (payload) => this.answerInbound(frame, payload, startedAt),
         (err) => this.failInbound(frame, err),
-      ).finally(() => {
-        this.inboundBusy = false;
-        this.nextInbound();
-      });
-    } else {
-      this.answerInbound(frame, answer, startedAt);
-      this.nextInbound();
+      );
     }
-  }
-
-  private nextInbound(): void {
-    const next = this.inboundQueue?.shift();
-    if (next !== undefined && !this.closed) this.handleInbound(next);
-    else this.notifyIfIdle();
+    this.answerInbound(frame, answer, startedAt);
+    return undefined;
   }
 
   private get isIdle(): boolean {
-    return !this.inboundBusy && (this.inboundQueue?.length ?? 0) === 0 && this.inFlight === null && (this.outboundQueue?.length ?? 0) === 0;
+    return !this.inboundRunning && (this.inbound?.length ?? 0) === 0 && this.inFlight === null && (this.outboundQueue?.length ?? 0) === 0;
   }
 
   private notifyIfIdle(): void {
@@ -256,7 +308,8 @@ export class RpcEndpoint<Owner = unknown> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.inboundQueue = null;
+    this.inbound = null;
+    this.inboundWaitingBytes = 0;
     const failure = new CallFailure('DEVICE_OFFLINE', 'the charger disconnected');
     const pending = this.inFlight ? [this.inFlight, ...(this.outboundQueue ?? [])] : (this.outboundQueue ?? []);
     this.inFlight = null;

@@ -26,7 +26,10 @@ export interface RpcShared<Owner> {
   readonly log: Logger;
   readonly metrics: ProtocolMetrics;
   readonly handler: InboundCallHandler<Owner>;
+  /** CALLs that may wait behind the one being answered; one more gets a GenericError. */
   readonly maxQueuedInboundCalls: number;
+  /** The same bound in bytes of the waiting CALLs' frames. */
+  readonly maxQueuedInboundBytes: number;
   readonly maxQueuedOutboundCalls: number;
   readonly callTimeoutMs: number;
   /** null when the CALL may be handled; otherwise the CALLERROR it gets. */

@@ -192,6 +192,30 @@ describe('local answers', () => {
     assert.equal(ids.size, 120);
   });
 
+  it('1.6 StartTransaction is answered in the same tick while an id is at hand, across a block boundary; only then does it wait', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-answers-blocks-'));
+    const allocator = await TransactionIdAllocator.open(dir, 3);
+    try {
+      const answers = new LocalAnswers(ACCEPT_ALL, allocator);
+      const request = SAMPLE_REQUESTS['ocpp1.6'].StartTransaction;
+      // Two blocks of 3 are reserved at open: ids 1..6, the boundary between 3 and 4 included, need no await.
+      for (let id = 1; id <= 6; id++) {
+        const response = answers.answer('ocpp1.6', 'StartTransaction', request);
+        assert.ok(!(response instanceof Promise), `StartTransaction ${id} is answered without a promise`);
+        assert.equal((response as Record<string, any>).transactionId, id);
+        assertValidResponse('ocpp1.6', 'StartTransaction', response);
+      }
+      const waiting = answers.answer('ocpp1.6', 'StartTransaction', request);
+      assert.ok(waiting instanceof Promise, 'the seventh, in the same tick, has no reserved id left and waits');
+      const response = (await waiting) as Record<string, any>;
+      assert.equal(response.transactionId, 7);
+      assertValidResponse('ocpp1.6', 'StartTransaction', response);
+    } finally {
+      await allocator.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('1.6 StopTransaction answers idTagInfo only when an idTag was given', async () => {
     const answers = new LocalAnswers(ALLOW_LIST, transactionIds);
     const base = SAMPLE_REQUESTS['ocpp1.6'].StopTransaction;

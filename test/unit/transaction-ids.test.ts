@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,18 @@ async function take(allocator: TransactionIdAllocator, count: number): Promise<n
   return ids;
 }
 
+function readMarkSync(dir: string): number {
+  return (JSON.parse(readFileSync(join(dir, 'transaction-ids.json'), 'utf8')) as { reservedThrough: number }).reservedThrough;
+}
+
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 function assertInRange(ids: number[]): void {
   for (const id of ids) assert.ok(Number.isInteger(id) && id >= 1 && id <= MAX_TRANSACTION_ID, String(id));
 }
@@ -50,6 +63,31 @@ describe('TransactionIdAllocator', () => {
       const state = JSON.parse(await readFile(join(dir, 'transaction-ids.json'), 'utf8'));
       assert.ok(state.reservedThrough >= id, `id ${id} handed out above stored mark ${state.reservedThrough}`);
     }
+    await allocator.close();
+  });
+
+  it('hands out ids synchronously while reserved ones last; only a caller finding none left waits', async () => {
+    const dir = await freshDir();
+    const allocator = await TransactionIdAllocator.open(dir, 10);
+    // Opening reserved the first block and the one after it: twenty ids without a tick in between.
+    const sync = Array.from({ length: 20 }, () => allocator.next());
+    assert.deepEqual(sync, Array.from({ length: 20 }, (_, i) => i + 1), 'plain numbers, no promise');
+    assert.ok(readMarkSync(dir) >= 20, 'every id handed out was covered by the mark on disk');
+    const waited = allocator.next();
+    assert.ok(waited instanceof Promise, 'the 21st, asked for in the same tick, waits for the next block');
+    assert.equal(await waited, 21);
+    assert.ok(readMarkSync(dir) >= 21);
+    await allocator.close();
+  });
+
+  it('reserves the next block in the background as soon as the spare one comes into use', async () => {
+    const dir = await freshDir();
+    const allocator = await TransactionIdAllocator.open(dir, 10);
+    for (let i = 1; i <= 11; i++) assert.equal(allocator.next(), i);
+    // Id 11 opened the spare block: the one after it (21..30) is being reserved without anyone waiting for it.
+    await waitFor(() => allocator.idsAtHand === 19, 'the next block to be reserved');
+    assert.ok(readMarkSync(dir) >= 30, 'the block is durable before any of its ids is at hand');
+    for (let i = 12; i <= 30; i++) assert.equal(allocator.next(), i, `id ${i} without waiting`);
     await allocator.close();
   });
 
@@ -100,12 +138,12 @@ describe('TransactionIdAllocator', () => {
     await writeFile(join(dir, 'transaction-ids.json'), JSON.stringify({ reservedThrough: MAX_TRANSACTION_ID - 3 }));
     const allocator = await TransactionIdAllocator.open(dir, 2);
     assert.deepEqual(await take(allocator, 3), [MAX_TRANSACTION_ID - 2, MAX_TRANSACTION_ID - 1, MAX_TRANSACTION_ID]);
-    await assert.rejects(allocator.next(), TransactionIdsExhaustedError);
-    await assert.rejects(allocator.next(), /never reused/);
+    await assert.rejects(async () => allocator.next(), TransactionIdsExhaustedError);
+    await assert.rejects(async () => allocator.next(), /never reused/);
     await allocator.close();
 
     const reopened = await TransactionIdAllocator.open(dir, 2);
-    await assert.rejects(reopened.next(), TransactionIdsExhaustedError);
+    await assert.rejects(async () => reopened.next(), TransactionIdsExhaustedError);
     await reopened.close();
   });
 
@@ -131,7 +169,7 @@ describe('TransactionIdAllocator', () => {
     const allocator = await TransactionIdAllocator.open(dir, 10);
     await allocator.next();
     await allocator.close();
-    await assert.rejects(allocator.next(), /closed/);
+    await assert.rejects(async () => allocator.next(), /closed/);
     await assert.rejects(TransactionIdAllocator.open(dir, 0), RangeError);
     await assert.rejects(TransactionIdAllocator.open(dir, 1.5), RangeError);
   });
