@@ -100,15 +100,22 @@ const localAnswersSchema = z
 export const callPolicySchema = z.enum(['local', 'event', 'backend']);
 export type CallPolicy = z.infer<typeof callPolicySchema>;
 
+/** Per-action policies that apply unless the configuration names the action itself. */
+export const DEFAULT_ACTION_POLICIES: Readonly<Record<string, CallPolicy>> = Object.freeze({
+  Heartbeat: 'local',
+  BootNotification: 'backend',
+  Authorize: 'backend',
+  StartTransaction: 'backend',
+});
+
 const policySchema = z
   .object({
     default: callPolicySchema.default('event'),
-    actions: z.record(z.string(), callPolicySchema).default({
-      Heartbeat: 'local',
-      BootNotification: 'backend',
-      Authorize: 'backend',
-      StartTransaction: 'backend',
-    }),
+    /** Merged per action over DEFAULT_ACTION_POLICIES: naming one action leaves the others' defaults alone. */
+    actions: z
+      .record(z.string(), callPolicySchema)
+      .default({})
+      .transform((actions) => ({ ...DEFAULT_ACTION_POLICIES, ...actions })),
     backend: z
       .object({
         /** How long a charger's CALL waits for the backend before the fallback applies. */
