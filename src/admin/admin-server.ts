@@ -19,6 +19,8 @@ export interface AdminServerOptions {
   token?: string;
   /** Events held per slow SSE client before its stream is ended with `overflow`. */
   sseBufferEvents?: number;
+  /** Bytes of events held per slow SSE client before its stream is ended with `overflow`. */
+  sseBufferBytes?: number;
   /** Comment lines on idle streams keep proxies from cutting them. */
   sseHeartbeatMs?: number;
   /** How long an ended stream's client may take to read its last bytes before the socket is dropped. */
@@ -51,6 +53,7 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
     metrics,
     log: gateway.log,
     bufferEvents: options.sseBufferEvents ?? config.sseBufferEvents,
+    bufferBytes: options.sseBufferBytes ?? config.sseBufferBytes,
     heartbeatMs: options.sseHeartbeatMs ?? HEARTBEAT_MS,
     lingerMs: options.sseLingerMs ?? LINGER_MS,
   });

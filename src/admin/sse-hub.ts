@@ -11,6 +11,8 @@ export interface SseHubOptions {
   metrics: AdminMetrics;
   log: Logger;
   bufferEvents: number;
+  /** Bytes of events buffered per slow client before its stream is ended with `overflow`. */
+  bufferBytes: number;
   heartbeatMs: number;
   lingerMs: number;
 }
@@ -28,6 +30,7 @@ export class SseHub {
   // second and later streams free.
   private lastEvent: GatewayEvent | undefined;
   private lastFrame = '';
+  private lastFrameBytes = 0;
 
   constructor(private readonly options: SseHubOptions) {}
 
@@ -51,6 +54,7 @@ export class SseHub {
     const openedAt = Date.now();
     const stream: SseStream = new SseStream(res, {
       bufferEvents: this.options.bufferEvents,
+      bufferBytes: this.options.bufferBytes,
       lingerMs: this.options.lingerMs,
       ended: (s, reason) => {
         subscription.unsubscribe();
@@ -58,7 +62,10 @@ export class SseHub {
         metrics.sseStreams.dec();
         if (reason === 'overflow') {
           metrics.sseOverflowCloses.inc();
-          log.warn({ peer, bufferEvents: this.options.bufferEvents }, 'event stream ended: the client did not keep up');
+          log.warn(
+            { peer, bufferEvents: this.options.bufferEvents, bufferBytes: this.options.bufferBytes },
+            'event stream ended: the client did not keep up',
+          );
         } else {
           log.debug({ peer, reason, ms: Date.now() - openedAt }, 'event stream ended');
         }
@@ -73,7 +80,8 @@ export class SseHub {
     const subscription = bus.subscribe(SUBJECTS.allEvents, (message) => {
       const event = message.data;
       if (!isGatewayEvent(event) || !matches(event)) return;
-      stream.send(event.eventId, this.frameOf(event));
+      const frame = this.frameOf(event);
+      stream.send(event.eventId, frame, this.lastFrameBytes);
     });
     this.startHeartbeat();
     log.debug({ peer, filter: spec }, 'event stream opened');
@@ -101,6 +109,7 @@ export class SseHub {
   private frameOf(event: GatewayEvent): string {
     if (event !== this.lastEvent) {
       this.lastFrame = sseFrame(event.eventId, event.eventType, event);
+      this.lastFrameBytes = Buffer.byteLength(this.lastFrame);
       this.lastEvent = event;
     }
     return this.lastFrame;
@@ -121,5 +130,6 @@ export class SseHub {
     // Do not keep the last event alive once nobody streams.
     this.lastEvent = undefined;
     this.lastFrame = '';
+    this.lastFrameBytes = 0;
   }
 }

@@ -6,6 +6,8 @@ export type SseEndReason = 'client_closed' | 'overflow' | 'shutdown';
 export interface SseStreamOptions {
   /** Events held for a client whose socket is full; one more ends the stream with `event: overflow`. */
   bufferEvents: number;
+  /** The same bound in bytes: an event may carry a 1 MiB OCPP payload, so a count alone bounds nothing. */
+  bufferBytes: number;
   /** How long a client that stopped reading may keep its socket after its final event. */
   lingerMs: number;
   /** Told once, when the stream has ended for whatever reason. */
@@ -23,12 +25,15 @@ export function sseFrame(id: string, event: string, data: unknown): string {
 
 /**
  * One client's event stream. Frames go straight to the socket while it takes them; once `write()` says the
- * socket is full they wait in a bounded queue until 'drain'. A client that lets the queue fill is ended with
- * a final `overflow` event instead of losing events silently: it receives every event up to the one named
- * in that final event, in order, and nothing after.
+ * socket is full they wait in a queue bounded in events and in bytes until 'drain'. A client that lets the
+ * queue fill is ended with a final `overflow` event instead of losing events silently: it receives every event
+ * up to the one named in that final event, in order, and nothing after.
  */
 export class SseStream {
   private queue: string[] = [];
+  /** Each queued frame's size, so what leaves the queue is subtracted without measuring it again. */
+  private queueSizes: number[] = [];
+  private queueBytes = 0;
   private waitingForDrain = false;
   private open = true;
   private lastEventId: string | null = null;
@@ -65,19 +70,30 @@ export class SseStream {
     return this.queue.length;
   }
 
-  /** Queues or writes one event frame; on a full queue the stream ends with `overflow`. */
-  send(eventId: string, frame: string): void {
+  /** Bytes of the frames waiting for the client to read. */
+  get queuedBytes(): number {
+    return this.queueBytes;
+  }
+
+  /**
+   * Queues or writes one event frame (`bytes` is its UTF-8 size, measured once by the caller for every
+   * stream); when it does not fit in the queue the stream ends with `overflow`.
+   */
+  send(eventId: string, frame: string, bytes = Buffer.byteLength(frame)): void {
     if (!this.open) return;
     if (this.waitingForDrain) {
-      if (this.queue.length >= this.options.bufferEvents) {
+      if (this.queue.length >= this.options.bufferEvents || this.queueBytes + bytes > this.options.bufferBytes) {
         this.finish('overflow', 'overflow', {
           reason: 'the client did not read fast enough',
           bufferEvents: this.options.bufferEvents,
+          bufferBytes: this.options.bufferBytes,
           lastEventId: this.lastEventId,
         });
         return;
       }
       this.queue.push(frame);
+      this.queueSizes.push(bytes);
+      this.queueBytes += bytes;
     } else {
       this.write(frame);
     }
@@ -106,8 +122,17 @@ export class SseStream {
   private readonly onDrain = (): void => {
     this.waitingForDrain = false;
     let i = 0;
-    while (i < this.queue.length && !this.waitingForDrain) this.write(this.queue[i++]);
-    this.queue = i === this.queue.length ? [] : this.queue.slice(i);
+    while (i < this.queue.length && !this.waitingForDrain) {
+      this.queueBytes -= this.queueSizes[i];
+      this.write(this.queue[i++]);
+    }
+    if (i === this.queue.length) {
+      this.queue = [];
+      this.queueSizes = [];
+    } else {
+      this.queue = this.queue.slice(i);
+      this.queueSizes = this.queueSizes.slice(i);
+    }
   };
 
   private readonly onClose = (): void => {
@@ -115,6 +140,8 @@ export class SseStream {
     if (!this.open) return;
     this.open = false;
     this.queue = [];
+    this.queueSizes = [];
+    this.queueBytes = 0;
     this.options.ended(this, 'client_closed');
   };
 
@@ -127,6 +154,8 @@ export class SseStream {
     this.open = false;
     for (const frame of this.queue) this.res.write(frame);
     this.queue = [];
+    this.queueSizes = [];
+    this.queueBytes = 0;
     this.res.end(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     this.lingerTimer = setTimeout(() => this.res.destroy(), this.options.lingerMs);
     this.lingerTimer.unref();

@@ -135,6 +135,8 @@ const adminSchema = z
     token: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Events buffered per SSE client before a slow client is disconnected. */
     sseBufferEvents: int(10, 1_000_000, 10_000),
+    /** The same bound in bytes: events carry OCPP payloads of up to 1 MiB. */
+    sseBufferBytes: int(1024, 1024 * 1024 * 1024, 8 * 1024 * 1024),
   })
   .prefault({});
 
