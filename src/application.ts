@@ -3,6 +3,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { Gateway } from './gateway/gateway.js';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import type { Bus } from './bus/types.js';
+import { shutdownDrainBudget } from './config/shutdown-budget.js';
 
 export interface Application {
   gateway: Gateway;
@@ -29,7 +30,8 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
       const startedAt = Date.now();
       const chargers = gateway.sessions.size;
       gateway.stopAccepting();
-      await gateway.drain(config.shutdown.drainMs, config.shutdown.waves);
+      // Every wait of the drain fits in the deadline, with room left for the steps below.
+      await gateway.drain(config.shutdown.drainMs, config.shutdown.waves, shutdownDrainBudget(config.shutdown));
       admin.endStreams();
       await gateway.close();
       await admin.close();

@@ -27,6 +27,7 @@ const ENVIRONMENT: Record<string, string> = {
   ADMIN_PORT: 'admin.port',
   ADMIN_TOKEN: 'admin.token',
   SHUTDOWN_DRAIN_MS: 'shutdown.drainMs',
+  SHUTDOWN_DEADLINE_MS: 'shutdown.deadlineMs',
 };
 
 export interface LoadOptions {

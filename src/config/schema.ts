@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SHUTDOWN_RESERVE_MS } from './shutdown-budget.js';
 
 /**
  * The gateway's whole configuration, with its defaults. Every knob an operator may turn lives here so that
@@ -145,8 +146,22 @@ const shutdownSchema = z
     /** Chargers are closed in waves spread over this period, so they do not all reconnect elsewhere at once. */
     drainMs: int(0, 600_000, 10_000),
     waves: int(1, 1000, 10),
-    /** Hard limit: the process exits by then whatever is left. */
+    /**
+     * Hard limit: the process exits by then whatever is left. The drain is budgeted within it (chargers with
+     * CALLs in flight are closed anyway when their time is up), so it must leave room beyond drainMs.
+     */
     deadlineMs: int(1000, 900_000, 30_000),
+  })
+  .superRefine((shutdown, ctx) => {
+    if (shutdown.drainMs + SHUTDOWN_RESERVE_MS > shutdown.deadlineMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deadlineMs'],
+        message:
+          `${shutdown.deadlineMs} ms leaves no room for shutdown.drainMs ${shutdown.drainMs} ms plus ${SHUTDOWN_RESERVE_MS} ms ` +
+          'to close connections and flush; raise shutdown.deadlineMs or lower shutdown.drainMs',
+      });
+    }
   })
   .prefault({});
 

@@ -21,6 +21,7 @@ import { CLOSE } from './close-codes.js';
 import { EventPublisher } from './event-publisher.js';
 import { CommandService, type CommandRequest, type CommandResult } from './commands.js';
 import { MemoryBus } from '../bus/memory-bus.js';
+import type { DrainBudget } from '../config/shutdown-budget.js';
 import { SUBJECTS, type Bus, type Subscription } from '../bus/types.js';
 import { commandResponseEvent, connectedEvent, disconnectedEvent } from '../events/index.js';
 
@@ -205,30 +206,36 @@ export class Gateway {
   /**
    * Closes every charger with 1001 (going away) in `waves` jittered waves spread over `drainMs`, so they do
    * not all reconnect to the rest of the cluster in the same second. Each charger's CALLs in flight are given
-   * time to finish first, so no answered CALL loses its event.
+   * time to finish first (at most `ocpp.callTimeoutMs`), so no answered CALL loses its event; but the budget
+   * bounds every wait: by `closeAllByMs` every charger has been told to go, CALL in flight or not, and after
+   * `socketsMs` more the drain returns whatever is left (close() drops it). The whole drain takes at most
+   * closeAllByMs + socketsMs.
    */
-  async drain(drainMs: number, waves: number, reason = 'gateway shutting down'): Promise<void> {
+  async drain(drainMs: number, waves: number, budget: DrainBudget, reason = 'gateway shutting down'): Promise<void> {
+    const startedAt = Date.now();
+    const closeAllBy = startedAt + budget.closeAllByMs;
     const sessions = [...this.sessions.values()];
     const perWave = Math.max(1, Math.ceil(sessions.length / waves));
-    const waveGap = waves > 1 ? drainMs / waves : 0;
+    // Waves never start past the budget, even if a caller's drainMs does not fit in it.
+    const spread = Math.min(drainMs, budget.closeAllByMs);
+    const waveGap = waves > 1 ? spread / waves : 0;
+    const callTimeoutMs = this.config.ocpp.callTimeoutMs;
+    const closeWhenIdle = (s: ChargerSession) =>
+      s.rpc.whenIdle(Math.max(0, Math.min(callTimeoutMs, closeAllBy - Date.now()))).then(() => s.close(CLOSE.goingAway, reason, 'shutdown'));
     const pending: Promise<void>[] = [];
     for (let wave = 0, start = 0; start < sessions.length; wave++, start += perWave) {
       const group = sessions.slice(start, start + perWave);
       const delay = wave * waveGap + Math.random() * waveGap * 0.5;
-      pending.push(
-        sleep(delay).then(() =>
-          Promise.all(group.map((s) => s.rpc.whenIdle(this.config.ocpp.callTimeoutMs).then(() => s.close(CLOSE.goingAway, reason, 'shutdown')))).then(() => undefined),
-        ),
-      );
+      pending.push(sleep(delay).then(() => Promise.all(group.map(closeWhenIdle)).then(() => undefined)));
     }
     await Promise.all(pending);
-    await this.untilNoSessions(5000);
+    await this.untilNoSessions(closeAllBy + budget.socketsMs - Date.now());
   }
 
   /** Full stop for embedding and tests: stop accepting, close everyone at once, release resources. */
   async stop(): Promise<void> {
     this.stopAccepting();
-    await this.drain(0, 1);
+    await this.drain(0, 1, { closeAllByMs: this.config.ocpp.callTimeoutMs, socketsMs: 5000 });
     await this.close();
   }
 
