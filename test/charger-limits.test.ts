@@ -24,7 +24,7 @@ describe('one CALL in flight: CALLs sent without waiting', () => {
       const client = await OcppClient.connect(h.url, 'BURST-16', ['ocpp1.6']);
       try {
         const ids = Array.from({ length: 50 }, () => nextId());
-        // One write, so the gateway reads all 50 before the first (asynchronous) answer is ready.
+        // One write, so the gateway holds all 50 before it answers the first.
         client.writeFramesAtOnce(ids.map((id) => JSON.stringify([2, id, 'StartTransaction', START()])));
         const frames = await collect(client, 50);
         assert.ok(await client.quietFor(200), 'exactly one answer per CALL');
@@ -80,14 +80,11 @@ describe('one CALL in flight: CALLs sent without waiting', () => {
         client.writeFramesAtOnce(ids.map((id) => JSON.stringify([2, id, 'Heartbeat', {}])));
         const frames = await collect(client, 50);
         assert.ok(await client.quietFor(200), 'no extra answers');
-        // Whatever the queue bound, each CALL gets one answer: a result, or a GenericError for the refused ones.
-        for (const [i, f] of frames.entries()) {
-          if (f[0] === 4) expectCallError(f, String(f[1]), 'GenericError');
-          else assert.equal(f[0], 3, `frame ${i}`);
-        }
-        assert.deepEqual(frames.map((f) => f[1]).sort(), [...ids].sort());
-        const answered = frames.filter((f) => f[0] === 3).map((f) => f[1]);
-        assert.deepEqual(answered, ids.filter((id) => answered.includes(id)), 'results in the order of the CALLs');
+        // Within the default bound (500 may wait), as for any other action: every one a CALLRESULT, in order.
+        assert.deepEqual(
+          frames.map((f) => `${String(f[0])} ${String(f[1])}`),
+          ids.map((id) => `3 ${id}`),
+        );
         assertAnswersValid(h.gateway, version, client);
       } finally {
         await client.close();
