@@ -107,6 +107,7 @@ export class RpcEndpoint<Owner = unknown> {
 
   /** Holds a CALL for answering in turn, or refuses it at once when the queue behind the current one is full. */
   private holdInbound(frame: CallFrame, text: string): void {
+    if (this.closed) return;
     const held = (this.inbound ??= []);
     let bytes = 0;
     if (held.length > 0) {
