@@ -103,7 +103,7 @@ export class RpcEndpoint<Owner = unknown> {
   }
 
   private handleInbound(frame: CallFrame): void {
-    const check = this.shared.checkInboundCall(this.version, frame.action, frame.payload);
+    const check = this.shared.checkInboundCall(this.version, frame.action, frame.payload, this.owner);
     if (check !== null) {
       this.sendError(frame.messageId, check.reason, check.message, check.details);
       this.nextInbound();
