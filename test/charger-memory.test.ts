@@ -183,23 +183,27 @@ describe('retried StartTransaction and repeated StopTransaction (1.6)', () => {
 });
 
 describe('memory across a graceful restart', () => {
-  test('transaction.stopped names its connector after the gateway restarted', async () => {
+  test('after a graceful restart: a retried start gets its id, transaction.stopped names its connector, previousStatus is kept', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'gw-mem-restart-'));
     try {
       const id = 'MEM-RESTART';
+      const startX = { connectorId: 2, idTag: 'TAG-X', meterStart: 0, timestamp: T0 };
       const before = await startObservedGateway({ stateDir });
       let transactionId: number;
       try {
         const charger = await before.connect(id);
         await charger.callOk('BootNotification', boot16);
         await charger.callOk('StatusNotification', status16(2, 'Charging'));
-        ({ transactionId } = await charger.callOk('StartTransaction', { connectorId: 2, idTag: 'TAG-X', meterStart: 0, timestamp: T0 }));
+        ({ transactionId } = await charger.callOk('StartTransaction', startX));
       } finally {
         await before.stop();
       }
       const after = await startObservedGateway({ stateDir });
       try {
         const charger = await after.connect(id);
+        // The charger never saw the answer before the restart: its retry still gets the same transactionId.
+        assert.equal((await charger.callOk('StartTransaction', startX)).transactionId, transactionId);
+        assert.deepEqual(ofType(after, id, 'transaction.started').map((e) => e.payload.retry), [true]);
         await charger.callOk('StopTransaction', { transactionId, meterStop: 50, timestamp: T0 });
         await charger.callOk('StatusNotification', status16(2, 'Finishing'));
         const [stopped] = ofType(after, id, 'transaction.stopped');
