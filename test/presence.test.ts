@@ -56,7 +56,7 @@ describe('presence on replace', () => {
         return { status: 'Accepted', currentTime: new Date().toISOString(), interval: 60 };
       });
       const first = await gw.connect(id);
-      const pending = first.call('BootNotification', boot16, 5000).catch(() => 'no answer');
+      const pending = first.call('BootNotification', boot16, 1000).catch(() => 'no answer');
       await asked.promise;
       await gw.connect(id);
       await first.closed;

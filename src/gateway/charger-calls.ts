@@ -67,23 +67,29 @@ export class ChargerCallHandler {
     }
     const mode = this.policyFor(action);
     const durable = mode !== 'local';
-    let answer: JsonObject | Promise<JsonObject>;
-    if (action === 'StartTransaction' && version === 'ocpp1.6') {
-      const record = session.charger;
-      const key = startTransactionKey(payload);
-      const earlier = record.startAnswer(key);
-      if (earlier !== undefined) {
-        this.deps.metrics.startTransactionRetries.inc();
-        answer = earlier;
-      } else {
-        answer = this.decide(session, action, payload, version, mode);
-        record.rememberStartAnswer(key, answer);
-      }
-    } else {
-      answer = this.decide(session, action, payload, version, mode);
-    }
+    const answer = action === 'StartTransaction' && version === 'ocpp1.6'
+      ? this.startTransactionAnswer(session, payload, version, mode)
+      : this.decide(session, action, payload, version, mode);
     if (answer instanceof Promise) return answer.then((a) => this.answered(session, action, payload, a, durable));
     return this.answered(session, action, payload, answer, durable);
+  }
+
+  /**
+   * A 1.6 charger retries a StartTransaction whose answer it did not get; it must get the same transactionId,
+   * or the first transaction stays open for ever. So the answer (or the decision in progress) is kept in the
+   * charger's memory under the start's key, and a retry takes it instead of deciding again.
+   */
+  private startTransactionAnswer(session: ChargerSession, payload: JsonObject, version: OcppVersion, mode: CallPolicy): JsonObject | Promise<JsonObject> {
+    const record = session.charger;
+    const key = startTransactionKey(payload);
+    const earlier = record.startAnswer(key);
+    if (earlier !== undefined) {
+      this.deps.metrics.startTransactionRetries.inc();
+      return earlier;
+    }
+    const answer = this.decide(session, 'StartTransaction', payload, version, mode);
+    record.rememberStartAnswer(key, answer);
+    return answer;
   }
 
   /** The answer as the policy decides it, before anything is recorded or published. */
