@@ -141,7 +141,7 @@ export class ChargerCallHandler {
     return pending.then(
       () => answer,
       (err: unknown) => {
-        this.deps.warnings.write('error', `unacknowledged\u0001${action}`, { err, chargePointId: session.identity, action }, 'event not acknowledged by the bus; the charger will retry');
+        this.deps.warnings.write('error', `unacknowledged:${action}`, { err, chargePointId: session.identity, action }, 'event not acknowledged by the bus; the charger will retry');
         throw new OcppCallError('internal', 'the gateway could not store this message yet; retry later');
       },
     );
@@ -159,10 +159,10 @@ export class ChargerCallHandler {
         return response as JsonObject;
       }
       outcome = 'invalid';
-      warnings.write('warn', `backend-invalid\u0001${action}`, { action, errors: violation.errors }, 'backend answer breaks the OCPP schema; using the fallback');
+      warnings.write('warn', `backend-invalid:${action}`, { action, errors: violation.errors }, 'backend answer breaks the OCPP schema; using the fallback');
     } catch (err) {
       outcome = err instanceof NoRespondersError ? 'no_backend' : err instanceof BusTimeoutError ? 'timeout' : 'error';
-      if (outcome === 'error') warnings.write('error', `backend-failed\u0001${action}`, { err, action }, 'backend request failed; using the fallback');
+      if (outcome === 'error') warnings.write('error', `backend-failed:${action}`, { err, action }, 'backend request failed; using the fallback');
     }
     this.countBackend(action, outcome);
     if (policy.backend.fallback === 'error') {

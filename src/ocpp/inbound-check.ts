@@ -65,7 +65,7 @@ export function createInboundCheck<Owner>(
     metrics.validationFailure(action, 'request', mode);
     const paths = failingPaths(violation);
     if (mode === 'log') {
-      warnings.write('warn', `log\u0001${action}`, { action, protocol: version, paths, description: violation.message }, 'charger payload breaks the schema; handled anyway (validation mode log)');
+      warnings.write('warn', `schema-log:${action}`, { action, protocol: version, paths, description: violation.message }, 'charger payload breaks the schema; handled anyway (validation mode log)');
       return null;
     }
     const identity = hooks.identityOf(owner);
@@ -73,7 +73,7 @@ export function createInboundCheck<Owner>(
     hooks.refused?.(owner, { at: Date.now(), action, errorCode, paths });
     warnings.write(
       'warn',
-      `refused\u0001${identity}\u0001${action}`,
+      `schema-refused:${identity}:${action}`,
       { chargePointId: identity, action, protocol: version, errorCode, paths, description: violation.message },
       'charger CALL refused: the payload breaks the OCPP schema',
     );
