@@ -122,7 +122,8 @@ const stopTransaction: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   const transactionId = transactionIdString(req.transactionId);
   // StopTransaction names no connector: it is the one the transaction was started on. A stop for a transaction
   // that already ended is the charger repeating itself (it did not get our answer): marked, same connector.
-  const earlier = transactionId === null ? undefined : ctx.memory.stoppedTransaction(transactionId);
+  // Ids below 1 are not ids a central system gave (go-e and MicroOcpp stop unknown transactions as -1): never repeats.
+  const earlier = transactionId === null || !(req.transactionId > 0) ? undefined : ctx.memory.stoppedTransaction(transactionId);
   const open = transactionId === null ? undefined : ctx.memory.closeTransaction(transactionId);
   const repeat = open === undefined && earlier !== undefined;
   const connectorId = (open ?? earlier)?.connectorId ?? null;

@@ -234,6 +234,6 @@ export function startTransactionKey(payload: Record<string, unknown>): string {
   return createHash('sha256').update(text).digest('base64url');
 }
 
-function isObject(value: unknown): value is Record<string, any> {
+function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -299,6 +299,16 @@ describe('OCPP 1.6 session', () => {
     assert.deepEqual(ctx.memory.openTransactions(), []);
   });
 
+  it('marks a stop of an already stopped transaction as repeat, but never a stop of transactionId -1', () => {
+    const s = session('ocpp1.6');
+    s.call('StartTransaction', { connectorId: 2, idTag: 'T', meterStart: 0, timestamp: 't0' }, { transactionId: 5, idTagInfo: { status: 'Accepted' } });
+    for (const transactionId of [5, 5, -1, -1]) s.call('StopTransaction', { transactionId, meterStop: 1, timestamp: 't1' });
+    assert.deepEqual(
+      s.events.filter((e) => e.eventType === 'transaction.stopped').map((e) => [p(e).transactionId, p(e).connectorId, p(e).repeat]),
+      [['5', 2, false], ['5', 2, true], ['-1', null, false], ['-1', null, false]],
+    );
+  });
+
   it('fills in the defaults the specification defines', () => {
     const [e] = eventsForCall(context('ocpp1.6'), 'MeterValues', {
       connectorId: 0,
