@@ -9,7 +9,9 @@ import { metricValue, startGateway, waitUntil, within, type GatewayHarness } fro
 import { OcppClient, nextId, type Frame } from './helpers/ocpp-client.js';
 import { assertAnswersValid, dataTransferFrameOfSize, expectCallError, expectResult } from './helpers/ocpp-assert.js';
 
-const START = () => ({ connectorId: 1, idTag: 'TAG-1', meterStart: 0, timestamp: new Date().toISOString() });
+// Each start distinct (meterStart): identical ones are one start retried, and get one transactionId.
+let meterReading = 0;
+const START = () => ({ connectorId: 1, idTag: 'TAG-1', meterStart: meterReading++, timestamp: new Date().toISOString() });
 
 async function collect(client: OcppClient, count: number, timeoutMs = 5000): Promise<Frame[]> {
   const frames: Frame[] = [];

@@ -186,7 +186,8 @@ describe('transactionIds across a restart', () => {
         try {
           const ids: number[] = [];
           for (let i = 0; i < 3; i++) {
-            const start = expectResult(await client.call('StartTransaction', { connectorId: 1, idTag: 'TAG', meterStart: 0, timestamp: now() }));
+            // Distinct meter readings: identical StartTransactions would be one start retried, answered with one id.
+            const start = expectResult(await client.call('StartTransaction', { connectorId: 1, idTag: 'TAG', meterStart: i, timestamp: now() }));
             ids.push(assertTransactionId(start.transactionId));
           }
           assertAnswersValid(g.gateway, 'ocpp1.6', client);

@@ -22,12 +22,15 @@ export interface ChargePointView {
 export interface ChargePointDetailView extends ChargePointView {
   connectors: ConnectorStatusEntry[];
   transactions: OpenTransaction[];
+  /** The last CALLs the schema refused, oldest first: why a charger never registers, at a glance. */
+  refusals: Array<{ at: string; action: string; errorCode: string; paths: Array<{ path: string; keyword: string }> }>;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function chargePointView(session: ChargerSession): ChargePointView {
-  const boot = session.boot;
+  // The charger's memory, not the connection: a reconnect without a BootNotification keeps the last boot.
+  const boot = session.charger.boot;
   return {
     identity: session.identity,
     protocol: session.protocol,
@@ -51,11 +54,12 @@ export function chargePointView(session: ChargerSession): ChargePointView {
 
 /** The summary plus what the charger last reported about its connectors and transactions. */
 export function chargePointDetailView(session: ChargerSession): ChargePointDetailView {
-  const memory = session.memory;
+  const memory = session.charger.connectors;
   return {
     ...chargePointView(session),
-    connectors: memory === undefined ? [] : sortedConnectors(memory.statuses()),
-    transactions: memory === undefined ? [] : memory.openTransactions(),
+    connectors: sortedConnectors(memory.statuses()),
+    transactions: memory.openTransactions(),
+    refusals: session.charger.refusals.map((r) => ({ at: iso(r.at), action: r.action, errorCode: r.errorCode, paths: r.paths })),
   };
 }
 

@@ -25,7 +25,7 @@ export const ApiErrorSchema = {
 export const BootInfoSchema = {
   $id: 'BootInfo',
   type: 'object',
-  description: "The charger's last BootNotification and the gateway's answer to it",
+  description: "The charger's last BootNotification and the gateway's answer to it, kept across reconnects",
   required: ['at'],
   properties: {
     at: { type: 'string', format: 'date-time' },
@@ -90,14 +90,32 @@ export const OpenTransactionSchema = {
   },
 } as const;
 
+export const SchemaRefusalSchema = {
+  $id: 'SchemaRefusal',
+  type: 'object',
+  description: "A charger CALL refused because its payload broke the OCPP schema (the values themselves are not kept)",
+  required: ['at', 'action', 'errorCode', 'paths'],
+  properties: {
+    at: { type: 'string', format: 'date-time' },
+    action: { type: 'string' },
+    errorCode: { type: 'string', description: 'The CALLERROR code the charger got, e.g. PropertyConstraintViolation' },
+    paths: {
+      type: 'array',
+      description: 'The failing fields (JSON pointers into the payload) and the schema keyword each broke',
+      items: { type: 'object', required: ['path', 'keyword'], properties: { path: { type: 'string' }, keyword: { type: 'string' } } },
+    },
+  },
+} as const;
+
 export const ChargePointDetailSchema = {
   $id: 'ChargePointDetail',
   type: 'object',
-  required: [...chargePointRequired, 'connectors', 'transactions'],
+  required: [...chargePointRequired, 'connectors', 'transactions', 'refusals'],
   properties: {
     ...chargePointProperties,
-    connectors: { type: 'array', items: { $ref: 'ConnectorStatus#' }, description: 'Connector statuses as last reported' },
-    transactions: { type: 'array', items: { $ref: 'OpenTransaction#' }, description: 'Open transactions as last reported' },
+    connectors: { type: 'array', items: { $ref: 'ConnectorStatus#' }, description: 'Connector statuses as last reported (also before a reconnect)' },
+    transactions: { type: 'array', items: { $ref: 'OpenTransaction#' }, description: 'Open transactions as last reported (also before a reconnect)' },
+    refusals: { type: 'array', items: { $ref: 'SchemaRefusal#' }, description: 'The last few CALLs the schema refused, oldest first' },
   },
 } as const;
 
@@ -147,6 +165,7 @@ export const SHARED_SCHEMAS = [
   ChargePointSchema,
   ConnectorStatusSchema,
   OpenTransactionSchema,
+  SchemaRefusalSchema,
   ChargePointDetailSchema,
   ChargePointPageSchema,
   CommandRequestSchema,

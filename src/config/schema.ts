@@ -180,6 +180,18 @@ const instanceSchema = z
   })
   .prefault({});
 
+const chargersSchema = z
+  .object({
+    /**
+     * What the gateway knows of a charger (boot, connector statuses, transactions, recent answers) is kept this
+     * long after its last connection ends, so a reconnect carries on where it left off.
+     */
+    forgetAfterMs: int(100, 30 * 86_400_000, 4 * 3_600_000),
+    /** Chargers remembered at most; beyond it the one gone longest is forgotten (connected ones always are kept). */
+    maxRemembered: int(1, 10_000_000, 100_000),
+  })
+  .prefault({});
+
 export const configSchema = z
   .object({
     server: serverSchema,
@@ -192,6 +204,7 @@ export const configSchema = z
     shutdown: shutdownSchema,
     log: logSchema,
     instance: instanceSchema,
+    chargers: chargersSchema,
     profile: z.string().optional(),
   })
   .strict();

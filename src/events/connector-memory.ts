@@ -1,17 +1,22 @@
 import type { IdToken } from './payloads.js';
 
 /**
- * What one connected charger last reported about its connectors and open transactions. It gives each
+ * What one charger last reported about its connectors and transactions. It gives each
  * `connector.status_changed` its `previousStatus`, fills in the EVSE and connector that later transaction
- * messages leave out, and lets the admin API show connector statuses and open transactions as last reported.
+ * messages leave out, tells a repeated stop from the first, and lets the admin API show connector statuses and
+ * open transactions as last reported.
  *
- * It lives as long as the connection and there is one per charger, so it starts empty (no maps until the
- * first report) and holds at most `limit` connectors and `limit` transactions: a charger inventing connector
+ * There is one per charger and it outlives connections (the gateway's charger memory keeps it until the
+ * charger has been gone long enough), so it starts empty (no maps until the first report) and holds at most
+ * `limit` connectors, `limit` open transactions and `STOPPED_LIMIT` stopped ones: a charger inventing connector
  * or transaction ids pushes out its own least recently reported entries, never grows the process.
  */
 
 /** Enough for any real charger (a connector per key, one transaction per EVSE); small enough to not matter. */
 export const DEFAULT_MEMORY_LIMIT = 64;
+
+/** Stopped transactions remembered per charger: enough to recognise a StopTransaction the charger repeats. */
+export const STOPPED_LIMIT = 16;
 
 export interface ConnectorStatusEntry {
   /** 1.6 `"<connectorId>"`, 2.0.1 `"<evseId>/<connectorId>"`. */
@@ -39,6 +44,20 @@ export interface OpenTransaction {
 
 type MutableTransaction = { -readonly [K in keyof OpenTransaction]: OpenTransaction[K] };
 
+/** Where a transaction that has ended ran: kept so that a repeated stop names its place and is marked. */
+export interface StoppedTransaction {
+  readonly transactionId: string;
+  readonly evseId: number | null;
+  readonly connectorId: number | null;
+}
+
+/** The memory as plain data, for the snapshot written at a graceful shutdown. */
+export interface ConnectorMemorySnapshot {
+  statuses: ConnectorStatusEntry[];
+  transactions: OpenTransaction[];
+  stopped: StoppedTransaction[];
+}
+
 /** The memory key of a connector: 1.6 has no EVSE level (`evseId` null). */
 export function connectorKey(evseId: unknown, connectorId: unknown): string {
   return evseId === null || evseId === undefined ? `${connectorId}` : `${evseId}/${connectorId}`;
@@ -52,6 +71,7 @@ export function transactionIdString(id: unknown): string | null {
 export class ConnectorMemory {
   private statusMap: Map<string, ConnectorStatusEntry> | undefined;
   private txMap: Map<string, MutableTransaction> | undefined;
+  private stoppedMap: Map<string, StoppedTransaction> | undefined;
   private evictedCount = 0;
   private readonly limit: number;
 
@@ -93,6 +113,7 @@ export class ConnectorMemory {
     if (map.has(tx.transactionId)) map.delete(tx.transactionId);
     else this.makeRoom(map);
     map.set(tx.transactionId, { ...tx });
+    this.stoppedMap?.delete(tx.transactionId);
   }
 
   /**
@@ -122,13 +143,26 @@ export class ConnectorMemory {
     return known;
   }
 
-  /** Forgets a transaction and returns what was known of it. */
+  /**
+   * Ends a transaction and returns what was known of it while it was open. It is then remembered as stopped
+   * (with its place, when known), so a repeated stop can be recognised: ask `stoppedTransaction` first.
+   */
   closeTransaction(transactionId: string): OpenTransaction | undefined {
-    const map = this.txMap;
-    if (map === undefined) return undefined;
-    const tx = map.get(transactionId);
-    if (tx !== undefined) map.delete(transactionId);
+    const tx = this.txMap?.get(transactionId);
+    if (tx !== undefined) this.txMap!.delete(transactionId);
+    const stopped = (this.stoppedMap ??= new Map());
+    const earlier = stopped.get(transactionId);
+    if (earlier !== undefined) stopped.delete(transactionId);
+    else this.makeRoom(stopped, STOPPED_LIMIT);
+    stopped.set(transactionId, tx !== undefined
+      ? { transactionId, evseId: tx.evseId, connectorId: tx.connectorId }
+      : (earlier ?? { transactionId, evseId: null, connectorId: null }));
     return tx;
+  }
+
+  /** A transaction that was stopped (and not reopened) while the charger was remembered. */
+  stoppedTransaction(transactionId: string): StoppedTransaction | undefined {
+    return this.stoppedMap?.get(transactionId);
   }
 
   transaction(transactionId: string): OpenTransaction | undefined {
@@ -145,14 +179,44 @@ export class ConnectorMemory {
     return this.evictedCount;
   }
 
-  private makeRoom(map: Map<string, unknown>): void {
-    while (map.size >= this.limit) {
+  /** Plain data for a snapshot; `restore` reads it back. */
+  snapshot(): ConnectorMemorySnapshot {
+    return {
+      statuses: this.statuses(),
+      transactions: this.openTransactions(),
+      stopped: this.stoppedMap === undefined ? [] : [...this.stoppedMap.values()],
+    };
+  }
+
+  /** Refills an empty memory from a snapshot, skipping entries that are not of the expected shape. */
+  restore(snapshot: Partial<ConnectorMemorySnapshot>): void {
+    for (const entry of arrayOf(snapshot.statuses)) {
+      if (typeof entry?.key === 'string' && typeof entry.timestamp === 'string') this.recordStatus(entry);
+    }
+    for (const tx of arrayOf(snapshot.transactions)) {
+      if (typeof tx?.transactionId === 'string') this.openTransaction(tx);
+    }
+    for (const stopped of arrayOf(snapshot.stopped)) {
+      if (typeof stopped?.transactionId !== 'string') continue;
+      const map = (this.stoppedMap ??= new Map());
+      this.makeRoom(map, STOPPED_LIMIT);
+      map.set(stopped.transactionId, { transactionId: stopped.transactionId, evseId: stopped.evseId ?? null, connectorId: stopped.connectorId ?? null });
+    }
+  }
+
+  private makeRoom(map: Map<string, unknown>, limit = this.limit): void {
+    while (map.size >= limit) {
       const oldest = map.keys().next();
       if (oldest.done === true) return;
       map.delete(oldest.value);
-      this.evictedCount++;
+      // Old stopped transactions age out as a matter of course; only live entries pushed out are remarkable.
+      if (map !== this.stoppedMap) this.evictedCount++;
     }
   }
+}
+
+function arrayOf<T>(value: T[] | undefined): T[] {
+  return Array.isArray(value) ? value : [];
 }
 
 function samePlace(a: OpenTransaction, b: OpenTransaction): boolean {

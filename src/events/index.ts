@@ -35,9 +35,12 @@ export {
 export {
   ConnectorMemory,
   DEFAULT_MEMORY_LIMIT,
+  STOPPED_LIMIT,
   connectorKey,
+  type ConnectorMemorySnapshot,
   type ConnectorStatusEntry,
   type OpenTransaction,
+  type StoppedTransaction,
 } from './connector-memory.js';
 export type * from './payloads.js';
 export { V16_ID_TAG_TYPE } from './payloads.js';
@@ -72,7 +75,7 @@ export interface ConnectedInfo {
   /** The identity as the charger presented it, when the gateway's `chargePointId` differs from it. */
   identity?: string;
   securityProfile?: number;
-  /** Ownership epoch of the connection (registry fencing). */
+  /** The connection's epoch: grows with every connection of a charger, also across restarts. */
   epoch?: number;
 }
 
@@ -93,6 +96,8 @@ export interface DisconnectedInfo {
   code: number;
   reason: string;
   initiator?: string;
+  /** The epoch of the connection that ended. */
+  epoch?: number;
 }
 
 /** `charge_point.disconnected`, with the WebSocket close code and reason. */
@@ -104,6 +109,7 @@ export function disconnectedEvent(
     code: info.code,
     reason: info.reason,
     initiator: info.initiator ?? null,
+    epoch: info.epoch ?? null,
   });
 }
 

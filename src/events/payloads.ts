@@ -59,7 +59,10 @@ export type ChargePointConnectedPayload = {
   identity: string;
   /** 0 (none), 1, 2 or 3 when known. */
   securityProfile: number | null;
-  /** The ownership epoch of this connection, so consumers can order connects and disconnects across instances. */
+  /**
+   * The connection's epoch: it only grows for a charger, also across gateway restarts, so a consumer keeps the
+   * presence event with the highest epoch and discards older ones (see the README, "Presence and epochs").
+   */
   epoch: number | null;
 };
 
@@ -67,8 +70,10 @@ export type ChargePointDisconnectedPayload = {
   /** WebSocket close code. */
   code: number;
   reason: string;
-  /** Who closed: e.g. `charger`, `gateway`, `eviction`, `shutdown`. */
+  /** Who closed: e.g. `charger`, `replaced`, `keepalive`, `shutdown`. */
   initiator: string | null;
+  /** The epoch of the connection that ended: the one its `charge_point.connected` carried. */
+  epoch: number | null;
 };
 
 export type ChargePointBootedPayload = {
@@ -106,7 +111,10 @@ export type ConnectorStatusChangedPayload = {
   connectorId: number | null;
   /** 1.6 `status`, 2.0.1 `connectorStatus`. */
   status: string | null;
-  /** The status last reported for the same connector on this connection; null when none was. */
+  /**
+   * The status last reported for the same connector, also on an earlier connection while the gateway remembers
+   * the charger (see `chargers.forgetAfterMs`); null when none was.
+   */
   previousStatus: string | null;
   /** 1.6 only (2.0.1 reports faults through NotifyEvent). */
   errorCode: string | null;
@@ -127,7 +135,7 @@ export type TransactionFields = {
   transactionId: string | null;
   /** As on the wire: integer in 1.6, string in 2.0.1. */
   ocppTransactionId: number | string | null;
-  /** 2.0.1 only. When the message omits it, taken from the transaction as last reported on this connection. */
+  /** 2.0.1 only. When the message omits it, taken from the transaction as last reported by the charger. */
   evseId: number | null;
   /** When the message omits it (1.6 StopTransaction, most 2.0.1 events), taken as `evseId` is. */
   connectorId: number | null;
@@ -153,6 +161,11 @@ export type TransactionStartedPayload = TransactionFields & {
   reservationId: number | null;
   /** 2.0.1 only: ties the transaction to a RequestStartTransaction. */
   remoteStartId: number | null;
+  /**
+   * true when this repeats a `transaction.started` already published for the same transaction: the charger sent
+   * its start again (it did not get our answer) and got the same answer, same transactionId. Safe to drop.
+   */
+  retry: boolean;
   ocpp: OcppExchange;
 };
 
@@ -163,6 +176,11 @@ export type TransactionStoppedPayload = TransactionFields & {
   meterStop: number | null;
   /** 1.6 `reason`, 2.0.1 `stoppedReason`; both specifications let it be omitted only when it is `Local`. */
   reason: string;
+  /**
+   * true when the transaction had already stopped: the charger sent its stop again (it did not get our answer).
+   * The first `transaction.stopped` stands; this one is safe to drop.
+   */
+  repeat: boolean;
   ocpp: OcppExchange;
 };
 

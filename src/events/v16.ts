@@ -1,5 +1,5 @@
 import { dataTransfer, firmwareStatus, heartbeat, logStatus, securityEvent } from './common-mappers.js';
-import { connectorKey, transactionIdString } from './connector-memory.js';
+import { connectorKey, transactionIdString, type ConnectorMemory } from './connector-memory.js';
 import { EventType, makeEvent, ocppActionEventType, type CallMapper } from './envelope.js';
 import { meterValuesV16 } from './meter-values.js';
 import {
@@ -83,7 +83,10 @@ const startTransaction: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   const meterStart = req.meterStart ?? null;
   const timestamp = req.timestamp ?? null;
   const info = res.idTagInfo ?? null;
-  if (transactionId !== null) {
+  // The gateway answers a retried StartTransaction with the first one's answer, so the same transaction shows up
+  // again: marked, and not reopened if it has ended since.
+  const retry = transactionId !== null && isRepeatedStart(ctx.memory, transactionId, connectorId, timestamp, meterStart);
+  if (transactionId !== null && !retry) {
     ctx.memory.openTransaction({
       transactionId, evseId: null, connectorId, idToken, startedAt: timestamp, meterStart, updatedAt: timestamp,
     });
@@ -104,15 +107,26 @@ const startTransaction: CallMapper = (ctx, ts, req, res, ocpp, out) => {
     meterStart,
     reservationId: req.reservationId ?? null,
     remoteStartId: null,
+    retry,
     ocpp,
   }, ts));
 };
 
+function isRepeatedStart(memory: ConnectorMemory, transactionId: string, connectorId: unknown, timestamp: unknown, meterStart: unknown): boolean {
+  const open = memory.transaction(transactionId);
+  if (open !== undefined) return open.connectorId === connectorId && open.startedAt === timestamp && open.meterStart === meterStart;
+  return memory.stoppedTransaction(transactionId) !== undefined;
+}
+
 const stopTransaction: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   const transactionId = transactionIdString(req.transactionId);
-  // StopTransaction names no connector: it is the one the transaction was started on.
-  const known = transactionId === null ? undefined : ctx.memory.closeTransaction(transactionId);
-  const connectorId = known?.connectorId ?? null;
+  // StopTransaction names no connector: it is the one the transaction was started on. A stop for a transaction
+  // that already ended is the charger repeating itself (it did not get our answer): marked, same connector.
+  // Ids below 1 are not ids a central system gave (go-e and MicroOcpp stop unknown transactions as -1): never repeats.
+  const earlier = transactionId === null || !(req.transactionId > 0) ? undefined : ctx.memory.stoppedTransaction(transactionId);
+  const open = transactionId === null ? undefined : ctx.memory.closeTransaction(transactionId);
+  const repeat = open === undefined && earlier !== undefined;
+  const connectorId = (open ?? earlier)?.connectorId ?? null;
   const meterValues = meterValuesV16(req.transactionData);
   // The readings belong to the transaction, so they precede its end.
   if (meterValues.length > 0) {
@@ -141,6 +155,7 @@ const stopTransaction: CallMapper = (ctx, ts, req, res, ocpp, out) => {
     offline: null,
     meterStop: req.meterStop ?? null,
     reason: req.reason ?? 'Local',
+    repeat,
     ocpp,
   }, ts));
 };

@@ -104,9 +104,13 @@ const transactionEvent: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   const txInfo = req.transactionInfo;
   const ocppTransactionId = txInfo?.transactionId ?? null;
   const transactionId = transactionIdString(ocppTransactionId);
-  const known = transactionId === null
+  // An Ended for a transaction that already ended, or a Started for one already started at the same time, is the
+  // charger sending again what it believes we did not get: marked, so a consumer can tell it from the first.
+  const stoppedBefore = transactionId === null ? undefined : memory.stoppedTransaction(transactionId);
+  const open = transactionId === null
     ? undefined
     : eventType === 'Ended' ? memory.closeTransaction(transactionId) : memory.transaction(transactionId);
+  const known = open ?? stoppedBefore;
   let evseId: number | null = req.evse?.id ?? null;
   let connectorId: number | null = req.evse?.connectorId ?? null;
   if (known !== undefined) {
@@ -134,7 +138,9 @@ const transactionEvent: CallMapper = (ctx, ts, req, res, ocpp, out) => {
 
   if (eventType === 'Started') {
     const meterStart = importRegisterWh(meterValues, 'Transaction.Begin', false);
-    if (transactionId !== null) {
+    const retry = transactionId !== null &&
+      (open !== undefined ? open.startedAt !== null && open.startedAt === timestamp : stoppedBefore !== undefined);
+    if (transactionId !== null && !retry) {
       memory.openTransaction({
         transactionId, evseId, connectorId, idToken, startedAt: timestamp, meterStart, updatedAt: timestamp,
       });
@@ -144,6 +150,7 @@ const transactionEvent: CallMapper = (ctx, ts, req, res, ocpp, out) => {
       meterStart,
       reservationId: req.reservationId ?? null,
       remoteStartId: txInfo?.remoteStartId ?? null,
+      retry,
       ocpp,
     }, ts));
     pushMeterValues(ctx, ts, fields, meterValues, ocpp, out);
@@ -157,6 +164,7 @@ const transactionEvent: CallMapper = (ctx, ts, req, res, ocpp, out) => {
       ...fields,
       meterStop: importRegisterWh(meterValues, 'Transaction.End', true),
       reason: txInfo?.stoppedReason ?? 'Local',
+      repeat: open === undefined && stoppedBefore !== undefined,
       ocpp,
     }, ts));
   }

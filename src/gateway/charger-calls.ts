@@ -7,7 +7,9 @@ import { NoRespondersError, BusTimeoutError, SUBJECTS, type Bus } from '../bus/t
 import { eventsForCall } from '../events/index.js';
 import type { CallPolicy, GatewayConfig } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { LocalAnswers } from './local-answers.js';
+import { startTransactionKey } from './charger-memory.js';
 import type { ChargerSession } from './session.js';
 import type { EventPublisher } from './event-publisher.js';
 
@@ -19,6 +21,8 @@ export interface ChargerCallDeps {
   policy: GatewayConfig['policy'];
   metrics: Metrics;
   log: Logger;
+  /** Per-message warnings and errors: one line per key and interval. */
+  warnings: RateLimitedLog;
 }
 
 /** What the backend receives on `gateway.requests.{action}`; it answers with the OCPP response payload. */
@@ -37,6 +41,12 @@ export interface BackendRequest {
  *   acknowledge, so nothing is acknowledged before it is safe);
  * - backend: ask the backend over the bus within a timeout, else fall back to the local answer or a CALLERROR;
  *   then publish durably as for `event`.
+ *
+ * Events report what the charger was told. An answer that is ready only after the charger disconnected is
+ * never sent, so its events are not published either (and what the gateway remembers is not updated): the
+ * charger will send the CALL again. A retried 1.6 StartTransaction gets the answer the first one got (kept in
+ * the charger's memory, also while it is still being decided), so a transactionId is never handed out twice
+ * for one start, and the backend is not asked twice.
  */
 export class ChargerCallHandler {
   private readonly policies: Map<string, CallPolicy>;
@@ -52,24 +62,47 @@ export class ChargerCallHandler {
   }
 
   handle(session: ChargerSession, action: string, payload: JsonObject, version: OcppVersion): JsonObject | Promise<JsonObject> {
-    const { local, bus, policy } = this.deps;
-    if (!local.has(version, action)) {
+    if (!this.deps.local.has(version, action)) {
       throw new OcppCallError('notSupported', `the gateway does not handle ${action}`);
     }
     const mode = this.policyFor(action);
+    const durable = mode !== 'local';
+    const answer = action === 'StartTransaction' && version === 'ocpp1.6'
+      ? this.startTransactionAnswer(session, payload, version, mode)
+      : this.decide(session, action, payload, version, mode);
+    if (answer instanceof Promise) return answer.then((a) => this.answered(session, action, payload, a, durable));
+    return this.answered(session, action, payload, answer, durable);
+  }
+
+  /**
+   * A 1.6 charger retries a StartTransaction whose answer it did not get; it must get the same transactionId,
+   * or the first transaction stays open for ever. So the answer (or the decision in progress) is kept in the
+   * charger's memory under the start's key, and a retry takes it instead of deciding again.
+   */
+  private startTransactionAnswer(session: ChargerSession, payload: JsonObject, version: OcppVersion, mode: CallPolicy): JsonObject | Promise<JsonObject> {
+    const record = session.charger;
+    const key = startTransactionKey(payload);
+    const earlier = record.startAnswer(key);
+    if (earlier !== undefined) {
+      this.deps.metrics.startTransactionRetries.inc();
+      return earlier;
+    }
+    const answer = this.decide(session, 'StartTransaction', payload, version, mode);
+    record.rememberStartAnswer(key, answer);
+    return answer;
+  }
+
+  /** The answer as the policy decides it, before anything is recorded or published. */
+  private decide(session: ChargerSession, action: string, payload: JsonObject, version: OcppVersion, mode: CallPolicy): JsonObject | Promise<JsonObject> {
+    const { local, bus, policy } = this.deps;
     if (mode === 'backend') {
       const subject = this.backendSubject(action);
-      if (bus.mayHaveResponders(subject)) {
-        return this.askBackend(session, subject, action, payload, version).then((a) => this.answered(session, action, payload, a, true));
-      }
+      if (bus.mayHaveResponders(subject)) return this.askBackend(session, subject, action, payload, version);
       // Nobody to ask: the fallback applies at once, not after the timeout.
       this.countBackend(action, 'no_backend');
       if (policy.backend.fallback === 'error') throw new OcppCallError('internal', 'the central system cannot answer right now; retry later');
     }
-    const durable = mode !== 'local';
-    const answer = local.answer(version, action, payload) as JsonObject | Promise<JsonObject>;
-    if (answer instanceof Promise) return answer.then((a) => this.answered(session, action, payload, a, durable));
-    return this.answered(session, action, payload, answer, durable);
+    return local.answer(version, action, payload) as JsonObject | Promise<JsonObject>;
   }
 
   private backendSubject(action: string): string {
@@ -90,6 +123,13 @@ export class ChargerCallHandler {
    * held them on return (the in-process bus): then the answer goes out in the same tick, with no promise.
    */
   private answered(session: ChargerSession, action: string, payload: JsonObject, answer: JsonObject, durable: boolean): JsonObject | Promise<JsonObject> {
+    if (session.state !== 'open') {
+      // The answer waited (backend, transactionId reservation) and the charger left meanwhile, or was replaced:
+      // the endpoint will not send it. Events would report an answer nobody got, and for a replaced session
+      // they would follow its charge_point.disconnected. The charger sends the CALL again.
+      this.deps.metrics.answersUndelivered.labels(action).inc();
+      return answer;
+    }
     if (action === 'BootNotification') rememberBoot(session, payload, answer);
     const events = eventsForCall(session.eventContext(), action, payload, answer);
     if (!durable) {
@@ -101,14 +141,14 @@ export class ChargerCallHandler {
     return pending.then(
       () => answer,
       (err: unknown) => {
-        this.deps.log.error({ err, chargePointId: session.identity, action }, 'event not acknowledged by the bus; the charger will retry');
+        this.deps.warnings.write('error', `unacknowledged:${action}`, { err, chargePointId: session.identity, action }, 'event not acknowledged by the bus; the charger will retry');
         throw new OcppCallError('internal', 'the gateway could not store this message yet; retry later');
       },
     );
   }
 
   private async askBackend(session: ChargerSession, subject: string, action: string, payload: JsonObject, version: OcppVersion): Promise<JsonObject> {
-    const { bus, policy, validators, log } = this.deps;
+    const { bus, policy, validators, warnings } = this.deps;
     const request: BackendRequest = { chargePointId: session.identity, gatewayId: session.gatewayId, protocol: version, action, payload };
     let outcome: string;
     try {
@@ -119,10 +159,10 @@ export class ChargerCallHandler {
         return response as JsonObject;
       }
       outcome = 'invalid';
-      log.warn({ action, errors: violation.errors }, 'backend answer breaks the OCPP schema; using the fallback');
+      warnings.write('warn', `backend-invalid:${action}`, { action, errors: violation.errors }, 'backend answer breaks the OCPP schema; using the fallback');
     } catch (err) {
       outcome = err instanceof NoRespondersError ? 'no_backend' : err instanceof BusTimeoutError ? 'timeout' : 'error';
-      if (outcome === 'error') log.error({ err, action }, 'backend request failed; using the fallback');
+      if (outcome === 'error') warnings.write('error', `backend-failed:${action}`, { err, action }, 'backend request failed; using the fallback');
     }
     this.countBackend(action, outcome);
     if (policy.backend.fallback === 'error') {
@@ -135,7 +175,7 @@ export class ChargerCallHandler {
 function rememberBoot(session: ChargerSession, payload: JsonObject, answer: JsonObject): void {
   const p = payload as Record<string, any>;
   const station = session.protocol === 'ocpp1.6' ? undefined : p.chargingStation;
-  session.boot = {
+  session.charger.boot = {
     at: Date.now(),
     status: typeof answer.status === 'string' ? answer.status : undefined,
     vendor: station ? station.vendorName : p.chargePointVendor,

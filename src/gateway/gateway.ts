@@ -22,6 +22,9 @@ import { EventPublisher } from './event-publisher.js';
 import { CommandService, type CommandRequest, type CommandResult } from './commands.js';
 import { MemoryBus } from '../bus/memory-bus.js';
 import type { DrainBudget } from '../config/shutdown-budget.js';
+import { RateLimitedLog } from '../observability/rate-limited-log.js';
+import { ChargerMemory } from './charger-memory.js';
+import { readChargerMemory, writeChargerMemory, type SavedChargerMemory } from './charger-memory-file.js';
 import { SUBJECTS, type Bus, type Subscription } from '../bus/types.js';
 import { commandResponseEvent, connectedEvent, disconnectedEvent } from '../events/index.js';
 
@@ -58,6 +61,17 @@ export class Gateway {
   private readonly calls: ChargerCallHandler;
   readonly events: EventPublisher;
   readonly commands: CommandService;
+  /** What the gateway knows of each charger beyond its connection; see charger-memory.ts. */
+  readonly chargers: ChargerMemory;
+  /** Per-message warnings of the CALL path: one line per key and interval. */
+  private readonly warnings: RateLimitedLog;
+  /**
+   * Presence epochs are `epochBase + acceptSequence`. The base is the start time in microseconds (or above the
+   * last epoch a gracefully stopped predecessor handed out, if that is higher), so epochs keep growing across
+   * restarts as long as this process accepts fewer than a million connections a second.
+   */
+  private readonly epochBase: number;
+  private lastEpoch = 0;
   private accepting = true;
   private commandSubscription: Subscription | undefined;
   port = 0;
@@ -67,9 +81,14 @@ export class Gateway {
     readonly log: Logger,
     private readonly transactionIds: TransactionIdAllocator,
     readonly bus: Bus,
+    saved: SavedChargerMemory | undefined,
   ) {
     this.id = config.instance.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics();
+    this.warnings = new RateLimitedLog(log);
+    this.epochBase = Math.max(Date.now() * 1000, saved?.epoch ?? 0);
+    this.chargers = new ChargerMemory({ ...config.chargers, onSize: (size) => this.metrics.chargersRemembered.set(size) });
+    if (saved !== undefined) this.chargers.restore(saved.chargers, saved.savedAt);
     this.validators = createValidators();
     const protocolMetrics = new ProtocolMetrics(this.metrics);
     this.keepalive = new KeepaliveSweep({
@@ -85,6 +104,7 @@ export class Gateway {
       policy: config.policy,
       metrics: this.metrics,
       log,
+      warnings: this.warnings,
     });
     this.commands = new CommandService(this.sessions, this.validators, { commandFinished: (r, s, q) => this.onCommandFinished(r, s, q) }, log);
 
@@ -96,7 +116,11 @@ export class Gateway {
       maxQueuedInboundBytes: config.ocpp.maxQueuedInboundBytes,
       maxQueuedOutboundCalls: config.ocpp.maxQueuedOutboundCalls,
       callTimeoutMs: config.ocpp.callTimeoutMs,
-      checkInboundCall: createInboundCheck(this.validators, config.ocpp.validation, protocolMetrics, log),
+      checkInboundCall: createInboundCheck<ChargerSession>(this.validators, config.ocpp.validation, protocolMetrics, {
+        warnings: this.warnings,
+        identityOf: (session) => session.identity,
+        refused: (session, refusal) => session.charger.rememberRefusal(refusal),
+      }),
       nextMessageId: messageIdSource(),
       identityOf: (session) => session.identity,
     };
@@ -128,13 +152,15 @@ export class Gateway {
   /** Builds a gateway and opens what must survive restarts; call `start` to listen. */
   static async create(options: GatewayOptions): Promise<Gateway> {
     const transactionIds = await TransactionIdAllocator.open(options.config.instance.stateDir, options.config.localAnswers.transactionIdBlockSize);
+    const saved = await readChargerMemory(options.config.instance.stateDir, options.log);
     const bus = options.bus ?? new MemoryBus((err, subject) => options.log.error({ err, subject }, 'event subscriber failed'));
-    return new Gateway(options.config, options.log, transactionIds, bus);
+    return new Gateway(options.config, options.log, transactionIds, bus, saved);
   }
 
   async start(): Promise<number> {
     this.port = await this.server.listen();
     this.keepalive.start();
+    this.chargers.start();
     // Backends that live on the bus send commands there instead of calling the HTTP API.
     this.commandSubscription = this.bus.respond(SUBJECTS.commands, (message) => this.commands.execute(message.data as CommandRequest));
     return this.port;
@@ -161,7 +187,8 @@ export class Gateway {
   }
 
   private accept(socket: WebSocket, charger: AdmittedCharger): ChargerSession {
-    const session = new ChargerSession(charger.identity, charger.protocol, charger.remoteAddress, charger.acceptSequence, socket, this.environment);
+    const record = this.chargers.attach(charger.identity);
+    const session = new ChargerSession(charger.identity, charger.protocol, charger.remoteAddress, charger.acceptSequence, socket, this.environment, record);
     this.metrics.connections.labels(charger.protocol).inc();
     const current = this.sessions.get(charger.identity);
     if (current !== undefined && current.acceptSequence > charger.acceptSequence) {
@@ -173,20 +200,37 @@ export class Gateway {
     session.claimed = true;
     const previous = this.sessions.claim(session);
     if (previous !== undefined) {
-      previous.close(CLOSE.replaced, 'replaced by a newer connection with the same identity', 'replaced');
+      const reason = 'replaced by a newer connection with the same identity';
+      previous.close(CLOSE.replaced, reason, 'replaced');
+      // Its socket closes later; its presence ends now, so a backend sees disconnected before the new connected.
+      this.endPresence(previous, CLOSE.replaced, reason);
     }
-    this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress })]);
+    const epoch = this.epochOf(session);
+    if (epoch > this.lastEpoch) this.lastEpoch = epoch;
+    this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress, epoch })]);
     this.log.debug({ chargePointId: charger.identity, protocol: charger.protocol, remoteAddress: charger.remoteAddress }, 'charger connected');
     return session;
   }
 
   private onSessionClosed(session: ChargerSession, code: number, reason: string): void {
     this.sessions.release(session);
+    this.chargers.detach(session.charger);
     this.metrics.connections.labels(session.protocol).dec();
     this.metrics.disconnects.labels(session.closeCause).inc();
     if (!session.claimed) return;
-    this.events.publishDetached([disconnectedEvent(session.eventContext(), { code, reason, initiator: session.closeCause })]);
+    this.endPresence(session, code, reason);
     this.log.debug({ chargePointId: session.identity, code, reason, cause: session.closeCause }, 'charger disconnected');
+  }
+
+  private epochOf(session: ChargerSession): number {
+    return this.epochBase + session.acceptSequence;
+  }
+
+  /** Publishes a session's `charge_point.disconnected`, once. */
+  private endPresence(session: ChargerSession, code: number, reason: string): void {
+    if (session.presenceEnded) return;
+    session.presenceEnded = true;
+    this.events.publishDetached([disconnectedEvent(session.eventContext(), { code, reason, initiator: session.closeCause, epoch: this.epochOf(session) })]);
   }
 
   private onCommandFinished(result: CommandResult, session: ChargerSession | undefined, request: CommandRequest): void {
@@ -244,8 +288,24 @@ export class Gateway {
     this.commandSubscription?.unsubscribe();
     for (const session of [...this.sessions.values()]) session.outbox.terminate();
     this.keepalive.stop();
+    this.chargers.stop();
+    this.warnings.flush();
+    await this.saveChargerMemory();
     await this.transactionIds.close();
     await this.bus.close();
+  }
+
+  /** Writes what the gateway knows of chargers for the next start; a failure is logged, never blocks the stop. */
+  private async saveChargerMemory(): Promise<void> {
+    try {
+      await writeChargerMemory(this.config.instance.stateDir, {
+        savedAt: Date.now(),
+        epoch: Math.max(this.lastEpoch, this.epochBase),
+        chargers: this.chargers.snapshot(),
+      });
+    } catch (err) {
+      this.log.error({ err }, 'charger memory not saved; the next start begins without it');
+    }
   }
 
   private async untilNoSessions(deadlineMs: number): Promise<void> {

@@ -7,7 +7,8 @@ import type { TransportConnection } from '../transport/charger-server.js';
 import type { KeepaliveSweep } from '../transport/keepalive.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CLOSE } from './close-codes.js';
-import { ConnectorMemory, type EventContext } from '../events/index.js';
+import type { EventContext } from '../events/index.js';
+import type { ChargerRecord } from './charger-memory.js';
 
 export type SessionState = 'open' | 'closing' | 'closed';
 
@@ -23,17 +24,6 @@ export interface SessionEnvironment {
   readonly metrics: Metrics;
   /** Called once per session, when its socket has closed. */
   sessionClosed(session: ChargerSession, code: number, reason: string): void;
-}
-
-/** What the charger told us in its last BootNotification, kept for the admin API. */
-export interface BootInfo {
-  at: number;
-  /** What the central system answered: Accepted, Pending or Rejected. */
-  status?: string;
-  vendor?: string;
-  model?: string;
-  serialNumber?: string;
-  firmwareVersion?: string;
 }
 
 /**
@@ -53,9 +43,8 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
   closeCause: CloseCause = 'charger';
   /** Whether this session ever owned its identity (a stale handshake never does, and reports nothing). */
   claimed = false;
-  boot: BootInfo | undefined;
-  /** Connector statuses and open transactions as last reported; created with the first event. */
-  memory: ConnectorMemory | undefined;
+  /** Whether its `charge_point.disconnected` is out: after it, nothing more is published for this session. */
+  presenceEnded = false;
   private context: EventContext | undefined;
 
   constructor(
@@ -65,6 +54,8 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
     readonly acceptSequence: number,
     socket: WebSocket,
     private readonly env: SessionEnvironment,
+    /** What the gateway knows of this charger beyond this connection (boot, connectors, transactions). */
+    readonly charger: ChargerRecord,
   ) {
     this.connectedAt = this.lastSeenAt = Date.now();
     this.pingAfterMs = env.keepalive.pingAfterFor();
@@ -83,7 +74,7 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
       chargePointId: this.identity,
       gatewayId: this.env.gatewayId,
       protocol: this.protocol,
-      memory: (this.memory ??= new ConnectorMemory()),
+      memory: this.charger.connectors,
     });
   }
 

@@ -86,6 +86,22 @@ export function createMetrics() {
       ['action', 'outcome'],
       registry,
     ),
+    chargersRemembered: new Gauge({
+      name: 'gateway_chargers_remembered',
+      help: 'Chargers whose boot, connectors and transactions the gateway remembers (connected or gone less than chargers.forgetAfterMs)',
+      ...r,
+    }),
+    answersUndelivered: new Counter({
+      name: 'gateway_answers_undelivered_total',
+      help: 'Charger CALLs whose answer was ready only after the charger had disconnected: not sent, and their events not published',
+      labelNames: ['action'],
+      ...r,
+    }),
+    startTransactionRetries: new Counter({
+      name: 'gateway_start_transaction_retries_total',
+      help: 'Retried 1.6 StartTransactions answered with the first answer (same transactionId)',
+      ...r,
+    }),
     commands: new Counter({
       name: 'gateway_commands_total',
       help: 'Backend commands to chargers by action and outcome (completed or the error code)',

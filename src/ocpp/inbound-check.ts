@@ -1,28 +1,53 @@
-import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.js';
+import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { OcppVersion } from './versions.js';
 import type { JsonObject } from './framing.js';
 import { actionDirection } from './catalogue.js';
-import type { OcppValidator } from './validation.js';
+import { wireErrorCode } from './errors.js';
+import type { OcppValidator, SchemaViolation } from './validation.js';
 import type { ProtocolMetrics } from './protocol-metrics.js';
 import type { InboundCheckFailure } from './rpc-shared.js';
 
 /** The `ocpp.validation` config: a default mode and per-action overrides (e.g. a fleet breaking CiString20). */
 export type ValidationPolicy = GatewayConfig['ocpp']['validation'];
 
+/** A charger CALL the schema refused (strict mode), as an operator needs to see it: never the values sent. */
+export interface SchemaRefusal {
+  at: number;
+  action: string;
+  /** The CALLERROR code the charger got, spelled as its version spells it. */
+  errorCode: string;
+  /** Instance paths and the schema keyword each broke. */
+  paths: Array<{ path: string; keyword: string }>;
+}
+
+export interface InboundCheckHooks<Owner> {
+  /** Per-message warnings go here: one line per key and interval. */
+  warnings: RateLimitedLog;
+  identityOf(owner: Owner): string;
+  /** Told of every CALL the schema refused, e.g. to keep the charger's last refusals for the admin API. */
+  refused?(owner: Owner, refusal: SchemaRefusal): void;
+}
+
+/** Paths named per refusal, and their length: the path of an unknown property is the charger's own text. */
+const MAX_PATHS = 4;
+const MAX_PATH_LENGTH = 128;
+
 /**
  * Decides whether a charger's CALL may be handled: the action must exist in the charger's version and be one a
  * charger sends, and the payload must match the official schema (strictly, or only logged, or not checked,
- * per action).
+ * per action). A refusal is logged per charger and action, a `log`-mode breach per action, each at most once
+ * per interval of the rate-limited log.
  */
-export function createInboundCheck(
+export function createInboundCheck<Owner>(
   validators: Record<OcppVersion, OcppValidator>,
   policy: ValidationPolicy,
   metrics: ProtocolMetrics,
-  log: Logger,
-): (version: OcppVersion, action: string, payload: JsonObject) => InboundCheckFailure | null {
+  hooks: InboundCheckHooks<Owner>,
+): (version: OcppVersion, action: string, payload: JsonObject, owner: Owner) => InboundCheckFailure | null {
   const modes = new Map(Object.entries(policy.actions));
-  return (version, action, payload) => {
+  const { warnings } = hooks;
+  return (version, action, payload, owner) => {
     const direction = actionDirection(version, action);
     if (direction === undefined) {
       return {
@@ -38,14 +63,28 @@ export function createInboundCheck(
     const violation = validators[version].validateRequest(action, payload);
     if (violation === null) return null;
     metrics.validationFailure(action, 'request', mode);
+    const paths = failingPaths(violation);
     if (mode === 'log') {
-      log.warn({ action, protocol: version, errors: violation.errors }, 'charger payload breaks the schema; handled anyway (validation mode log)');
+      warnings.write('warn', `schema-log:${action}`, { action, protocol: version, paths, description: violation.message }, 'charger payload breaks the schema; handled anyway (validation mode log)');
       return null;
     }
+    const identity = hooks.identityOf(owner);
+    const errorCode = wireErrorCode(version, violation.reason);
+    hooks.refused?.(owner, { at: Date.now(), action, errorCode, paths });
+    warnings.write(
+      'warn',
+      `schema-refused:${identity}:${action}`,
+      { chargePointId: identity, action, protocol: version, errorCode, paths, description: violation.message },
+      'charger CALL refused: the payload breaks the OCPP schema',
+    );
     return { reason: violation.reason, message: violation.message, details: { errors: violation.errors } };
   };
 }
 
-function truncate(text: string): string {
-  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
+function failingPaths(violation: SchemaViolation): Array<{ path: string; keyword: string }> {
+  return violation.errors.slice(0, MAX_PATHS).map((e) => ({ path: truncate(e.path, MAX_PATH_LENGTH), keyword: e.keyword }));
+}
+
+function truncate(text: string, max = 64): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
 }

@@ -169,7 +169,7 @@ export class RpcEndpoint<Owner = unknown> {
 
   /** Answers one CALL; returns a promise that settles once its answer is sent when that answer must be awaited. */
   private handleInbound(frame: CallFrame): Promise<void> | undefined {
-    const check = this.shared.checkInboundCall(this.version, frame.action, frame.payload);
+    const check = this.shared.checkInboundCall(this.version, frame.action, frame.payload, this.owner);
     if (check !== null) {
       this.sendError(frame.messageId, check.reason, check.message, check.details);
       return undefined;

@@ -32,8 +32,8 @@ export interface RpcShared<Owner> {
   readonly maxQueuedInboundBytes: number;
   readonly maxQueuedOutboundCalls: number;
   readonly callTimeoutMs: number;
-  /** null when the CALL may be handled; otherwise the CALLERROR it gets. */
-  checkInboundCall(version: OcppVersion, action: string, payload: JsonObject): InboundCheckFailure | null;
+  /** null when the CALL may be handled; otherwise the CALLERROR it gets. `owner` is the connection's owner. */
+  checkInboundCall(version: OcppVersion, action: string, payload: JsonObject, owner: Owner): InboundCheckFailure | null;
   nextMessageId(): string;
   identityOf(owner: Owner): string;
 }

@@ -299,6 +299,16 @@ describe('OCPP 1.6 session', () => {
     assert.deepEqual(ctx.memory.openTransactions(), []);
   });
 
+  it('marks a stop of an already stopped transaction as repeat, but never a stop of transactionId -1', () => {
+    const s = session('ocpp1.6');
+    s.call('StartTransaction', { connectorId: 2, idTag: 'T', meterStart: 0, timestamp: 't0' }, { transactionId: 5, idTagInfo: { status: 'Accepted' } });
+    for (const transactionId of [5, 5, -1, -1]) s.call('StopTransaction', { transactionId, meterStop: 1, timestamp: 't1' });
+    assert.deepEqual(
+      s.events.filter((e) => e.eventType === 'transaction.stopped').map((e) => [p(e).transactionId, p(e).connectorId, p(e).repeat]),
+      [['5', 2, false], ['5', 2, true], ['-1', null, false], ['-1', null, false]],
+    );
+  });
+
   it('fills in the defaults the specification defines', () => {
     const [e] = eventsForCall(context('ocpp1.6'), 'MeterValues', {
       connectorId: 0,
@@ -450,6 +460,29 @@ describe('OCPP 2.0.1 session', () => {
     assert.equal(stopped.meterStop, null);
   });
 
+  it('marks a Started sent again as retry and an Ended sent again as repeat, keeping the EVSE', () => {
+    const s = session('ocpp2.0.1');
+    const started = {
+      eventType: 'Started', timestamp: 't0', triggerReason: 'CablePluggedIn', seqNo: 0,
+      transactionInfo: { transactionId: 'R' }, evse: { id: 3, connectorId: 1 },
+    };
+    const ended = { eventType: 'Ended', timestamp: 't1', triggerReason: 'EVDeparted', seqNo: 1, transactionInfo: { transactionId: 'R' } };
+    s.call('TransactionEvent', started);
+    s.call('TransactionEvent', started);
+    s.call('TransactionEvent', ended);
+    s.call('TransactionEvent', ended);
+    assert.deepEqual(
+      s.events.map((e) => [e.eventType, p(e).evseId, p(e).retry ?? p(e).repeat]),
+      [
+        ['transaction.started', 3, false],
+        ['transaction.started', 3, true],
+        ['transaction.stopped', 3, false],
+        ['transaction.stopped', 3, true],
+      ],
+    );
+    assert.deepEqual(s.ctx.memory.openTransactions(), []);
+  });
+
   it('gives every other 2.0.1 action its own event type carrying the request', () => {
     const request = { requestId: 1, seqNo: 0, generatedAt: 't', reportData: [{ vendorThing: true }] };
     const [e] = eventsForCall(context('ocpp2.0.1'), 'NotifyReport', request, {});
@@ -512,7 +545,9 @@ describe('other named events', () => {
     assert.deepEqual(c.payload, { remoteAddress: '10.0.0.1', identity: 'CP-1', securityProfile: 2, epoch: null });
     const d = disconnectedEvent(src, { code: 1006, reason: 'abnormal' });
     assert.equal(d.eventType, 'charge_point.disconnected');
-    assert.deepEqual(d.payload, { code: 1006, reason: 'abnormal', initiator: null });
+    assert.deepEqual(d.payload, { code: 1006, reason: 'abnormal', initiator: null, epoch: null });
+    const d2 = disconnectedEvent(src, { code: 4000, reason: 'replaced', initiator: 'replaced', epoch: 17 });
+    assert.deepEqual(d2.payload, { code: 4000, reason: 'replaced', initiator: 'replaced', epoch: 17 });
     const r = commandResponseEvent(src, {
       commandId: 'c1', action: 'Reset', status: 'rejected', request: { type: 'Immediate' },
       error: { code: 'TIMEOUT', message: 'no answer in 30000 ms' }, durationMs: 30000,
