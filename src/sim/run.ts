@@ -9,7 +9,7 @@ import type { WorkerSnapshot } from './metrics.js';
 import { resolveOptions, type ResolvedOptions, type SimulationOptions } from './options.js';
 import { ProcessSampler, type ProcessSample } from './proc-stats.js';
 import { buildReport, formatProgress, type ProgressState, type SimulationReport } from './report.js';
-import { runShard, type ShardConfig } from './shard.js';
+import { runShard, type ShardConfig } from './run-shard.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
 export type { SimulationOptions } from './options.js';

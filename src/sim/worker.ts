@@ -6,7 +6,7 @@
  * Messages from the parent: {type:'start', config} then optionally {type:'stop'}.
  * Messages to the parent: {type:'snapshot', snapshot} each second, {type:'final', snapshot} at the end.
  */
-import { runShard, type ShardConfig } from './shard.js';
+import { runShard, type ShardConfig } from './run-shard.js';
 import type { WorkerSnapshot } from './metrics.js';
 
 export type ToWorker = { type: 'start'; config: ShardConfig } | { type: 'stop' };
