@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { defaultAnswer, type SimVersion } from './charger-answers.js';
 import { CallError, CallTimeoutError, ConnectError, NotConnectedError, connectFailureReason } from './errors.js';
 import type { ShardMetrics } from './metrics.js';
+import { encodeCall, encodeCallError, encodeCallResult, isCall, messageText, openChargerSocket, parseFrame, readAnswer } from './ocpp-j.js';
 
 export const OCPP16 = 'ocpp1.6';
 export const OCPP201 = 'ocpp2.0.1';
@@ -143,12 +144,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
-function rawToString(data: WebSocket.RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
-}
-
 /** A simulated charge point connection. */
 export class SimulatedCharger {
   readonly identity: string;
@@ -222,15 +217,13 @@ export class SimulatedCharger {
       this.connectAttempt = { startedAt: performance.now(), resolve, reject };
       let ws: ChargerSocket;
       try {
-        ws = new WebSocket(this.url, protocols, {
-          perMessageDeflate: false,
+        ws = openChargerSocket(this.url, protocols, {
           handshakeTimeout: o.handshakeTimeoutMs ?? 20_000,
           localAddress: o.localAddress,
           localPort: o.localPort,
           family: o.family,
           headers,
           rejectUnauthorized: o.rejectUnauthorized ?? true,
-          followRedirects: false,
           maxPayload: 16 * 1024 * 1024,
         });
       } catch (error) {
@@ -347,7 +340,7 @@ export class SimulatedCharger {
     const now = performance.now();
     this.pending = { id, action, sentAt: now, deadline: now + timeoutMs, timeoutMs, done };
     watchTimeout(this);
-    this.ws!.send(JSON.stringify([2, id, action, payload ?? {}]));
+    this.ws!.send(encodeCall(id, action, payload ?? {}));
     this.metrics?.callSent(action);
   }
 
@@ -435,41 +428,35 @@ export class SimulatedCharger {
   receive(data: WebSocket.RawData, isBinary: boolean): void {
     const m = this.metrics;
     if (m) m.framesReceived++;
-    const text = rawToString(data);
-    let frame: unknown;
-    try {
-      frame = isBinary ? undefined : JSON.parse(text);
-    } catch {
-      frame = undefined;
-    }
-    if (!Array.isArray(frame) || typeof frame[1] !== 'string') {
+    const text = messageText(data);
+    const frame = isBinary ? undefined : parseFrame(text);
+    if (!frame || typeof frame[1] !== 'string') {
       if (m) m.malformedFrames++;
       this.deliver([text]);
       return;
     }
-    const type = frame[0];
-    if (type === 3 || type === 4) {
+    const answer = readAnswer(frame);
+    if (answer) {
       const p = this.pending;
-      if (!p || p.id !== frame[1]) {
+      if (!p || p.id !== answer.messageId) {
         if (m) m.unmatchedResponses++;
         this.deliver(frame);
         return;
       }
       const now = performance.now();
       const latencyUs = (now - p.sentAt) * 1000;
-      if (type === 3) {
+      if (answer.kind === 'result') {
         m?.callAnswered(latencyUs);
-        this.settle(null, frame[2], now);
+        this.settle(null, answer.payload, now);
       } else {
-        const code = typeof frame[2] === 'string' ? frame[2] : 'GenericError';
-        m?.callFailed(code, latencyUs);
-        this.settle(new CallError(code, typeof frame[3] === 'string' ? frame[3] : '', frame[4] ?? {}), undefined, now);
+        m?.callFailed(answer.code, latencyUs);
+        this.settle(new CallError(answer.code, answer.description, answer.details), undefined, now);
       }
       return;
     }
-    if (type === 2 && typeof frame[2] === 'string') {
+    if (isCall(frame)) {
       this.deliver(frame);
-      this.answer(frame[1] as string, frame[2], frame[3]);
+      this.answer(frame[1] as string, frame[2] as string, frame[3]);
       return;
     }
     if (m) m.malformedFrames++;
@@ -514,7 +501,7 @@ export class SimulatedCharger {
 
   private replyResult(id: string, result: unknown): void {
     if (result === NO_REPLY || !this.isOpen) return;
-    this.ws!.send(JSON.stringify([3, id, result ?? {}]));
+    this.ws!.send(encodeCallResult(id, result ?? {}));
     this.metrics?.csAnswered();
   }
 
@@ -522,7 +509,7 @@ export class SimulatedCharger {
     if (!this.isOpen) return;
     const e = error instanceof CallError ? error : new CallError('InternalError', (error as Error)?.message ?? String(error));
     const details = typeof e.details === 'object' && e.details !== null && !Array.isArray(e.details) ? e.details : {};
-    this.ws!.send(JSON.stringify([4, id, e.code, e.description, details]));
+    this.ws!.send(encodeCallError(id, e.code, e.description, details));
     this.metrics?.csAnswered(e.code);
   }
 }
