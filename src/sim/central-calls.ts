@@ -8,15 +8,17 @@ import type { SimulatedCharger } from './client.js';
 import type { LoadCharger } from './load-charger.js';
 
 /** A CallHandler for LoadCharger: one shared function for every charger of the process. */
-export function answerCentralCall(action: string, payload: any, charger: SimulatedCharger): unknown {
+export function answerCentralCall(action: string, payload: unknown, charger: SimulatedCharger): unknown {
   const c = charger as LoadCharger;
   const answer = defaultAnswer(c.version, action, payload);
+  // Only read when the answer table accepted the request, which it does only for an object.
+  const p = payload as { connectorId?: unknown; evse?: { id?: unknown }; requestedMessage?: unknown } | null;
   if (answer.status === 'Accepted') {
     switch (action) {
       case 'TriggerMessage':
       case 'ExtendedTriggerMessage': {
-        const connector = Number.isInteger(payload?.connectorId) ? payload.connectorId : Number.isInteger(payload?.evse?.id) ? payload.evse.id : undefined;
-        c.host.trigger(c, String(payload.requestedMessage), connector);
+        const connector = Number.isInteger(p?.connectorId) ? (p?.connectorId as number) : Number.isInteger(p?.evse?.id) ? (p?.evse?.id as number) : undefined;
+        c.host.trigger(c, String(p?.requestedMessage), connector);
         break;
       }
       case 'RemoteStartTransaction':

@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { defaultAnswer, type SimVersion } from './charger-answers.js';
-import { CallError, CallTimeoutError, ConnectError, NotConnectedError, connectFailureReason } from './errors.js';
+import { CallError, CallTimeoutError, ConnectError, connectFailureReason, NotConnectedError } from './errors.js';
 import type { ShardMetrics } from './metrics.js';
 import { encodeCall, encodeCallError, encodeCallResult, isCall, messageText, openChargerSocket, parseFrame, readAnswer } from './ocpp-j.js';
 
@@ -21,11 +21,8 @@ export const OCPP201 = 'ocpp2.0.1';
 export const NO_REPLY: unique symbol = Symbol('NO_REPLY');
 
 /** Answers a central-system CALL: the CALLRESULT payload, a promise of it, or throw CallError for a CALLERROR. */
-export type CallHandler = (
-  action: string,
-  payload: any,
-  charger: SimulatedCharger,
-) => unknown | typeof NO_REPLY | Promise<unknown | typeof NO_REPLY>;
+// biome-ignore lint/suspicious/noExplicitAny: the payload is the central system's JSON as sent; handlers read the fields they expect
+export type CallHandler = (action: string, payload: any, charger: SimulatedCharger) => unknown | typeof NO_REPLY | Promise<unknown | typeof NO_REPLY>;
 
 export interface CloseInfo {
   code: number;
@@ -194,7 +191,13 @@ export class SimulatedCharger {
   }
 
   get isOpen(): boolean {
-    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+    return this.openSocket() !== null;
+  }
+
+  /** The socket while it is open, else null. */
+  private openSocket(): ChargerSocket | null {
+    const ws = this.ws;
+    return ws !== null && ws.readyState === WebSocket.OPEN ? ws : null;
   }
 
   /** True while a CALL is outstanding. */
@@ -208,7 +211,7 @@ export class SimulatedCharger {
     const o = this.options;
     const headers: Record<string, string> = { ...o.headers };
     if (o.password !== undefined) {
-      headers.Authorization = 'Basic ' + Buffer.from(`${this.identity}:${o.password}`).toString('base64');
+      headers.Authorization = `Basic ${Buffer.from(`${this.identity}:${o.password}`).toString('base64')}`;
     }
     const protocols = o.protocols ?? [OCPP16];
     this.closingByUs = false;
@@ -244,6 +247,7 @@ export class SimulatedCharger {
    * Sends a CALL and resolves with the CALLRESULT payload. Rejects with CallError (the server's
    * CALLERROR code), CallTimeoutError or NotConnectedError. Calls made while one is outstanding wait.
    */
+  // biome-ignore lint/suspicious/noExplicitAny: the CALLRESULT is the server's JSON; callers name its type or read it as sent
   call<T = any>(action: string, payload: unknown = {}, options: { timeoutMs?: number } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.callWith(action, payload, options.timeoutMs ?? this.options.callTimeoutMs ?? 30_000, (error, result) => {
@@ -268,8 +272,9 @@ export class SimulatedCharger {
 
   /** Sends any text as it is: for malformed frames, hand-made CALLRESULTs and the like. */
   sendRaw(text: string): void {
-    if (!this.isOpen) throw new NotConnectedError('sendRaw: not connected');
-    this.ws!.send(text);
+    const ws = this.openSocket();
+    if (!ws) throw new NotConnectedError('sendRaw: not connected');
+    ws.send(text);
     if (this.metrics) this.metrics.framesSent++;
   }
 
@@ -340,13 +345,15 @@ export class SimulatedCharger {
     const now = performance.now();
     this.pending = { id, action, sentAt: now, deadline: now + timeoutMs, timeoutMs, done };
     watchTimeout(this);
-    this.ws!.send(encodeCall(id, action, payload ?? {}));
+    // Callers checked that the socket is open (callWith, settle).
+    (this.ws as ChargerSocket).send(encodeCall(id, action, payload ?? {}));
     this.metrics?.callSent(action);
   }
 
   /** Ends the outstanding call and starts the next queued one before telling the caller, so order holds. */
   private settle(error: Error | null, result: unknown, now: number): void {
-    const p = this.pending!;
+    const p = this.pending;
+    if (!p) return;
     this.pending = null;
     unwatchTimeout(this);
     const next = this.queue?.shift();
@@ -500,16 +507,18 @@ export class SimulatedCharger {
   }
 
   private replyResult(id: string, result: unknown): void {
-    if (result === NO_REPLY || !this.isOpen) return;
-    this.ws!.send(encodeCallResult(id, result ?? {}));
+    const ws = this.openSocket();
+    if (result === NO_REPLY || !ws) return;
+    ws.send(encodeCallResult(id, result ?? {}));
     this.metrics?.csAnswered();
   }
 
   private replyError(id: string, error: unknown): void {
-    if (!this.isOpen) return;
+    const ws = this.openSocket();
+    if (!ws) return;
     const e = error instanceof CallError ? error : new CallError('InternalError', (error as Error)?.message ?? String(error));
     const details = typeof e.details === 'object' && e.details !== null && !Array.isArray(e.details) ? e.details : {};
-    this.ws!.send(encodeCallError(id, e.code, e.description, details));
+    ws.send(encodeCallError(id, e.code, e.description, details));
     this.metrics?.csAnswered(e.code);
   }
 }

@@ -60,9 +60,7 @@ export function callInText(text: string): { messageId: string; action: string } 
 }
 
 /** What came back for a CALL. */
-export type Answer =
-  | { kind: 'result'; messageId: string; payload: unknown }
-  | { kind: 'error'; messageId: string; code: string; description: string; details: unknown };
+export type Answer = { kind: 'result'; messageId: string; payload: unknown } | { kind: 'error'; messageId: string; code: string; description: string; details: unknown };
 
 /**
  * The answer a frame carries: a CALLRESULT or CALLERROR with a string message id, or undefined.

@@ -43,7 +43,7 @@ export function scriptCall(c: LoadCharger, o: ResolvedOptions): OutgoingCall {
  * the charger carries on as a charger that gave up on one message would.
  */
 export function advance(c: LoadCharger, o: ResolvedOptions, error: Error | null, result: unknown): void {
-  const r = (result ?? {}) as Record<string, any>;
+  const r = (result ?? {}) as { idTagInfo?: { status?: unknown }; idTokenInfo?: { status?: unknown }; transactionId?: unknown };
   switch (c.step) {
     case Step.Heartbeat:
       if (--c.left <= 0) c.step = Step.Authorize;
@@ -55,7 +55,7 @@ export function advance(c: LoadCharger, o: ResolvedOptions, error: Error | null,
       break;
     }
     case Step.Start:
-      if (c.version === 'ocpp1.6') c.txId16 = Number.isInteger(r.transactionId) ? r.transactionId : undefined;
+      if (c.version === 'ocpp1.6') c.txId16 = Number.isInteger(r.transactionId) ? (r.transactionId as number) : undefined;
       c.inSession = true;
       c.step = Step.StatusCharging;
       break;

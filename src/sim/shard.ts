@@ -337,9 +337,10 @@ export class Shard implements ChargerHost {
 
   /** Sends whatever comes next: a triggered message first, otherwise the next step of the script. */
   private next(c: LoadCharger, now: number): void {
-    if (c.triggers && c.triggers.length > 0) {
-      const t = c.triggers.shift()!;
-      if (c.triggers.length === 0) c.triggers = null;
+    const triggers = c.triggers;
+    const t = triggers?.shift();
+    if (triggers && t) {
+      if (triggers.length === 0) c.triggers = null;
       const call = triggeredCall(c, t);
       if (call) {
         c.callWith(call[0], call[1], this.o.callTimeoutMs, () => this.afterCall(c));

@@ -6,7 +6,18 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { type ClientOptions, WebSocket } from 'ws';
-import { answers, callInText, encodeCall, encodeCallResult, type Frame, isCall, messageText, openChargerSocket, processMessageIds, readFrame } from '../../src/sim/ocpp-j.js';
+import {
+  answers,
+  callInText,
+  encodeCall,
+  encodeCallResult,
+  type Frame,
+  isCall,
+  messageText,
+  openChargerSocket,
+  processMessageIds,
+  readFrame,
+} from '../../src/sim/ocpp-j.js';
 
 /** A parsed frame as received (an array for OCPP-J), or `[text]` when the text was not a JSON array. */
 export type { Frame };
