@@ -7,6 +7,7 @@
  *
  * The table is stateless and shared by every charger, so it costs nothing per connection.
  */
+import { isActionAllowed } from '../ocpp/catalogue.js';
 import { CallError } from './errors.js';
 
 export type SimVersion = 'ocpp1.6' | 'ocpp2.0.1';
@@ -274,51 +275,6 @@ export const V201_ANSWERS: Readonly<Record<string, Answer>> = {
   UpdateFirmware: accepted,
 };
 
-/** Charger→central-system actions: a charger knows them, but does not take them as CALLs. */
-const CHARGER_ACTIONS: Record<SimVersion, ReadonlySet<string>> = {
-  'ocpp1.6': new Set([
-    'Authorize',
-    'BootNotification',
-    'DiagnosticsStatusNotification',
-    'FirmwareStatusNotification',
-    'Heartbeat',
-    'MeterValues',
-    'StartTransaction',
-    'StatusNotification',
-    'StopTransaction',
-    'LogStatusNotification',
-    'SecurityEventNotification',
-    'SignCertificate',
-    'SignedFirmwareStatusNotification',
-  ]),
-  'ocpp2.0.1': new Set([
-    'Authorize',
-    'BootNotification',
-    'ClearedChargingLimit',
-    'FirmwareStatusNotification',
-    'Get15118EVCertificate',
-    'GetCertificateStatus',
-    'Heartbeat',
-    'LogStatusNotification',
-    'MeterValues',
-    'NotifyChargingLimit',
-    'NotifyCustomerInformation',
-    'NotifyDisplayMessages',
-    'NotifyEVChargingNeeds',
-    'NotifyEVChargingSchedule',
-    'NotifyEvent',
-    'NotifyMonitoringReport',
-    'NotifyReport',
-    'PublishFirmwareStatusNotification',
-    'ReportChargingProfiles',
-    'ReservationStatusUpdate',
-    'SecurityEventNotification',
-    'SignCertificate',
-    'StatusNotification',
-    'TransactionEvent',
-  ]),
-};
-
 /**
  * The default answer of a simulated charger to a central-system CALL. Throws CallError
  * `NotSupported` for an action of the version that only chargers send, `NotImplemented` for one
@@ -328,6 +284,7 @@ export function defaultAnswer(version: SimVersion, action: string, request: unkn
   const table = version === 'ocpp1.6' ? V16_ANSWERS : V201_ANSWERS;
   const answer = Object.hasOwn(table, action) ? table[action] : undefined;
   if (answer) return answer(request);
-  if (CHARGER_ACTIONS[version].has(action)) throw new CallError('NotSupported', `${action} is sent by chargers, not to them`);
+  // A charger knows the actions it sends (the gateway's catalogue of them), but does not take them as CALLs.
+  if (isActionAllowed(version, action, 'chargerToCentral')) throw new CallError('NotSupported', `${action} is sent by chargers, not to them`);
   throw new CallError('NotImplemented', `${action} is not known to this charger`);
 }
