@@ -3,6 +3,8 @@
  * clients: how a CALL, a CALLRESULT and a CALLERROR are spelled, how a received frame is read, which
  * answer belongs to which CALL, how message ids are made, and how a charger opens its WebSocket.
  * Plain functions over plain arrays, so the load generator pays nothing per connection for them.
+ * It is kept apart from the gateway's own framing (src/ocpp/framing.ts) on purpose: the tests check
+ * the gateway's frames with a client whose code is not the code under test.
  */
 import WebSocket from 'ws';
 
