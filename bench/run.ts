@@ -9,7 +9,7 @@
  * whatever the targets say (a benchmark reports); 1 when the run itself broke; 2 for bad options.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSimulation } from '../src/sim/index.js';
 import { MachineLoad, machineInfo, sourceInfo, tcpCounters, tcpDelta } from './machine.js';
@@ -17,6 +17,13 @@ import { deriveResult, ratios, type Mode, type RunResult, type ScenarioResult, t
 import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
 import { formatScenarioText, writeBenchmarksMd } from './summary.js';
 import { REPO_ROOT, startTarget, type TargetKind } from './targets.js';
+
+/** An absolute path inside the repository as a path relative to it; anything else as it is. */
+function repoRelative(arg: string): string {
+  if (!isAbsolute(arg)) return arg;
+  const rel = relative(REPO_ROOT, arg);
+  return rel.startsWith('..') || isAbsolute(rel) ? arg : rel;
+}
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 const BENCHMARKS_MD = join(REPO_ROOT, 'BENCHMARKS.md');
@@ -222,7 +229,8 @@ async function main(): Promise<number> {
     commit: source.commit,
     dirty: source.dirty,
     dirtyPaths: source.dirtyPaths,
-    command: process.argv,
+    // Paths inside the repository are recorded relative to it: a result says what ran, not on whose disk.
+    command: process.argv.map(repoRelative),
     invokedAs: npmArgs ? `npm run bench${npmArgs.length ? ` -- ${npmArgs.join(' ')}` : ''}` : null,
     startedAt: startedAt.toISOString(),
     finishedAt: startedAt.toISOString(),

@@ -7,12 +7,17 @@
  *
  * The table is stateless and shared by every charger, so it costs nothing per connection.
  */
+import { isActionAllowed } from '../ocpp/catalogue.js';
 import { CallError } from './errors.js';
 
 export type SimVersion = 'ocpp1.6' | 'ocpp2.0.1';
 
 /** Builds the CALLRESULT payload from the CALL payload; throws CallError for a CALLERROR. */
-export type Answer = (request: any) => Record<string, unknown>;
+export type Answer = (request: unknown) => Record<string, unknown>;
+
+/** A field of the central system's JSON as sent: tested (typeof, isObject, a Set) where it is read. */
+// biome-ignore lint/suspicious/noExplicitAny: the one named way to read untrusted JSON field by field
+type Untrusted = any;
 
 /** Messages a simulated charger is able to send when the central system triggers them. */
 export const TRIGGERABLE_V16 = new Set([
@@ -36,10 +41,12 @@ export const TRIGGERABLE_V201 = new Set([
 ]);
 
 const accepted: Answer = () => ({ status: 'Accepted' });
-const status = (value: string): Answer => () => ({ status: value });
+const status =
+  (value: string): Answer =>
+  () => ({ status: value });
 const empty: Answer = () => ({});
 
-function isObject(v: unknown): v is Record<string, any> {
+function isObject(v: unknown): v is Record<string, Untrusted> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -48,22 +55,22 @@ function isNamed(v: unknown): boolean {
 }
 
 /** A component/variable item the answer echoes; it must carry what the response schema requires. */
-function isVariableItem(item: Record<string, any>): boolean {
+function isVariableItem(item: Record<string, Untrusted>): boolean {
   return isNamed(item.component) && isNamed(item.variable);
 }
 
 const ATTRIBUTE_TYPES = new Set(['Actual', 'Target', 'MinSet', 'MaxSet']);
 
-function attributeTypeOf(item: Record<string, any>): string {
+function attributeTypeOf(item: Record<string, Untrusted>): string {
   return ATTRIBUTE_TYPES.has(item.attributeType) ? item.attributeType : 'Actual';
 }
 
-function isMonitorItem(item: Record<string, any>): boolean {
+function isMonitorItem(item: Record<string, Untrusted>): boolean {
   return isVariableItem(item) && typeof item.type === 'string' && Number.isInteger(item.severity);
 }
 
 /** A list the answer is built from; missing, empty or with unusable items means the request is not well formed. */
-function requireList(request: unknown, field: string, itemOk: (item: Record<string, any>) => boolean): any[] {
+function requireList(request: unknown, field: string, itemOk: (item: Record<string, Untrusted>) => boolean): Untrusted[] {
   const list = isObject(request) ? request[field] : undefined;
   if (!Array.isArray(list) || list.length === 0 || !list.every((item) => isObject(item) && itemOk(item))) {
     throw new CallError('FormatViolation', `${field} must be a non-empty array of well-formed items`);
@@ -76,8 +83,7 @@ function intOr(value: unknown, fallback: number): number {
 }
 
 function triggerAnswer(supported: Set<string>): Answer {
-  return (request) =>
-    ({ status: isObject(request) && supported.has(request.requestedMessage) ? 'Accepted' : 'NotImplemented' });
+  return (request) => ({ status: isObject(request) && supported.has(request.requestedMessage) ? 'Accepted' : 'NotImplemented' });
 }
 
 /** The 1.6 configuration keys the simulator reports; read-only flags as a typical charger has them. */
@@ -269,23 +275,6 @@ export const V201_ANSWERS: Readonly<Record<string, Answer>> = {
   UpdateFirmware: accepted,
 };
 
-/** Charger→central-system actions: a charger knows them, but does not take them as CALLs. */
-const CHARGER_ACTIONS: Record<SimVersion, ReadonlySet<string>> = {
-  'ocpp1.6': new Set([
-    'Authorize', 'BootNotification', 'DiagnosticsStatusNotification', 'FirmwareStatusNotification', 'Heartbeat',
-    'MeterValues', 'StartTransaction', 'StatusNotification', 'StopTransaction', 'LogStatusNotification',
-    'SecurityEventNotification', 'SignCertificate', 'SignedFirmwareStatusNotification',
-  ]),
-  'ocpp2.0.1': new Set([
-    'Authorize', 'BootNotification', 'ClearedChargingLimit', 'FirmwareStatusNotification', 'Get15118EVCertificate',
-    'GetCertificateStatus', 'Heartbeat', 'LogStatusNotification', 'MeterValues', 'NotifyChargingLimit',
-    'NotifyCustomerInformation', 'NotifyDisplayMessages', 'NotifyEVChargingNeeds', 'NotifyEVChargingSchedule',
-    'NotifyEvent', 'NotifyMonitoringReport', 'NotifyReport', 'PublishFirmwareStatusNotification',
-    'ReportChargingProfiles', 'ReservationStatusUpdate', 'SecurityEventNotification', 'SignCertificate',
-    'StatusNotification', 'TransactionEvent',
-  ]),
-};
-
 /**
  * The default answer of a simulated charger to a central-system CALL. Throws CallError
  * `NotSupported` for an action of the version that only chargers send, `NotImplemented` for one
@@ -295,6 +284,7 @@ export function defaultAnswer(version: SimVersion, action: string, request: unkn
   const table = version === 'ocpp1.6' ? V16_ANSWERS : V201_ANSWERS;
   const answer = Object.hasOwn(table, action) ? table[action] : undefined;
   if (answer) return answer(request);
-  if (CHARGER_ACTIONS[version].has(action)) throw new CallError('NotSupported', `${action} is sent by chargers, not to them`);
+  // A charger knows the actions it sends (the gateway's catalogue of them), but does not take them as CALLs.
+  if (isActionAllowed(version, action, 'chargerToCentral')) throw new CallError('NotSupported', `${action} is sent by chargers, not to them`);
   throw new CallError('NotImplemented', `${action} is not known to this charger`);
 }

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, type ProtocolChoice, type SimulationOptions } from './options.js';
-import { formatSummary } from './report.js';
+import { formatSummary, type SimulationReport } from './report.js';
 import { runSimulation } from './run.js';
 
 interface OptionSpec {
@@ -27,7 +27,11 @@ const SPEC: Record<string, OptionSpec> = {
   password: { type: 'string', arg: 'PW', help: 'HTTP Basic auth password; the username is the identity' },
   duration: { type: 'string', arg: 'SEC', help: `load duration, ramp included (default ${DEFAULTS.durationSec})` },
   drain: { type: 'string', arg: 'SEC', help: `after the load, wait this long for outstanding calls, then close with 1000 (default ${DEFAULTS.drainSec})` },
-  'calls-per-minute': { type: 'string', arg: 'N', help: `average CALLs per minute per charger, jittered; 0 = idle after the boot sequence (default ${DEFAULTS.callsPerMinute})` },
+  'calls-per-minute': {
+    type: 'string',
+    arg: 'N',
+    help: `average CALLs per minute per charger, jittered; 0 = idle after the boot sequence (default ${DEFAULTS.callsPerMinute})`,
+  },
   flood: { type: 'boolean', help: 'send each next CALL as soon as the last one is answered' },
   connectors: { type: 'string', arg: 'N', help: `connectors (1.6) / EVSEs (2.0.1) per charger (default ${DEFAULTS.connectors})` },
   'meter-values': { type: 'string', arg: 'N', help: `meter value messages per charging session (default ${DEFAULTS.meterValuesPerSession})` },
@@ -40,12 +44,24 @@ const SPEC: Record<string, OptionSpec> = {
   'reconnect-max': { type: 'string', arg: 'SEC', help: `back-off ceiling (default ${DEFAULTS.reconnectMaxSec})` },
   workers: { type: 'string', arg: 'N', help: 'worker processes; 0 = run in this process (default: auto from --per-process and cores)' },
   'per-process': { type: 'string', arg: 'N', help: `most chargers per process (default ${DEFAULTS.perProcess})` },
-  'source-addresses': { type: 'string', arg: 'N|LIST', help: 'bind sockets round-robin to 127.0.0.1..127.0.0.N or to a comma list, each with its own source port; 0 = let the kernel choose (default auto: enough 127.x addresses for a 127.x target, none otherwise)' },
+  'source-addresses': {
+    type: 'string',
+    arg: 'N|LIST',
+    help: 'bind sockets round-robin to 127.0.0.1..127.0.0.N or to a comma list, each with its own source port; 0 = let the kernel choose (default auto: enough 127.x addresses for a 127.x target, none otherwise)',
+  },
   'source-ports': { type: 'string', arg: 'LOW-HIGH', help: `source ports given out with --source-addresses (default ${DEFAULTS.sourcePorts.join('-')})` },
   ramp: { type: 'string', arg: 'N', help: `new connections per second, reconnects included (default ${DEFAULTS.rampPerSec})` },
-  'drop-all-at': { type: 'string', arg: 'SEC', help: 'reconnect storm: at this second cut every open socket at once (no close frame); chargers reconnect with the back-off' },
+  'drop-all-at': {
+    type: 'string',
+    arg: 'SEC',
+    help: 'reconnect storm: at this second cut every open socket at once (no close frame); chargers reconnect with the back-off',
+  },
   'drop-ramp': { type: 'string', arg: 'N', help: 'new connections per second after the drop (default 0: no limit, each charger comes back when its back-off ends)' },
-  'end-after-storm': { type: 'string', arg: 'SEC', help: 'with --drop-all-at: end the run this long after every dropped charger booted again (--duration stays the limit)' },
+  'end-after-storm': {
+    type: 'string',
+    arg: 'SEC',
+    help: 'with --drop-all-at: end the run this long after every dropped charger booted again (--duration stays the limit)',
+  },
   'server-pid': { type: 'string', arg: 'PID', help: 'sample this process (the server under test): RSS and CPU from /proc' },
   'report-every': { type: 'string', arg: 'SEC', help: `live line interval on stderr (default ${DEFAULTS.reportEverySec})` },
   quiet: { type: 'boolean', help: 'no live lines' },
@@ -62,7 +78,7 @@ function usage(): string {
     'Usage: npm run sim -- --url ws://host:port/ocpp [options]',
     '',
     'Simulates OCPP-J 1.6 / 2.0.1 charge points against any central system and reports',
-    'connections, call outcomes, latency percentiles, throughput and (with --server-pid) the server\'s cost.',
+    "connections, call outcomes, latency percentiles, throughput and (with --server-pid) the server's cost.",
     '',
     ...rows.map(([left, right]) => `  ${left.padEnd(width)}${right}`),
   ].join('\n');
@@ -83,7 +99,14 @@ function toOptions(values: Record<string, unknown>): SimulationOptions {
   let sourceAddresses: SimulationOptions['sourceAddresses'];
   const sa = values['source-addresses'];
   if (typeof sa === 'string') {
-    sourceAddresses = /^\d+$/.test(sa) ? Number(sa) : sa === 'auto' ? 'auto' : sa.split(',').map((s) => s.trim()).filter(Boolean);
+    sourceAddresses = /^\d+$/.test(sa)
+      ? Number(sa)
+      : sa === 'auto'
+        ? 'auto'
+        : sa
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
   }
   let sourcePorts: [number, number] | undefined;
   if (typeof values['source-ports'] === 'string') {
@@ -137,7 +160,7 @@ async function main(): Promise<number> {
     });
     values = parsed.values;
     if (values.help) {
-      process.stdout.write(usage() + '\n');
+      process.stdout.write(`${usage()}\n`);
       return 0;
     }
     options = toOptions(values);
@@ -157,12 +180,12 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  let report;
+  let report: SimulationReport;
   try {
     report = await runSimulation({
       ...options,
       signal: controller.signal,
-      log: values.quiet ? undefined : (line) => process.stderr.write(line + '\n'),
+      log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
     });
   } catch (error) {
     if (error instanceof RangeError) {
@@ -171,8 +194,8 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  process.stdout.write(formatSummary(report) + '\n');
-  if (typeof values.json === 'string') writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(`${formatSummary(report)}\n`);
+  if (typeof values.json === 'string') writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
   return values['require-all'] && !report.passed ? 1 : 0;
 }
 

@@ -10,8 +10,9 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { defaultAnswer, type SimVersion } from './charger-answers.js';
-import { CallError, CallTimeoutError, ConnectError, NotConnectedError, connectFailureReason } from './errors.js';
+import { CallError, CallTimeoutError, ConnectError, connectFailureReason, NotConnectedError } from './errors.js';
 import type { ShardMetrics } from './metrics.js';
+import { encodeCall, encodeCallError, encodeCallResult, isCall, messageText, openChargerSocket, parseFrame, readAnswer } from './ocpp-j.js';
 
 export const OCPP16 = 'ocpp1.6';
 export const OCPP201 = 'ocpp2.0.1';
@@ -20,11 +21,8 @@ export const OCPP201 = 'ocpp2.0.1';
 export const NO_REPLY: unique symbol = Symbol('NO_REPLY');
 
 /** Answers a central-system CALL: the CALLRESULT payload, a promise of it, or throw CallError for a CALLERROR. */
-export type CallHandler = (
-  action: string,
-  payload: any,
-  charger: SimulatedCharger,
-) => unknown | typeof NO_REPLY | Promise<unknown | typeof NO_REPLY>;
+// biome-ignore lint/suspicious/noExplicitAny: the payload is the central system's JSON as sent; handlers read the fields they expect
+export type CallHandler = (action: string, payload: any, charger: SimulatedCharger) => unknown | typeof NO_REPLY | Promise<unknown | typeof NO_REPLY>;
 
 export interface CloseInfo {
   code: number;
@@ -143,12 +141,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
-function rawToString(data: WebSocket.RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
-}
-
 /** A simulated charge point connection. */
 export class SimulatedCharger {
   readonly identity: string;
@@ -199,7 +191,13 @@ export class SimulatedCharger {
   }
 
   get isOpen(): boolean {
-    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+    return this.openSocket() !== null;
+  }
+
+  /** The socket while it is open, else null. */
+  private openSocket(): ChargerSocket | null {
+    const ws = this.ws;
+    return ws !== null && ws.readyState === WebSocket.OPEN ? ws : null;
   }
 
   /** True while a CALL is outstanding. */
@@ -213,7 +211,7 @@ export class SimulatedCharger {
     const o = this.options;
     const headers: Record<string, string> = { ...o.headers };
     if (o.password !== undefined) {
-      headers.Authorization = 'Basic ' + Buffer.from(`${this.identity}:${o.password}`).toString('base64');
+      headers.Authorization = `Basic ${Buffer.from(`${this.identity}:${o.password}`).toString('base64')}`;
     }
     const protocols = o.protocols ?? [OCPP16];
     this.closingByUs = false;
@@ -222,15 +220,13 @@ export class SimulatedCharger {
       this.connectAttempt = { startedAt: performance.now(), resolve, reject };
       let ws: ChargerSocket;
       try {
-        ws = new WebSocket(this.url, protocols, {
-          perMessageDeflate: false,
+        ws = openChargerSocket(this.url, protocols, {
           handshakeTimeout: o.handshakeTimeoutMs ?? 20_000,
           localAddress: o.localAddress,
           localPort: o.localPort,
           family: o.family,
           headers,
           rejectUnauthorized: o.rejectUnauthorized ?? true,
-          followRedirects: false,
           maxPayload: 16 * 1024 * 1024,
         });
       } catch (error) {
@@ -251,6 +247,7 @@ export class SimulatedCharger {
    * Sends a CALL and resolves with the CALLRESULT payload. Rejects with CallError (the server's
    * CALLERROR code), CallTimeoutError or NotConnectedError. Calls made while one is outstanding wait.
    */
+  // biome-ignore lint/suspicious/noExplicitAny: the CALLRESULT is the server's JSON; callers name its type or read it as sent
   call<T = any>(action: string, payload: unknown = {}, options: { timeoutMs?: number } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.callWith(action, payload, options.timeoutMs ?? this.options.callTimeoutMs ?? 30_000, (error, result) => {
@@ -275,8 +272,9 @@ export class SimulatedCharger {
 
   /** Sends any text as it is: for malformed frames, hand-made CALLRESULTs and the like. */
   sendRaw(text: string): void {
-    if (!this.isOpen) throw new NotConnectedError('sendRaw: not connected');
-    this.ws!.send(text);
+    const ws = this.openSocket();
+    if (!ws) throw new NotConnectedError('sendRaw: not connected');
+    ws.send(text);
     if (this.metrics) this.metrics.framesSent++;
   }
 
@@ -347,13 +345,15 @@ export class SimulatedCharger {
     const now = performance.now();
     this.pending = { id, action, sentAt: now, deadline: now + timeoutMs, timeoutMs, done };
     watchTimeout(this);
-    this.ws!.send(JSON.stringify([2, id, action, payload ?? {}]));
+    // Callers checked that the socket is open (callWith, settle).
+    (this.ws as ChargerSocket).send(encodeCall(id, action, payload ?? {}));
     this.metrics?.callSent(action);
   }
 
   /** Ends the outstanding call and starts the next queued one before telling the caller, so order holds. */
   private settle(error: Error | null, result: unknown, now: number): void {
-    const p = this.pending!;
+    const p = this.pending;
+    if (!p) return;
     this.pending = null;
     unwatchTimeout(this);
     const next = this.queue?.shift();
@@ -435,41 +435,35 @@ export class SimulatedCharger {
   receive(data: WebSocket.RawData, isBinary: boolean): void {
     const m = this.metrics;
     if (m) m.framesReceived++;
-    const text = rawToString(data);
-    let frame: unknown;
-    try {
-      frame = isBinary ? undefined : JSON.parse(text);
-    } catch {
-      frame = undefined;
-    }
-    if (!Array.isArray(frame) || typeof frame[1] !== 'string') {
+    const text = messageText(data);
+    const frame = isBinary ? undefined : parseFrame(text);
+    if (!frame || typeof frame[1] !== 'string') {
       if (m) m.malformedFrames++;
       this.deliver([text]);
       return;
     }
-    const type = frame[0];
-    if (type === 3 || type === 4) {
+    const answer = readAnswer(frame);
+    if (answer) {
       const p = this.pending;
-      if (!p || p.id !== frame[1]) {
+      if (!p || p.id !== answer.messageId) {
         if (m) m.unmatchedResponses++;
         this.deliver(frame);
         return;
       }
       const now = performance.now();
       const latencyUs = (now - p.sentAt) * 1000;
-      if (type === 3) {
+      if (answer.kind === 'result') {
         m?.callAnswered(latencyUs);
-        this.settle(null, frame[2], now);
+        this.settle(null, answer.payload, now);
       } else {
-        const code = typeof frame[2] === 'string' ? frame[2] : 'GenericError';
-        m?.callFailed(code, latencyUs);
-        this.settle(new CallError(code, typeof frame[3] === 'string' ? frame[3] : '', frame[4] ?? {}), undefined, now);
+        m?.callFailed(answer.code, latencyUs);
+        this.settle(new CallError(answer.code, answer.description, answer.details), undefined, now);
       }
       return;
     }
-    if (type === 2 && typeof frame[2] === 'string') {
+    if (isCall(frame)) {
       this.deliver(frame);
-      this.answer(frame[1] as string, frame[2], frame[3]);
+      this.answer(frame[1] as string, frame[2] as string, frame[3]);
       return;
     }
     if (m) m.malformedFrames++;
@@ -513,16 +507,18 @@ export class SimulatedCharger {
   }
 
   private replyResult(id: string, result: unknown): void {
-    if (result === NO_REPLY || !this.isOpen) return;
-    this.ws!.send(JSON.stringify([3, id, result ?? {}]));
+    const ws = this.openSocket();
+    if (result === NO_REPLY || !ws) return;
+    ws.send(encodeCallResult(id, result ?? {}));
     this.metrics?.csAnswered();
   }
 
   private replyError(id: string, error: unknown): void {
-    if (!this.isOpen) return;
+    const ws = this.openSocket();
+    if (!ws) return;
     const e = error instanceof CallError ? error : new CallError('InternalError', (error as Error)?.message ?? String(error));
     const details = typeof e.details === 'object' && e.details !== null && !Array.isArray(e.details) ? e.details : {};
-    this.ws!.send(JSON.stringify([4, id, e.code, e.description, details]));
+    ws.send(encodeCallError(id, e.code, e.description, details));
     this.metrics?.csAnswered(e.code);
   }
 }

@@ -21,7 +21,10 @@ export class CallError extends Error {
 /** No CALLRESULT or CALLERROR arrived within the call timeout. */
 export class CallTimeoutError extends Error {
   readonly code = 'CALL_TIMEOUT';
-  constructor(readonly action: string, readonly timeoutMs: number) {
+  constructor(
+    readonly action: string,
+    readonly timeoutMs: number,
+  ) {
     super(`${action} not answered within ${timeoutMs} ms`);
     this.name = 'CallTimeoutError';
   }
@@ -43,7 +46,10 @@ export class NotConnectedError extends Error {
  */
 export class ConnectError extends Error {
   readonly code = 'CONNECT_FAILED';
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'ConnectError';
   }

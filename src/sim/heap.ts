@@ -34,9 +34,9 @@ export class MinHeap<T extends Scheduled> {
     const items = this.items;
     if (items.length === 0) return undefined;
     const top = items[0];
-    const last = items.pop()!;
+    const last = items.pop();
     top.heapPos = -1;
-    if (items.length > 0) {
+    if (last !== undefined && items.length > 0) {
       items[0] = last;
       last.heapPos = 0;
       this.down(0);
@@ -48,9 +48,9 @@ export class MinHeap<T extends Scheduled> {
     const i = item.heapPos;
     if (i < 0) return;
     const items = this.items;
-    const last = items.pop()!;
+    const last = items.pop();
     item.heapPos = -1;
-    if (i === items.length) return; // it was the last one
+    if (last === undefined || i === items.length) return; // it was the last one
     items[i] = last;
     last.heapPos = i;
     this.down(i);

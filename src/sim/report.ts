@@ -3,8 +3,8 @@
  * a human summary, written as JSON, and judged (pass/fail for --require-all, and whether the
  * simulator itself was the bottleneck, which would make the server's numbers meaningless).
  */
-import { Histogram, summarizeMicros, type HistogramData, type LatencySummary } from './histogram.js';
-import { mergeMetrics, type CountMap, type MetricsData, type SelfSample, type WorkerSnapshot } from './metrics.js';
+import { Histogram, type HistogramData, type LatencySummary, summarizeMicros } from './histogram.js';
+import { type CountMap, mergeMetrics, type SelfSample, type WorkerSnapshot } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import type { ProcessSample } from './proc-stats.js';
 
@@ -149,7 +149,10 @@ function selfReport(w: WorkerSnapshot, index: number, finished: boolean): Worker
     chargers: w.chargers,
     cpuAvgPercent: round(avg((s) => s.cpuPercent)),
     cpuPeakPercent: round(Math.max(...hist.map((s) => s.cpuPercent))),
-    loopDelayP99Ms: round(avg((s) => s.loopP99Ms), 2),
+    loopDelayP99Ms: round(
+      avg((s) => s.loopP99Ms),
+      2,
+    ),
     loopDelayMaxMs: round(Math.max(...hist.map((s) => s.loopMaxMs)), 2),
     rssPeakMB: mb(Math.max(...hist.map((s) => s.rssBytes))),
     finished,
@@ -205,7 +208,9 @@ export function buildReport(input: ReportInput): SimulationReport {
       notes.push(`worker ${w.index} averaged ${w.cpuAvgPercent}% CPU (limit ${SELF_CPU_LIMIT}%): the simulator was the bottleneck; add workers or cores`);
     }
     if (w.loopDelayP99Ms >= SELF_LAG_LIMIT_MS) {
-      notes.push(`worker ${w.index} event-loop delay p99 averaged ${w.loopDelayP99Ms} ms (limit ${SELF_LAG_LIMIT_MS} ms): latencies include the simulator's own lateness`);
+      notes.push(
+        `worker ${w.index} event-loop delay p99 averaged ${w.loopDelayP99Ms} ms (limit ${SELF_LAG_LIMIT_MS} ms): latencies include the simulator's own lateness`,
+      );
     }
   }
   const bottleneck = workers.some((w) => w.cpuAvgPercent >= SELF_CPU_LIMIT || w.loopDelayP99Ms >= SELF_LAG_LIMIT_MS);
@@ -334,8 +339,10 @@ export function formatSummary(r: SimulationReport): string {
       `peak ${c.peakOpen}  all connected after ${c.allConnectedAfterSec === null ? 'never' : `${c.allConnectedAfterSec} s`}`,
   );
   lines.push(`             failed by reason: ${counts(c.failedByReason)}`);
-  lines.push(`             unexpected closes ${c.unexpectedCloses} by code: ${counts(c.unexpectedClosesByCode)}  reconnects ${c.reconnects}  booted ${c.booted}` +
-    `${c.portRetries ? `  source-port retries ${c.portRetries}` : ''}${c.droppedOnPurpose ? `  dropped on purpose ${c.droppedOnPurpose}` : ''}`);
+  lines.push(
+    `             unexpected closes ${c.unexpectedCloses} by code: ${counts(c.unexpectedClosesByCode)}  reconnects ${c.reconnects}  booted ${c.booted}` +
+      `${c.portRetries ? `  source-port retries ${c.portRetries}` : ''}${c.droppedOnPurpose ? `  dropped on purpose ${c.droppedOnPurpose}` : ''}`,
+  );
   lines.push(`             handshake ${latencyLine(c.connectLatency)}`);
   lines.push(
     `calls        sent ${k.sent}  answered ${k.answered} (${pct(k.answered, k.sent)})  CALLERROR ${k.callErrors}  ` +
@@ -358,7 +365,9 @@ export function formatSummary(r: SimulationReport): string {
     );
   }
   const cs = r.centralSystem;
-  lines.push(`central sys  CALLs received ${cs.callsReceived}, answered ${cs.answered}, CALLERROR ${cs.callErrors} (${counts(cs.callErrorsByCode)}); ${counts(cs.byAction)}`);
+  lines.push(
+    `central sys  CALLs received ${cs.callsReceived}, answered ${cs.answered}, CALLERROR ${cs.callErrors} (${counts(cs.callErrorsByCode)}); ${counts(cs.byAction)}`,
+  );
   if (r.server) {
     const s = r.server;
     lines.push(
@@ -410,9 +419,7 @@ export function formatProgress(
     `| p50 ${round(interval.quantile(0.5) / 1000, 2)} p99 ${round(interval.quantile(0.99) / 1000, 2)} max ${round(interval.max / 1000, 1)} ms`,
   ];
   if (server) parts.push(`| server ${mb(server.rssBytes)} MB ${server.cpuPercent} %`);
-  parts.push(
-    `| sim ${snapshots.map((s) => `${Math.round(s.self.cpuPercent)}%`).join(',')} lag ${Math.max(0, ...snapshots.map((s) => s.self.loopP99Ms))} ms`,
-  );
+  parts.push(`| sim ${snapshots.map((s) => `${Math.round(s.self.cpuPercent)}%`).join(',')} lag ${Math.max(0, ...snapshots.map((s) => s.self.loopP99Ms))} ms`);
   return {
     line: parts.join(' '),
     state: { atMs: elapsedMs, callsSent: m.callsSent, frames, latency: latency.toJSON() },

@@ -2,14 +2,14 @@
  * runSimulation: splits the chargers over worker processes (or runs them here), follows the run
  * with live lines, samples the server under test, and builds the report.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { WorkerSnapshot } from './metrics.js';
-import { resolveOptions, type ResolvedOptions, type SimulationOptions } from './options.js';
-import { ProcessSampler, type ProcessSample } from './proc-stats.js';
+import { type ResolvedOptions, resolveOptions, type SimulationOptions } from './options.js';
+import { type ProcessSample, ProcessSampler } from './proc-stats.js';
 import { buildReport, formatProgress, type ProgressState, type SimulationReport } from './report.js';
-import { runShard, type ShardConfig } from './shard.js';
+import { runShard, type ShardConfig } from './run-shard.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
 export type { SimulationOptions } from './options.js';
@@ -30,11 +30,7 @@ function planShards(o: ResolvedOptions): ShardConfig[] {
 }
 
 /** Runs one shard in a forked worker; resolves with its final snapshot (or its last one if it died). */
-function runInWorker(
-  config: ShardConfig,
-  onSnapshot: (s: WorkerSnapshot) => void,
-  stopped: Promise<void>,
-): Promise<WorkerSnapshot> {
+function runInWorker(config: ShardConfig, onSnapshot: (s: WorkerSnapshot) => void, stopped: Promise<void>): Promise<WorkerSnapshot> {
   const o = config.options;
   return new Promise((resolve, reject) => {
     // No inherited execArgv: under `node --test` it would make the worker a test file.

@@ -6,8 +6,9 @@
  * Messages from the parent: {type:'start', config} then optionally {type:'stop'}.
  * Messages to the parent: {type:'snapshot', snapshot} each second, {type:'final', snapshot} at the end.
  */
-import { runShard, type ShardConfig } from './shard.js';
+
 import type { WorkerSnapshot } from './metrics.js';
+import { runShard, type ShardConfig } from './run-shard.js';
 
 export type ToWorker = { type: 'start'; config: ShardConfig } | { type: 'stop' };
 export type FromWorker = { type: 'snapshot'; snapshot: WorkerSnapshot } | { type: 'final'; snapshot: WorkerSnapshot };
@@ -16,6 +17,7 @@ if (!process.send) {
   process.stderr.write('sim worker: start me with child_process.fork\n');
   process.exit(2);
 }
+const sendToParent = process.send.bind(process);
 
 let stop: () => void = () => {};
 const stopped = new Promise<void>((resolve) => (stop = resolve));
@@ -24,7 +26,7 @@ let started = false;
 function send(message: FromWorker): Promise<void> {
   return new Promise((resolve) => {
     if (!process.connected) return resolve();
-    process.send!(message, undefined, {}, () => resolve());
+    sendToParent(message, undefined, {}, () => resolve());
   });
 }
 

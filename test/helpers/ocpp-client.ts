@@ -1,12 +1,26 @@
 /**
  * A small, real WebSocket OCPP-J client for tests: it speaks to the gateway through a socket exactly as a
  * charger would, and keeps every frame it receives so tests can assert on the exact bytes of each answer.
+ * The wire itself (framing, message ids, matching answers, the charger's socket) is the simulator's
+ * src/sim/ocpp-j.ts, so tests and the load generator speak OCPP-J the same way.
  */
-import { WebSocket, type ClientOptions } from 'ws';
 import type { IncomingMessage } from 'node:http';
+import { type ClientOptions, WebSocket } from 'ws';
+import {
+  answers,
+  callInText,
+  encodeCall,
+  encodeCallResult,
+  type Frame,
+  isCall,
+  messageText,
+  openChargerSocket,
+  processMessageIds,
+  readFrame,
+} from '../../src/sim/ocpp-j.js';
 
-/** A parsed frame as received (an array for OCPP-J), or the raw text when it was not JSON. */
-export type Frame = unknown[];
+/** A parsed frame as received (an array for OCPP-J), or `[text]` when the text was not a JSON array. */
+export type { Frame };
 
 export interface ClosedInfo {
   code: number;
@@ -33,11 +47,8 @@ export interface Refusal {
 
 export type ConnectOutcome = { ok: true; client: OcppClient } | { ok: false; refusal?: Refusal; error?: Error };
 
-let idCounter = 0;
 /** Message ids unique within the test process. */
-export function nextId(): string {
-  return `t${process.pid.toString(36)}-${(++idCounter).toString(36)}`;
-}
+export const nextId: () => string = processMessageIds('t');
 
 export class OcppClient {
   /** Every frame received, in order (auto-answered CALLs included). */
@@ -65,7 +76,7 @@ export class OcppClient {
     });
     ws.on('error', (err) => this.errors.push(err));
     ws.on('ping', () => this.pings++);
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('message', (data) => this.onMessage(messageText(data)));
   }
 
   /** Connects to `{url}/{identity}` (identity used as given, so tests control its encoding). */
@@ -79,7 +90,7 @@ export class OcppClient {
   /** Like `connect`, but reports a refusal (HTTP status and body) or a handshake error instead of throwing. */
   static tryConnect(url: string, identity: string, protocols: string[] = ['ocpp1.6'], options: ConnectOptions = {}): Promise<ConnectOutcome> {
     return new Promise((resolve) => {
-      const ws = new WebSocket(`${url}/${identity}`, protocols, { handshakeTimeout: options.timeoutMs ?? 5000, ...options.ws });
+      const ws = openChargerSocket(`${url}/${identity}`, protocols, { handshakeTimeout: options.timeoutMs ?? 5000, ...options.ws });
       const client = new OcppClient(ws, options.autoAnswer);
       let settled = false;
       const settle = (outcome: ConnectOutcome) => {
@@ -112,18 +123,11 @@ export class OcppClient {
     return this.ws.readyState === WebSocket.OPEN;
   }
 
-  private onMessage(data: Buffer, _isBinary: boolean): void {
-    const text = data.toString();
-    let frame: Frame;
-    try {
-      const parsed: unknown = JSON.parse(text);
-      frame = Array.isArray(parsed) ? parsed : [parsed];
-    } catch {
-      frame = [text];
-    }
+  private onMessage(text: string): void {
+    const frame = readFrame(text);
     this.received.push(frame);
-    if (this.autoAnswer && frame[0] === 2 && typeof frame[1] === 'string' && typeof frame[2] === 'string') {
-      this.ws.send(JSON.stringify([3, frame[1], this.autoAnswer(frame[2], frame[3])]));
+    if (this.autoAnswer && isCall(frame)) {
+      this.ws.send(encodeCallResult(frame[1] as string, this.autoAnswer(frame[2] as string, frame[3])));
       return;
     }
     if (this.waiter) {
@@ -181,7 +185,7 @@ export class OcppClient {
   /** Sends a CALL without waiting; returns its message id. */
   sendCall(action: string, payload: unknown, messageId = nextId()): string {
     this.sentCalls.set(messageId, action);
-    this.ws.send(JSON.stringify([2, messageId, action, payload]));
+    this.ws.send(encodeCall(messageId, action, payload));
     return messageId;
   }
 
@@ -192,34 +196,25 @@ export class OcppClient {
   async call(action: string, payload: unknown, options: { messageId?: string; timeoutMs?: number } = {}): Promise<Frame> {
     const id = this.sendCall(action, payload, options.messageId);
     const frame = await this.nextFrame(options.timeoutMs ?? 3000);
-    if (frame[1] !== id) throw new Error(`expected the answer to ${action} ${id}, got ${JSON.stringify(frame).slice(0, 300)}`);
+    if (!answers(frame, id)) throw new Error(`expected the answer to ${action} ${id}, got ${JSON.stringify(frame).slice(0, 300)}`);
     return frame;
   }
 
   /** Sends text or bytes as they are; a text CALL is remembered so its answer can be schema-checked. */
   sendRaw(data: string | Buffer, options: { binary?: boolean } = {}): void {
-    const text = typeof data === 'string' ? data : data.toString();
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (Array.isArray(parsed) && parsed[0] === 2 && typeof parsed[1] === 'string' && typeof parsed[2] === 'string') {
-        this.sentCalls.set(parsed[1], parsed[2]);
-      }
-    } catch {
-      // not JSON: nothing to remember
-    }
+    this.rememberCall(typeof data === 'string' ? data : data.toString());
     this.ws.send(data, { binary: options.binary ?? false });
+  }
+
+  /** Remembers a CALL sent as raw text, so that its answer can be schema-checked. */
+  private rememberCall(text: string): void {
+    const call = callInText(text);
+    if (call) this.sentCalls.set(call.messageId, call.action);
   }
 
   /** Writes already-encoded WebSocket frames to the socket in one write, so the server reads them in one chunk. */
   writeFramesAtOnce(texts: string[]): void {
-    for (const text of texts) {
-      try {
-        const parsed = JSON.parse(text) as unknown[];
-        if (parsed[0] === 2 && typeof parsed[1] === 'string') this.sentCalls.set(parsed[1], String(parsed[2]));
-      } catch {
-        // not JSON
-      }
-    }
+    for (const text of texts) this.rememberCall(text);
     const socket = (this.ws as unknown as { _socket: import('node:net').Socket })._socket;
     socket.write(Buffer.concat(texts.map((t) => encodeClientFrame(Buffer.from(t), 0x1))));
   }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The raw ws baseline responder, started as a real process for simulator tests. */
@@ -8,8 +8,9 @@ const RESPONDER = fileURLToPath(new URL('../../bench/baseline/responder.js', imp
 export function startResponder(): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [RESPONDER, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    if (!child.stdout) return reject(new Error('the responder has no stdout'));
     let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = /listening (\d+)/.exec(out);
       if (m) resolve({ child, port: Number(m[1]) });
