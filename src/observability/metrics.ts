@@ -10,12 +10,15 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const r = { registers: [registry] };
-  return {
+  const metrics = {
     registry,
     connections: new Gauge({ name: 'ocpp_connections', help: 'Open charger connections', labelNames: ['protocol'], ...r }),
     connectionAttempts: new Counter({
       name: 'ocpp_connection_attempts_total',
-      help: 'WebSocket upgrade attempts by outcome (accepted, bad_path, bad_identity, no_subprotocol, over_capacity, ...)',
+      help:
+        'WebSocket upgrade attempts by outcome: accepted; no_subprotocol (completed, then closed 1002); refused by the gateway: ' +
+        'bad_path (404), bad_identity (400), over_capacity (503), draining (503); refused by the WebSocket handshake itself: ' +
+        'bad_method (405), bad_upgrade_header, bad_key, bad_version, bad_subprotocol_header, bad_extensions_header, bad_handshake (400)',
       labelNames: ['outcome'],
       ...r,
     }),
@@ -86,6 +89,12 @@ export function createMetrics() {
       ['action', 'outcome'],
       registry,
     ),
+    uncaughtErrors: new Counter({
+      name: 'gateway_uncaught_errors_total',
+      help: 'Errors caught by the last-resort process guard (kind: uncaughtException, unhandledRejection); any is a bug',
+      labelNames: ['kind'],
+      ...r,
+    }),
     commands: new Counter({
       name: 'gateway_commands_total',
       help: 'Backend commands to chargers by action and outcome (completed or the error code)',
@@ -93,6 +102,10 @@ export function createMetrics() {
       ...r,
     }),
   };
+  // Zero from the start, so a scrape (and a test) can tell "none caught" from "not there".
+  metrics.uncaughtErrors.labels('uncaughtException').inc(0);
+  metrics.uncaughtErrors.labels('unhandledRejection').inc(0);
+  return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
