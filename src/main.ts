@@ -1,9 +1,8 @@
 import { loadConfig, ConfigError } from './config/load.js';
 import { redactConfig } from './config/redact.js';
-import { createLogger, type Logger } from './observability/logger.js';
-import type { Metrics } from './observability/metrics.js';
+import { createLogger } from './observability/logger.js';
 import { startApplication } from './application.js';
-import { RateLimitedLog } from './observability/rate-limited-log.js';
+import { guardProcess } from './observability/process-guard.js';
 
 async function main(): Promise<void> {
   let config;
@@ -19,7 +18,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.log.level);
   const app = await startApplication(config, log);
   const { gateway, admin } = app;
-  guardProcess(log, gateway.metrics);
+  guardProcess(log, gateway.metrics.uncaughtErrors);
   log.info({ gatewayId: gateway.id, config: redactConfig(config) }, 'effective configuration');
   log.info(
     { gatewayId: gateway.id, port: gateway.port, path: config.server.pathPrefix, adminPort: admin.port },
@@ -49,22 +48,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-}
-
-/**
- * The last resort: an error nothing else handled is logged and counted, and the gateway keeps serving the
- * chargers that are fine. Every one is a bug (gateway_uncaught_errors_total should stay 0; tests assert it);
- * ending 20,000 connections for one of them would turn that bug into an outage.
- */
-function guardProcess(log: Logger, metrics: Metrics): void {
-  const lines = new RateLimitedLog(log, { intervalMs: 10_000, maxKeys: 100 });
-  const guard = (kind: 'uncaughtException' | 'unhandledRejection') => (err: unknown) => {
-    metrics.uncaughtErrors.labels(kind).inc();
-    const message = err instanceof Error ? err.message : String(err);
-    lines.write('error', `${kind}:${message.slice(0, 200)}`, { err, kind }, 'uncaught error: logged, counted and survived');
-  };
-  process.on('uncaughtException', guard('uncaughtException'));
-  process.on('unhandledRejection', guard('unhandledRejection'));
 }
 
 main().catch((err: unknown) => {

@@ -6,6 +6,7 @@
  * have caught anything.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -420,5 +421,45 @@ describe('unparseable frames (real process)', () => {
     } finally {
       await gateway.server.stop();
     }
+  });
+});
+
+describe('the last-resort process guard', () => {
+  it('logs and counts an uncaught exception and an unhandled rejection, and the process carries on to exit 0', async () => {
+    const modules = {
+      guard: new URL('../src/observability/process-guard.js', import.meta.url).href,
+      metrics: new URL('../src/observability/metrics.js', import.meta.url).href,
+      logger: new URL('../src/observability/logger.js', import.meta.url).href,
+    };
+    const script = `
+      import { guardProcess } from '${modules.guard}';
+      import { createMetrics } from '${modules.metrics}';
+      import { createLogger } from '${modules.logger}';
+      const metrics = createMetrics();
+      guardProcess(createLogger('info'), metrics.uncaughtErrors);
+      setTimeout(() => { throw new Error('thrown from a timer'); });
+      setTimeout(() => { Promise.reject(new Error('rejected with nobody listening')); });
+      setTimeout(async () => {
+        const { values } = await metrics.uncaughtErrors.get();
+        console.log(JSON.stringify({ counted: Object.fromEntries(values.map((v) => [v.labels.kind, v.value])) }));
+      }, 50);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await within(new Promise<number | null>((resolve) => child.once('close', resolve)), 10_000, 'the guarded process');
+    assert.equal(code, 0, `stderr: ${stderr}`);
+    const entries = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, any>);
+    assert.deepEqual(entries.at(-1), { counted: { uncaughtException: 1, unhandledRejection: 1 } });
+    const logged = entries.filter((e) => e.level === 50).map((e) => [e.kind, e.err?.message]);
+    assert.deepEqual(logged, [
+      ['uncaughtException', 'thrown from a timer'],
+      ['unhandledRejection', 'rejected with nobody listening'],
+    ]);
   });
 });
