@@ -11,6 +11,9 @@ export type UncaughtKind = 'uncaughtException' | 'unhandledRejection';
  */
 export function guardProcess(log: Logger, counter: Counter<'kind'>): void {
   const lines = new RateLimitedLog(log, { intervalMs: 10_000, maxKeys: 100 });
+  // Zero from the start, so a scrape (and a test) can tell "none caught" from "no guard".
+  counter.labels('uncaughtException').inc(0);
+  counter.labels('unhandledRejection').inc(0);
   const guard = (kind: UncaughtKind) => (err: unknown) => {
     counter.labels(kind).inc();
     const message = err instanceof Error ? err.message : String(err);
