@@ -404,8 +404,14 @@ describe('unparseable frames (real process)', () => {
       const ids = [nextId(), nextId(), nextId()];
       for (const id of ids) client.sendRaw(JSON.stringify([2, id, 'Heartbeat']));
       for (const id of ids) expectCallError(await client.nextFrame(), id, 'ProtocolError');
-      // The log line is written before the answer leaves, and a later answer proves the earlier lines are out.
       expectResult(await client.call('Heartbeat', {}));
+      assert.equal(await metric(gateway, 'ocpp_malformed_frames_total', { problem: 'bad_arity' }), 3);
+      client.terminate();
+      await assertUnharmed(gateway);
+      // Every line the process wrote has been read once its stdout has closed.
+      const stdoutClosed = new Promise((resolve) => gateway.server.child.stdout!.once('close', resolve));
+      await gateway.server.stop();
+      await within(stdoutClosed, 10_000, 'the process stdout to close');
       const warnings = gateway.server.stdout
         .map((line) => {
           try {
@@ -417,9 +423,6 @@ describe('unparseable frames (real process)', () => {
         .filter((entry) => entry.level === 40 && entry.problem === 'bad_arity');
       assert.equal(warnings.length, 1, `warn lines: ${JSON.stringify(warnings)}`);
       assert.equal(warnings[0].chargePointId, 'MALFORMED-1');
-      assert.equal(await metric(gateway, 'ocpp_malformed_frames_total', { problem: 'bad_arity' }), 3);
-      client.terminate();
-      await assertUnharmed(gateway);
     } finally {
       await gateway.server.stop();
     }
