@@ -167,6 +167,7 @@ describe('refused upgrades reset by the client at once (real process)', () => {
     { name: 'a bad Sec-WebSocket-Key (refused by ws)', request: () => upgradeRequest('/ocpp/KEY-1', { 'Sec-WebSocket-Key': 'short' }) },
     { name: 'a bad Sec-WebSocket-Version (refused by ws)', request: () => upgradeRequest('/ocpp/VERSION-1', { 'Sec-WebSocket-Version': '12' }) },
     { name: 'a bad path and a bad key', request: () => upgradeRequest('/not-ocpp/CP-1', { 'Sec-WebSocket-Key': undefined }) },
+    { name: 'no Upgrade header (a plain request)', request: () => upgradeRequest('/ocpp/PLAIN-1', { Connection: undefined, Upgrade: undefined }) },
   ];
   for (const kind of kinds) {
     it(`500 upgrades with ${kind.name}, each reset at once: the process stays up and the charger beside them is answered`, async () => {
@@ -358,6 +359,33 @@ describe('connections that hold a descriptor without a session (real process)', 
       await assertUnharmed(gateway);
     } finally {
       for (const h of held) h.socket.destroy();
+      await gateway.server.stop();
+    }
+  });
+});
+
+describe('no-subprotocol connections reset at once (real process)', () => {
+  it('500 of them, completed and then reset, give back every place they held: ten chargers then fill all ten', async () => {
+    const gateway = await startProcess({ MAX_CONNECTIONS: '10' });
+    const clients: OcppClient[] = [];
+    try {
+      await manyThenReset(gateway.server.port, 500, () => upgradeRequest('/ocpp/NOPROTO-1', { 'Sec-WebSocket-Protocol': 'ocpp9.9' }));
+      for (let i = 0; i < 10; i++) {
+        await waitUntil(
+          async () => {
+            const outcome = await OcppClient.tryConnect(gateway.url, `PLACE-${i}`);
+            if (outcome.ok) clients.push(outcome.client);
+            return outcome.ok;
+          },
+          10_000,
+          `place ${i + 1} of 10`,
+        );
+      }
+      for (const client of clients) expectResult(await client.call('Heartbeat', {}));
+      assert.equal(await metric(gateway, 'ocpp_connections'), 10);
+      await assertUnharmed(gateway);
+    } finally {
+      for (const client of clients) client.terminate();
       await gateway.server.stop();
     }
   });
