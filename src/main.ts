@@ -2,6 +2,7 @@ import { loadConfig, ConfigError } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { createLogger } from './observability/logger.js';
 import { startApplication } from './application.js';
+import { guardProcess } from './observability/process-guard.js';
 
 async function main(): Promise<void> {
   let config;
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.log.level);
   const app = await startApplication(config, log);
   const { gateway, admin } = app;
+  guardProcess(log, gateway.metrics.uncaughtErrors);
   log.info({ gatewayId: gateway.id, config: redactConfig(config) }, 'effective configuration');
   log.info(
     { gatewayId: gateway.id, port: gateway.port, path: config.server.pathPrefix, adminPort: admin.port },

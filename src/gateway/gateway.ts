@@ -144,7 +144,7 @@ export class Gateway {
       fallbackProtocol: ocpp.fallbackProtocol,
       log,
       countAttempt: (outcome) => this.metrics.connectionAttempts.labels(outcome).inc(),
-      admit: (identity) => this.admit(identity),
+      admit: (identity, _request, forSession) => this.admit(identity, forSession),
       accept: (socket, charger) => this.accept(socket, charger),
     });
   }
@@ -175,12 +175,17 @@ export class Gateway {
     return this.accepting && this.port !== 0 && this.bus.isReady();
   }
 
-  private admit(identity: string): AdmissionVerdict {
+  /**
+   * Capacity counts every connection that holds a descriptor: sessions, and connections completed only to be
+   * closed (no supported subprotocol). A charger replacing its own session takes no new place.
+   */
+  private admit(identity: string, forSession: boolean): AdmissionVerdict {
     if (!this.accepting) {
       return { ok: false, status: 503, reason: 'the gateway is shutting down; reconnect later', outcome: 'draining', headers: { 'Retry-After': '10' } };
     }
     const max = this.config.server.maxConnections;
-    if (this.sessions.size >= max && this.sessions.get(identity) === undefined) {
+    const open = this.sessions.size + this.server.heldWithoutSession;
+    if (open >= max && !(forSession && this.sessions.get(identity) !== undefined)) {
       return { ok: false, status: 503, reason: `the gateway holds its maximum of ${max} chargers`, outcome: 'over_capacity', headers: { 'Retry-After': '30' } };
     }
     return { ok: true };

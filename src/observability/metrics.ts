@@ -15,7 +15,10 @@ export function createMetrics() {
     connections: new Gauge({ name: 'ocpp_connections', help: 'Open charger connections', labelNames: ['protocol'], ...r }),
     connectionAttempts: new Counter({
       name: 'ocpp_connection_attempts_total',
-      help: 'WebSocket upgrade attempts by outcome (accepted, bad_path, bad_identity, no_subprotocol, over_capacity, ...)',
+      help:
+        'WebSocket upgrade attempts by outcome: accepted; no_subprotocol (completed, then closed 1002); refused by the gateway: ' +
+        'bad_path (404), bad_identity (400), over_capacity (503), draining (503); refused by the WebSocket handshake itself: ' +
+        'bad_method (405), bad_upgrade_header, bad_key, bad_version, bad_subprotocol_header, bad_extensions_header, bad_handshake (400)',
       labelNames: ['outcome'],
       ...r,
     }),
@@ -100,6 +103,12 @@ export function createMetrics() {
     startTransactionRetries: new Counter({
       name: 'gateway_start_transaction_retries_total',
       help: 'Retried 1.6 StartTransactions answered with the first answer (same transactionId)',
+      ...r,
+    }),
+    uncaughtErrors: new Counter({
+      name: 'gateway_uncaught_errors_total',
+      help: 'Errors caught by the last-resort process guard (kind: uncaughtException, unhandledRejection); any is a bug',
+      labelNames: ['kind'],
       ...r,
     }),
     commands: new Counter({

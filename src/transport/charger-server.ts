@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { OcppVersion } from '../ocpp/versions.js';
 import { parseIdentity } from './identity.js';
-import { chooseSubprotocol, offeredSubprotocols } from './subprotocol.js';
+import { chooseSubprotocol, offeredSubprotocols, type SubprotocolChoice } from './subprotocol.js';
 import { truncateReason, type Outbox } from './outbox.js';
 import type { KeepaliveSubject } from './keepalive.js';
 
@@ -39,10 +39,13 @@ export interface ChargerServerOptions {
   protocols: readonly OcppVersion[];
   fallbackProtocol: OcppVersion | null;
   log: Logger;
-  /** Counts every upgrade attempt by outcome. */
+  /** Counts every upgrade attempt by outcome (the list is in the metric's help and README). */
   countAttempt(outcome: string): void;
-  /** Gateway-level admission (capacity, credentials, draining) after the path, identity and subprotocol passed. */
-  admit(identity: string, request: IncomingMessage): AdmissionVerdict;
+  /**
+   * Gateway-level admission (capacity, credentials, draining) after the path and identity passed. `forSession`
+   * is false for a connection that offered no supported subprotocol: it will be closed, not become a session.
+   */
+  admit(identity: string, request: IncomingMessage, forSession: boolean): AdmissionVerdict;
   /** Builds the session for an accepted socket. */
   accept(socket: WebSocket, charger: AdmittedCharger): TransportConnection;
 }
@@ -74,24 +77,43 @@ function onError(this: WebSocket): void {
   // ws follows every error with 'close', where the session ends; the listener keeps the error from being thrown.
 }
 
-const HTTP_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  429: 'Too Many Requests',
-  503: 'Service Unavailable',
-};
+/**
+ * Handshakes ws refuses before asking us (it checks these headers first), by the reason it gives: each has an
+ * outcome label of its own. ws words them in lib/websocket-server.js; an unknown wording counts as bad_handshake.
+ */
+const WS_REFUSALS: ReadonlyArray<{ wording: string; outcome: string; status: number; headers?: Record<string, string> }> = [
+  { wording: 'Invalid HTTP method', outcome: 'bad_method', status: 405 },
+  { wording: 'Invalid Upgrade header', outcome: 'bad_upgrade_header', status: 400 },
+  { wording: 'Missing or invalid Sec-WebSocket-Key header', outcome: 'bad_key', status: 400 },
+  { wording: 'Missing or invalid Sec-WebSocket-Version header', outcome: 'bad_version', status: 400, headers: { 'Sec-WebSocket-Version': '13, 8' } },
+  { wording: 'Invalid Sec-WebSocket-Protocol header', outcome: 'bad_subprotocol_header', status: 400 },
+  { wording: 'Invalid or unacceptable Sec-WebSocket-Extensions header', outcome: 'bad_extensions_header', status: 400 },
+];
 
-/** Refuses an upgrade with a plain HTTP answer that says why, before any WebSocket exists. */
-function refuseUpgrade(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
+const PLAIN_TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
+
+/**
+ * Answers a handshake ws refused on its own. ws has already put its error listener on this socket (the first
+ * thing handleUpgrade does), so a client that resets it cannot turn the write into an uncaught error.
+ */
+function answerWsRefusal(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
   const body = `${reason}\n`;
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.once('finish', socket.destroy);
   socket.end(
-    `HTTP/1.1 ${status} ${HTTP_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`,
   );
 }
+
+/** What admission decided about a request, carried on it from verifyClient to the upgrade callback. */
+interface Admission {
+  identity: string;
+  choice: SubprotocolChoice;
+}
+const ADMISSION = Symbol('admission');
+type AdmittedRequest = IncomingMessage & { [ADMISSION]?: Admission };
+type Verdict = (accept: boolean, status?: number, message?: string, headers?: Record<string, string>) => void;
 
 /**
  * The chargers' HTTP listener: admits WebSocket upgrades at `{pathPrefix}/{identity}` (path, identity,
@@ -101,6 +123,10 @@ export class ChargerServer {
   readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly prefix: string;
+  private held = 0;
+  private readonly release = (): void => {
+    this.held--;
+  };
 
   constructor(private readonly options: ChargerServerOptions) {
     this.prefix = options.pathPrefix === '/' ? '/' : `${options.pathPrefix}/`;
@@ -111,9 +137,16 @@ export class ChargerServer {
       clientTracking: false,
       // Pongs leave through the outbox like every other frame.
       autoPong: false,
+      // Admission runs inside ws's upgrade handling, on a socket ws already guards against errors, and after
+      // ws's own header checks; its refusals are written by ws.
+      verifyClient: (info: { req: IncomingMessage }, verdict: Verdict) => this.verify(info.req, verdict),
       // The choice was made during admission; ws only writes it into the handshake.
-      handleProtocols: (_offered, request) => (request as IncomingMessage & { ocppProtocolHeader?: string }).ocppProtocolHeader ?? false,
+      handleProtocols: (_offered, request) => {
+        const choice = (request as AdmittedRequest)[ADMISSION]?.choice;
+        return choice?.kind === 'chosen' && choice.header !== null ? choice.header : false;
+      },
     });
+    this.wss.on('wsClientError', (err, socket) => this.onRefusedByWs(err, socket));
     this.http = createServer((req, res) => this.onPlainRequest(req, res));
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.http.on('clientError', (_err, socket) => socket.destroy());
@@ -149,61 +182,75 @@ export class ChargerServer {
     res.end(isChargerPath ? 'OCPP-J chargers connect here with a WebSocket upgrade\n' : 'not found\n');
   }
 
+  /** Connections completed only to be closed (no supported subprotocol): they hold a descriptor until closed. */
+  get heldWithoutSession(): number {
+    return this.held;
+  }
+
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const { log, countAttempt } = this.options;
+    // Synchronously, so the socket is never without an error listener: Node removed its own before emitting
+    // 'upgrade', and handleUpgrade's first step is to add ws's.
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onUpgraded(ws, req as AdmittedRequest));
+  }
+
+  private onRefusedByWs(err: Error, socket: Duplex): void {
+    const known = WS_REFUSALS.find((r) => r.wording === err.message);
+    this.options.countAttempt(known?.outcome ?? 'bad_handshake');
+    answerWsRefusal(socket, known?.status ?? 400, err.message, known?.headers);
+  }
+
+  /** Path, identity, subprotocol, then the gateway's own checks; every refusal says why and is counted. */
+  private verify(req: IncomingMessage, verdict: Verdict): void {
+    const { countAttempt } = this.options;
+    const refuse = (outcome: string, status: number, reason: string, headers?: Record<string, string>) => {
+      countAttempt(outcome);
+      verdict(false, status, `${reason}\n`, { ...PLAIN_TEXT, ...headers });
+    };
     const path = (req.url ?? '/').split('?')[0];
-    if (!path.startsWith(this.prefix)) {
-      countAttempt('bad_path');
-      return refuseUpgrade(socket, 404, `chargers connect at ${this.prefix}{identity}`);
-    }
+    if (!path.startsWith(this.prefix)) return refuse('bad_path', 404, `chargers connect at ${this.prefix}{identity}`);
     const segment = path.slice(this.prefix.length);
-    if (segment.includes('/')) {
-      countAttempt('bad_identity');
-      return refuseUpgrade(socket, 400, 'the charge point identity must be a single path segment');
-    }
+    if (segment.includes('/')) return refuse('bad_identity', 400, 'the charge point identity must be a single path segment');
     const identity = parseIdentity(segment);
-    if (!identity.ok) {
-      countAttempt('bad_identity');
-      return refuseUpgrade(socket, 400, identity.reason);
-    }
+    if (!identity.ok) return refuse('bad_identity', 400, identity.reason);
     const choice = chooseSubprotocol(
       offeredSubprotocols(req.headers['sec-websocket-protocol']),
       this.options.protocols,
       this.options.fallbackProtocol,
     );
-    if (choice.kind === 'chosen') {
-      const verdict = this.options.admit(identity.identity, req);
-      if (!verdict.ok) {
-        countAttempt(verdict.outcome);
-        return refuseUpgrade(socket, verdict.status, verdict.reason, verdict.headers);
-      }
-      if (choice.header !== null) (req as IncomingMessage & { ocppProtocolHeader?: string }).ocppProtocolHeader = choice.header;
-    }
+    // A connection without a supported version still holds a descriptor until it is closed: admitted the same way.
+    const admission = this.options.admit(identity.identity, req, choice.kind === 'chosen');
+    if (!admission.ok) return refuse(admission.outcome, admission.status, admission.reason, admission.headers);
+    (req as AdmittedRequest)[ADMISSION] = { identity: identity.identity, choice };
+    verdict(true);
+  }
 
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      if (choice.kind !== 'chosen') {
-        // OCPP-J: a server that agrees to no offered version completes the handshake without the header and closes.
-        countAttempt('no_subprotocol');
-        const offered = choice.offered.length ? choice.offered.join(', ') : 'none';
-        log.debug({ chargePointId: identity.identity, offered }, 'charger offered no supported OCPP version');
-        ws.on('error', () => {});
-        ws.close(1002, truncateReason(`no supported OCPP version offered (offered: ${offered}; supported: ${this.options.protocols.join(', ')})`));
-        return;
-      }
-      countAttempt('accepted');
-      const tagged = ws as TaggedSocket;
-      tagged[CONNECTION] = this.options.accept(ws, {
-        identity: identity.identity,
-        acceptSequence: (req.socket as SequencedSocket)[ACCEPT_SEQUENCE] ?? 0,
-        protocol: choice.protocol,
-        remoteAddress: req.socket.remoteAddress ?? '',
-        request: req,
-      });
-      ws.on('message', onMessage);
-      ws.on('pong', onPong);
-      ws.on('ping', onPing);
-      ws.on('close', onClose);
+  private onUpgraded(ws: WebSocket, req: AdmittedRequest): void {
+    const { identity, choice } = req[ADMISSION]!;
+    req[ADMISSION] = undefined;
+    if (choice.kind !== 'chosen') {
+      // OCPP-J: a server that agrees to no offered version completes the handshake without the header and closes.
+      this.options.countAttempt('no_subprotocol');
+      const offered = choice.offered.length ? choice.offered.join(', ') : 'none';
+      this.options.log.debug({ chargePointId: identity, offered }, 'charger offered no supported OCPP version');
+      this.held++;
       ws.on('error', onError);
+      ws.once('close', this.release);
+      ws.close(1002, truncateReason(`no supported OCPP version offered (offered: ${offered}; supported: ${this.options.protocols.join(', ')})`));
+      return;
+    }
+    this.options.countAttempt('accepted');
+    const tagged = ws as TaggedSocket;
+    tagged[CONNECTION] = this.options.accept(ws, {
+      identity,
+      acceptSequence: (req.socket as SequencedSocket)[ACCEPT_SEQUENCE] ?? 0,
+      protocol: choice.protocol,
+      remoteAddress: req.socket.remoteAddress ?? '',
+      request: req,
     });
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('ping', onPing);
+    ws.on('close', onClose);
+    ws.on('error', onError);
   }
 }

@@ -16,14 +16,25 @@ export interface OutboxObserver {
 
 const OPEN = 1;
 
+/** A ping waiting in the queue (it carries no payload). */
+const PING = Symbol('ping');
+/** A waiting frame: text, a ping, or a pong (its payload, a copy of the ping's). */
+type QueuedFrame = string | typeof PING | Buffer;
+
+function queuedSize(frame: QueuedFrame): number {
+  return typeof frame === 'string' ? Buffer.byteLength(frame) : frame === PING ? 0 : frame.length;
+}
+
 /**
  * The only code that writes to a charger's socket: text frames, pings, pongs and the close frame all leave
  * from here, so nothing can interleave writes (the old gateway crashed on exactly that). Frames go straight to
- * the socket while its buffer is below the high-water mark, and wait here, bounded in frames and bytes, while it
- * is above; when the bound is reached the charger is not reading and is closed with a reason.
+ * the socket while its buffer is below the high-water mark, and wait here, in order, bounded in frames and
+ * bytes, while it is above; when the bound is reached the charger is not reading and is closed with a reason.
+ * Control frames wait in the same queue under the same bound: a charger that pings but does not read fills it
+ * like one that sends CALLs, and an answer queued before a pong is written before it.
  */
 export class Outbox {
-  private queue: string[] | null = null;
+  private queue: QueuedFrame[] | null = null;
   private queuedBytes = 0;
   private readonly onWritten: (err?: Error) => void;
 
@@ -32,8 +43,8 @@ export class Outbox {
     private readonly limits: OutboxLimits,
     private readonly observer: OutboxObserver,
   ) {
-    // One bound callback per connection: ws calls it when a frame reaches the kernel, which is when a waiting
-    // frame may follow.
+    // One bound callback per connection: ws calls it when a frame of any kind reaches the kernel, which is when
+    // a waiting frame may follow.
     this.onWritten = (err?: Error) => {
       if (err === undefined || err === null) this.flush();
       else this.discardQueue();
@@ -54,16 +65,50 @@ export class Outbox {
       this.socket.send(text, this.onWritten);
       return true;
     }
+    return this.enqueue(text, Buffer.byteLength(text));
+  }
+
+  ping(): void {
+    if (this.socket.readyState !== OPEN) {
+      this.observer.discarded(1);
+      return;
+    }
+    if (this.queue === null && this.socket.bufferedAmount < this.limits.highWaterBytes) {
+      this.socket.ping(undefined, undefined, this.onWritten);
+      return;
+    }
+    this.enqueue(PING, 0);
+  }
+
+  pong(data: Buffer): void {
+    if (this.socket.readyState !== OPEN) {
+      this.observer.discarded(1);
+      return;
+    }
+    if (this.queue === null && this.socket.bufferedAmount < this.limits.highWaterBytes) {
+      this.socket.pong(data, undefined, this.onWritten);
+      return;
+    }
+    // A copy: ws may hand us a slice of a much larger read buffer, which a waiting pong would keep alive.
+    this.enqueue(Buffer.from(data), data.length);
+  }
+
+  private enqueue(frame: QueuedFrame, bytes: number): boolean {
     const queue = (this.queue ??= []);
-    const bytes = Buffer.byteLength(text);
     if (queue.length + 1 > this.limits.maxQueuedFrames || this.queuedBytes + bytes > this.limits.maxQueuedBytes) {
       this.observer.overflow(this, queue.length, this.queuedBytes);
       return false;
     }
-    queue.push(text);
+    queue.push(frame);
     this.queuedBytes += bytes;
     this.observer.queuedDelta(1);
     return true;
+  }
+
+  private write(frame: QueuedFrame): void {
+    if (typeof frame === 'string') this.socket.send(frame, this.onWritten);
+    else if (frame === PING) this.socket.ping(undefined, undefined, this.onWritten);
+    else this.socket.pong(frame, undefined, this.onWritten);
   }
 
   private flush(): void {
@@ -74,10 +119,10 @@ export class Outbox {
       return;
     }
     while (queue.length > 0 && this.socket.bufferedAmount < this.limits.highWaterBytes) {
-      const text = queue.shift()!;
-      this.queuedBytes -= Buffer.byteLength(text);
+      const frame = queue.shift()!;
+      this.queuedBytes -= queuedSize(frame);
       this.observer.queuedDelta(-1);
-      this.socket.send(text, this.onWritten);
+      this.write(frame);
     }
     if (queue.length === 0) {
       this.queue = null;
@@ -94,15 +139,10 @@ export class Outbox {
     this.observer.discarded(count);
   }
 
-  ping(): void {
-    if (this.socket.readyState === OPEN) this.socket.ping();
-  }
-
-  pong(data: Buffer): void {
-    if (this.socket.readyState === OPEN) this.socket.pong(data);
-  }
-
-  /** Starts the closing handshake; frames still waiting are discarded (and counted). */
+  /**
+   * Starts the closing handshake; frames still waiting are discarded (and counted). The close frame is the last
+   * frame: it goes to the socket at once, and nothing is accepted after it.
+   */
   close(code: number, reason: string): void {
     this.discardQueue();
     const state = this.socket.readyState;
