@@ -110,6 +110,7 @@ export class Gateway {
 
     const rpc: RpcShared<ChargerSession> = {
       log,
+      warnings: this.warnings,
       metrics: protocolMetrics,
       handler: (session, action, payload, version) => this.calls.handle(session, action, payload, version),
       maxQueuedInboundCalls: config.ocpp.maxQueuedInboundCalls,

@@ -4,7 +4,6 @@ import { OcppCallError, wireErrorCode, type OcppErrorReason } from './errors.js'
 import { parseFrame, serializeCall, serializeCallError, serializeCallResult, type CallFrame, type JsonObject } from './framing.js';
 import { CallFailure } from './call-failure.js';
 import type { RpcShared } from './rpc-shared.js';
-import { RateLimitedLog } from '../observability/rate-limited-log.js';
 
 /** Where an endpoint's frames go: the connection's outbox, the only writer of its socket. */
 export interface FrameSink {
@@ -28,14 +27,6 @@ interface OutboundCall {
   timer: NodeJS.Timeout | undefined;
   resolve: (response: JsonObject) => void;
   reject: (failure: CallFailure) => void;
-}
-
-/** Unparseable frames are warned about once per problem and interval, for all the gateway's connections. */
-const malformedLogs = new WeakMap<object, RateLimitedLog>();
-function malformedLog(shared: RpcShared<never>): RateLimitedLog {
-  let log = malformedLogs.get(shared);
-  if (log === undefined) malformedLogs.set(shared, (log = new RateLimitedLog(shared.log)));
-  return log;
 }
 
 /**
@@ -98,9 +89,9 @@ export class RpcEndpoint<Owner = unknown> {
         return;
       case 'invalid':
         this.shared.metrics.malformed(frame.problem);
-        malformedLog(this.shared).write(
+        this.shared.warnings.write(
           'warn',
-          frame.problem,
+          `malformed:${frame.problem}`,
           { chargePointId: this.shared.identityOf(this.owner), protocol: this.version, problem: frame.problem, detail: frame.message },
           'charger sent a frame that is not OCPP-J',
         );

@@ -3,6 +3,7 @@ import type { OcppVersion } from './versions.js';
 import type { OcppErrorReason } from './errors.js';
 import type { JsonObject } from './framing.js';
 import type { ProtocolMetrics } from './protocol-metrics.js';
+import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 
 /** What a connection does with a charger's valid CALL: answer it, or throw an OcppCallError. */
 export type InboundCallHandler<Owner> = (
@@ -24,6 +25,8 @@ export interface InboundCheckFailure {
  */
 export interface RpcShared<Owner> {
   readonly log: Logger;
+  /** Per-message warnings (unparseable frames): one line per key and interval, for all connections. */
+  readonly warnings: RateLimitedLog;
   readonly metrics: ProtocolMetrics;
   readonly handler: InboundCallHandler<Owner>;
   /** CALLs that may wait behind the one being answered; one more gets a GenericError. */
