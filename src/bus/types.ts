@@ -1,3 +1,5 @@
+import { encodeSubjectToken } from './subject-token.js';
+
 /**
  * The seam between the gateway and a charging platform's backend. The embedded implementation delivers in
  * process; a JetStream implementation gives the same contract across a cluster.
@@ -49,10 +51,28 @@ export class BusTimeoutError extends Error {
   }
 }
 
+/**
+ * The bus cannot take or deliver the message now (not connected, the stream refused it, or an earlier event of
+ * the same charger failed and this one must not overtake it). `cause` holds the underlying error.
+ */
+export class BusUnavailableError extends Error {
+  override name = 'BusUnavailableError';
+}
+
+/** The responder received the request but failed to answer it; the message is the responder's own. */
+export class BusResponderError extends Error {
+  override name = 'BusResponderError';
+}
+
 /** Subjects the gateway uses; a backend integrates against these names. */
 export const SUBJECTS = {
   /** `gateway.events.{eventType}`: every unified event. */
   event: (eventType: string) => `gateway.events.${eventType}`,
+  /**
+   * `gateway.events.{eventType}.{charger token}`: where the JetStream bus stores an event (src/bus/subject-token.ts
+   * encodes the identity). The JetStream bus also accepts `event(eventType)` and appends the token itself.
+   */
+  chargerEvent: (eventType: string, chargePointId: string) => `gateway.events.${eventType}.${encodeSubjectToken(chargePointId)}`,
   allEvents: 'gateway.events.>',
   /** `gateway.requests.{action}`: charger CALLs whose policy is `backend`. */
   backendRequest: (action: string) => `gateway.requests.${action}`,
