@@ -285,6 +285,11 @@ export class NatsBus implements Bus {
     return new BusUnavailableError(`the events stream did not store ${subject}: ${describe(err)}`, { cause: err });
   }
 
+  /** Resolves once the server has processed everything sent so far, subscriptions and responders included. */
+  async flush(): Promise<void> {
+    await this.nc.flush();
+  }
+
   /** NATS cannot tell cheaply whether someone listens; while disconnected, nobody can answer. */
   mayHaveResponders(_subject: string): boolean {
     return this.connected && !this.closing;
