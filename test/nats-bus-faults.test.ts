@@ -96,6 +96,23 @@ describe('NATS bus faults (own nats-server)', { skip }, () => {
     }
   });
 
+  test('close() while the server does not answer still returns, and refuses publishes from then on', { timeout: 30_000 }, async () => {
+    const server = await OwnNatsServer.start();
+    try {
+      const bus = await NatsBus.start({ servers: server.url, ackTimeoutMs: 500 });
+      await server.pause();
+      const inFlight = bus.publishEvent(event('CLOSE-1'));
+      const closing = bus.close();
+      await assert.rejects(bus.publishEvent(event('CLOSE-2')), BusUnavailableError);
+      await assert.rejects(inFlight, BusTimeoutError);
+      await closing;
+      assert.equal(bus.isReady(), false);
+    } finally {
+      server.resume();
+      await server.dispose();
+    }
+  });
+
   test('started while the server is away: start rejects, and nothing is left running', async () => {
     const server = await OwnNatsServer.start();
     await server.kill();

@@ -382,6 +382,34 @@ describe('NATS bus: requests', { skip }, () => {
     }
   });
 
+  test('beyond maxConcurrentAnswers a request is refused at once, and the one in progress is still answered', async () => {
+    const { root, stream } = uniqueNames();
+    try {
+      const asker = await startBus(root, stream);
+      const server = await NatsBus.start({ servers: SHARED_NATS_URL, subjectRoot: root, stream: { name: stream }, maxConcurrentAnswers: 1 });
+      buses.push(server);
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let calls = 0;
+      server.respond(`${root}.commands`, async () => {
+        calls++;
+        await held;
+        return { ok: true };
+      });
+      await server.flush();
+      const first = asker.request(`${root}.commands`, {}, 10_000);
+      await waitFor('the first request to reach the responder', () => calls === 1);
+      await assert.rejects(asker.request(`${root}.commands`, {}, 10_000), (err: unknown) => err instanceof BusResponderError && /busy/.test(err.message));
+      release();
+      assert.deepEqual(await first, { ok: true });
+      assert.equal(calls, 1);
+    } finally {
+      await deleteStream(admin, stream);
+    }
+  });
+
   test('subscribe receives plain messages on a pattern, decoded', async () => {
     const { root, stream } = uniqueNames();
     try {

@@ -45,6 +45,8 @@ export interface NatsBusOptions {
   maxWaiting?: number;
   /** Queue group of `respond`: one member of the group answers each request. Default `gateway`. */
   queueGroup?: string;
+  /** Requests this bus answers at once (over all `respond` subjects); more are refused with a responder error. Default 1000. */
+  maxConcurrentAnswers?: number;
   /** First reconnect delay; doubles per failed attempt up to maxReconnectWaitMs. Reconnects never stop. */
   reconnectWaitMs?: number;
   maxReconnectWaitMs?: number;
@@ -105,6 +107,8 @@ export class NatsBus implements Bus {
   readonly streamName: string;
   private readonly ackTimeoutMs: number;
   private readonly queueGroup: string;
+  private readonly maxConcurrentAnswers: number;
+  private answering = 0;
   private readonly slots: PublishSlots;
   private readonly lanes = new KeyedSequencer();
   private readonly replays = new Set<ConsumerMessages>();
@@ -126,6 +130,7 @@ export class NatsBus implements Bus {
     this.streamName = streamOptions.name;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 5000;
     this.queueGroup = options.queueGroup ?? 'gateway';
+    this.maxConcurrentAnswers = options.maxConcurrentAnswers ?? 1000;
     const maxInFlight = options.maxInFlight ?? 1024;
     this.slots = new PublishSlots(maxInFlight, options.maxWaiting ?? maxInFlight * 4);
     this.onError = options.onError ?? (() => {});
@@ -147,7 +152,7 @@ export class NatsBus implements Bus {
       const jsm = await jetstreamManager(nc);
       await ensureEventStream(jsm, streamOptions, subjects.allEvents);
       const bus = new NatsBus(nc, jetstream(nc), jsm, streamOptions, options, backoff);
-      bus.statusLoop = bus.watchConnection();
+      bus.statusLoop = bus.watchConnection().catch((err: unknown) => bus.onError(err, 'connection status'));
       return bus;
     } catch (err) {
       await nc.close();
@@ -345,7 +350,13 @@ export class NatsBus implements Bus {
           this.onError(err, `responder ${subject}`);
           return;
         }
-        void this.answer(msg, responder);
+        if (this.answering >= this.maxConcurrentAnswers) {
+          // Whoever floods the subject gets refusals, not an ever-growing set of pending answers.
+          this.refuse(msg, `busy: ${this.maxConcurrentAnswers} requests are being answered`);
+          return;
+        }
+        this.answering++;
+        void this.answer(msg, responder).finally(() => this.answering--);
       },
     });
     return { unsubscribe: () => sub.unsubscribe() };
@@ -357,18 +368,18 @@ export class NatsBus implements Bus {
       const data = decodeJson(msg.data);
       payload = encodeJson(await responder({ subject: msg.subject, data }));
     } catch (err) {
-      const h = headers();
-      // Header values are one line.
-      h.set(
-        RESPONDER_ERROR_HEADER,
-        describe(err)
-          .replace(/[\r\n]+/g, ' ')
-          .slice(0, 500) || 'responder failed',
-      );
-      msg.respond(Empty, { headers: h });
+      this.refuse(msg, describe(err));
       return;
     }
     msg.respond(payload);
+  }
+
+  private refuse(msg: Msg, reason: string): void {
+    const h = headers();
+    // Header values are one line.
+    const line = reason.replace(/[\r\n]+/g, ' ').slice(0, 500);
+    h.set(RESPONDER_ERROR_HEADER, line === '' ? 'responder failed' : line);
+    msg.respond(Empty, { headers: h });
   }
 
   /**
@@ -417,7 +428,20 @@ export class NatsBus implements Bus {
     await Promise.allSettled([...this.replays].map((m) => m.close()));
     this.replays.clear();
     if (this.connected) {
-      await this.nc.drain().catch(() => this.nc.close());
+      // A server that stopped answering would hold a drain for ever.
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), this.ackTimeoutMs);
+      });
+      const drained = await Promise.race([
+        this.nc.drain().then(
+          () => 'drained' as const,
+          () => 'failed' as const,
+        ),
+        gaveUp,
+      ]);
+      clearTimeout(timer);
+      if (drained !== 'drained') await this.nc.close();
     } else {
       await this.nc.close();
     }
