@@ -150,9 +150,10 @@ export class NatsBus implements Bus {
     });
     try {
       const jsm = await jetstreamManager(nc);
-      await ensureEventStream(jsm, streamOptions, subjects.allEvents);
       const bus = new NatsBus(nc, jetstream(nc), jsm, streamOptions, options, backoff);
+      // Watch before the stream setup's round trips, so that no disconnect goes unnoticed.
       bus.statusLoop = bus.watchConnection().catch((err: unknown) => bus.onError(err, 'connection status'));
+      await ensureEventStream(jsm, streamOptions, subjects.allEvents);
       return bus;
     } catch (err) {
       await nc.close();
