@@ -1,0 +1,123 @@
+/**
+ * Inputs the fuzzer (test/fuzz/campaign.ts) found that end the gateway process or grow its memory, each replayed
+ * exactly against the real process (`node dist/src/main.js`). Each test names the input and the rule it breaks.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
+import { startFuzzedGateway, gatewayRss, httpText, type FuzzedGateway } from './fuzz/gateway-process.js';
+import { OP, RawConnection, encodeFrame, openWebSocket, standardHeaders, upgradeRequest } from './fuzz/wire.js';
+import { schemaOracle } from './helpers/schema-oracle.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A Heartbeat from a fresh, well-behaved 1.6 charger: the gateway must still be serving. */
+async function heartbeatAnswered(port: number, identity: string): Promise<void> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ocpp/${identity}`, ['ocpp1.6']);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const answer = new Promise<unknown>((resolve) => ws.once('message', (d) => resolve(JSON.parse(String(d)))));
+    ws.send(JSON.stringify([2, 'hb-1', 'Heartbeat', {}]));
+    const frame = (await answer) as unknown[];
+    assert.equal(frame[0], 3);
+    assert.equal(frame[1], 'hb-1');
+    assert.ok(schemaOracle('ocpp1.6').response('Heartbeat', frame[2]).valid, JSON.stringify(frame));
+  } finally {
+    ws.terminate();
+  }
+}
+
+/** Sends `message` as one text frame, then a Heartbeat; returns every text frame received before its answer. */
+async function answersBeforeSentinel(c: RawConnection, message: string): Promise<unknown[]> {
+  c.write(encodeFrame(OP.text, Buffer.from(message)));
+  c.write(encodeFrame(OP.text, Buffer.from(JSON.stringify([2, 'sentinel', 'Heartbeat', {}]))));
+  const answers: unknown[] = [];
+  for (;;) {
+    const f = await c.nextFrame(10_000);
+    assert.ok(f !== undefined, `no answer to the Heartbeat after the input (connection ${c.ended ? 'ended' : 'silent'})`);
+    assert.equal(f.opcode, OP.text, `opcode ${f.opcode}: ${f.payload.toString().slice(0, 100)}`);
+    const frame = JSON.parse(f.payload.toString()) as unknown[];
+    if (frame[0] === 3 && frame[1] === 'sentinel') return answers;
+    answers.push(frame);
+  }
+}
+
+describe('fuzz findings replayed against the real process', () => {
+  // A process of its own for each test: one that ends the process must not take the others with it.
+  let g: FuzzedGateway;
+  beforeEach(async () => {
+    g = await startFuzzedGateway();
+  });
+  afterEach(async () => {
+    await g.stop();
+  });
+
+  // Found by the handshakes lane: {"method":"GET","prefix":"/ocpp/","segment":"","query":"?","ending":"resetAfterSend"}.
+  // The refusal (404/400) is written to a socket the client has already reset: `write ECONNRESET` was thrown
+  // uncaught and the process exited with code 1.
+  it('a refused upgrade whose client resets the connection right after sending does not end the process', async () => {
+    for (const path of ['/ocpp/', '/elsewhere/CP-1', '/ocpp/a%zz', '/ocpp/a:b', `/ocpp/${'x'.repeat(49)}`]) {
+      for (let i = 0; i < 10; i++) {
+        const c = await RawConnection.open(g.port);
+        c.write(upgradeRequest(path, standardHeaders(g.port, 'ocpp1.6')));
+        c.reset();
+      }
+    }
+    await sleep(500);
+    assert.equal(g.alive(), true, g.alive() ? '' : g.deathNote());
+    assert.equal((await httpText(g.adminPort, '/healthz')).status, 200);
+    await heartbeatAnswered(g.port, 'after-resets');
+  });
+
+  // Found by the frames lane: [4,"toS","...",<an array nested 100,000 deep>]. A CALLERROR's errorDescription that is
+  // not a string was turned into one with String(), which recurses through nested arrays: a RangeError (maximum
+  // call stack size exceeded) thrown uncaught from the socket's message handler ended the process. 5,000 levels
+  // (a 10 KB frame) are enough. A CALLERROR is never answered (nothing was asked), in either version.
+  for (const version of ['ocpp1.6', 'ocpp2.0.1'] as const) {
+    it(`${version}: a CALLERROR whose errorDescription is an array nested 5,000 deep gets no answer and the process carries on`, async () => {
+      const c = await openWebSocket(g.port, `/ocpp/deep-callerror-${version}`, version);
+      try {
+        const deep = `${'['.repeat(5000)}0${']'.repeat(5000)}`;
+        const answers = await answersBeforeSentinel(c, `[4,"nobody-asked","GenericError",${deep},{}]`).catch((err: Error) => {
+          throw new Error(`${err.message}; ${g.alive() ? 'the process is alive' : g.deathNote()}`);
+        });
+        assert.deepEqual(answers, []);
+      } finally {
+        c.destroy();
+      }
+      assert.equal(g.alive(), true, g.alive() ? '' : g.deathNote());
+    });
+  }
+
+  // Found with the floods lane's pingFlood: a charger that sends pings and never reads. Every pong was written
+  // straight to the socket, past the outbox's bounds, so ws kept them all in memory: 96 MiB of pings grew the
+  // gateway by over 300 MiB, held until the connection ended. The outbox bounds what one charger may make the
+  // gateway hold (2 MiB and 256 frames queued, 64 KiB buffered); 64 MiB of growth leaves that bound, the kernel's
+  // part and the collector's slack ample room, and is far below what 64 MiB of unanswered pings made it hold.
+  it('a charger that floods 64 MiB of pings and never reads does not grow the gateway by 64 MiB, and others are served', async () => {
+    await sleep(500);
+    const before = await gatewayRss(g.adminPort);
+    const c = await openWebSocket(g.port, '/ocpp/ping-flooder', 'ocpp1.6');
+    c.autoPong = false;
+    c.socket.pause();
+    const chunk = Buffer.concat(Array.from({ length: 8192 }, () => encodeFrame(OP.ping, Buffer.alloc(125, 0x70))));
+    try {
+      for (let sent = 0; sent < 64 * 1024 * 1024 && !c.ended; sent += chunk.length) {
+        if (!c.socket.write(chunk)) await Promise.race([new Promise((r) => c.socket.once('drain', r)), sleep(2000)]);
+      }
+      // Let the gateway read what it will of the flood.
+      await sleep(2000);
+      let peak = 0;
+      for (let i = 0; i < 4; i++, await sleep(250)) peak = Math.max(peak, await gatewayRss(g.adminPort));
+      const growthMiB = Math.round((peak - before) / 1048576);
+      assert.ok(peak - before < 64 * 1024 * 1024, `the gateway's RSS grew by ${growthMiB} MiB under a ping flood from a charger that does not read`);
+      await heartbeatAnswered(g.port, 'beside-the-flooder');
+    } finally {
+      c.reset();
+    }
+    assert.equal(g.alive(), true, g.alive() ? '' : g.deathNote());
+  });
+});
