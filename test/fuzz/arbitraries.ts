@@ -225,6 +225,12 @@ const callArb = (version: Version): fc.Arbitrary<unknown[]> =>
     ),
   );
 
+/** A well-formed CALL naming an action the charger may not send (unknown, or the central system's) or none at all. */
+const wrongActionCallArb = (version: Version): fc.Arbitrary<unknown[]> =>
+  fc.tuple(fc.string({ minLength: 1, maxLength: 36 }), actionNameArb(version), fc.constantFrom(...CHARGER_ACTIONS[version]).chain((a) => payloadFor(version, a))).map(
+    ([id, action, payload]) => [2, id, action, payload],
+  );
+
 /** Arrays shaped almost like OCPP-J messages. */
 const nearFrameArb = (version: Version): fc.Arbitrary<unknown[]> =>
   fc.tuple(
@@ -279,6 +285,7 @@ const textOf = (arb: fc.Arbitrary<unknown>) => arb.map((v) => Buffer.from(jsonTe
 const messageBytes = (version: Version): fc.Arbitrary<Buffer> =>
   fc.oneof(
     { weight: 6, arbitrary: textOf(callArb(version)) },
+    { weight: 2, arbitrary: textOf(wrongActionCallArb(version)) },
     { weight: 3, arbitrary: textOf(nearCallArb(version)) },
     { weight: 3, arbitrary: textOf(nearFrameArb(version)) },
     { weight: 2, arbitrary: damagedText(callArb(version).map(jsonText)) },
@@ -324,12 +331,12 @@ const violationArb: fc.Arbitrary<ViolationCase> = fc.oneof(
 export const frameCaseArb = (version: Version): fc.Arbitrary<FrameCase> =>
   fc.oneof(
     {
-      weight: 20,
+      weight: 40,
       arbitrary: fc
         .tuple(messageBytes(version), fc.boolean(), fc.integer({ min: 1, max: 4 }))
         .map(([message, binary, fragments]): FrameCase => ({ kind: 'message', message, binary: binary && fragments === 1, fragments: fragments > 2 ? 1 : fragments })),
     },
-    { weight: 2, arbitrary: violationArb },
+    { weight: 3, arbitrary: violationArb },
     {
       weight: 1,
       arbitrary: fc.constantFrom(1024 * 1024 + 1, 1024 * 1024).map(
@@ -385,7 +392,10 @@ const protocolsArb: fc.Arbitrary<string | undefined> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
-      .array(fc.tuple(protocolTokenArb, fc.constantFrom(',', ', ', ' , ', ',\t', ',,')), { minLength: 1, maxLength: 4 })
+      .array(
+        fc.tuple(protocolTokenArb, fc.oneof({ weight: 6, arbitrary: fc.constantFrom(',', ', ') }, { weight: 1, arbitrary: fc.constantFrom(' , ', ',\t', ',,') })),
+        { minLength: 1, maxLength: 4 },
+      )
       .map((parts) => parts.map(([t, sep], i) => (i === 0 ? t : sep + t)).join('')),
   },
 );

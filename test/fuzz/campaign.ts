@@ -66,6 +66,17 @@ export class FuzzFailure extends Error {
 
 const RECENT = 6;
 
+/** How many inputs got each kind of expected answer: shows the oracle was exercised, not only consulted. */
+class Tally {
+  private readonly counts = new Map<string, number>();
+  add(key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+  toString(): string {
+    return [...this.counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+  }
+}
+
 /** A lane's last few inputs, printed when the process dies (the culprit may be another lane's current input). */
 class Recent {
   private readonly items: string[] = [];
@@ -188,7 +199,7 @@ interface Lane<T> {
 }
 
 /** OCPP-J messages and WebSocket violations on one long-lived connection of one version (reopened after a close). */
-function frameLane(g: FuzzedGateway, version: Version, seed: number): Lane<FrameCase> {
+function frameLane(g: FuzzedGateway, version: Version, seed: number, tally: Tally): Lane<FrameCase> {
   let conn: RawConnection | undefined;
   let sentinel = 0;
   let opened = 0;
@@ -231,6 +242,7 @@ function frameLane(g: FuzzedGateway, version: Version, seed: number): Lane<Frame
       const c = await connection();
       const pongs = { n: 0 };
       if (input.kind === 'violation') {
+        tally.add(`close ${input.closeCode}`);
         c.write(input.bytes);
         await expectClose(c, input.closeCode, input.what, pongs);
         return;
@@ -246,6 +258,7 @@ function frameLane(g: FuzzedGateway, version: Version, seed: number): Lane<Frame
         c.write(encodeFrame(OP.continuation, input.message.subarray(mid)));
       }
       const expected: Expectation = expectedAnswer(version, input.message, input.binary);
+      tally.add(expected.kind === 'error' ? expected.code : expected.kind === 'close' ? `close ${expected.code}` : expected.kind === 'result' ? 'CALLRESULT' : 'no answer');
       if (expected.kind === 'close') {
         await expectClose(c, expected.code, 'oversized or non-UTF-8 message', pongs);
         return;
@@ -286,7 +299,7 @@ function frameLane(g: FuzzedGateway, version: Version, seed: number): Lane<Frame
 }
 
 /** Upgrade requests, whole or cut short, read or reset. */
-function handshakeLane(g: FuzzedGateway, exclude: ReadonlySet<string>): Lane<HandshakeCase | GarbageCase> {
+function handshakeLane(g: FuzzedGateway, exclude: ReadonlySet<string>, tally: Tally): Lane<HandshakeCase | GarbageCase> {
   const recent = new Recent();
   return {
     name: 'handshakes',
@@ -326,6 +339,7 @@ function handshakeLane(g: FuzzedGateway, exclude: ReadonlySet<string>): Lane<Han
           return;
         }
         const expected = expectedHandshake(input);
+        tally.add(`HTTP ${expected.status}${'close' in expected ? ' + close 1002' : ''}`);
         const head = await c.readHead(5000);
         if (head === undefined) throw new FuzzFailure(`no HTTP answer (expected ${expected.status})${c.ended ? '; the connection was closed' : ''}`);
         if (head.status !== expected.status) throw new FuzzFailure(`expected HTTP ${expected.status}, got: ${head.raw.split('\r\n')[0]} (${(await c.readRefusalBody(500)).trim().slice(0, 200)})`);
@@ -423,7 +437,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     let maxRss = baseline;
     let fatal: string | undefined;
     let sampling = false;
+    let samples = 0;
+    let lastRss = baseline;
     monitor = setInterval(() => {
+      // Every 15 s, a progress line: a long run shows whether RSS settles or climbs.
+      if (++samples % 30 === 0) log(`fuzz: ${Math.round((samples * 500) / 1000)} s, RSS ${mib(lastRss)} MiB (max ${mib(maxRss)}), ${watcher.answered} Heartbeats answered`);
       if (sampling) return;
       if (!g.alive()) {
         fatal ??= g.deathNote();
@@ -433,6 +451,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       sampling = true;
       gatewayRss(g.adminPort)
         .then((rss) => {
+          lastRss = rss;
           maxRss = Math.max(maxRss, rss);
           if (rss > bound) fatal ??= `the gateway's RSS reached ${mib(rss)} MiB, over its bound of ${mib(bound)} MiB (settled at ${mib(baseline)} MiB + ${mib(headroom)} MiB headroom)`;
         })
@@ -443,7 +462,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     }, 500);
     log(`fuzz: seed ${seed}, ${Math.round(durationMs / 1000)} s, gateway on port ${g.port}, RSS settled at ${mib(baseline)} MiB, bound ${mib(bound)} MiB`);
 
-    lanes.push(frameLane(g, 'ocpp1.6', seed), frameLane(g, 'ocpp2.0.1', seed), handshakeLane(g, exclude), floodLane(g, seed, exclude));
+    const frameTally = new Tally();
+    const handshakeTally = new Tally();
+    lanes.push(frameLane(g, 'ocpp1.6', seed, frameTally), frameLane(g, 'ocpp2.0.1', seed, frameTally), handshakeLane(g, exclude, handshakeTally), floodLane(g, seed, exclude));
     const runs: Record<string, number> = {};
     const deadline = Date.now() + durationMs;
     const results = await Promise.all(
@@ -503,6 +524,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       rssBoundBytes: bound,
     };
     if (watcher.answered === 0) throw new FuzzFailure('the well-behaved charger got no Heartbeat answered');
+    log(`fuzz: frames expected: ${frameTally}`);
+    log(`fuzz: handshakes expected: ${handshakeTally}`);
     log(
       `fuzz: seed ${seed} passed: ${Object.entries(runs).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
         `${watcher.answered} Heartbeats answered (slowest ${watcher.maxLatencyMs} ms); RSS max ${mib(maxRss)} MiB of ${mib(bound)} MiB`,
