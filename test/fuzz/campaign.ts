@@ -333,9 +333,10 @@ function handshakeLane(g: FuzzedGateway, exclude: ReadonlySet<string>, tally: Ta
         }
         c.write(bytes);
         if (input.kind === 'garbage') {
-          // Not HTTP, or not a request the gateway can route: the only rule is that it does not hang on to it.
-          const head = await c.readHead(5000);
-          if (head === undefined && !c.ended) throw new FuzzFailure('a malformed request was neither answered nor closed within 5 s');
+          // Bytes that are not HTTP, or not yet: rejected at once, or waited for until Node's headers timeout
+          // (60 s) when they could still become a request ("U" could be the start of "UNLOCK"). Only the
+          // process's survival and everyone else's service are asserted here, by the campaign.
+          await c.readHead(300);
           return;
         }
         const expected = expectedHandshake(input);
