@@ -362,6 +362,8 @@ export interface HandshakeCase {
   ending: Ending;
   /** For partial endings: how much of the request is sent (fraction in 0..1). */
   cut: number;
+  /** Other headers, which change nothing about the answer: odd names, long values. */
+  extraHeaders: Array<[string, string]>;
 }
 
 export interface GarbageCase {
@@ -421,6 +423,20 @@ export const handshakeCaseArb: fc.Arbitrary<HandshakeCase | GarbageCase> = fc.on
       ),
       ending: endingArb,
       cut: fc.double({ min: 0, max: 1, noNaN: true }),
+      extraHeaders: fc.oneof(
+        { weight: 4, arbitrary: fc.constant([] as Array<[string, string]>) },
+        {
+          weight: 1,
+          arbitrary: fc.array(
+            fc.tuple(
+              fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-_!#$%&*+.^`|~0123456789'.split('')), minLength: 1, maxLength: 20 }).map((n) => `X-${n}`),
+              fc.oneof(fc.string({ unit: PRINTABLE, maxLength: 100 }), fc.integer({ min: 1, max: 8 }).map((n) => 'v'.repeat(n * 256))),
+            ),
+            // Kept under Node's 16 KiB limit for a request head: past it there is no request to judge.
+            { maxLength: 6 },
+          ),
+        },
+      ),
     }),
   },
   {

@@ -5,10 +5,14 @@
  * - the process never dies;
  * - its RSS (the gateway's `process_resident_memory_bytes`) stays under `baseline + rssHeadroomBytes`;
  * - every Heartbeat of the well-behaved charger gets its CALLRESULT within `heartbeatCeilingMs`;
- * - every input gets the answer the test's own oracles (oracle.ts, handshake-oracle.ts) call for.
+ * - every input gets the answer the test's own oracles (oracle.ts, handshake-oracle.ts) call for;
+ * - a backend reading the admin API's event stream keeps it open, and the gateway logs nothing at error level:
+ *   its error lines mean a failure inside it (an event it could not deliver, a CALL it could not handle), which
+ *   no input from the network should cause.
  * A failure names the lane, the seed, fast-check's replay path and the exact input.
  */
 import { randomBytes } from 'node:crypto';
+import { request, type ClientRequest } from 'node:http';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { schemaOracle, VERSIONS, type Version } from '../helpers/schema-oracle.js';
@@ -65,6 +69,7 @@ export class FuzzFailure extends Error {
 }
 
 const RECENT = 6;
+const STOPPED = 'stopped';
 
 /** How many inputs got each kind of expected answer: shows the oracle was exercised, not only consulted. */
 class Tally {
@@ -186,6 +191,50 @@ class WellBehavedCharger {
     this.stopping = true;
     this.ws?.close();
   }
+}
+
+/** A backend on the admin API's event stream for the whole campaign, so every published event is serialized. */
+class EventStreamReader {
+  private req: ClientRequest | undefined;
+  bytes = 0;
+  failure: string | undefined;
+  private stopping = false;
+
+  start(adminPort: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: adminPort, path: '/api/v1/events' }, (res) => {
+        if (res.statusCode !== 200) {
+          reject(new Error(`/api/v1/events answered ${res.statusCode}`));
+          return;
+        }
+        res.on('data', (chunk: Buffer) => (this.bytes += chunk.length));
+        res.on('end', () => {
+          if (!this.stopping) this.failure ??= 'the gateway ended the event stream of a backend that reads it';
+        });
+        resolve();
+      });
+      req.on('error', (err) => {
+        if (!this.stopping) this.failure ??= `event stream: ${err.message}`;
+        reject(err);
+      });
+      req.end();
+      this.req = req;
+    });
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.req?.destroy();
+  }
+}
+
+/** The first line the gateway logged at error level (50) or above since `from`, if any. */
+function errorLogLine(lines: readonly string[], from: number): string | undefined {
+  for (let i = from; i < lines.length; i++) {
+    const m = /"level":(\d+)/.exec(lines[i]);
+    if (m && Number(m[1]) >= 50) return lines[i].slice(0, 1500);
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -428,10 +477,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   for (const v of VERSIONS) schemaOracle(v);
   const g = await startFuzzedGateway();
   const watcher = new WellBehavedCharger(`ws://127.0.0.1:${g.port}/ocpp/well-behaved-${randomBytes(12).toString('hex')}`, ceiling);
+  const events = new EventStreamReader();
   let monitor: NodeJS.Timeout | undefined;
   const lanes: Array<Lane<any>> = [];
   try {
     await watcher.start();
+    await events.start(g.adminPort);
+    const logFrom = g.proc.stdout.length;
     await sleep(1000);
     const baseline = await gatewayRss(g.adminPort);
     const bound = baseline + headroom;
@@ -449,6 +501,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         return;
       }
       if (watcher.failure !== undefined) fatal ??= watcher.failure;
+      if (events.failure !== undefined) fatal ??= events.failure;
+      const errorLine = errorLogLine(g.proc.stdout, logFrom);
+      if (errorLine !== undefined) fatal ??= `the gateway logged an error: ${errorLine}`;
       sampling = true;
       gatewayRss(g.adminPort)
         .then((rss) => {
@@ -467,6 +522,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     const handshakeTally = new Tally();
     lanes.push(frameLane(g, 'ocpp1.6', seed, frameTally), frameLane(g, 'ocpp2.0.1', seed, frameTally), handshakeLane(g, exclude, handshakeTally), floodLane(g, seed, exclude));
     const runs: Record<string, number> = {};
+    let errorSeenBy: string | undefined;
     const deadline = Date.now() + durationMs;
     const results = await Promise.all(
       lanes.map(async (lane, i) => {
@@ -475,6 +531,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
           if (fatal !== undefined) throw new FuzzFailure(fatal);
           runs[lane.name]++;
           await within(lane.run(input), 30_000, lane.name);
+          // Checked after every input, so the input that made the gateway log an error is the one reported.
+          const errorLine = errorLogLine(g.proc.stdout, logFrom);
+          if (errorLine !== undefined) {
+            if (errorSeenBy !== undefined && errorSeenBy !== lane.name) throw new FuzzFailure(`${STOPPED} (lane "${errorSeenBy}" saw the gateway log an error)`);
+            errorSeenBy = lane.name;
+            throw new FuzzFailure(`the gateway logged an error: ${errorLine}`);
+          }
           if (!g.alive()) {
             await sleep(0);
             throw new FuzzFailure(g.deathNote());
@@ -493,25 +556,32 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         return { lane, details, laneSeed: seed + i };
       }),
     );
-    const failures = results.filter((r) => r.details.failed);
-    if (failures.length > 0) {
+    const failed = results.filter((r) => r.details.failed);
+    const failures = failed.filter((r) => !String((r.details.errorInstance as Error | undefined)?.message).startsWith(STOPPED));
+    if (failed.length > 0) {
+      const replay = `fuzz campaign seed ${seed} failed (replay: npm run fuzz -- --seed ${seed} --duration ${Math.round(durationMs / 1000)})`;
+      const recentOf = (l: Lane<unknown>) => `  "${l.name}" last inputs (oldest first):\n    ${l.recent}`;
+      const ownErrorLine = failures.some((f) => String((f.details.errorInstance as Error | undefined)?.message).startsWith('the gateway logged an error'));
+      const globalCause = !g.alive() ? g.deathNote() : ownErrorLine ? undefined : fatal;
+      if (globalCause !== undefined) {
+        // Death, memory, the bystander, the event stream, an error logged: any lane's recent input may be the cause.
+        throw new FuzzFailure(`${replay}\n${globalCause}\n${lanes.map(recentOf).join('\n')}`);
+      }
       const text = failures
         .map(({ lane, details, laneSeed }) => {
           const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-          return (
-            `lane "${lane.name}" (seed ${laneSeed}, path ${details.counterexamplePath}) failed after ${details.numRuns} runs:\n  ${cause}\n` +
-            `  input: ${describeInput(details.counterexample?.[0])}\n  this lane's last inputs:\n    ${lane.recent}`
-          );
+          return `lane "${lane.name}" (seed ${laneSeed}, path ${details.counterexamplePath}) failed after ${details.numRuns} runs:\n  ${cause}\n  input: ${describeInput(details.counterexample?.[0])}`;
         })
         .join('\n');
-      const death = g.alive() ? '' : `${g.deathNote()}\n`;
-      const others = lanes.filter((l) => !failures.some((f) => f.lane === l)).map((l) => `  "${l.name}" last inputs:\n    ${l.recent}`).join('\n');
-      throw new FuzzFailure(`fuzz campaign seed ${seed} failed (replay: npm run fuzz -- --seed ${seed} --duration ${Math.round(durationMs / 1000)})\n${death}${text}\nother lanes at the time:\n${others}`);
+      throw new FuzzFailure(`${replay}\n${text}\n${lanes.map(recentOf).join('\n')}`);
     }
     for (const lane of lanes.splice(0)) await lane.close();
     await watcher.stop();
     if (watcher.failure !== undefined) throw new FuzzFailure(watcher.failure);
     if (fatal !== undefined) throw new FuzzFailure(fatal);
+    const errorLine = errorLogLine(g.proc.stdout, logFrom);
+    if (errorLine !== undefined) throw new FuzzFailure(`the gateway logged an error: ${errorLine}`);
+    if (events.failure !== undefined) throw new FuzzFailure(events.failure);
     if (!g.alive()) throw new FuzzFailure(g.deathNote());
     const health = await httpText(g.adminPort, '/healthz');
     if (health.status !== 200) throw new FuzzFailure(`/healthz answered ${health.status} after the campaign`);
@@ -529,11 +599,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     log(`fuzz: handshakes expected: ${handshakeTally}`);
     log(
       `fuzz: seed ${seed} passed: ${Object.entries(runs).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
-        `${watcher.answered} Heartbeats answered (slowest ${watcher.maxLatencyMs} ms); RSS max ${mib(maxRss)} MiB of ${mib(bound)} MiB`,
+        `${watcher.answered} Heartbeats answered (slowest ${watcher.maxLatencyMs} ms); ${mib(events.bytes)} MiB of events streamed; RSS max ${mib(maxRss)} MiB of ${mib(bound)} MiB`,
     );
     return report;
   } finally {
     clearInterval(monitor);
+    events.stop();
     for (const lane of lanes) await lane.close();
     await watcher.stop().catch(() => {});
     const code = await g.stop();

@@ -68,5 +68,6 @@ export function handshakeRequest(c: HandshakeCase, port: number, key: string): s
     headers.push(['Sec-WebSocket-Version', c.variant === 'version8' ? '8' : c.variant === 'version12' ? '12' : '13']);
   }
   if (c.protocols !== undefined) headers.push(['Sec-WebSocket-Protocol', c.protocols]);
+  headers.push(...c.extraHeaders);
   return `${c.method} ${c.prefix}${c.segment}${c.query} HTTP/1.1\r\n` + headers.map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n';
 }
