@@ -3,6 +3,7 @@
  * exactly against the real process (`node dist/src/main.js`). Each test names the input and the rule it breaks.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { startFuzzedGateway, gatewayRss, httpText, type FuzzedGateway } from './fuzz/gateway-process.js';
@@ -43,6 +44,22 @@ async function answersBeforeSentinel(c: RawConnection, message: string): Promise
     if (frame[0] === 3 && frame[1] === 'sentinel') return answers;
     answers.push(frame);
   }
+}
+
+/** The admin API's event stream as a backend reads it: the raw text so far. */
+async function openEventStream(adminPort: number): Promise<{ text: () => string; close: () => void }> {
+  let text = '';
+  const req = request({ host: '127.0.0.1', port: adminPort, path: '/api/v1/events' });
+  await new Promise<void>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      resolve();
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return { text: () => text, close: () => req.destroy() };
 }
 
 describe('fuzz findings replayed against the real process', () => {
@@ -117,6 +134,44 @@ describe('fuzz findings replayed against the real process', () => {
       await heartbeatAnswered(g.port, 'beside-the-flooder');
     } finally {
       c.reset();
+    }
+    assert.equal(g.alive(), true, g.alive() ? '' : g.deathNote());
+  });
+
+  // Found by the frames lane once a backend read the event stream: a 2.0.1 DataTransfer whose `data` (free JSON
+  // in 2.0.1) holds an array nested 5,000 deep is schema-valid, so it was acknowledged with a CALLRESULT, and its
+  // data_transfer.received event was published; serializing it for the stream threw (maximum call stack size
+  // exceeded, logged as "event subscriber failed") and the backend never saw it. The charger deletes what the
+  // gateway acknowledges, so the message was lost without a word. The rule a backend relies on: a CALL is
+  // acknowledged only once its event is delivered. The test holds the gateway to that rule whichever way it
+  // keeps it: deliver the event, or refuse the CALL with a CALLERROR (and publish nothing).
+  it('2.0.1: a DataTransfer whose data is nested 5,000 deep is never acknowledged without its event reaching the stream', async () => {
+    const stream = await openEventStream(g.adminPort);
+    const c = await openWebSocket(g.port, '/ocpp/deep-data-transfer', 'ocpp2.0.1');
+    try {
+      const deep = `${'['.repeat(5000)}0${']'.repeat(5000)}`;
+      c.write(encodeFrame(OP.text, Buffer.from(`[2,"deep-1","DataTransfer",{"vendorId":"com.example","data":${deep}}]`)));
+      const f = await c.nextFrame(10_000);
+      assert.ok(f !== undefined && f.opcode === OP.text, 'the CALL is answered');
+      const answer = JSON.parse(f.payload.toString()) as unknown[];
+      assert.equal(answer[1], 'deep-1');
+      const delivered = async () => {
+        // The event for this charger's DataTransfer, as a backend sees it on the stream.
+        const end = Date.now() + 5000;
+        while (Date.now() < end) {
+          if (/event: data_transfer\.received\ndata: [^\n]*"chargePointId":"deep-data-transfer"/.test(stream.text())) return true;
+          await sleep(50);
+        }
+        return false;
+      };
+      if (answer[0] === 3) assert.equal(await delivered(), true, 'acknowledged with a CALLRESULT, so its event must reach the stream');
+      else {
+        assert.equal(answer[0], 4, `a CALLRESULT or a CALLERROR, got ${JSON.stringify(answer).slice(0, 200)}`);
+        assert.equal(await delivered(), false, 'refused, so no event is published');
+      }
+    } finally {
+      c.destroy();
+      stream.close();
     }
     assert.equal(g.alive(), true, g.alive() ? '' : g.deathNote());
   });
