@@ -24,9 +24,15 @@ export async function startFuzzedGateway(env: Record<string, string> = {}): Prom
     adminPort,
     alive: () => proc.child.exitCode === null && proc.child.signalCode === null,
     deathNote: () =>
-      `the gateway process exited (code ${proc.child.exitCode}, signal ${proc.child.signalCode}); stderr:\n${proc.stderr.slice(-15).join('\n')}`,
+      `the gateway process exited (code ${proc.child.exitCode}, signal ${proc.child.signalCode}); stderr:\n${stderrSummary(proc.stderr)}`,
     stop: () => proc.stop(),
   };
+}
+
+/** Where the error was thrown (the head of the trace) and how the process ended (its tail), without the middle. */
+function stderrSummary(lines: readonly string[]): string {
+  if (lines.length <= 24) return lines.join('\n');
+  return [...lines.slice(0, 12), `    ... ${lines.length - 22} lines ...`, ...lines.slice(-10)].join('\n');
 }
 
 export function httpText(port: number, path: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
