@@ -26,7 +26,8 @@ import {
   type HandshakeCase,
 } from './arbitraries.js';
 import { startFuzzedGateway, gatewayRss, httpText, type FuzzedGateway } from './gateway-process.js';
-import { answerMismatch, expectedAnswer, type Expectation } from './oracle.js';
+import { answerMismatch, expectedAnswer, frameCategory, type Expectation } from './oracle.js';
+import { scrapeMetrics } from './gateway-process.js';
 import { expectedHandshake, handshakeRequest } from './handshake-oracle.js';
 import { OP, RawConnection, encodeFrame, openWebSocket, upgradeRequest, standardHeaders, type ServerFrame } from './wire.js';
 
@@ -73,7 +74,7 @@ const STOPPED = 'stopped';
 
 /** How many inputs got each kind of expected answer: shows the oracle was exercised, not only consulted. */
 class Tally {
-  private readonly counts = new Map<string, number>();
+  readonly counts = new Map<string, number>();
   add(key: string): void {
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
@@ -248,7 +249,7 @@ interface Lane<T> {
 }
 
 /** OCPP-J messages and WebSocket violations on one long-lived connection of one version (reopened after a close). */
-function frameLane(g: FuzzedGateway, version: Version, seed: number, tally: Tally): Lane<FrameCase> {
+function frameLane(g: FuzzedGateway, version: Version, seed: number, tally: Tally, categories: Tally): Lane<FrameCase> {
   let conn: RawConnection | undefined;
   let sentinel = 0;
   let opened = 0;
@@ -307,6 +308,7 @@ function frameLane(g: FuzzedGateway, version: Version, seed: number, tally: Tall
         c.write(encodeFrame(OP.continuation, input.message.subarray(mid)));
       }
       const expected: Expectation = expectedAnswer(version, input.message, input.binary);
+      categories.add(frameCategory(input.message, input.binary));
       tally.add(expected.kind === 'error' ? expected.code : expected.kind === 'close' ? `close ${expected.code}` : expected.kind === 'result' ? 'CALLRESULT' : 'no answer');
       if (expected.kind === 'close') {
         await expectClose(c, expected.code, 'oversized or non-UTF-8 message', pongs);
@@ -519,8 +521,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     log(`fuzz: seed ${seed}, ${Math.round(durationMs / 1000)} s, gateway on port ${g.port}, RSS settled at ${mib(baseline)} MiB, bound ${mib(bound)} MiB`);
 
     const frameTally = new Tally();
+    const categories = new Tally();
     const handshakeTally = new Tally();
-    lanes.push(frameLane(g, 'ocpp1.6', seed, frameTally), frameLane(g, 'ocpp2.0.1', seed, frameTally), handshakeLane(g, exclude, handshakeTally), floodLane(g, seed, exclude));
+    lanes.push(frameLane(g, 'ocpp1.6', seed, frameTally, categories), frameLane(g, 'ocpp2.0.1', seed, frameTally, categories), handshakeLane(g, exclude, handshakeTally), floodLane(g, seed, exclude));
     const runs: Record<string, number> = {};
     let errorSeenBy: string | undefined;
     const deadline = Date.now() + durationMs;
@@ -583,6 +586,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     if (errorLine !== undefined) throw new FuzzFailure(`the gateway logged an error: ${errorLine}`);
     if (events.failure !== undefined) throw new FuzzFailure(events.failure);
     if (!g.alive()) throw new FuzzFailure(g.deathNote());
+    await checkCounted(g, frameTally, categories);
     const health = await httpText(g.adminPort, '/healthz');
     if (health.status !== 200) throw new FuzzFailure(`/healthz answered ${health.status} after the campaign`);
     const report: CampaignReport = {
@@ -610,6 +614,40 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     const code = await g.stop();
     if (code !== 0 && g.proc.child.signalCode === null) log(`fuzz: the gateway exited with ${code} when stopped`);
   }
+}
+
+/**
+ * Every input of the frame lanes was counted, exactly: malformed and binary frames, unmatched responses, and each
+ * CALLERROR code sent. FormationViolation is left out: the flood lane's CALLs earn it too, as many as the gateway
+ * read before their connection went, which no one can predict.
+ */
+async function checkCounted(g: FuzzedGateway, answers: Tally, categories: Tally): Promise<void> {
+  const metrics = await scrapeMetrics(g.adminPort);
+  const count = (t: Tally, key: string) => t.counts.get(key) ?? 0;
+  const problems: string[] = [];
+  const expect = (name: string, want: number) => {
+    const got = metrics.get(name) ?? 0;
+    if (got !== want) problems.push(`${name} is ${got}, expected ${want}`);
+  };
+  expect('ocpp_malformed_frames_total', count(categories, 'malformed') + count(categories, 'brokenResponse') + count(categories, 'binary'));
+  expect('ocpp_malformed_frames_total{problem="binary_frame"}', count(categories, 'binary'));
+  expect('ocpp_unmatched_responses_total', count(categories, 'response') + count(categories, 'brokenResponse'));
+  for (const code of [
+    'ProtocolError',
+    'RpcFrameworkError',
+    'MessageTypeNotSupported',
+    'FormatViolation',
+    'OccurenceConstraintViolation',
+    'PropertyConstraintViolation',
+    'TypeConstraintViolation',
+    'NotImplemented',
+    'NotSupported',
+    'GenericError',
+    'InternalError',
+  ]) {
+    expect(`ocpp_callerrors_sent_total{code="${code}"}`, count(answers, code));
+  }
+  if (problems.length > 0) throw new FuzzFailure(`inputs were not counted as they were answered: ${problems.join('; ')}`);
 }
 
 function mib(bytes: number): number {

@@ -104,3 +104,32 @@ export function answerMismatch(version: Version, expected: Expectation, frame: u
   }
   return `expected ${expected.kind === 'none' ? 'no answer' : `close ${expected.code}`}, got ${show()}`;
 }
+
+/**
+ * How the gateway must count one message in its metrics (README: bad input is answered and counted):
+ * `binary` and `malformed` in `ocpp_malformed_frames_total`, a well-formed CALLRESULT or CALLERROR (the fuzzer
+ * never answers anything the gateway asked, so every one is unmatched) in `ocpp_unmatched_responses_total`;
+ * `closed` messages never reach OCPP (the connection fails first). A CALLERROR of 4 elements (no errorDetails)
+ * is well-formed: OCPP-J firmware in the field omits it, and the gateway accepts it when receiving. A broken
+ * CALLRESULT or CALLERROR whose id can be read (`brokenResponse`) is counted in both: it is malformed, and it
+ * still ends (here: matches no) CALL of the gateway's.
+ */
+export type FrameCategory = 'closed' | 'binary' | 'malformed' | 'brokenResponse' | 'call' | 'response';
+
+export function frameCategory(message: Buffer, binary: boolean): FrameCategory {
+  if (message.length > MAX_FRAME_BYTES || (!binary && !isUtf8(message))) return 'closed';
+  if (binary) return 'binary';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message.toString('utf8'));
+  } catch {
+    return 'malformed';
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) return 'malformed';
+  const [type, id] = parsed;
+  if (typeof id !== 'string' || id.length < 1 || id.length > MAX_ID) return 'malformed';
+  if (type === 2) return parsed.length === 4 && typeof parsed[2] === 'string' && isObject(parsed[3]) ? 'call' : 'malformed';
+  if (type === 3) return parsed.length === 3 && isObject(parsed[2]) ? 'response' : 'brokenResponse';
+  if (type === 4) return (parsed.length === 4 || parsed.length === 5) && typeof parsed[2] === 'string' ? 'response' : 'brokenResponse';
+  return 'malformed';
+}
