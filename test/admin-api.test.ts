@@ -81,11 +81,14 @@ describe('admin API on the whole application', () => {
   });
 
   test('the metrics follow a charger: a connection by protocol and its messages by action', async () => {
+    const connections = (t: string) => metricSample(t, 'ocpp_connections', { protocol: 'ocpp1.6' }) ?? 0;
+    const boots = (t: string) => metricSample(t, 'ocpp_messages_total', { direction: 'in', type: 'call', action: 'BootNotification' }) ?? 0;
+    const before = await readMetrics(api);
     const charger = await backend.connect('MET-1');
     await charger.callOk('BootNotification', { chargePointVendor: 'Acme', chargePointModel: 'X1' });
     const text = await readMetrics(api);
-    assert.ok((metricSample(text, 'ocpp_connections', { protocol: 'ocpp1.6' }) ?? 0) >= 1, 'ocpp_connections{protocol="ocpp1.6"}');
-    assert.ok((metricSample(text, 'ocpp_messages_total', { direction: 'in', type: 'call', action: 'BootNotification' }) ?? 0) >= 1);
+    assert.equal(connections(text), connections(before) + 1, 'ocpp_connections{protocol="ocpp1.6"}');
+    assert.equal(boots(text), boots(before) + 1, 'BootNotifications counted');
     assert.ok(!/chargePointId|identity="|MET-1/.test(text), 'no per-charger label in the scrape');
     await charger.close();
   });

@@ -45,7 +45,7 @@ describe('subprotocol negotiation', () => {
         assert.equal(h.gateway.sessions.get(identity)?.protocol, chosen);
         assert.equal(await answeredAs(client), chosen);
         assert.equal(expectResult(await client.call('BootNotification', bootPayload(chosen))).status, 'Accepted');
-        assertAnswersValid(h.gateway, chosen, client);
+        assertAnswersValid(chosen, client);
       } finally {
         await client.close();
       }
@@ -134,7 +134,7 @@ describe('subprotocol negotiation', () => {
           assert.equal(g.gateway.sessions.get('FALLBACK')?.protocol, fallback);
           assert.equal(await answeredAs(client), fallback);
           assert.equal(expectResult(await client.call('BootNotification', bootPayload(fallback))).status, 'Accepted');
-          assertAnswersValid(g.gateway, fallback, client);
+          assertAnswersValid(fallback, client);
         } finally {
           await client.close();
         }
@@ -302,7 +302,7 @@ describe('a second connection with the same identity', () => {
         expectResult(await second.call('Heartbeat', {}));
         assert.equal(h.gateway.sessions.get(identity), newSession);
         assert.ok(second.isOpen);
-        assertAnswersValid(h.gateway, secondVersion, second);
+        assertAnswersValid(secondVersion, second);
       } finally {
         await second.close();
       }
@@ -312,6 +312,7 @@ describe('a second connection with the same identity', () => {
 
   it('three quick connections in a row: only the last survives and is registered', async () => {
     const identity = `DUP3-${nextId()}`;
+    const replacedBefore = await metricValue(h.gateway, 'ocpp_disconnects_total', { cause: 'replaced' });
     const a = await OcppClient.connect(h.url, identity, ['ocpp1.6']);
     const b = await OcppClient.connect(h.url, identity, ['ocpp1.6']);
     const c = await OcppClient.connect(h.url, identity, ['ocpp1.6']);
@@ -320,7 +321,7 @@ describe('a second connection with the same identity', () => {
       assert.equal((await b.closed).code, 4000);
       expectResult(await c.call('Heartbeat', {}));
       assert.equal(h.gateway.sessions.get(identity)?.state, 'open');
-      assert.equal(await metricValue(h.gateway, 'ocpp_disconnects_total', { cause: 'replaced' }) >= 2, true);
+      assert.equal(await metricValue(h.gateway, 'ocpp_disconnects_total', { cause: 'replaced' }), replacedBefore + 2);
     } finally {
       await c.close();
     }
@@ -351,7 +352,8 @@ describe('keepalive', () => {
       const closed = await within(mute.closed, 5000, 'the mute charger being dropped');
       assert.equal(closed.code, 1006, 'terminated, without a closing handshake');
       assert.ok(closed.at - startedAt >= intervalMs, `dropped after ${closed.at - startedAt} ms, before the ping interval`);
-      assert.ok(mute.pings >= 1, 'it was pinged first');
+      // One ping, then silence for the pong timeout: the sweep does not ping a connection that owes a pong.
+      assert.equal(mute.pings, 1, 'it was pinged once first');
       await waitUntil(() => h.gateway.sessions.get('MUTE') === undefined, 3000, 'the mute session to end');
       assert.equal(await metricValue(h.gateway, 'ocpp_keepalive_terminations_total'), 1);
       assert.equal(await metricValue(h.gateway, 'ocpp_disconnects_total', { cause: 'keepalive' }), 1);

@@ -130,7 +130,7 @@ describe('charging sessions', () => {
     const client = await OcppClient.connect(h.url, 'SESSION-16', ['ocpp1.6']);
     try {
       await session16(client);
-      assert.equal(assertAnswersValid(h.gateway, 'ocpp1.6', client), 13);
+      assert.equal(assertAnswersValid('ocpp1.6', client), 13);
       assert.equal(client.received.length, client.sentCalls.size, 'one answer per CALL');
     } finally {
       await client.close();
@@ -141,7 +141,7 @@ describe('charging sessions', () => {
     const client = await OcppClient.connect(h.url, 'SESSION-201', ['ocpp2.0.1']);
     try {
       await session201(client);
-      assert.equal(assertAnswersValid(h.gateway, 'ocpp2.0.1', client), 11);
+      assert.equal(assertAnswersValid('ocpp2.0.1', client), 11);
       assert.equal(client.received.length, client.sentCalls.size, 'one answer per CALL');
     } finally {
       await client.close();
@@ -153,7 +153,7 @@ describe('charging sessions', () => {
     try {
       const ids = await Promise.all(clients.map((c) => session16(c)));
       assert.equal(new Set(ids).size, ids.length, `distinct: ${ids.join(', ')}`);
-      for (const c of clients) assertAnswersValid(h.gateway, 'ocpp1.6', c);
+      for (const c of clients) assertAnswersValid('ocpp1.6', c);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
@@ -190,7 +190,7 @@ describe('transactionIds across a restart', () => {
             const start = expectResult(await client.call('StartTransaction', { connectorId: 1, idTag: 'TAG', meterStart: i, timestamp: now() }));
             ids.push(assertTransactionId(start.transactionId));
           }
-          assertAnswersValid(g.gateway, 'ocpp1.6', client);
+          assertAnswersValid('ocpp1.6', client);
           return ids;
         } finally {
           await client.close();
@@ -227,7 +227,7 @@ describe('Authorize in allow-list mode', () => {
       const start = expectResult(await client.call('StartTransaction', { connectorId: 1, idTag: 'TAG-UNKNOWN', meterStart: 0, timestamp: now() }));
       assert.equal(start.idTagInfo.status, 'Invalid');
       assertTransactionId(start.transactionId);
-      assertAnswersValid(h.gateway, 'ocpp1.6', client);
+      assertAnswersValid('ocpp1.6', client);
     } finally {
       await client.close();
     }
@@ -249,7 +249,7 @@ describe('Authorize in allow-list mode', () => {
         }),
       );
       assert.equal(event.idTokenInfo.status, 'Invalid');
-      assertAnswersValid(h.gateway, 'ocpp2.0.1', client);
+      assertAnswersValid('ocpp2.0.1', client);
     } finally {
       await client.close();
     }
@@ -325,7 +325,8 @@ describe("the old gateway's own cases", () => {
       });
 
       it('every answer on this connection was schema-valid', () => {
-        assert.ok(assertAnswersValid(h.gateway, version, client) >= 5);
+        // BootNotification, StatusNotification, MeterValues, the 1 MB DataTransfer and two Heartbeats.
+        assert.equal(assertAnswersValid(version, client), 6);
       });
     });
   }
