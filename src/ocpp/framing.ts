@@ -8,6 +8,14 @@ export const CALLERROR = 4;
 /** OCPP-J limits a message id to 36 characters. */
 export const MAX_MESSAGE_ID_LENGTH = 36;
 
+/**
+ * Deepest nesting of arrays and objects a message may have, its own array included. OCPP payloads nest a handful
+ * of levels; free-form fields (DataTransfer `data`, 2.0.1 custom data) could nest without end, and everything
+ * that walks a payload afterwards (the schema validator, event building, JSON encoding for the bus and the event
+ * stream) would then recurse until the stack ran out. A deeper message is refused before any of that runs.
+ */
+export const MAX_NESTING_DEPTH = 64;
+
 export type JsonObject = Record<string, unknown>;
 
 export interface CallFrame {
@@ -52,8 +60,36 @@ function invalid(problem: string, message: string, extra: Partial<InvalidFrame> 
   return { kind: 'invalid', problem, message, ...extra };
 }
 
+/**
+ * Whether `text` (JSON) nests arrays and objects deeper than `limit`. A scan of the text rather than a walk of the
+ * parsed value: it needs no stack, and one pass over a few hundred bytes costs less than the parse itself.
+ */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  // A message shorter than the limit cannot open that many levels.
+  if (text.length <= limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+const TOO_DEEP = `nested deeper than ${MAX_NESTING_DEPTH} levels of arrays and objects`;
+
 /** Parses and checks one text frame against OCPP-J's framing rules; never throws. */
 export function parseFrame(text: string): InboundFrame {
+  const tooDeep = nestsDeeperThan(text, MAX_NESTING_DEPTH);
   let message: unknown;
   try {
     message = JSON.parse(text);
@@ -81,6 +117,7 @@ export function parseFrame(text: string): InboundFrame {
     const [, , action, payload] = message;
     if (typeof action !== 'string') return invalid('bad_action', 'action must be a string', { answer: answer('framing') });
     if (!isObject(payload)) return invalid('bad_payload', 'payload must be a JSON object', { answer: answer('format') });
+    if (tooDeep) return invalid('too_deep', `payload is ${TOO_DEEP}`, { answer: answer('format') });
     return { kind: 'call', messageId, action, payload };
   }
 
@@ -90,6 +127,7 @@ export function parseFrame(text: string): InboundFrame {
       return invalid('bad_arity', `a CALLRESULT has 3 elements, got ${message.length}`, { responseTo: messageId });
     }
     if (!isObject(message[2])) return invalid('bad_payload', 'CALLRESULT payload must be a JSON object', { responseTo: messageId });
+    if (tooDeep) return invalid('too_deep', `CALLRESULT payload is ${TOO_DEEP}`, { responseTo: messageId });
     return { kind: 'result', messageId, payload: message[2] };
   }
 
@@ -103,11 +141,13 @@ export function parseFrame(text: string): InboundFrame {
     if (typeof errorCode !== 'string') {
       return invalid('bad_error_code', 'CALLERROR errorCode must be a string', { responseTo: messageId });
     }
+    if (tooDeep) return invalid('too_deep', `CALLERROR is ${TOO_DEEP}`, { responseTo: messageId });
     return {
       kind: 'error',
       messageId,
       errorCode,
-      errorDescription: typeof errorDescription === 'string' ? errorDescription : String(errorDescription ?? ''),
+      // Firmware that sends something else here meant no description; its text form could be anything.
+      errorDescription: typeof errorDescription === 'string' ? errorDescription : '',
       errorDetails: isObject(errorDetails) ? errorDetails : errorDetails === undefined ? {} : { text: errorDetails },
     };
   }

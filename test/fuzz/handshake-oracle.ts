@@ -1,7 +1,7 @@
 /**
  * What the gateway must answer to a WebSocket upgrade request, from the README's rules for chargers and
  * RFC 6455 §4.2, written here without calling gateway code:
- * - the path must be `/ocpp/{identity}` (else 404); the identity one segment, percent-decoded, 1 to 48 printable
+ * - first the WebSocket handshake itself (below), then the path, which must be `/ocpp/{identity}` (else 404); the identity one segment, percent-decoded, 1 to 48 printable
  *   ASCII characters without ":" (else 400);
  * - the first offered subprotocol that names a supported version (compared without case) is chosen and echoed
  *   exactly as offered; when none is, the handshake completes without the header and is closed with 1002;
@@ -47,15 +47,16 @@ function protocolHeaderWellFormed(header: string): boolean {
 export function expectedHandshake(c: HandshakeCase): HandshakeExpectation {
   const path = (c.prefix + c.segment + c.query).split('?')[0];
   if (c.variant === 'plain') return { status: path.startsWith(PREFIX) ? 426 : 404 };
-  if (!path.startsWith(PREFIX)) return { status: 404 };
-  if (!identityValid(path.slice(PREFIX.length))) return { status: 400 };
   // HTTP drops leading and trailing whitespace of a header value.
   const header = c.protocols?.replace(/^[ \t]+|[ \t]+$/g, '');
-  const offered = header === undefined ? [] : header.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  const chosen = offered.find((p) => SUPPORTED.includes(p.toLowerCase()));
+  // The WebSocket handshake is checked first, then the path, the identity and the versions offered.
   if (c.method !== 'GET') return { status: 405 };
   if (c.variant === 'noKey' || c.variant === 'badKey' || c.variant === 'version12') return { status: 400 };
   if (header !== undefined && !protocolHeaderWellFormed(header)) return { status: 400 };
+  if (!path.startsWith(PREFIX)) return { status: 404 };
+  if (!identityValid(path.slice(PREFIX.length))) return { status: 400 };
+  const offered = header === undefined ? [] : header.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const chosen = offered.find((p) => SUPPORTED.includes(p.toLowerCase()));
   return chosen !== undefined ? { status: 101, protocol: chosen } : { status: 101, protocol: undefined, close: 1002 };
 }
 

@@ -9,8 +9,9 @@
  * - a CALL whose id is readable: an id of 0 or more than 36 characters, a wrong arity or a non-string action is a
  *   framing error (ProtocolError / RpcFrameworkError); a payload that is not an object a formation/format
  *   violation; an action the version does not define NotImplemented; one the central system sends NotSupported;
- *   a payload the schema refuses the code the test's own schema oracle predicts; anything else a CALLRESULT valid
- *   against the action's response schema;
+ *   a message nested deeper than 64 levels of arrays and objects (its own array included) a formation/format
+ *   violation; a payload the schema refuses the code the test's own schema oracle predicts; anything else a
+ *   CALLRESULT valid against the action's response schema;
  * - CALLRESULTs and CALLERRORs are never answered (nothing was asked);
  * - another message type: MessageTypeNotSupported in 2.0.1 (ProtocolError in 1.6) when the id is a valid id,
  *   otherwise as an unreadable message;
@@ -39,6 +40,21 @@ const chargerActions: Record<Version, ReadonlySet<string>> = {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const MAX_NESTING = 64;
+
+/** Depth of nested arrays and objects, walked with an explicit stack (the fuzzer sends 100,000 levels). */
+function nesting(value: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > deepest) deepest = depth;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 function unreadable(version: Version): Expectation {
@@ -76,6 +92,7 @@ export function expectedAnswer(version: Version, message: Buffer, binary: boolea
   const [, , action, payload] = parsed;
   if (typeof action !== 'string') return error(FRAMING[version]);
   if (!isObject(payload)) return error(SCHEMA_ERROR_CODE[version].format);
+  if (nesting(parsed) > MAX_NESTING) return error(SCHEMA_ERROR_CODE[version].format);
   const oracle = schemaOracle(version);
   if (!oracle.has(action)) return error('NotImplemented');
   if (!chargerActions[version].has(action)) return error('NotSupported');
@@ -112,7 +129,7 @@ export function answerMismatch(version: Version, expected: Expectation, frame: u
  * `closed` messages never reach OCPP (the connection fails first). A CALLERROR of 4 elements (no errorDetails)
  * is well-formed: OCPP-J firmware in the field omits it, and the gateway accepts it when receiving. A broken
  * CALLRESULT or CALLERROR whose id can be read (`brokenResponse`) is counted in both: it is malformed, and it
- * still ends (here: matches no) CALL of the gateway's.
+ * still ends (here: matches no) CALL of the gateway's. A message nested deeper than 64 levels is malformed too.
  */
 export type FrameCategory = 'closed' | 'binary' | 'malformed' | 'brokenResponse' | 'call' | 'response';
 
@@ -128,8 +145,9 @@ export function frameCategory(message: Buffer, binary: boolean): FrameCategory {
   if (!Array.isArray(parsed) || parsed.length === 0) return 'malformed';
   const [type, id] = parsed;
   if (typeof id !== 'string' || id.length < 1 || id.length > MAX_ID) return 'malformed';
-  if (type === 2) return parsed.length === 4 && typeof parsed[2] === 'string' && isObject(parsed[3]) ? 'call' : 'malformed';
-  if (type === 3) return parsed.length === 3 && isObject(parsed[2]) ? 'response' : 'brokenResponse';
-  if (type === 4) return (parsed.length === 4 || parsed.length === 5) && typeof parsed[2] === 'string' ? 'response' : 'brokenResponse';
+  const shallow = nesting(parsed) <= MAX_NESTING;
+  if (type === 2) return parsed.length === 4 && typeof parsed[2] === 'string' && isObject(parsed[3]) && shallow ? 'call' : 'malformed';
+  if (type === 3) return parsed.length === 3 && isObject(parsed[2]) && shallow ? 'response' : 'brokenResponse';
+  if (type === 4) return (parsed.length === 4 || parsed.length === 5) && typeof parsed[2] === 'string' && shallow ? 'response' : 'brokenResponse';
   return 'malformed';
 }
