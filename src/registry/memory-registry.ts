@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { OwnershipLease } from './ownership-lease.js';
 import {
   assertBlockSize,
+  assertFloor,
   assertIdentity,
   assertInstanceId,
   type ClaimResult,
@@ -141,8 +142,10 @@ export class MemoryRegistry implements Registry {
     return this.lease.onLost(listener);
   }
 
-  async reserveTransactionIds(blockSize: number): Promise<TransactionIdBlock> {
+  async reserveTransactionIds(blockSize: number, above = 0): Promise<TransactionIdBlock> {
     assertBlockSize(blockSize);
+    assertFloor(above);
+    if (above > this.store.lastTransactionId) this.store.lastTransactionId = above;
     const from = this.store.lastTransactionId + 1;
     if (from > MAX_TRANSACTION_ID) throw new TransactionIdsExhaustedError();
     const to = Math.min(MAX_TRANSACTION_ID, this.store.lastTransactionId + blockSize);

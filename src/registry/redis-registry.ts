@@ -14,6 +14,7 @@ import { RegistryKeys } from './redis-keys.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import {
   assertBlockSize,
+  assertFloor,
   assertIdentity,
   assertInstanceId,
   type ClaimResult,
@@ -90,6 +91,18 @@ export class RedisRegistry implements Registry {
     // Without a listener ioredis prints every connection error; the owner decides how to log them.
     client.on('error', (err: Error) => options.onConnectionError?.(err));
     this.client = client as ScriptedRedis;
+  }
+
+  /** A registry connected to Redis (RegistryUnavailableError, and nothing left open, if that fails within `timeoutMs`). */
+  static async connect(options: RedisRegistryOptions, timeoutMs?: number): Promise<RedisRegistry> {
+    const registry = new RedisRegistry(options);
+    try {
+      await registry.waitUntilReady(timeoutMs);
+    } catch (err) {
+      await registry.close();
+      throw err;
+    }
+    return registry;
   }
 
   /** Resolves once connected; RegistryUnavailableError if that takes longer than `timeoutMs` (the client keeps trying). */
@@ -214,15 +227,9 @@ export class RedisRegistry implements Registry {
     return this.lease.onLost(listener);
   }
 
-  /**
-   * `above`: ids up to it count as already handed out (e.g. the mark of the embedded allocator this cluster
-   * replaces), so the block starts above it.
-   */
   async reserveTransactionIds(blockSize: number, above = 0): Promise<TransactionIdBlock> {
     assertBlockSize(blockSize);
-    if (!Number.isSafeInteger(above) || above < 0 || above > MAX_TRANSACTION_ID) {
-      throw new RangeError(`transactionIds can only be reserved above an integer from 0 to ${MAX_TRANSACTION_ID}, got ${above}`);
-    }
+    assertFloor(above);
     const [from, to] = (await this.run('reserveTransactionIds', 'registryReserveTransactionIds', [this.keys.transactionIds], [blockSize, MAX_TRANSACTION_ID, above])) as [
       number,
       number,

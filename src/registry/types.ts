@@ -69,8 +69,12 @@ export interface Registry {
   /** Called once each time ownership turns from valid to invalid; returns an unsubscribe function. */
   onOwnershipLost(listener: () => void): () => void;
 
-  /** Reserves `blockSize` transactionIds no instance was given before (fewer only at the very top of the range). */
-  reserveTransactionIds(blockSize: number): Promise<TransactionIdBlock>;
+  /**
+   * Reserves `blockSize` transactionIds no instance was given before (fewer only at the very top of the
+   * range). `above` (default 0): ids up to it count as already given (e.g. the mark of the embedded allocator
+   * a cluster replaces), so the block starts above it.
+   */
+  reserveTransactionIds(blockSize: number, above?: number): Promise<TransactionIdBlock>;
 
   /** Whether the registry can answer now. */
   isReady(): boolean;
@@ -129,6 +133,12 @@ export function assertBlockSize(blockSize: number): void {
 
 /** Matches a lone surrogate: such a string has no UTF-8 form, so two of them could map to one key. */
 const LONE_SURROGATE = /\p{Cs}/u;
+
+export function assertFloor(above: number): void {
+  if (!Number.isSafeInteger(above) || above < 0 || above > MAX_TRANSACTION_ID) {
+    throw new RangeError(`transactionIds can only be reserved above an integer from 0 to ${MAX_TRANSACTION_ID}, got ${above}`);
+  }
+}
 
 export function assertIdentity(identity: string): void {
   if (typeof identity !== 'string' || identity.length === 0 || LONE_SURROGATE.test(identity)) {
