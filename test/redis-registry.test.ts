@@ -20,6 +20,7 @@ import {
   SHARED_REDIS,
   sharedRedisSkipReason,
   uniquePrefix,
+  waitUntil,
 } from './helpers/redis-server.js';
 
 const sharedSkip = await sharedRedisSkipReason();
@@ -200,5 +201,35 @@ describe('Redis registry: batched refresh', { skip: ownSkip }, () => {
     const expectedLost = ['CP-17', 'CP-4242', 'CP-9999'].map((identity) => ({ identity, epoch: owned.get(identity) }));
     assert.deepEqual(round, { refreshed: 9_997, lost: expectedLost, alive: true });
     assert.deepEqual(lostReports, [expectedLost]);
+  });
+});
+
+describe('Redis registry: refresh scheduler on its timer', { skip: sharedSkip }, () => {
+  it('keeps holds alive past several TTLs while it runs, and lets them expire once it stops', async () => {
+    const keyPrefix = uniquePrefix();
+    const registry = await RedisRegistry.connect({ connection: SHARED_REDIS, keyPrefix, ttlMs: 1000 });
+    try {
+      await registry.registerInstance('pod-timer');
+      const { epoch } = await registry.claim('CP-timer', 'pod-timer');
+      const lost: Ownership[][] = [];
+      const scheduler = new RefreshScheduler({
+        registry,
+        instanceId: 'pod-timer',
+        owned: () => [{ identity: 'CP-timer', epoch }],
+        onLost: (entries) => lost.push(entries),
+      });
+      scheduler.start();
+      await new Promise((r) => setTimeout(r, 3500));
+      assert.deepEqual(await registry.owner('CP-timer'), { instanceId: 'pod-timer', epoch });
+      assert.equal(registry.ownershipValid(), true);
+      assert.deepEqual(lost, []);
+      await scheduler.stop();
+      await waitUntil(async () => (await registry.owner('CP-timer')) === null, 'the hold to expire');
+      await waitUntil(() => !registry.ownershipValid(), 'ownership to lapse without heartbeats');
+      assert.deepEqual(await registry.liveInstances(), []);
+    } finally {
+      await registry.close();
+      await deleteKeysUnder(await admin(), keyPrefix);
+    }
   });
 });
