@@ -207,7 +207,8 @@ describe('Redis registry: batched refresh', { skip: ownSkip }, () => {
 describe('Redis registry: refresh scheduler on its timer', { skip: sharedSkip }, () => {
   it('keeps holds alive past several TTLs while it runs, and lets them expire once it stops', async () => {
     const keyPrefix = uniquePrefix();
-    const registry = await RedisRegistry.connect({ connection: SHARED_REDIS, keyPrefix, ttlMs: 1000 });
+    // Rounds every 667 ms against a 2 s TTL: a busy test machine may delay a round without the hold expiring.
+    const registry = await RedisRegistry.connect({ connection: SHARED_REDIS, keyPrefix, ttlMs: 2000 });
     try {
       await registry.registerInstance('pod-timer');
       const { epoch } = await registry.claim('CP-timer', 'pod-timer');
@@ -219,7 +220,7 @@ describe('Redis registry: refresh scheduler on its timer', { skip: sharedSkip },
         onLost: (entries) => lost.push(entries),
       });
       scheduler.start();
-      await new Promise((r) => setTimeout(r, 3500));
+      await new Promise((r) => setTimeout(r, 5000));
       assert.deepEqual(await registry.owner('CP-timer'), { instanceId: 'pod-timer', epoch });
       assert.equal(registry.ownershipValid(), true);
       assert.deepEqual(lost, []);

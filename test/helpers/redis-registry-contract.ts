@@ -122,9 +122,9 @@ export function registryContract(name: string, skip: string | false, setup: () =
     });
 
     it('keeps a registration alive by heartbeat and gives the id back on close', async () => {
-      const first = await make({ ttlMs: 1000 });
+      const first = await make({ ttlMs: 2000 });
       await first.registerInstance('pod-hb');
-      const until = Date.now() + 2500;
+      const until = Date.now() + 5000;
       while (Date.now() < until) {
         await first.heartbeat();
         await new Promise((r) => setTimeout(r, 200));
@@ -132,7 +132,7 @@ export function registryContract(name: string, skip: string | false, setup: () =
       assert.equal(first.ownershipValid(), true);
       assert.deepEqual(await first.liveInstances(), ['pod-hb']);
       await first.close();
-      const next = await make({ ttlMs: 1000 });
+      const next = await make({ ttlMs: 2000 });
       assert.deepEqual(await next.liveInstances(), []);
       await next.registerInstance('pod-hb');
       assert.equal(next.ownershipValid(), true);
