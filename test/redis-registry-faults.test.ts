@@ -74,7 +74,8 @@ describe('Redis registry faults', { skip, timeout: 60_000 }, () => {
   });
 
   it('loses ownership after the TTL without Redis, and regains it only by registering again', async () => {
-    const registry = await connect({ ttlMs: 1000 });
+    // Long enough that a busy machine cannot let the registration lapse between two steps of the test.
+    const registry = await connect({ ttlMs: 3000 });
     await registry.registerInstance('pod-a');
     let lapses = 0;
     registry.onOwnershipLost(() => lapses++);

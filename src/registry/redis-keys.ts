@@ -4,8 +4,7 @@
  *
  *   {prefix}conn:{<escaped identity>}           hash {instance, epoch}, expires after the claim TTL
  *   {prefix}epoch:{<escaped identity>}          string, the last epoch given to the identity
- *   {prefix}instance:{registry}:<escaped id>    string, the registering process's random token
- *   {prefix}instances:{registry}                sorted set, instance id → registration expiry (ms)
+ *   {prefix}instances:{registry}                hash, instance id → "<expiry ms> <token of the registering process>"
  *   {prefix}txid:{registry}                     string, the last 1.6 transactionId reserved
  *
  * The identity is escaped so that the tag is exactly the identity and nothing else: every UTF-8 byte outside
@@ -49,9 +48,5 @@ export class RegistryKeys {
 
   epoch(identity: string): string {
     return `${this.prefix}epoch:{${escapeKeyPart(identity)}}`;
-  }
-
-  instance(instanceId: string): string {
-    return `${this.prefix}instance:{registry}:${escapeKeyPart(instanceId)}`;
   }
 }

@@ -195,8 +195,7 @@ export class RedisRegistry implements Registry {
       throw new TypeError(`this registry is registered as "${this.instanceId}"; one registry serves one instance`);
     }
     const sentAt = this.lease.stamp();
-    const taken =
-      (await this.run('registerInstance', 'registryRegisterInstance', [this.keys.instance(instanceId), this.keys.instances], [this.token, this.ttlMs, instanceId])) === 0;
+    const taken = (await this.run('registerInstance', 'registryRegisterInstance', [this.keys.instances], [this.token, this.ttlMs, instanceId])) === 0;
     if (taken) throw new InstanceIdInUseError(instanceId);
     this.instanceId = instanceId;
     this.lease.register(sentAt);
@@ -206,7 +205,7 @@ export class RedisRegistry implements Registry {
     const instanceId = this.instanceId;
     if (instanceId === undefined) throw new InstanceRegistrationLostError(undefined);
     const sentAt = this.lease.stamp();
-    const alive = await this.run('heartbeat', 'registryHeartbeatInstance', [this.keys.instance(instanceId), this.keys.instances], [this.token, this.ttlMs, instanceId]);
+    const alive = await this.run('heartbeat', 'registryHeartbeatInstance', [this.keys.instances], [this.token, this.ttlMs, instanceId]);
     if (alive !== 1) {
       this.lease.lapse();
       throw new InstanceRegistrationLostError(instanceId);
@@ -247,9 +246,7 @@ export class RedisRegistry implements Registry {
     if (this.closed) return;
     const instanceId = this.instanceId;
     if (instanceId !== undefined && this.client.status === 'ready') {
-      await this.run('unregisterInstance', 'registryUnregisterInstance', [this.keys.instance(instanceId), this.keys.instances], [this.token, instanceId]).catch(
-        () => undefined,
-      );
+      await this.run('unregisterInstance', 'registryUnregisterInstance', [this.keys.instances], [this.token, instanceId]).catch(() => undefined);
     }
     this.closed = true;
     this.lease.stop();

@@ -76,43 +76,56 @@ return out`,
 };
 
 /**
- * KEYS[1] instance key, KEYS[2] instances set; ARGV[1] token, ARGV[2] TTL ms, ARGV[3] instance id.
- * Takes the id unless another registration (another token) is alive; the same token may register again.
- * Also forgets set members whose registration has expired. Returns 1 when registered, 0 when the id is taken.
+ * Instance registrations live in one hash, instance id → "<expiry ms> <token>", judged against the Redis clock
+ * (TIME) by every script, so a registration is live or expired for all of them alike. This prelude reads the
+ * clock and forgets the registrations whose expiry has passed (and only those).
+ */
+const INSTANCES_NOW = `${NOW_MILLIS}
+local function expiry_of(value) return tonumber(string.match(value, '^(%d+) ')) end
+local function token_of(value) return string.match(value, '^%d+ (.*)$') end
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if expiry_of(all[i + 1]) <= now_ms then redis.call('HDEL', KEYS[1], all[i]) end
+end
+local current = redis.call('HGET', KEYS[1], ARGV[3])
+local function hold() redis.call('HSET', KEYS[1], ARGV[3], string.format('%.0f', now_ms + tonumber(ARGV[2])) .. ' ' .. ARGV[1]) end`;
+
+/**
+ * KEYS[1] instances hash; ARGV[1] token, ARGV[2] TTL ms, ARGV[3] instance id. Takes the id unless a live
+ * registration with another token holds it; the same token may register again. Returns 1, or 0 when taken.
  */
 export const REGISTER_INSTANCE: ScriptDefinition = {
-  lua: `${NOW_MILLIS}
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
-redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[2]), ARGV[3])
+  lua: `${INSTANCES_NOW}
+if current and token_of(current) ~= ARGV[1] then return 0 end
+hold()
 return 1`,
 };
 
-/** As REGISTER_INSTANCE, but only extends a registration that still carries this token; 0 when it is gone. */
+/** As REGISTER_INSTANCE, but only extends a live registration that carries this token; 0 when it is gone. */
 export const HEARTBEAT_INSTANCE: ScriptDefinition = {
-  lua: `${NOW_MILLIS}
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
-redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[2]), ARGV[3])
+  lua: `${INSTANCES_NOW}
+if not current or token_of(current) ~= ARGV[1] then return 0 end
+hold()
 return 1`,
 };
 
-/** KEYS[1] instance key, KEYS[2] instances set; ARGV[1] token, ARGV[2] instance id. Gives up our own registration only. */
+/** KEYS[1] instances hash; ARGV[1] token, ARGV[2] instance id. Gives up our own registration only; 1 if it did. */
 export const UNREGISTER_INSTANCE: ScriptDefinition = {
-  lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
-return 1`,
+  lua: `local current = redis.call('HGET', KEYS[1], ARGV[2])
+if not current or string.match(current, '^%d+ (.*)$') ~= ARGV[1] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[2])`,
 };
 
-/** KEYS[1] instances set. The ids whose registration has not expired. */
+/** KEYS[1] instances hash. The ids whose registration has not expired. */
 export const LIVE_INSTANCES: ScriptDefinition = {
   readOnly: true,
   lua: `${NOW_MILLIS}
-return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now_ms, '+inf')`,
+local live = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if tonumber(string.match(all[i + 1], '^(%d+) ')) > now_ms then live[#live + 1] = all[i] end
+end
+return live`,
 };
 
 /**
