@@ -76,8 +76,10 @@ export class RedisRegistry implements Registry {
     this.keys = new RegistryKeys(options.keyPrefix ?? '');
     this.lease = new OwnershipLease(this.ttlMs);
     const base: RedisOptions = typeof options.connection === 'string' ? {} : options.connection;
+    if (base.keyPrefix !== undefined) throw new TypeError("set the registry's keyPrefix option, not the client's: the client would prefix keys past the hash-tag checks");
     const settings: RedisOptions = {
       ...base,
+      lazyConnect: false,
       // A registry decision that waits for a reconnect is stale by the time it is made: fail fast instead.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
