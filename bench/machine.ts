@@ -72,7 +72,13 @@ function git(args: string[]): string | null {
 export function sourceInfo(): SourceInfo {
   const commit = git(['rev-parse', 'HEAD']);
   const status = git(['status', '--porcelain', '--', '.', ':(exclude)bench/results', ':(exclude)BENCHMARKS.md']);
-  const paths = status === null ? [] : status.split('\n').filter(Boolean).map((l) => l.slice(3));
+  const paths =
+    status === null
+      ? []
+      : status
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.slice(3));
   return { commit, dirty: status === null ? null : paths.length > 0, dirtyPaths: paths.slice(0, 20) };
 }
 

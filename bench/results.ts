@@ -3,8 +3,9 @@
  * what the benchmark measured around it), the gateway/baseline ratios, and the targets checked.
  * One JSON file per run in bench/results/.
  */
-import type { ReconnectStormReport, SimulationReport } from '../src/sim/report.js';
+
 import type { LatencySummary } from '../src/sim/histogram.js';
+import type { ReconnectStormReport, SimulationReport } from '../src/sim/report.js';
 import type { MachineInfo, TcpCounters } from './machine.js';
 import type { TargetKind } from './targets.js';
 

@@ -13,7 +13,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSimulation } from '../src/sim/index.js';
 import { MachineLoad, machineInfo, sourceInfo, tcpCounters, tcpDelta } from './machine.js';
-import { deriveResult, ratios, type Mode, type RunResult, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
+import { deriveResult, type Mode, type RunResult, ratios, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
 import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
 import { formatScenarioText, writeBenchmarksMd } from './summary.js';
 import { REPO_ROOT, startTarget, type TargetKind } from './targets.js';
@@ -98,7 +98,7 @@ async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Pr
         }, p.settleAtSec! * 1000)
       : null;
 
-    let report;
+    let report: Awaited<ReturnType<typeof runSimulation>>;
     try {
       report = await runSimulation({
         ...p.sim,
@@ -159,10 +159,13 @@ function notesFor(s: ScenarioResult): string[] {
     else if (t.exit.code !== 0) notes.push(`${t.kind}: exited with ${t.exit.signal ?? t.exit.code} on SIGTERM instead of 0`);
     if (!t.passed) notes.push(`${t.kind}: ${t.failures.join('; ')}`);
     if (t.failed > 0) {
-      const reasons = Object.entries(t.failedByReason).map(([k, v]) => `${k} ${v}`).join(', ');
-      const kernel = t.tcp && t.tcp.listenOverflows > 0
-        ? `; meanwhile the kernel counted ${t.tcp.listenOverflows} accept-queue overflows, ${t.tcp.synRetransmits} SYN retransmits and ${t.tcp.syncookiesFailed} failed SYN cookies (the server took connections off its listen queue more slowly than they came)`
-        : '';
+      const reasons = Object.entries(t.failedByReason)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      const kernel =
+        t.tcp && t.tcp.listenOverflows > 0
+          ? `; meanwhile the kernel counted ${t.tcp.listenOverflows} accept-queue overflows, ${t.tcp.synRetransmits} SYN retransmits and ${t.tcp.syncookiesFailed} failed SYN cookies (the server took connections off its listen queue more slowly than they came)`
+          : '';
       notes.push(`${t.kind}: ${t.failed} connection attempts failed (${reasons}) and were retried after the back-off${kernel}`);
     }
   }
@@ -203,7 +206,10 @@ async function main(): Promise<number> {
     return 0;
   }
   const mode: Mode = values.quick ? 'quick' : 'full';
-  const ids = (values.scenario ?? SCENARIO_IDS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const ids = (values.scenario ?? SCENARIO_IDS.join(','))
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const unknown = ids.filter((id) => !SCENARIO_IDS.includes(id as ScenarioId));
   if (unknown.length || ids.length === 0) {
     process.stderr.write(`--scenario: unknown ${unknown.join(', ') || '(none given)'}; choose from ${SCENARIO_IDS.join(', ')}\n`);
@@ -238,7 +244,13 @@ async function main(): Promise<number> {
     scenarios: [],
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `${startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}-${mode}.json`);
+  const file = join(
+    RESULTS_DIR,
+    `${startedAt
+      .toISOString()
+      .replace(/:/g, '-')
+      .replace(/\.\d+Z$/, 'Z')}-${mode}.json`,
+  );
   const save = (): void => {
     run.finishedAt = new Date().toISOString();
     writeFileSync(file, JSON.stringify(run, null, 2) + '\n');

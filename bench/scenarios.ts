@@ -88,10 +88,10 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
         id,
         name: `TC-E2E-04: ${chargers.toLocaleString('en-US')} chargers, ${full ? '10 min' : '60 s'}, ~6 CALLs/charger/min`,
         description:
-          'The old gateway\'s load test at full size: chargers alternating OCPP 1.6 and 2.0.1 (`--protocol mix`) ramp in at ' +
+          "The old gateway's load test at full size: chargers alternating OCPP 1.6 and 2.0.1 (`--protocol mix`) ramp in at " +
           `${RAMP}/s, boot, report their connectors, then send about 6 CALLs per minute each (heartbeats and whole charging ` +
           'sessions: Authorize, start, status, meter values, stop), jittered. Latency is judged on the steady load (CALLs answered ' +
-          'after every charger connected), the ramp\'s boot storm reported apart.',
+          "after every charger connected), the ramp's boot storm reported apart.",
         sim: { chargers, protocol: 'mix', durationSec: full ? 600 : 60, callsPerMinute: 6, rampPerSec: RAMP },
         check: (b, g) => [
           held(g),
@@ -126,11 +126,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           'and charging sessions. msgs/s counts WebSocket messages both ways; per server core it is msgs/s ÷ (server CPU % / 100). ' +
           'On two cores the simulator competes with the server for CPU: the report says when it was the bottleneck.',
         sim: { chargers: 1000, protocol: 'mix', durationSec: duration, flood: true, workers: 2, rampPerSec: FLOOD_RAMP, drainSec: 5 },
-        check: (b, g) => [
-          ratioCheck('flood msgs/s', g?.msgsPerSec, b?.msgsPerSec, '>=', 0.75, ''),
-          answered(g),
-          noUnexpectedClose(g),
-        ],
+        check: (b, g) => [ratioCheck('flood msgs/s', g?.msgsPerSec, b?.msgsPerSec, '>=', 0.75, ''), answered(g), noUnexpectedClose(g)],
       };
     }
     case 'd': {
@@ -144,7 +140,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           `The chargers of (b) connect (ramp ${RAMP}/s) and boot; at ${dropAt} s the simulator cuts every socket at once ` +
           'without a close frame, as a network blip would (the server stays up and keeps being sampled). Each charger ' +
           'reconnects after a randomized back-off (base 0.5 s, max 5 s) with no admission limit on the simulator side, ' +
-          'and boots again. Measured: seconds from the drop until every charger\'s BootNotification was accepted again, ' +
+          "and boots again. Measured: seconds from the drop until every charger's BootNotification was accepted again, " +
           `within a ${window} s window (the run ends 10 s after the last one); and that no connection was closed by the server meanwhile.`,
         sim: {
           chargers,
@@ -162,7 +158,11 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           {
             name: 'all booted again after the drop',
             target: '<= 60 s',
-            value: g?.storm ? (g.storm.allRebootedAfterSec === null ? `not within ${window} s (${g.storm.rebooted}/${g.storm.dropped})` : `${g.storm.allRebootedAfterSec} s`) : null,
+            value: g?.storm
+              ? g.storm.allRebootedAfterSec === null
+                ? `not within ${window} s (${g.storm.rebooted}/${g.storm.dropped})`
+                : `${g.storm.allRebootedAfterSec} s`
+              : null,
             pass: !!g?.storm && g.storm.allRebootedAfterSec !== null && g.storm.allRebootedAfterSec <= 60 && g.storm.dropped === g.chargers,
           },
           noUnexpectedClose(g, 'nothing already connected dropped (unexpected closes)'),
@@ -181,7 +181,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           `Memory per connection: ${chargers.toLocaleString('en-US')} chargers (protocol mix) connect and boot, then send nothing ` +
           `(\`--calls-per-minute 0\`) for ${hold} s. The target runs with the V8 inspector open so that the benchmark can force a ` +
           'full garbage collection before the first connection and again near the end of the idle window; RSS is read from ' +
-          '/proc a second after each, and the difference divided by the open connections. The gateway\'s keepalive pings ' +
+          "/proc a second after each, and the difference divided by the open connections. The gateway's keepalive pings " +
           'silent chargers meanwhile; that is part of what it costs.',
         sim: { chargers, protocol: 'mix', durationSec: duration, callsPerMinute: 0, rampPerSec: RAMP, drainSec: 2 },
         settleAtSec: duration - 4,

@@ -9,8 +9,7 @@ import { plan, SCENARIO_IDS } from './scenarios.js';
 
 type Row = [label: string, baseline: string, gateway: string, ratio: string];
 
-const num = (n: number | null | undefined, digits = 1): string =>
-  n === null || n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits });
+const num = (n: number | null | undefined, digits = 1): string => (n === null || n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits }));
 const ratio = (r: number | null | undefined): string => (r === null || r === undefined ? '-' : `${r.toFixed(2)}x`);
 
 function latencyCell(t: TargetResult | null, steady: boolean): string {
@@ -60,7 +59,11 @@ export function scenarioRows(s: ScenarioResult): Row[] {
     rows.push([
       'storm: all booted again after',
       ...both((t) =>
-        t.storm ? (t.storm.allRebootedAfterSec === null ? `never (${t.storm.rebooted}/${t.storm.dropped})` : `${t.storm.allRebootedAfterSec} s (${t.storm.rebooted}/${t.storm.dropped})`) : '-',
+        t.storm
+          ? t.storm.allRebootedAfterSec === null
+            ? `never (${t.storm.rebooted}/${t.storm.dropped})`
+            : `${t.storm.allRebootedAfterSec} s (${t.storm.rebooted}/${t.storm.dropped})`
+          : '-',
       ),
       ratio(s.ratios.allRebootedAfterSec),
     ]);
@@ -175,18 +178,18 @@ function methodMarkdown(): string {
       'the keepalive sweep, admin API and metrics on; `LOG_LEVEL=warn`, `SHUTDOWN_DRAIN_MS=0`.',
     '',
     'Both face exactly the same simulator options. Measuring the baseline minutes apart on the same machine turns every ' +
-      'figure into a ratio that says what the gateway\'s own work costs, largely independent of how fast or how busy the ' +
+      "figure into a ratio that says what the gateway's own work costs, largely independent of how fast or how busy the " +
       'machine happens to be. The simulator (`src/sim`, `npm run sim -- --help`) runs in worker processes on the same ' +
       'two cores as the server: it reports its own CPU and event-loop delay and says when it, not the server, was the ' +
       'bottleneck. The "other processes" CPU is what the whole machine used (from `/proc/stat`) beyond the server, ' +
       'the simulator and the benchmark itself: when it is high, something else was running and the numbers are distorted. ' +
-      'The kernel\'s TCP counters (accept-queue overflows, SYN retransmits, failed SYN cookies; machine-wide, from ' +
+      "The kernel's TCP counters (accept-queue overflows, SYN retransmits, failed SYN cookies; machine-wide, from " +
       '`/proc/net/netstat`) show a server that takes new connections off its listen queue more slowly than they arrive.',
     '',
     'What the figures mean: *connections held* = chargers still connected at the end / chargers; *CALLs answered* = ' +
-      'CALLRESULTs / CALLs sent (calls cut by the storm\'s deliberate drop left out); *unexpected closes* = sockets the ' +
+      "CALLRESULTs / CALLs sent (calls cut by the storm's deliberate drop left out); *unexpected closes* = sockets the " +
       'simulator did not close itself; round trips are measured by the simulator from send to answer, *steady* being the ' +
-      'CALLs answered after every charger had connected (without the ramp\'s boot storm); *server CPU* and *RSS* come from ' +
+      "CALLs answered after every charger had connected (without the ramp's boot storm); *server CPU* and *RSS* come from " +
       '`/proc/<pid>` once a second; *RSS per connection* = (RSS at the end of the load − RSS before the first connection) ' +
       '/ connections open.',
     '',
@@ -197,21 +200,17 @@ function methodMarkdown(): string {
     const full = plan(id, 'full');
     const quick = plan(id, 'quick');
     const upTo = quick.sim.endAfterStormSec !== undefined ? 'at most ' : '';
-    lines.push(
-      `- **(${id}) ${full.name}** [quick: ${quick.sim.chargers.toLocaleString('en-US')} chargers, ${upTo}${quick.sim.durationSec} s]. ` +
-        `${full.description}`,
-    );
+    lines.push(`- **(${id}) ${full.name}** [quick: ${quick.sim.chargers.toLocaleString('en-US')} chargers, ${upTo}${quick.sim.durationSec} s]. ` + `${full.description}`);
   }
   lines.push(
     '',
     'Reproduce: `npm run bench` (every scenario, about 40 minutes), `npm run bench -- --quick` (a few minutes), ' +
       '`npm run bench -- --scenario a,c` to pick scenarios. Each run writes `bench/results/<ISO date>-<full|quick>.json` ' +
-      '(machine, commit, exact command, every number and the simulator\'s full reports) and rewrites this file from the ' +
+      "(machine, commit, exact command, every number and the simulator's full reports) and rewrites this file from the " +
       'latest full and quick runs. `npm run bench -- --gateway-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles ' +
       'the gateway during the scenarios.',
     '',
-    'Quick runs are short: their p99s rest on few samples and a single hiccup moves them several fold between runs; ' +
-      'judge latency on a full run.',
+    'Quick runs are short: their p99s rest on few samples and a single hiccup moves them several fold between runs; ' + 'judge latency on a full run.',
     '',
     'A benchmark reports; it does not fail the build. A target marked MISS comes with the numbers that miss it.',
     '',
@@ -224,7 +223,12 @@ export function writeBenchmarksMd(resultsDir: string, outFile: string, analysisF
   const full = latest(resultsDir, 'full', true);
   const quick = latest(resultsDir, 'quick');
   // Full-size re-runs of some scenarios after the latest complete run (after a fix), shown in their own sections.
-  const reruns = full === null ? [] : runsOf(resultsDir, 'full').filter((r) => Date.parse(r.run.startedAt) > Date.parse(full.run.startedAt)).reverse();
+  const reruns =
+    full === null
+      ? []
+      : runsOf(resultsDir, 'full')
+          .filter((r) => Date.parse(r.run.startedAt) > Date.parse(full.run.startedAt))
+          .reverse();
   const analysis = analysisFile && existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8').trim() + '\n' : '';
   const text = [
     '# Benchmarks',

@@ -4,7 +4,7 @@
  * events published on the embedded bus) and the raw `ws` baseline responder. Only one runs at a
  * time; each is stopped (SIGTERM, then SIGKILL) before the next starts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -90,7 +90,10 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
   if (kind === 'gateway') {
     const configDir = await mkdtemp(join(tmpdir(), 'bench-gw-config-'));
     const stateDir = await mkdtemp(join(tmpdir(), 'bench-gw-state-'));
-    cleanups.push(() => rm(configDir, { recursive: true, force: true }), () => rm(stateDir, { recursive: true, force: true }));
+    cleanups.push(
+      () => rm(configDir, { recursive: true, force: true }),
+      () => rm(stateDir, { recursive: true, force: true }),
+    );
     Object.assign(env, {
       SERVER_HOST: '127.0.0.1',
       SERVER_PORT: String(port),
@@ -142,9 +145,7 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
       keep(line);
     }
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let ended = false;
   void exited.then(() => {
     ended = true;
@@ -175,9 +176,7 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
         if (error) reject(error);
         else resolve();
       };
-      void exited.then(({ code, signal }) =>
-        finish(new Error(`${kind} exited (${signal ?? code}) before it was ready:\n${output.join('\n')}`)),
-      );
+      void exited.then(({ code, signal }) => finish(new Error(`${kind} exited (${signal ?? code}) before it was ready:\n${output.join('\n')}`)));
       // The baseline prints `listening <port>`; the gateway logs "gateway accepting chargers" at
       // info, which LOG_LEVEL=warn hides, so its admin /readyz (up after the charger listener) says it.
       onStdout = (line) => {

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { GatewayConfig } from './config/schema.js';
-import { Gateway } from './gateway/gateway.js';
-import { startAdminServer, type AdminServer } from './admin/admin-server.js';
+import { type AdminServer, startAdminServer } from './admin/admin-server.js';
 import type { Bus } from './bus/types.js';
+import type { GatewayConfig } from './config/schema.js';
 import { shutdownDrainBudget } from './config/shutdown-budget.js';
+import { Gateway } from './gateway/gateway.js';
 
 export interface Application {
   gateway: Gateway;

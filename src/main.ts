@@ -1,11 +1,12 @@
-import { loadConfig, ConfigError } from './config/load.js';
-import { redactConfig } from './config/redact.js';
-import { createLogger } from './observability/logger.js';
 import { startApplication } from './application.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { redactConfig } from './config/redact.js';
+import type { GatewayConfig } from './config/schema.js';
+import { createLogger } from './observability/logger.js';
 import { guardProcess } from './observability/process-guard.js';
 
 async function main(): Promise<void> {
-  let config;
+  let config: GatewayConfig;
   try {
     config = loadConfig();
   } catch (err) {
@@ -20,10 +21,7 @@ async function main(): Promise<void> {
   const { gateway, admin } = app;
   guardProcess(log, gateway.metrics.uncaughtErrors);
   log.info({ gatewayId: gateway.id, config: redactConfig(config) }, 'effective configuration');
-  log.info(
-    { gatewayId: gateway.id, port: gateway.port, path: config.server.pathPrefix, adminPort: admin.port },
-    'gateway accepting chargers',
-  );
+  log.info({ gatewayId: gateway.id, port: gateway.port, path: config.server.pathPrefix, adminPort: admin.port }, 'gateway accepting chargers');
 
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -32,10 +30,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    log.info(
-      { signal, chargers: gateway.sessions.size, drainMs: config.shutdown.drainMs, deadlineMs: config.shutdown.deadlineMs },
-      'shutting down',
-    );
+    log.info({ signal, chargers: gateway.sessions.size, drainMs: config.shutdown.drainMs, deadlineMs: config.shutdown.deadlineMs }, 'shutting down');
     // The drain is budgeted to end well before this (config validation guarantees the room); the timer only
     // catches a step that is truly stuck.
     const deadline = setTimeout(() => {

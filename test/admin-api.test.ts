@@ -3,15 +3,16 @@
  * chargers: health and metrics, the bearer token, paging, charger detail, the event stream (filters, order,
  * heartbeats, a slow client, shutdown) and the OpenAPI document.
  */
-import { describe, test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { startBackendApp, type BackendApp } from './helpers/backend-app.js';
-import { metricSample, readMetrics, SseStream } from './helpers/backend-http.js';
-import { startGateway, waitUntil, type GatewayHarness } from './helpers/gateway-harness.js';
-import { OcppClient } from './helpers/ocpp-client.js';
-import { startAdminServer, type AdminServer } from '../src/admin/admin-server.js';
+import { after, before, describe, test } from 'node:test';
+import { type AdminServer, startAdminServer } from '../src/admin/admin-server.js';
 import { SUBJECTS } from '../src/bus/types.js';
+import { type BackendApp, startBackendApp } from './helpers/backend-app.js';
+import { metricSample, readMetrics, SseStream } from './helpers/backend-http.js';
+import { type GatewayHarness, startGateway, waitUntil } from './helpers/gateway-harness.js';
+import { OcppClient } from './helpers/ocpp-client.js';
 
 const T = () => new Date().toISOString();
 
@@ -143,7 +144,10 @@ describe('admin API on the whole application', () => {
     assert.equal(res.body.identity, 'EV#1');
     assert.equal(res.body.protocol, 'ocpp2.0.1');
     assert.equal(res.body.boot.model, 'Z2');
-    assert.deepEqual(res.body.connectors.map((c: any) => [c.key, c.evseId, c.connectorId, c.status]), [['2/1', 2, 1, 'Occupied']]);
+    assert.deepEqual(
+      res.body.connectors.map((c: any) => [c.key, c.evseId, c.connectorId, c.status]),
+      [['2/1', 2, 1, 'Occupied']],
+    );
     await charger.close();
   });
 
@@ -236,7 +240,10 @@ describe('admin API on the whole application', () => {
         ],
       );
       await chargePointFamily.waitFor((e) => e.chargePointId === 'SSE-B' && e.eventType === 'charge_point.booted', 5000, "B's boot");
-      assert.ok(chargePointFamily.envelopes.every((e) => e.eventType.startsWith('charge_point.')), chargePointFamily.summary());
+      assert.ok(
+        chargePointFamily.envelopes.every((e) => e.eventType.startsWith('charge_point.')),
+        chargePointFamily.summary(),
+      );
 
       await a.close();
       await onlyA.waitFor((e) => e.eventType === 'charge_point.disconnected', 5000, "A's disconnect");
@@ -348,13 +355,19 @@ describe('paging through 250 connected chargers', () => {
     const base = `http://127.0.0.1:${admin.port}/api/v1/charge-points`;
     const first = await getJson(`${base}?limit=10`);
     const sorted = [...identities].sort();
-    assert.deepEqual(first.body.items.map((i: any) => i.identity), sorted.slice(0, 10));
+    assert.deepEqual(
+      first.body.items.map((i: any) => i.identity),
+      sorted.slice(0, 10),
+    );
     // The first charger of page one leaves: page two still starts right after page one's last identity.
     const leaving = clients[identities.indexOf(sorted[0])];
     await leaving.close();
     await waitUntil(() => harness.gateway.sessions.get(sorted[0]) === undefined, 3000, 'the charger to leave');
     const second = await getJson(`${base}?limit=10&cursor=${encodeURIComponent(first.body.nextCursor)}`);
-    assert.deepEqual(second.body.items.map((i: any) => i.identity), sorted.slice(10, 20));
+    assert.deepEqual(
+      second.body.items.map((i: any) => i.identity),
+      sorted.slice(10, 20),
+    );
   });
 });
 
@@ -468,7 +481,11 @@ describe('event streams under load and at shutdown', () => {
     harness.gateway.bus.publish(SUBJECTS.event('test.load'), { eventId: `e${i}`, eventType: 'test.load', chargePointId: 'LOAD', payload });
 
   test('a client that does not read is ended with a final overflow event after every event it was sent, in order, and counted', async () => {
-    const overflows = () => harness.gateway.metrics.registry.getSingleMetric('admin_sse_overflow_closes_total')!.get().then((m) => m.values[0]?.value ?? 0);
+    const overflows = () =>
+      harness.gateway.metrics.registry
+        .getSingleMetric('admin_sse_overflow_closes_total')!
+        .get()
+        .then((m) => m.values[0]?.value ?? 0);
     const before = await overflows();
     const stream = await openRawStream(admin.port);
     await waitUntil(() => stream.text().includes('stream open'), 2000, 'the preamble');

@@ -9,8 +9,8 @@ import { describe, it } from 'node:test';
 import { startBackendApp } from './helpers/backend-app.js';
 import { metricSample, readMetrics } from './helpers/backend-http.js';
 import { waitUntil } from './helpers/gateway-harness.js';
-import { OcppClient } from './helpers/ocpp-client.js';
 import { expectResult } from './helpers/ocpp-assert.js';
+import { OcppClient } from './helpers/ocpp-client.js';
 
 const BUFFER_BYTES = 1024 * 1024;
 const BUFFER_EVENTS = 10_000;

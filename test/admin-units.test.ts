@@ -1,12 +1,13 @@
 /**
  * The admin API's pure parts: keyset paging, cursors, the event filter and the error descriptions.
  */
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import type { FastifyError } from 'fastify';
-import { decodeCursor, encodeCursor, smallestAfter } from '../src/admin/paging.js';
-import { eventFilter, isGatewayEvent } from '../src/admin/event-filter.js';
 import { describeError } from '../src/admin/api-errors.js';
+import { eventFilter, isGatewayEvent } from '../src/admin/event-filter.js';
+import { decodeCursor, encodeCursor, smallestAfter } from '../src/admin/paging.js';
 import type { GatewayEvent } from '../src/events/envelope.js';
 
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -91,7 +92,11 @@ describe('error descriptions', () => {
 
   test('a validation error names the field', () => {
     const required = describeError(
-      fastifyError({ statusCode: 400, validationContext: 'body', validation: [{ instancePath: '', keyword: 'required', params: { missingProperty: 'action' }, message: "must have required property 'action'" }] }),
+      fastifyError({
+        statusCode: 400,
+        validationContext: 'body',
+        validation: [{ instancePath: '', keyword: 'required', params: { missingProperty: 'action' }, message: "must have required property 'action'" }],
+      }),
     );
     assert.equal(required.status, 400);
     assert.equal(required.body.error.code, 'BAD_REQUEST');
@@ -99,7 +104,11 @@ describe('error descriptions', () => {
     assert.equal(required.body.error.message, 'body/action is required');
 
     const nested = describeError(
-      fastifyError({ statusCode: 400, validationContext: 'querystring', validation: [{ instancePath: '/limit', keyword: 'maximum', params: {}, message: 'must be <= 1000' }] }),
+      fastifyError({
+        statusCode: 400,
+        validationContext: 'querystring',
+        validation: [{ instancePath: '/limit', keyword: 'maximum', params: {}, message: 'must be <= 1000' }],
+      }),
     );
     assert.equal(nested.body.error.message, 'querystring/limit must be <= 1000');
   });

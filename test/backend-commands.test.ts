@@ -2,12 +2,13 @@
  * Commands from a backend to chargers through the admin HTTP API, end to end: real HTTP requests to the admin
  * port, real WebSocket test chargers on the charger port, and the `command.response` events on the SSE stream.
  */
-import { describe, test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startBackendApp, type BackendApp } from './helpers/backend-app.js';
-import { sleep, type ReceivedCall, type TestCharger } from './helpers/backend-charger.js';
-import { metricSample, postCall, readMetrics, SseStream, type ApiResponse } from './helpers/backend-http.js';
+import { after, before, describe, test } from 'node:test';
+import { type BackendApp, startBackendApp } from './helpers/backend-app.js';
+import { type ReceivedCall, sleep, type TestCharger } from './helpers/backend-charger.js';
+import { type ApiResponse, metricSample, postCall, readMetrics, SseStream } from './helpers/backend-http.js';
 
 const MAX_QUEUED = 2;
 
@@ -145,7 +146,10 @@ describe('commands through the admin API reach real chargers and every outcome i
     const payload = { idToken: { idToken: 'AB12CD34', type: 'ISO14443' }, remoteStartId: 77, evseId: 1 };
     const res = await command('CMD-201-RST', 'RequestStartTransaction', payload);
     expectCompleted(res, { status: 'Accepted', transactionId: 'tx-201-77' });
-    assert.deepEqual(charger.calls.map((c) => [c.action, c.payload]), [['RequestStartTransaction', payload]]);
+    assert.deepEqual(
+      charger.calls.map((c) => [c.action, c.payload]),
+      [['RequestStartTransaction', payload]],
+    );
     const event = await expectCommandEvent(res, 'CMD-201-RST', 'RequestStartTransaction');
     assert.equal(event.protocol, 'ocpp2.0.1');
   });
@@ -226,7 +230,7 @@ describe('commands through the admin API reach real chargers and every outcome i
     const res = await command('CMD-CALLERROR', 'UnlockConnector', { connectorId: 1 });
     const error = expectFailure(res, 502, 'CALL_ERROR');
     assert.equal(error.ocppErrorCode, 'NotSupported');
-    assert.match(JSON.stringify(error), /unlocking is not supported here/, 'the charger\'s description is passed on');
+    assert.match(JSON.stringify(error), /unlocking is not supported here/, "the charger's description is passed on");
     const event = await expectCommandEvent(res, 'CMD-CALLERROR', 'UnlockConnector');
     assert.equal(event.payload.error.ocppErrorCode, 'NotSupported');
   });
@@ -312,14 +316,22 @@ describe('commands through the admin API reach real chargers and every outcome i
     await until(() => pendingCalls('CMD-FIFO') === 3, 3000, 'C to be queued');
 
     await sleep(300);
-    assert.deepEqual(charger.calls.map((x) => x.payload.key), ['A'], 'only A is in flight while it is unanswered');
+    assert.deepEqual(
+      charger.calls.map((x) => x.payload.key),
+      ['A'],
+      'only A is in flight while it is unanswered',
+    );
     charger.reply(callA.messageId, { result: { status: 'Accepted' } });
     expectCompleted(await a, { status: 'Accepted' });
 
     const callB = await charger.waitForCall((x) => x.payload.key === 'B');
     assert.equal(callB.answeredBefore, 1, 'B arrived after A was answered');
     await sleep(300);
-    assert.deepEqual(charger.calls.map((x) => x.payload.key), ['A', 'B'], 'C waits while B is unanswered');
+    assert.deepEqual(
+      charger.calls.map((x) => x.payload.key),
+      ['A', 'B'],
+      'C waits while B is unanswered',
+    );
     charger.reply(callB.messageId, { result: { status: 'Rejected' } });
     expectCompleted(await b, { status: 'Rejected' });
 
@@ -328,7 +340,10 @@ describe('commands through the admin API reach real chargers and every outcome i
     charger.reply(callC.messageId, { result: { status: 'RebootRequired' } });
     const resC = await c;
     expectCompleted(resC, { status: 'RebootRequired' });
-    assert.deepEqual(charger.calls.map((x) => x.payload.key), ['A', 'B', 'C']);
+    assert.deepEqual(
+      charger.calls.map((x) => x.payload.key),
+      ['A', 'B', 'C'],
+    );
     for (const r of [await a, await b, resC]) await expectCommandEvent(r, 'CMD-FIFO', 'ChangeConfiguration');
   });
 

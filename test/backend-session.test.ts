@@ -2,11 +2,12 @@
  * Whole charging sessions driven by a backend through the admin API, observed on the SSE event stream, and
  * the per-action call policy (ask a backend on the bus, fall back locally or with a CALLERROR).
  */
-import { describe, test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { startBackendApp, type BackendApp } from './helpers/backend-app.js';
-import { sleep, type ReceivedCall, type TestCharger } from './helpers/backend-charger.js';
-import { metricSample, postCall, readMetrics, SseStream, type SseEvent } from './helpers/backend-http.js';
+import { after, before, describe, test } from 'node:test';
+import { type BackendApp, startBackendApp } from './helpers/backend-app.js';
+import { type ReceivedCall, sleep, type TestCharger } from './helpers/backend-charger.js';
+import { metricSample, postCall, readMetrics, type SseEvent, SseStream } from './helpers/backend-http.js';
 
 const ts = () => new Date().toISOString();
 
@@ -27,7 +28,11 @@ function afterAnswer(step: () => Promise<void>, failed: (err: unknown) => void):
 }
 
 /** The normalised form of a sampled value (defaults of the specification filled in). */
-function sampled(value: number, fields: { measurand?: string; unit?: string | null; phase?: string | null; location?: string; context?: string }, rawValue: string | number) {
+function sampled(
+  value: number,
+  fields: { measurand?: string; unit?: string | null; phase?: string | null; location?: string; context?: string },
+  rawValue: string | number,
+) {
   return {
     value,
     rawValue,
@@ -174,7 +179,8 @@ describe('a whole charging session driven by API commands, seen on the SSE strea
         ],
       );
       checkEnvelopes(sse.events, id, backend.app.gateway.id, 'ocpp1.6');
-      const [connected, booted, available, startCmd, auth, preparing, started, charging16, meter, stopCmd, endMeter, stoppedEv, finishing, availableAgain, disconnected] = events;
+      const [connected, booted, available, startCmd, auth, preparing, started, charging16, meter, stopCmd, endMeter, stoppedEv, finishing, availableAgain, disconnected] =
+        events;
 
       assert.equal(connected.payload.identity, id);
       assert.equal(connected.payload.remoteAddress, '127.0.0.1');
@@ -409,16 +415,27 @@ describe('a whole charging session driven by API commands, seen on the SSE strea
       await sleep(100);
 
       const ofA = all.envelopes.filter((e) => e.chargePointId === 'FLT-A').map((e) => e.eventId);
-      assert.deepEqual(onlyA.envelopes.map((e) => e.eventId), ofA, 'the FLT-A stream has exactly FLT-A\'s events, in order');
+      assert.deepEqual(
+        onlyA.envelopes.map((e) => e.eventId),
+        ofA,
+        "the FLT-A stream has exactly FLT-A's events, in order",
+      );
       assert.deepEqual(
         all.envelopes.filter((e) => e.chargePointId === 'FLT-A').map((e) => e.eventType),
         ['charge_point.connected', 'charge_point.booted', 'connector.status_changed', 'connector.status_changed'],
         'FLT-A: connected, booted, then its two statuses',
       );
-      assert.ok(all.envelopes.some((e) => e.chargePointId === 'FLT-B'), 'FLT-B did produce events');
+      assert.ok(
+        all.envelopes.some((e) => e.chargePointId === 'FLT-B'),
+        'FLT-B did produce events',
+      );
 
       const statusB = all.envelopes.filter((e) => e.chargePointId === 'FLT-B' && e.eventType === 'connector.status_changed').map((e) => e.eventId);
-      assert.deepEqual(statusOfB.envelopes.map((e) => e.eventId), statusB, 'both filters together');
+      assert.deepEqual(
+        statusOfB.envelopes.map((e) => e.eventId),
+        statusB,
+        'both filters together',
+      );
       assert.equal(statusB.length, 2);
     } finally {
       await Promise.all([all.close(), onlyA.close(), statusOfB.close()]);

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { postCall } from './helpers/backend-http.js';
 import { freePort, runServerProcessToExit, startServerProcess, within } from './helpers/gateway-harness.js';
 import { OcppClient } from './helpers/ocpp-client.js';
-import { postCall } from './helpers/backend-http.js';
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
@@ -38,7 +38,10 @@ describe('shutdown within its deadline', () => {
 
       const log = `\nstdout (last lines):\n${proc.stdout.slice(-6).join('\n')}\nstderr:\n${proc.stderr.join('\n')}`;
       assert.deepEqual(exit, { code: 0, signal: null }, `exited by itself with 0, before the deadline's forced exit${log}`);
-      assert.ok(proc.stdout.some((l) => l.includes('"shutdown complete"')), `the shutdown completed${log}`);
+      assert.ok(
+        proc.stdout.some((l) => l.includes('"shutdown complete"')),
+        `the shutdown completed${log}`,
+      );
       assert.ok(!proc.stdout.some((l) => l.includes('shutdown deadline passed')), `the deadline was not reached${log}`);
       assert.equal(closed.code, 1001, `charger closed with ${closed.code} ${closed.reason}`);
       assert.equal(answer.status, 404, JSON.stringify(answer.body));

@@ -2,12 +2,13 @@
  * Graceful shutdown of the real process (`node dist/src/main.js`): SIGTERM with chargers connected and an event
  * stream open, and a second signal during a long drain.
  */
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { freePort, startServerProcess, type ServerProcess } from './helpers/gateway-harness.js';
-import { TestCharger, sleep, type ClosedInfo } from './helpers/backend-charger.js';
+import { describe, test } from 'node:test';
+import { type ClosedInfo, sleep, TestCharger } from './helpers/backend-charger.js';
 import { getText, postCall, SseStream } from './helpers/backend-http.js';
+import { freePort, type ServerProcess, startServerProcess } from './helpers/gateway-harness.js';
 
 /** The process's exit, as observed from the moment this is called. */
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
@@ -85,7 +86,10 @@ describe('graceful shutdown of the real process', () => {
       const answered = await Promise.all(
         chargers.map((c) => c.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Available', timestamp: new Date().toISOString() })),
       );
-      assert.ok(answered.every((a) => a.kind === 'result'), 'every StatusNotification was answered');
+      assert.ok(
+        answered.every((a) => a.kind === 'result'),
+        'every StatusNotification was answered',
+      );
       const command = await postCall(adminUrl, 'SD-000', { action: 'TriggerMessage', payload: { requestedMessage: 'Heartbeat' }, commandId: 'cmd-before-sigterm' });
       assert.equal(command.status, 200, JSON.stringify(command.body));
 
@@ -93,9 +97,10 @@ describe('graceful shutdown of the real process', () => {
       proc.child.kill('SIGTERM');
       // CALLs racing the signal: whichever the gateway answers must have its event on the stream too.
       const racing = chargers.map((c, i) =>
-        c
-          .call('MeterValues', { connectorId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: String(90_000 + i) }] }] }, 10_000)
-          .then((answer) => answer.kind === 'result', () => false),
+        c.call('MeterValues', { connectorId: 1, meterValue: [{ timestamp: new Date().toISOString(), sampledValue: [{ value: String(90_000 + i) }] }] }, 10_000).then(
+          (answer) => answer.kind === 'result',
+          () => false,
+        ),
       );
 
       const readyz = await until503(adminUrl, 3000);
@@ -125,7 +130,10 @@ describe('graceful shutdown of the real process', () => {
 
       assert.notEqual(streamEnd, null, 'the SSE stream ended');
       assert.equal(streamEnd?.how, 'end', 'the server ended the SSE response cleanly');
-      assert.ok(sse.events.some((e) => e.event === 'end'), 'the stream closes with a final end event');
+      assert.ok(
+        sse.events.some((e) => e.event === 'end'),
+        'the stream closes with a final end event',
+      );
       for (const c of chargers) {
         assert.ok(
           sse.envelopes.some((e) => e.chargePointId === c.identity && e.eventType === 'connector.status_changed' && e.payload.status === 'Available'),
@@ -136,7 +144,8 @@ describe('graceful shutdown of the real process', () => {
       for (const i of racedAndAnswered) {
         assert.ok(
           sse.envelopes.some(
-            (e) => e.chargePointId === chargers[i].identity && e.eventType === 'transaction.meter_values' && e.payload.meterValues[0]?.sampledValues[0]?.value === 90_000 + i,
+            (e) =>
+              e.chargePointId === chargers[i].identity && e.eventType === 'transaction.meter_values' && e.payload.meterValues[0]?.sampledValues[0]?.value === 90_000 + i,
           ),
           `the MeterValues of ${chargers[i].identity} sent at the signal was answered, so its event is on the stream`,
         );

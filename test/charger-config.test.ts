@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, rawUpgrade, runServerProcessToExit, startServerProcess, within } from './helpers/gateway-harness.js';
-import { OcppClient } from './helpers/ocpp-client.js';
 import { bootPayload, expectResult } from './helpers/ocpp-assert.js';
+import { OcppClient } from './helpers/ocpp-client.js';
 
 describe('invalid configuration stops the real process', () => {
   it('SERVER_PORT=abc: exits non-zero with one line naming server.port', async () => {

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { metricValue, rawUpgrade, startGateway, waitUntil, within, type GatewayHarness } from './helpers/gateway-harness.js';
-import { OcppClient, nextId } from './helpers/ocpp-client.js';
+import { type GatewayHarness, metricValue, rawUpgrade, startGateway, waitUntil, within } from './helpers/gateway-harness.js';
 import { assertAnswersValid, bootPayload, expectResult } from './helpers/ocpp-assert.js';
+import { nextId, OcppClient } from './helpers/ocpp-client.js';
 
 /** Message type 5 is answered differently per version: a cheap way to ask a connection which version it speaks. */
 async function answeredAs(client: OcppClient): Promise<'ocpp1.6' | 'ocpp2.0.1'> {
@@ -440,7 +440,6 @@ describe('gateway stop', () => {
       await g.stop();
     }
   });
-
 
   it('closes every charger with 1001 and a reason', async () => {
     const g = await startGateway();

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OCPP_VERSIONS, type OcppVersion } from '../src/ocpp/versions.js';
-import { metricValue, startGateway, type GatewayHarness } from './helpers/gateway-harness.js';
-import { OcppClient, nextId } from './helpers/ocpp-client.js';
+import { type GatewayHarness, metricValue, startGateway } from './helpers/gateway-harness.js';
 import { assertAnswersValid, bootPayload, bootWithoutModel, expectCallError, expectResult, statusPayload } from './helpers/ocpp-assert.js';
+import { nextId, OcppClient } from './helpers/ocpp-client.js';
 
 type Codes = Record<OcppVersion, string | null>;
 
@@ -53,10 +53,16 @@ const CASES: BadFrameCase[] = [
   { name: 'an unknown action of 300 characters', text: (id) => call(id, 'A'.repeat(300), {}), codes: both('NotImplemented') },
   { name: 'an action in the wrong case (heartbeat)', text: (id) => call(id, 'heartbeat', {}), codes: both('NotImplemented') },
   {
-    name: "an action of the other version (2.0.1 TransactionEvent on 1.6, 1.6 StartTransaction on 2.0.1)",
+    name: 'an action of the other version (2.0.1 TransactionEvent on 1.6, 1.6 StartTransaction on 2.0.1)',
     text: (id, v) =>
       v === 'ocpp1.6'
-        ? call(id, 'TransactionEvent', { eventType: 'Started', timestamp: new Date().toISOString(), triggerReason: 'Authorized', seqNo: 0, transactionInfo: { transactionId: 'a' } })
+        ? call(id, 'TransactionEvent', {
+            eventType: 'Started',
+            timestamp: new Date().toISOString(),
+            triggerReason: 'Authorized',
+            seqNo: 0,
+            transactionInfo: { transactionId: 'a' },
+          })
         : call(id, 'StartTransaction', { connectorId: 1, idTag: 'TAG', meterStart: 0, timestamp: new Date().toISOString() }),
     codes: both('NotImplemented'),
   },
@@ -215,7 +221,12 @@ describe('charger framing and CALLERROR codes', () => {
         expectResult(await client.call('Heartbeat', {}));
         const after = await counts();
         assert.deepEqual(
-          { notJson: after.notJson - before.notJson, binary: after.binary - before.binary, format: after.format - before.format, messageType: after.messageType - before.messageType },
+          {
+            notJson: after.notJson - before.notJson,
+            binary: after.binary - before.binary,
+            format: after.format - before.format,
+            messageType: after.messageType - before.messageType,
+          },
           { notJson: 2, binary: 1, format: 1, messageType: 1 },
         );
       } finally {

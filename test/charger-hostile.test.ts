@@ -10,13 +10,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, rawUpgrade, startServerProcess, waitUntil, within, type ServerProcess } from './helpers/gateway-harness.js';
-import { OcppClient, nextId } from './helpers/ocpp-client.js';
+import { freePort, rawUpgrade, type ServerProcess, startServerProcess, waitUntil, within } from './helpers/gateway-harness.js';
 import { bootPayload, expectCallError, expectResult } from './helpers/ocpp-assert.js';
+import { nextId, OcppClient } from './helpers/ocpp-client.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The process and its admin /metrics.
@@ -225,7 +225,7 @@ describe('a refusal while draining, reset by the client at once (real process)',
         last.write(rest);
       });
       sockets.push(last);
-      assert.match(answer, /^HTTP\/1\.1 503 [^]*shutting down/);
+      assert.match(answer, /^HTTP\/1\.1 503 [\s\S]*shutting down/);
       await assertUnharmed(gateway);
     } finally {
       for (const charger of chargers) charger.terminate();
@@ -349,11 +349,15 @@ describe('connections that hold a descriptor without a session (real process)', 
       // Once they are gone, their places are free again.
       for (const h of held) h.socket.destroy();
       let client: OcppClient | undefined;
-      await waitUntil(async () => {
-        const outcome = await OcppClient.tryConnect(gateway.url, 'NEXT-2');
-        if (outcome.ok) client = outcome.client;
-        return outcome.ok;
-      }, 5000, 'a place after the no-subprotocol connections closed');
+      await waitUntil(
+        async () => {
+          const outcome = await OcppClient.tryConnect(gateway.url, 'NEXT-2');
+          if (outcome.ok) client = outcome.client;
+          return outcome.ok;
+        },
+        5000,
+        'a place after the no-subprotocol connections closed',
+      );
       expectResult(await client!.call('BootNotification', bootPayload('ocpp1.6')));
       client!.terminate();
       await assertUnharmed(gateway);

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OCPP_VERSIONS } from '../src/ocpp/versions.js';
-import { metricValue, startGateway, waitUntil, within, type GatewayHarness } from './helpers/gateway-harness.js';
-import { OcppClient, nextId, type Frame } from './helpers/ocpp-client.js';
+import { type FuzzedGateway, gatewayRss, scrapeMetrics, startFuzzedGateway } from './fuzz/gateway-process.js';
+import { type GatewayHarness, metricValue, startGateway, waitUntil, within } from './helpers/gateway-harness.js';
 import { assertAnswersValid, dataTransferFrameOfSize, expectCallError, expectResult } from './helpers/ocpp-assert.js';
-import { gatewayRss, scrapeMetrics, startFuzzedGateway, type FuzzedGateway } from './fuzz/gateway-process.js';
+import { type Frame, nextId, OcppClient } from './helpers/ocpp-client.js';
 
 // Each start distinct (meterStart): identical ones are one start retried, and get one transactionId.
 let meterReading = 0;

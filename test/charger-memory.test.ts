@@ -4,13 +4,14 @@
  * StartTransaction gets the first one's answer; a repeated StopTransaction is marked; memory is released when a
  * charger has been gone long enough, and bounded in total.
  */
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { metricValue, waitUntil } from './helpers/gateway-harness.js';
-import { deferred, getJson, startObservedGateway, type ObservedGateway } from './helpers/observed-gateway.js';
+import { deferred, getJson, type ObservedGateway, startObservedGateway } from './helpers/observed-gateway.js';
 
 const T0 = '2026-01-05T10:00:00.000Z';
 const status16 = (connectorId: number, status: string) => ({ connectorId, errorCode: 'NoError', status, timestamp: new Date().toISOString() });
@@ -36,7 +37,10 @@ describe('memory across reconnects', () => {
       const second = await gw.connect(id);
       await second.callOk('StatusNotification', status16(1, 'Preparing'));
       const statuses = ofType(gw, id, 'connector.status_changed').map((e) => [e.payload.status, e.payload.previousStatus]);
-      assert.deepEqual(statuses, [['Available', null], ['Preparing', 'Available']]);
+      assert.deepEqual(statuses, [
+        ['Available', null],
+        ['Preparing', 'Available'],
+      ]);
     } finally {
       await gw.stop();
     }
@@ -105,7 +109,10 @@ describe('retried StartTransaction and repeated StopTransaction (1.6)', () => {
       assert.deepEqual(b, a, 'the same answer');
       assert.equal(asked, 1, 'the backend was asked once');
       const started = ofType(gw, id, 'transaction.started').map((e) => [e.payload.transactionId, e.payload.retry]);
-      assert.deepEqual(started, [['4001', false], ['4001', true]]);
+      assert.deepEqual(started, [
+        ['4001', false],
+        ['4001', true],
+      ]);
       // A different start (another meterStart) is a new transaction.
       const c = await second.callOk('StartTransaction', { ...start, meterStart: 600 });
       assert.equal(c.transactionId, 4002);
@@ -123,7 +130,10 @@ describe('retried StartTransaction and repeated StopTransaction (1.6)', () => {
       const a = await charger.callOk('StartTransaction', start);
       const b = await charger.callOk('StartTransaction', start);
       assert.equal(b.transactionId, a.transactionId);
-      assert.deepEqual(ofType(gw, id, 'transaction.started').map((e) => e.payload.retry), [false, true]);
+      assert.deepEqual(
+        ofType(gw, id, 'transaction.started').map((e) => e.payload.retry),
+        [false, true],
+      );
     } finally {
       await gw.stop();
     }
@@ -203,7 +213,10 @@ describe('memory across a graceful restart', () => {
         const charger = await after.connect(id);
         // The charger never saw the answer before the restart: its retry still gets the same transactionId.
         assert.equal((await charger.callOk('StartTransaction', startX)).transactionId, transactionId);
-        assert.deepEqual(ofType(after, id, 'transaction.started').map((e) => e.payload.retry), [true]);
+        assert.deepEqual(
+          ofType(after, id, 'transaction.started').map((e) => e.payload.retry),
+          [true],
+        );
         await charger.callOk('StopTransaction', { transactionId, meterStop: 50, timestamp: T0 });
         await charger.callOk('StatusNotification', status16(2, 'Finishing'));
         const [stopped] = ofType(after, id, 'transaction.stopped');
@@ -241,7 +254,10 @@ describe('forgetting', () => {
       await waitUntil(async () => (await metricValue(gw.gateway, 'gateway_chargers_remembered')) === 0, 5000, 'the charger forgotten');
       const second = await gw.connect(id);
       await second.callOk('StatusNotification', status16(1, 'Preparing'));
-      assert.deepEqual(ofType(gw, id, 'connector.status_changed').map((e) => e.payload.previousStatus), [null, null]);
+      assert.deepEqual(
+        ofType(gw, id, 'connector.status_changed').map((e) => e.payload.previousStatus),
+        [null, null],
+      );
     } finally {
       await gw.stop();
     }

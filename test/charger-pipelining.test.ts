@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OCPP_VERSIONS, type OcppVersion } from '../src/ocpp/versions.js';
-import { metricValue, startGateway, type GatewayHarness } from './helpers/gateway-harness.js';
-import { OcppClient, nextId, type Frame } from './helpers/ocpp-client.js';
+import { type GatewayHarness, metricValue, startGateway } from './helpers/gateway-harness.js';
 import { dataTransferFrameOfSize, expectCallError, expectResult } from './helpers/ocpp-assert.js';
+import { type Frame, nextId, OcppClient } from './helpers/ocpp-client.js';
 import { assertValidConf } from './helpers/ocpp-schema.js';
 
 const T = () => new Date().toISOString();
@@ -145,7 +145,12 @@ describe('pipelined CALLs beyond the bound get GenericError, whatever the action
           const frames = await collect(client, 10);
           const byId = new Map(frames.map((f) => [String(f[1]), f]));
           // One is answered at once; four (4000 bytes) fit behind it; a fifth would make 5000 > 4096.
-          assertAllAnsweredInOrder(version, 'DataTransfer', ids.slice(0, 5), frames.filter((f) => f[0] === 3));
+          assertAllAnsweredInOrder(
+            version,
+            'DataTransfer',
+            ids.slice(0, 5),
+            frames.filter((f) => f[0] === 3),
+          );
           for (const id of ids.slice(5)) expectCallError(byId.get(id)!, id, 'GenericError');
           assert.equal(await metricValue(h.gateway, 'ocpp_inbound_calls_rejected_total'), 5);
         } finally {

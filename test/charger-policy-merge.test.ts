@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../src/config/load.js';
 import { startGateway } from './helpers/gateway-harness.js';
-import { OcppClient } from './helpers/ocpp-client.js';
 import { expectResult } from './helpers/ocpp-assert.js';
+import { OcppClient } from './helpers/ocpp-client.js';
 import { assertValidConf } from './helpers/ocpp-schema.js';
 
 const T = () => new Date().toISOString();

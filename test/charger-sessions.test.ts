@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OCPP_VERSIONS, type OcppVersion } from '../src/ocpp/versions.js';
-import { startGateway, type GatewayHarness } from './helpers/gateway-harness.js';
-import { OcppClient, nextId } from './helpers/ocpp-client.js';
+import { type GatewayHarness, startGateway } from './helpers/gateway-harness.js';
 import { assertAnswersValid, bootPayload, bootWithoutModel, dataTransferFrameOfSize, expectCallError, expectResult, statusPayload } from './helpers/ocpp-assert.js';
+import { nextId, OcppClient } from './helpers/ocpp-client.js';
 
 const MAX_INT32 = 2_147_483_647;
 const now = () => new Date().toISOString();
@@ -293,9 +293,7 @@ describe("the old gateway's own cases", () => {
       it('StatusNotification and MeterValues are answered with an empty object', async () => {
         assert.deepEqual(expectResult(await client.call('StatusNotification', statusPayload(version, 'Available'))), {});
         const meterValues =
-          version === 'ocpp1.6'
-            ? { connectorId: 1, meterValue: [{ timestamp: now(), sampledValue: [{ value: '1234' }] }] }
-            : { evseId: 1, meterValue: [meter(1234)] };
+          version === 'ocpp1.6' ? { connectorId: 1, meterValue: [{ timestamp: now(), sampledValue: [{ value: '1234' }] }] } : { evseId: 1, meterValue: [meter(1234)] };
         assert.deepEqual(expectResult(await client.call('MeterValues', meterValues)), {});
       });
 

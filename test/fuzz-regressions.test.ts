@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import { startFuzzedGateway, gatewayRss, httpText, scrapeMetrics, type FuzzedGateway } from './fuzz/gateway-process.js';
-import { OP, RawConnection, encodeFrame, openWebSocket, standardHeaders, upgradeRequest } from './fuzz/wire.js';
+import { type FuzzedGateway, gatewayRss, httpText, scrapeMetrics, startFuzzedGateway } from './fuzz/gateway-process.js';
+import { encodeFrame, OP, openWebSocket, RawConnection, standardHeaders, upgradeRequest } from './fuzz/wire.js';
 import { schemaOracle } from './helpers/schema-oracle.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -183,10 +183,22 @@ describe('fuzz findings replayed against the real process', () => {
     const attempts = async () => (await scrapeMetrics(g.adminPort)).get('ocpp_connection_attempts_total') ?? 0;
     const before = await attempts();
     const requests: Array<[string, number]> = [
-      ['GET /ocpp/CP-KEY HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: bad\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n', 400],
-      ['GET /ocpp/CP-VER HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 12\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n', 400],
-      ['POST /ocpp/CP-POST HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n', 405],
-      ['GET /ocpp/CP-LIST HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ocpp1.6,,ocpp2.0.1\r\n\r\n', 400],
+      [
+        'GET /ocpp/CP-KEY HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: bad\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
+        400,
+      ],
+      [
+        'GET /ocpp/CP-VER HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 12\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
+        400,
+      ],
+      [
+        'POST /ocpp/CP-POST HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
+        405,
+      ],
+      [
+        'GET /ocpp/CP-LIST HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ocpp1.6,,ocpp2.0.1\r\n\r\n',
+        400,
+      ],
     ];
     for (const [text, status] of requests) {
       const c = await RawConnection.open(g.port);

@@ -3,12 +3,13 @@
  * before the new connection's `charge_point.connected`, both carry the connection's epoch, epochs only grow
  * (also across a restart), and a replaced connection says nothing after its `disconnected`.
  */
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitUntil, metricValue } from './helpers/gateway-harness.js';
+import { describe, test } from 'node:test';
+import { metricValue, waitUntil } from './helpers/gateway-harness.js';
 import { deferred, startObservedGateway } from './helpers/observed-gateway.js';
 
 const boot16 = { chargePointVendor: 'Acme', chargePointModel: 'P1' };

@@ -3,8 +3,9 @@
  * failing fields, and its last refusals in the charger detail. Validation mode `log` writes one line per action
  * per interval, not one per message.
  */
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { getJson, startObservedGateway } from './helpers/observed-gateway.js';
 
 /** 37 characters: 1.6 allows 25 (CiString25). */
@@ -47,7 +48,10 @@ describe('schema refusals (strict)', () => {
       stopped = true;
       // At shutdown the lines left out are summarised.
       const summaries = gw.logs.filter((l) => l.msg === 'repeated log lines left out');
-      assert.deepEqual(summaries.map((l) => [l.key, l.suppressed]), [[`schema-refused:${id}:BootNotification`, 2]]);
+      assert.deepEqual(
+        summaries.map((l) => [l.key, l.suppressed]),
+        [[`schema-refused:${id}:BootNotification`, 2]],
+      );
     } finally {
       if (!stopped) await gw.stop();
     }
@@ -62,7 +66,10 @@ describe('schema refusals (strict)', () => {
         await charger.call('BootNotification', badBoot);
       }
       const lines = gw.logs.filter((l) => l.msg === 'charger CALL refused: the payload breaks the OCPP schema');
-      assert.deepEqual(lines.map((l) => l.chargePointId), ['REF-A', 'REF-B']);
+      assert.deepEqual(
+        lines.map((l) => l.chargePointId),
+        ['REF-A', 'REF-B'],
+      );
     } finally {
       await gw.stop();
     }

@@ -7,15 +7,14 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsImport from 'ajv-formats';
 import type { FormatsPlugin } from 'ajv-formats';
-import { V16_ANSWERS, V201_ANSWERS, defaultAnswer, type Answer, type SimVersion } from '../src/sim/charger-answers.js';
+import addFormatsImport from 'ajv-formats';
+import { type Answer, defaultAnswer, type SimVersion, V16_ANSWERS, V201_ANSWERS } from '../src/sim/charger-answers.js';
 import { CallError } from '../src/sim/errors.js';
 import * as msg from '../src/sim/messages.js';
 
 // ajv-formats is CommonJS; NodeNext types the default import as the module object.
-const addFormats: FormatsPlugin =
-  (addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? (addFormatsImport as unknown as FormatsPlugin);
+const addFormats: FormatsPlugin = (addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? (addFormatsImport as unknown as FormatsPlugin);
 
 type Schema = Record<string, any>;
 const require = createRequire(import.meta.url);
@@ -115,19 +114,76 @@ describe('charger answer table', () => {
   checkTable('ocpp2.0.1', V201_ANSWERS);
 
   it('covers the central-system actions of both versions', () => {
-    const v16 = ['CancelReservation', 'ChangeAvailability', 'ChangeConfiguration', 'ClearCache', 'ClearChargingProfile',
-      'DataTransfer', 'GetCompositeSchedule', 'GetConfiguration', 'GetDiagnostics', 'GetLocalListVersion',
-      'RemoteStartTransaction', 'RemoteStopTransaction', 'ReserveNow', 'Reset', 'SendLocalList', 'SetChargingProfile',
-      'TriggerMessage', 'UnlockConnector', 'UpdateFirmware', 'CertificateSigned', 'DeleteCertificate',
-      'ExtendedTriggerMessage', 'GetInstalledCertificateIds', 'GetLog', 'InstallCertificate', 'SignedUpdateFirmware'];
-    const v201 = ['CancelReservation', 'CertificateSigned', 'ChangeAvailability', 'ClearCache', 'ClearChargingProfile',
-      'ClearDisplayMessage', 'ClearVariableMonitoring', 'CostUpdated', 'CustomerInformation', 'DataTransfer',
-      'DeleteCertificate', 'GetBaseReport', 'GetChargingProfiles', 'GetCompositeSchedule', 'GetDisplayMessages',
-      'GetInstalledCertificateIds', 'GetLocalListVersion', 'GetLog', 'GetMonitoringReport', 'GetReport',
-      'GetTransactionStatus', 'GetVariables', 'InstallCertificate', 'PublishFirmware', 'RequestStartTransaction',
-      'RequestStopTransaction', 'ReserveNow', 'Reset', 'SendLocalList', 'SetChargingProfile', 'SetDisplayMessage',
-      'SetMonitoringBase', 'SetMonitoringLevel', 'SetNetworkProfile', 'SetVariableMonitoring', 'SetVariables',
-      'TriggerMessage', 'UnlockConnector', 'UnpublishFirmware', 'UpdateFirmware'];
+    const v16 = [
+      'CancelReservation',
+      'ChangeAvailability',
+      'ChangeConfiguration',
+      'ClearCache',
+      'ClearChargingProfile',
+      'DataTransfer',
+      'GetCompositeSchedule',
+      'GetConfiguration',
+      'GetDiagnostics',
+      'GetLocalListVersion',
+      'RemoteStartTransaction',
+      'RemoteStopTransaction',
+      'ReserveNow',
+      'Reset',
+      'SendLocalList',
+      'SetChargingProfile',
+      'TriggerMessage',
+      'UnlockConnector',
+      'UpdateFirmware',
+      'CertificateSigned',
+      'DeleteCertificate',
+      'ExtendedTriggerMessage',
+      'GetInstalledCertificateIds',
+      'GetLog',
+      'InstallCertificate',
+      'SignedUpdateFirmware',
+    ];
+    const v201 = [
+      'CancelReservation',
+      'CertificateSigned',
+      'ChangeAvailability',
+      'ClearCache',
+      'ClearChargingProfile',
+      'ClearDisplayMessage',
+      'ClearVariableMonitoring',
+      'CostUpdated',
+      'CustomerInformation',
+      'DataTransfer',
+      'DeleteCertificate',
+      'GetBaseReport',
+      'GetChargingProfiles',
+      'GetCompositeSchedule',
+      'GetDisplayMessages',
+      'GetInstalledCertificateIds',
+      'GetLocalListVersion',
+      'GetLog',
+      'GetMonitoringReport',
+      'GetReport',
+      'GetTransactionStatus',
+      'GetVariables',
+      'InstallCertificate',
+      'PublishFirmware',
+      'RequestStartTransaction',
+      'RequestStopTransaction',
+      'ReserveNow',
+      'Reset',
+      'SendLocalList',
+      'SetChargingProfile',
+      'SetDisplayMessage',
+      'SetMonitoringBase',
+      'SetMonitoringLevel',
+      'SetNetworkProfile',
+      'SetVariableMonitoring',
+      'SetVariables',
+      'TriggerMessage',
+      'UnlockConnector',
+      'UnpublishFirmware',
+      'UpdateFirmware',
+    ];
     assert.deepEqual(Object.keys(V16_ANSWERS).sort(), v16.sort());
     assert.deepEqual(Object.keys(V201_ANSWERS).sort(), v201.sort());
   });
@@ -153,7 +209,11 @@ describe('charger answer table', () => {
         const action = id.replace(/^urn:/, '').replace(/\.(req|conf)$/, '');
         if (Object.hasOwn(table, action)) continue;
         // Every schema action is either answered from the table or refused as charger-initiated.
-        assert.throws(() => defaultAnswer(version, action, {}), (e: unknown) => e instanceof CallError && e.code === 'NotSupported', `${version} ${action}`);
+        assert.throws(
+          () => defaultAnswer(version, action, {}),
+          (e: unknown) => e instanceof CallError && e.code === 'NotSupported',
+          `${version} ${action}`,
+        );
       }
     }
   });

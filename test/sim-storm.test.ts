@@ -10,7 +10,6 @@ import { runSimulation } from '../src/sim/index.js';
 import { resolveOptions } from '../src/sim/options.js';
 import { startResponder, stopChild } from './helpers/responder.js';
 
-
 describe('reconnect storm and idle chargers against the baseline responder', () => {
   let responder: { child: ChildProcess; port: number };
   let url: string;

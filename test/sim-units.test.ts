@@ -18,7 +18,7 @@ describe('Histogram', () => {
   it('keeps quantiles within 1 % of the exact values over a wide range', () => {
     const values: number[] = [];
     let seed = 7;
-    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 50_000; i++) values.push(Math.floor(50 * Math.exp(rand() * 12))); // 50 us .. 8 s, log-spread
     const h = new Histogram();
     for (const v of values) h.record(v);
@@ -118,7 +118,10 @@ describe('simulator options', () => {
   });
 
   it('alternates versions in mix mode', () => {
-    assert.deepEqual([0, 1, 2].map((i) => protocolsOf('mix', i)), [['ocpp1.6'], ['ocpp2.0.1'], ['ocpp1.6']]);
+    assert.deepEqual(
+      [0, 1, 2].map((i) => protocolsOf('mix', i)),
+      [['ocpp1.6'], ['ocpp2.0.1'], ['ocpp1.6']],
+    );
     assert.deepEqual(protocolsOf('both', 3), ['ocpp2.0.1', 'ocpp1.6']);
   });
 

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { CallError, CallTimeoutError, NO_REPLY, SimulatedCharger, runSimulation } from '../src/sim/index.js';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { CallError, CallTimeoutError, NO_REPLY, runSimulation, SimulatedCharger } from '../src/sim/index.js';
 import { startResponder, stopChild } from './helpers/responder.js';
-
 
 /** A tiny central system: `onConnection` gets every accepted socket. */
 async function tinyServer(
@@ -44,8 +43,7 @@ function answerEverything(ws: WebSocket): void {
     const frame = JSON.parse(data.toString()) as unknown[];
     if (frame[0] !== 2) return;
     const action = frame[2];
-    const payload =
-      action === 'BootNotification' ? { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 } : {};
+    const payload = action === 'BootNotification' ? { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 } : {};
     ws.send(JSON.stringify([3, frame[1], payload]));
   });
 }
@@ -191,7 +189,10 @@ describe('SimulatedCharger', () => {
     const charger = new SimulatedCharger({ url: tiny.url, identity: 'ORDER1' });
     await charger.connect();
     const results = await Promise.all(Array.from({ length: 10 }, (_, n) => charger.call('DataTransfer', { n })));
-    assert.deepEqual(results.map((r) => (r as { n: number }).n), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      results.map((r) => (r as { n: number }).n),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     assert.equal(maxOutstanding, 1);
     await charger.close();
   });
@@ -211,10 +212,13 @@ describe('central-system CALLs during a load run', () => {
         }
         if (commanded) triggered.get(identity)!.push(frame[2] as string);
         const payload =
-          frame[2] === 'BootNotification' ? { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 }
-          : frame[2] === 'StartTransaction' ? { transactionId: 7, idTagInfo: { status: 'Accepted' } }
-          : frame[2] === 'Authorize' ? { idTagInfo: { status: 'Accepted' } }
-          : {};
+          frame[2] === 'BootNotification'
+            ? { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 }
+            : frame[2] === 'StartTransaction'
+              ? { transactionId: 7, idTagInfo: { status: 'Accepted' } }
+              : frame[2] === 'Authorize'
+                ? { idTagInfo: { status: 'Accepted' } }
+                : {};
         ws.send(JSON.stringify([3, frame[1], payload]));
         if (frame[2] === 'StatusNotification' && !commanded) {
           commanded = true;

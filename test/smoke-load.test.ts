@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runSimulation } from '../src/sim/index.js';
-import { startServerProcess, type ServerProcess } from './helpers/gateway-harness.js';
+import { type ServerProcess, startServerProcess } from './helpers/gateway-harness.js';
 
 const CHARGERS = 2000;
 

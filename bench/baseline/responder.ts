@@ -12,7 +12,7 @@
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 
 const SUPPORTED = ['ocpp1.6', 'ocpp2.0.1'];
 

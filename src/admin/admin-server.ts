@@ -1,15 +1,15 @@
-import { fastify, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import { type FastifyError, type FastifyInstance, fastify } from 'fastify';
 import type { AdminGateway } from './admin-gateway.js';
 import { createAdminMetrics } from './admin-metrics.js';
 import { describeError, errorBody } from './api-errors.js';
 import { bearerAuth } from './bearer-auth.js';
-import { SHARED_SCHEMAS } from './schemas.js';
-import { SseHub } from './sse-hub.js';
-import { healthRoutes } from './routes/health.js';
 import { chargePointRoutes } from './routes/charge-points.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+import { SseHub } from './sse-hub.js';
 
 export interface AdminServerOptions {
   /** Defaults: the gateway's `admin` config. Port 0 picks a free port (tests). */
@@ -138,9 +138,7 @@ async function buildApp(
     return reply.code(status).send(body);
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
-  );
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
   healthRoutes(app, gateway);
   chargePointRoutes(app, gateway);

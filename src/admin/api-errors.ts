@@ -61,11 +61,7 @@ function fieldOf(context: string, issue: AjvIssue): string {
   const path = (issue.instancePath ?? '').replace(/^\//, '');
   const params = issue.params ?? {};
   const child =
-    typeof params.missingProperty === 'string'
-      ? params.missingProperty
-      : typeof params.additionalProperty === 'string'
-        ? params.additionalProperty
-        : undefined;
+    typeof params.missingProperty === 'string' ? params.missingProperty : typeof params.additionalProperty === 'string' ? params.additionalProperty : undefined;
   return [context, path, child].filter((part) => part !== undefined && part !== '').join('/');
 }
 

@@ -1,5 +1,5 @@
-import type { ChargerSession } from '../gateway/session.js';
 import type { ConnectorStatusEntry, OpenTransaction } from '../events/connector-memory.js';
+import type { ChargerSession } from '../gateway/session.js';
 
 /** What the API shows of a connected charger; times as ISO-8601 strings. */
 export interface ChargePointView {

@@ -79,10 +79,7 @@ export const OpenTransactionSchema = {
     evseId: nullable('integer'),
     connectorId: nullable('integer'),
     idToken: {
-      anyOf: [
-        { type: 'object', required: ['idToken', 'type'], properties: { idToken: { type: 'string' }, type: { type: 'string' } } },
-        { type: 'null' },
-      ],
+      anyOf: [{ type: 'object', required: ['idToken', 'type'], properties: { idToken: { type: 'string' }, type: { type: 'string' } } }, { type: 'null' }],
     },
     startedAt: nullable('string'),
     meterStart: nullable('number', { description: 'Wh' }),
@@ -93,7 +90,7 @@ export const OpenTransactionSchema = {
 export const SchemaRefusalSchema = {
   $id: 'SchemaRefusal',
   type: 'object',
-  description: "A charger CALL refused because its payload broke the OCPP schema (the values themselves are not kept)",
+  description: 'A charger CALL refused because its payload broke the OCPP schema (the values themselves are not kept)',
   required: ['at', 'action', 'errorCode', 'paths'],
   properties: {
     at: { type: 'string', format: 'date-time' },

@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { SUBJECTS, type Bus } from '../bus/types.js';
+import { type Bus, SUBJECTS } from '../bus/types.js';
 import type { GatewayEvent } from '../events/envelope.js';
 import type { AdminMetrics } from './admin-metrics.js';
-import { eventFilter, isGatewayEvent, type EventFilterSpec } from './event-filter.js';
+import { type EventFilterSpec, eventFilter, isGatewayEvent } from './event-filter.js';
 import { SseStream, sseFrame } from './sse-stream.js';
 
 export interface SseHubOptions {
@@ -62,10 +62,7 @@ export class SseHub {
         metrics.sseStreams.dec();
         if (reason === 'overflow') {
           metrics.sseOverflowCloses.inc();
-          log.warn(
-            { peer, bufferEvents: this.options.bufferEvents, bufferBytes: this.options.bufferBytes },
-            'event stream ended: the client did not keep up',
-          );
+          log.warn({ peer, bufferEvents: this.options.bufferEvents, bufferBytes: this.options.bufferBytes }, 'event stream ended: the client did not keep up');
         } else {
           log.debug({ peer, reason, ms: Date.now() - openedAt }, 'event stream ended');
         }

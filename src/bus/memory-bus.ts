@@ -1,5 +1,5 @@
-import { BusTimeoutError, NoRespondersError, type Bus, type BusHandler, type BusResponder, type Subscription } from './types.js';
 import { subjectMatches } from './subject-match.js';
+import { type Bus, type BusHandler, type BusResponder, BusTimeoutError, NoRespondersError, type Subscription } from './types.js';
 
 interface Entry {
   pattern: string;

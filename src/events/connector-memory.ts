@@ -83,7 +83,8 @@ export class ConnectorMemory {
   recordStatus(entry: ConnectorStatusEntry): string | null {
     const map = (this.statusMap ??= new Map());
     const previous = map.get(entry.key);
-    if (previous !== undefined) map.delete(entry.key); // re-insert: Map order is then least recent first
+    if (previous !== undefined)
+      map.delete(entry.key); // re-insert: Map order is then least recent first
     else this.makeRoom(map);
     map.set(entry.key, entry);
     return previous === undefined ? null : previous.status;
@@ -120,17 +121,17 @@ export class ConnectorMemory {
    * Records a message about a transaction that is under way (2.0.1 `Updated`). One not yet known is opened:
    * after a reconnect the charger carries on with transactions this connection never saw start.
    */
-  updateTransaction(
-    transactionId: string,
-    evseId: number | null,
-    connectorId: number | null,
-    idToken: IdToken | null,
-    at: string | null,
-  ): OpenTransaction {
+  updateTransaction(transactionId: string, evseId: number | null, connectorId: number | null, idToken: IdToken | null, at: string | null): OpenTransaction {
     const known = this.txMap?.get(transactionId);
     if (known === undefined) {
       const tx: OpenTransaction = {
-        transactionId, evseId, connectorId, idToken, startedAt: null, meterStart: null, updatedAt: at,
+        transactionId,
+        evseId,
+        connectorId,
+        idToken,
+        startedAt: null,
+        meterStart: null,
+        updatedAt: at,
       };
       this.openTransaction(tx);
       return tx;
@@ -154,9 +155,10 @@ export class ConnectorMemory {
     const earlier = stopped.get(transactionId);
     if (earlier !== undefined) stopped.delete(transactionId);
     else this.makeRoom(stopped, STOPPED_LIMIT);
-    stopped.set(transactionId, tx !== undefined
-      ? { transactionId, evseId: tx.evseId, connectorId: tx.connectorId }
-      : (earlier ?? { transactionId, evseId: null, connectorId: null }));
+    stopped.set(
+      transactionId,
+      tx !== undefined ? { transactionId, evseId: tx.evseId, connectorId: tx.connectorId } : (earlier ?? { transactionId, evseId: null, connectorId: null }),
+    );
     return tx;
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { isoNow } from '../observability/clock.js';
 import type { OcppVersion } from '../ocpp/versions.js';
 import type { ConnectorMemory } from './connector-memory.js';
-import { isoNow } from '../observability/clock.js';
 
 /**
  * The one envelope every event leaves the gateway in. Field names and meaning are the old gateway's Kafka
@@ -74,14 +74,7 @@ export type OcppExchange = {
  * must see them. `request` and `response` are `ocpp.request` / `ocpp.response`, typed loosely because a
  * vendor with validation switched off can send anything.
  */
-export type CallMapper = (
-  ctx: EventContext,
-  timestamp: string,
-  request: any,
-  response: any,
-  ocpp: OcppExchange,
-  out: GatewayEvent[],
-) => void;
+export type CallMapper = (ctx: EventContext, timestamp: string, request: any, response: any, ocpp: OcppExchange, out: GatewayEvent[]) => void;
 
 export function eventTimestamp(source: EventSource): string {
   return source.now !== undefined ? source.now.toISOString() : isoNow();
@@ -91,12 +84,7 @@ export function eventTimestamp(source: EventSource): string {
  * Builds an envelope. `timestamp` lets one CALL's several events share one instant without reading the
  * clock for each.
  */
-export function makeEvent<P>(
-  source: EventSource,
-  eventType: string,
-  payload: P,
-  timestamp: string = eventTimestamp(source),
-): GatewayEvent<P> {
+export function makeEvent<P>(source: EventSource, eventType: string, payload: P, timestamp: string = eventTimestamp(source)): GatewayEvent<P> {
   // Same property order for every event keeps one hidden class on the hot path.
   return {
     eventId: randomUUID(),

@@ -1,18 +1,6 @@
 import { ocppActionEvent } from './common-mappers.js';
-import {
-  EventType,
-  eventTimestamp,
-  makeEvent,
-  type EventContext,
-  type EventSource,
-  type GatewayEvent,
-  type OcppExchange,
-} from './envelope.js';
-import type {
-  ChargePointConnectedPayload,
-  ChargePointDisconnectedPayload,
-  CommandResponsePayload,
-} from './payloads.js';
+import { type EventContext, type EventSource, EventType, eventTimestamp, type GatewayEvent, makeEvent, type OcppExchange } from './envelope.js';
+import type { ChargePointConnectedPayload, ChargePointDisconnectedPayload, CommandResponsePayload } from './payloads.js';
 import { V16_MAPPERS } from './v16.js';
 import { V201_MAPPERS } from './v201.js';
 
@@ -22,26 +10,26 @@ import { V201_MAPPERS } from './v201.js';
  */
 
 export {
-  EventType,
-  OCPP_ACTION_EVENT_PREFIX,
-  makeEvent,
-  ocppActionEventType,
-  type EventContext,
-  type EventSource,
-  type GatewayEvent,
-  type NamedEventType,
-  type OcppExchange,
-} from './envelope.js';
-export {
   ConnectorMemory,
-  DEFAULT_MEMORY_LIMIT,
-  STOPPED_LIMIT,
-  connectorKey,
   type ConnectorMemorySnapshot,
   type ConnectorStatusEntry,
+  connectorKey,
+  DEFAULT_MEMORY_LIMIT,
   type OpenTransaction,
+  STOPPED_LIMIT,
   type StoppedTransaction,
 } from './connector-memory.js';
+export {
+  type EventContext,
+  type EventSource,
+  EventType,
+  type GatewayEvent,
+  makeEvent,
+  type NamedEventType,
+  OCPP_ACTION_EVENT_PREFIX,
+  type OcppExchange,
+  ocppActionEventType,
+} from './envelope.js';
 export type * from './payloads.js';
 export { V16_ID_TAG_TYPE } from './payloads.js';
 export { V16_EVENT_TYPES } from './v16.js';
@@ -54,12 +42,7 @@ const NO_FIELDS: Record<string, unknown> = Object.freeze({}) as Record<string, u
  * published. Pure apart from updating `ctx.memory`. The payloads reference `request` and `response` (no
  * copies), so neither may be changed afterwards.
  */
-export function eventsForCall(
-  ctx: EventContext,
-  action: string,
-  request: Record<string, any>,
-  response: Record<string, any>,
-): GatewayEvent[] {
+export function eventsForCall(ctx: EventContext, action: string, request: Record<string, any>, response: Record<string, any>): GatewayEvent[] {
   const timestamp = eventTimestamp(ctx);
   const req = request ?? NO_FIELDS;
   const res = response ?? NO_FIELDS;
@@ -80,10 +63,7 @@ export interface ConnectedInfo {
 }
 
 /** `charge_point.connected`: the charger's session is established and owned by this gateway. */
-export function connectedEvent(
-  ctx: EventSource,
-  info: ConnectedInfo = {},
-): GatewayEvent<ChargePointConnectedPayload> {
+export function connectedEvent(ctx: EventSource, info: ConnectedInfo = {}): GatewayEvent<ChargePointConnectedPayload> {
   return makeEvent<ChargePointConnectedPayload>(ctx, EventType.ChargePointConnected, {
     remoteAddress: info.remoteAddress ?? null,
     identity: info.identity ?? ctx.chargePointId,
@@ -101,10 +81,7 @@ export interface DisconnectedInfo {
 }
 
 /** `charge_point.disconnected`, with the WebSocket close code and reason. */
-export function disconnectedEvent(
-  ctx: EventSource,
-  info: DisconnectedInfo,
-): GatewayEvent<ChargePointDisconnectedPayload> {
+export function disconnectedEvent(ctx: EventSource, info: DisconnectedInfo): GatewayEvent<ChargePointDisconnectedPayload> {
   return makeEvent<ChargePointDisconnectedPayload>(ctx, EventType.ChargePointDisconnected, {
     code: info.code,
     reason: info.reason,
@@ -125,10 +102,7 @@ export interface CommandResult {
 }
 
 /** `command.response`: how a backend command to the charger ended, whoever is waiting for it. */
-export function commandResponseEvent(
-  ctx: EventSource,
-  result: CommandResult,
-): GatewayEvent<CommandResponsePayload> {
+export function commandResponseEvent(ctx: EventSource, result: CommandResult): GatewayEvent<CommandResponsePayload> {
   return makeEvent<CommandResponsePayload>(ctx, EventType.CommandResponse, {
     commandId: result.commandId,
     action: result.action,

@@ -1,9 +1,8 @@
 import { dataTransfer, firmwareStatus, heartbeat, logStatus, securityEvent } from './common-mappers.js';
-import { connectorKey, transactionIdString, type ConnectorMemory } from './connector-memory.js';
-import { EventType, makeEvent, ocppActionEventType, type CallMapper } from './envelope.js';
+import { type ConnectorMemory, connectorKey, transactionIdString } from './connector-memory.js';
+import { type CallMapper, EventType, makeEvent, ocppActionEventType } from './envelope.js';
 import { meterValuesV16 } from './meter-values.js';
 import {
-  V16_ID_TAG_TYPE,
   type AuthorizationRequestedPayload,
   type ChargePointBootedPayload,
   type ConnectorStatusChangedPayload,
@@ -12,6 +11,7 @@ import {
   type TransactionMeterValuesPayload,
   type TransactionStartedPayload,
   type TransactionStoppedPayload,
+  V16_ID_TAG_TYPE,
 } from './payloads.js';
 
 /** OCPP 1.6 (with the security extension) charger→central CALLs to events. */
@@ -21,21 +21,28 @@ function idTag(tag: unknown): IdToken | null {
 }
 
 const bootNotification: CallMapper = (ctx, ts, req, res, ocpp, out) => {
-  out.push(makeEvent<ChargePointBootedPayload>(ctx, EventType.ChargePointBooted, {
-    vendor: req.chargePointVendor ?? null,
-    model: req.chargePointModel ?? null,
-    serialNumber: req.chargePointSerialNumber ?? null,
-    chargeBoxSerialNumber: req.chargeBoxSerialNumber ?? null,
-    firmwareVersion: req.firmwareVersion ?? null,
-    iccid: req.iccid ?? null,
-    imsi: req.imsi ?? null,
-    meterType: req.meterType ?? null,
-    meterSerialNumber: req.meterSerialNumber ?? null,
-    reason: null,
-    status: res.status ?? null,
-    interval: res.interval ?? null,
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<ChargePointBootedPayload>(
+      ctx,
+      EventType.ChargePointBooted,
+      {
+        vendor: req.chargePointVendor ?? null,
+        model: req.chargePointModel ?? null,
+        serialNumber: req.chargePointSerialNumber ?? null,
+        chargeBoxSerialNumber: req.chargeBoxSerialNumber ?? null,
+        firmwareVersion: req.firmwareVersion ?? null,
+        iccid: req.iccid ?? null,
+        imsi: req.imsi ?? null,
+        meterType: req.meterType ?? null,
+        meterSerialNumber: req.meterSerialNumber ?? null,
+        reason: null,
+        status: res.status ?? null,
+        interval: res.interval ?? null,
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 const statusNotification: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
@@ -51,28 +58,42 @@ const statusNotification: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
     errorCode,
     timestamp: timestamp ?? ts,
   });
-  out.push(makeEvent<ConnectorStatusChangedPayload>(ctx, EventType.ConnectorStatusChanged, {
-    evseId: null,
-    connectorId,
-    status,
-    previousStatus,
-    errorCode,
-    info: req.info ?? null,
-    vendorId: req.vendorId ?? null,
-    vendorErrorCode: req.vendorErrorCode ?? null,
-    timestamp,
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<ConnectorStatusChangedPayload>(
+      ctx,
+      EventType.ConnectorStatusChanged,
+      {
+        evseId: null,
+        connectorId,
+        status,
+        previousStatus,
+        errorCode,
+        info: req.info ?? null,
+        vendorId: req.vendorId ?? null,
+        vendorErrorCode: req.vendorErrorCode ?? null,
+        timestamp,
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 const authorize: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   const info = res.idTagInfo ?? null;
-  out.push(makeEvent<AuthorizationRequestedPayload>(ctx, EventType.AuthorizationRequested, {
-    idToken: idTag(req.idTag),
-    status: info?.status ?? null,
-    idTokenInfo: info,
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<AuthorizationRequestedPayload>(
+      ctx,
+      EventType.AuthorizationRequested,
+      {
+        idToken: idTag(req.idTag),
+        status: info?.status ?? null,
+        idTokenInfo: info,
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 const startTransaction: CallMapper = (ctx, ts, req, res, ocpp, out) => {
@@ -88,28 +109,41 @@ const startTransaction: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   const retry = transactionId !== null && isRepeatedStart(ctx.memory, transactionId, connectorId, timestamp, meterStart);
   if (transactionId !== null && !retry) {
     ctx.memory.openTransaction({
-      transactionId, evseId: null, connectorId, idToken, startedAt: timestamp, meterStart, updatedAt: timestamp,
+      transactionId,
+      evseId: null,
+      connectorId,
+      idToken,
+      startedAt: timestamp,
+      meterStart,
+      updatedAt: timestamp,
     });
   }
-  out.push(makeEvent<TransactionStartedPayload>(ctx, EventType.TransactionStarted, {
-    transactionId,
-    ocppTransactionId: res.transactionId ?? null,
-    evseId: null,
-    connectorId,
-    idToken,
-    timestamp,
-    authorizationStatus: info?.status ?? null,
-    idTokenInfo: info,
-    triggerReason: null,
-    seqNo: null,
-    chargingState: null,
-    offline: null,
-    meterStart,
-    reservationId: req.reservationId ?? null,
-    remoteStartId: null,
-    retry,
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<TransactionStartedPayload>(
+      ctx,
+      EventType.TransactionStarted,
+      {
+        transactionId,
+        ocppTransactionId: res.transactionId ?? null,
+        evseId: null,
+        connectorId,
+        idToken,
+        timestamp,
+        authorizationStatus: info?.status ?? null,
+        idTokenInfo: info,
+        triggerReason: null,
+        seqNo: null,
+        chargingState: null,
+        offline: null,
+        meterStart,
+        reservationId: req.reservationId ?? null,
+        remoteStartId: null,
+        retry,
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 function isRepeatedStart(memory: ConnectorMemory, transactionId: string, connectorId: unknown, timestamp: unknown, meterStart: unknown): boolean {
@@ -130,52 +164,80 @@ const stopTransaction: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   const meterValues = meterValuesV16(req.transactionData);
   // The readings belong to the transaction, so they precede its end.
   if (meterValues.length > 0) {
-    out.push(makeEvent<TransactionMeterValuesPayload>(ctx, EventType.TransactionMeterValues, {
-      transactionId,
-      ocppTransactionId: req.transactionId ?? null,
-      evseId: null,
-      connectorId,
-      meterValues,
-      ocpp,
-    }, ts));
+    out.push(
+      makeEvent<TransactionMeterValuesPayload>(
+        ctx,
+        EventType.TransactionMeterValues,
+        {
+          transactionId,
+          ocppTransactionId: req.transactionId ?? null,
+          evseId: null,
+          connectorId,
+          meterValues,
+          ocpp,
+        },
+        ts,
+      ),
+    );
   }
   const info = res.idTagInfo ?? null;
-  out.push(makeEvent<TransactionStoppedPayload>(ctx, EventType.TransactionStopped, {
-    transactionId,
-    ocppTransactionId: req.transactionId ?? null,
-    evseId: null,
-    connectorId,
-    idToken: idTag(req.idTag),
-    timestamp: req.timestamp ?? null,
-    authorizationStatus: info?.status ?? null,
-    idTokenInfo: info,
-    triggerReason: null,
-    seqNo: null,
-    chargingState: null,
-    offline: null,
-    meterStop: req.meterStop ?? null,
-    reason: req.reason ?? 'Local',
-    repeat,
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<TransactionStoppedPayload>(
+      ctx,
+      EventType.TransactionStopped,
+      {
+        transactionId,
+        ocppTransactionId: req.transactionId ?? null,
+        evseId: null,
+        connectorId,
+        idToken: idTag(req.idTag),
+        timestamp: req.timestamp ?? null,
+        authorizationStatus: info?.status ?? null,
+        idTokenInfo: info,
+        triggerReason: null,
+        seqNo: null,
+        chargingState: null,
+        offline: null,
+        meterStop: req.meterStop ?? null,
+        reason: req.reason ?? 'Local',
+        repeat,
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 const meterValues: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
-  out.push(makeEvent<TransactionMeterValuesPayload>(ctx, EventType.TransactionMeterValues, {
-    transactionId: transactionIdString(req.transactionId),
-    ocppTransactionId: req.transactionId ?? null,
-    evseId: null,
-    connectorId: req.connectorId ?? null,
-    meterValues: meterValuesV16(req.meterValue),
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<TransactionMeterValuesPayload>(
+      ctx,
+      EventType.TransactionMeterValues,
+      {
+        transactionId: transactionIdString(req.transactionId),
+        ocppTransactionId: req.transactionId ?? null,
+        evseId: null,
+        connectorId: req.connectorId ?? null,
+        meterValues: meterValuesV16(req.meterValue),
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 const diagnosticsStatus: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
-  out.push(makeEvent<DiagnosticsStatusChangedPayload>(ctx, EventType.DiagnosticsStatusChanged, {
-    status: req.status ?? null,
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<DiagnosticsStatusChangedPayload>(
+      ctx,
+      EventType.DiagnosticsStatusChanged,
+      {
+        status: req.status ?? null,
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 /** Actions with events of their own; any other action yields `ocpp.<action>` carrying the exchange. */

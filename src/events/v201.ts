@@ -1,21 +1,6 @@
-import {
-  dataTransfer,
-  firmwareStatus,
-  heartbeat,
-  logStatus,
-  ocppActionEvent,
-  securityEvent,
-} from './common-mappers.js';
+import { dataTransfer, firmwareStatus, heartbeat, logStatus, ocppActionEvent, securityEvent } from './common-mappers.js';
 import { connectorKey, transactionIdString } from './connector-memory.js';
-import {
-  EventType,
-  makeEvent,
-  ocppActionEventType,
-  type CallMapper,
-  type EventContext,
-  type GatewayEvent,
-  type OcppExchange,
-} from './envelope.js';
+import { type CallMapper, type EventContext, EventType, type GatewayEvent, makeEvent, type OcppExchange, ocppActionEventType } from './envelope.js';
 import { importRegisterWh, meterValuesV201 } from './meter-values.js';
 import type {
   AuthorizationRequestedPayload,
@@ -35,21 +20,28 @@ import type {
 const bootNotification: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   const station = req.chargingStation;
   const modem = station?.modem;
-  out.push(makeEvent<ChargePointBootedPayload>(ctx, EventType.ChargePointBooted, {
-    vendor: station?.vendorName ?? null,
-    model: station?.model ?? null,
-    serialNumber: station?.serialNumber ?? null,
-    chargeBoxSerialNumber: null,
-    firmwareVersion: station?.firmwareVersion ?? null,
-    iccid: modem?.iccid ?? null,
-    imsi: modem?.imsi ?? null,
-    meterType: null,
-    meterSerialNumber: null,
-    reason: req.reason ?? null,
-    status: res.status ?? null,
-    interval: res.interval ?? null,
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<ChargePointBootedPayload>(
+      ctx,
+      EventType.ChargePointBooted,
+      {
+        vendor: station?.vendorName ?? null,
+        model: station?.model ?? null,
+        serialNumber: station?.serialNumber ?? null,
+        chargeBoxSerialNumber: null,
+        firmwareVersion: station?.firmwareVersion ?? null,
+        iccid: modem?.iccid ?? null,
+        imsi: modem?.imsi ?? null,
+        meterType: null,
+        meterSerialNumber: null,
+        reason: req.reason ?? null,
+        status: res.status ?? null,
+        interval: res.interval ?? null,
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 const statusNotification: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
@@ -65,28 +57,42 @@ const statusNotification: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
     errorCode: null,
     timestamp: timestamp ?? ts,
   });
-  out.push(makeEvent<ConnectorStatusChangedPayload>(ctx, EventType.ConnectorStatusChanged, {
-    evseId,
-    connectorId,
-    status,
-    previousStatus,
-    errorCode: null,
-    info: null,
-    vendorId: null,
-    vendorErrorCode: null,
-    timestamp,
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<ConnectorStatusChangedPayload>(
+      ctx,
+      EventType.ConnectorStatusChanged,
+      {
+        evseId,
+        connectorId,
+        status,
+        previousStatus,
+        errorCode: null,
+        info: null,
+        vendorId: null,
+        vendorErrorCode: null,
+        timestamp,
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 const authorize: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   const info = res.idTokenInfo ?? null;
-  out.push(makeEvent<AuthorizationRequestedPayload>(ctx, EventType.AuthorizationRequested, {
-    idToken: req.idToken ?? null,
-    status: info?.status ?? null,
-    idTokenInfo: info,
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<AuthorizationRequestedPayload>(
+      ctx,
+      EventType.AuthorizationRequested,
+      {
+        idToken: req.idToken ?? null,
+        status: info?.status ?? null,
+        idTokenInfo: info,
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 /**
@@ -107,9 +113,7 @@ const transactionEvent: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   // An Ended for a transaction that already ended, or a Started for one already started at the same time, is the
   // charger sending again what it believes we did not get: marked, so a consumer can tell it from the first.
   const stoppedBefore = transactionId === null ? undefined : memory.stoppedTransaction(transactionId);
-  const open = transactionId === null
-    ? undefined
-    : eventType === 'Ended' ? memory.closeTransaction(transactionId) : memory.transaction(transactionId);
+  const open = transactionId === null ? undefined : eventType === 'Ended' ? memory.closeTransaction(transactionId) : memory.transaction(transactionId);
   const known = open ?? stoppedBefore;
   let evseId: number | null = req.evse?.id ?? null;
   let connectorId: number | null = req.evse?.connectorId ?? null;
@@ -138,21 +142,33 @@ const transactionEvent: CallMapper = (ctx, ts, req, res, ocpp, out) => {
 
   if (eventType === 'Started') {
     const meterStart = importRegisterWh(meterValues, 'Transaction.Begin', false);
-    const retry = transactionId !== null &&
-      (open !== undefined ? open.startedAt !== null && open.startedAt === timestamp : stoppedBefore !== undefined);
+    const retry = transactionId !== null && (open !== undefined ? open.startedAt !== null && open.startedAt === timestamp : stoppedBefore !== undefined);
     if (transactionId !== null && !retry) {
       memory.openTransaction({
-        transactionId, evseId, connectorId, idToken, startedAt: timestamp, meterStart, updatedAt: timestamp,
+        transactionId,
+        evseId,
+        connectorId,
+        idToken,
+        startedAt: timestamp,
+        meterStart,
+        updatedAt: timestamp,
       });
     }
-    out.push(makeEvent<TransactionStartedPayload>(ctx, EventType.TransactionStarted, {
-      ...fields,
-      meterStart,
-      reservationId: req.reservationId ?? null,
-      remoteStartId: txInfo?.remoteStartId ?? null,
-      retry,
-      ocpp,
-    }, ts));
+    out.push(
+      makeEvent<TransactionStartedPayload>(
+        ctx,
+        EventType.TransactionStarted,
+        {
+          ...fields,
+          meterStart,
+          reservationId: req.reservationId ?? null,
+          remoteStartId: txInfo?.remoteStartId ?? null,
+          retry,
+          ocpp,
+        },
+        ts,
+      ),
+    );
     pushMeterValues(ctx, ts, fields, meterValues, ocpp, out);
   } else if (eventType === 'Updated') {
     if (transactionId !== null) memory.updateTransaction(transactionId, evseId, connectorId, idToken, timestamp);
@@ -160,45 +176,59 @@ const transactionEvent: CallMapper = (ctx, ts, req, res, ocpp, out) => {
     pushMeterValues(ctx, ts, fields, meterValues, ocpp, out);
   } else {
     pushMeterValues(ctx, ts, fields, meterValues, ocpp, out);
-    out.push(makeEvent<TransactionStoppedPayload>(ctx, EventType.TransactionStopped, {
-      ...fields,
-      meterStop: importRegisterWh(meterValues, 'Transaction.End', true),
-      reason: txInfo?.stoppedReason ?? 'Local',
-      repeat: open === undefined && stoppedBefore !== undefined,
-      ocpp,
-    }, ts));
+    out.push(
+      makeEvent<TransactionStoppedPayload>(
+        ctx,
+        EventType.TransactionStopped,
+        {
+          ...fields,
+          meterStop: importRegisterWh(meterValues, 'Transaction.End', true),
+          reason: txInfo?.stoppedReason ?? 'Local',
+          repeat: open === undefined && stoppedBefore !== undefined,
+          ocpp,
+        },
+        ts,
+      ),
+    );
   }
 };
 
-function pushMeterValues(
-  ctx: EventContext,
-  ts: string,
-  fields: TransactionFields,
-  meterValues: MeterValue[],
-  ocpp: OcppExchange,
-  out: GatewayEvent[],
-): void {
+function pushMeterValues(ctx: EventContext, ts: string, fields: TransactionFields, meterValues: MeterValue[], ocpp: OcppExchange, out: GatewayEvent[]): void {
   if (meterValues.length === 0) return;
-  out.push(makeEvent<TransactionMeterValuesPayload>(ctx, EventType.TransactionMeterValues, {
-    transactionId: fields.transactionId,
-    ocppTransactionId: fields.ocppTransactionId,
-    evseId: fields.evseId,
-    connectorId: fields.connectorId,
-    meterValues,
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<TransactionMeterValuesPayload>(
+      ctx,
+      EventType.TransactionMeterValues,
+      {
+        transactionId: fields.transactionId,
+        ocppTransactionId: fields.ocppTransactionId,
+        evseId: fields.evseId,
+        connectorId: fields.connectorId,
+        meterValues,
+        ocpp,
+      },
+      ts,
+    ),
+  );
 }
 
 /** Meter values outside transactions: the EVSE's (0 is the station's main meter), never a transaction's. */
 const meterValues: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
-  out.push(makeEvent<TransactionMeterValuesPayload>(ctx, EventType.TransactionMeterValues, {
-    transactionId: null,
-    ocppTransactionId: null,
-    evseId: req.evseId ?? null,
-    connectorId: null,
-    meterValues: meterValuesV201(req.meterValue),
-    ocpp,
-  }, ts));
+  out.push(
+    makeEvent<TransactionMeterValuesPayload>(
+      ctx,
+      EventType.TransactionMeterValues,
+      {
+        transactionId: null,
+        ocppTransactionId: null,
+        evseId: req.evseId ?? null,
+        connectorId: null,
+        meterValues: meterValuesV201(req.meterValue),
+        ocpp,
+      },
+      ts,
+    ),
+  );
 };
 
 /** Actions with events of their own; any other action yields `ocpp.<action>` carrying the exchange. */
@@ -217,12 +247,31 @@ export const V201_MAPPERS: ReadonlyMap<string, CallMapper> = new Map<string, Cal
 
 /** Every 2.0.1 charging station→CSMS action; those without a mapper above get an `ocpp.<action>` type. */
 const V201_UPLINK_ACTIONS = [
-  'Authorize', 'BootNotification', 'ClearedChargingLimit', 'DataTransfer', 'FirmwareStatusNotification',
-  'Get15118EVCertificate', 'GetCertificateStatus', 'Heartbeat', 'LogStatusNotification', 'MeterValues',
-  'NotifyChargingLimit', 'NotifyCustomerInformation', 'NotifyDisplayMessages', 'NotifyEVChargingNeeds',
-  'NotifyEVChargingSchedule', 'NotifyEvent', 'NotifyMonitoringReport', 'NotifyReport',
-  'PublishFirmwareStatusNotification', 'ReportChargingProfiles', 'ReservationStatusUpdate',
-  'SecurityEventNotification', 'SignCertificate', 'StatusNotification', 'TransactionEvent',
+  'Authorize',
+  'BootNotification',
+  'ClearedChargingLimit',
+  'DataTransfer',
+  'FirmwareStatusNotification',
+  'Get15118EVCertificate',
+  'GetCertificateStatus',
+  'Heartbeat',
+  'LogStatusNotification',
+  'MeterValues',
+  'NotifyChargingLimit',
+  'NotifyCustomerInformation',
+  'NotifyDisplayMessages',
+  'NotifyEVChargingNeeds',
+  'NotifyEVChargingSchedule',
+  'NotifyEvent',
+  'NotifyMonitoringReport',
+  'NotifyReport',
+  'PublishFirmwareStatusNotification',
+  'ReportChargingProfiles',
+  'ReservationStatusUpdate',
+  'SecurityEventNotification',
+  'SignCertificate',
+  'StatusNotification',
+  'TransactionEvent',
 ] as const;
 
 const NAMED: Readonly<Record<string, readonly string[]>> = {
@@ -235,10 +284,7 @@ const NAMED: Readonly<Record<string, readonly string[]>> = {
   MeterValues: [EventType.TransactionMeterValues],
   SecurityEventNotification: [EventType.SecurityEvent],
   StatusNotification: [EventType.ConnectorStatusChanged],
-  TransactionEvent: [
-    EventType.TransactionStarted, EventType.TransactionUpdated, EventType.TransactionMeterValues,
-    EventType.TransactionStopped,
-  ],
+  TransactionEvent: [EventType.TransactionStarted, EventType.TransactionUpdated, EventType.TransactionMeterValues, EventType.TransactionStopped],
 };
 
 /**

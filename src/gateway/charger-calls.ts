@@ -1,17 +1,17 @@
 import type { Logger } from 'pino';
-import type { OcppVersion } from '../ocpp/versions.js';
-import type { JsonObject } from '../ocpp/framing.js';
-import { OcppCallError } from '../ocpp/errors.js';
-import type { OcppValidator } from '../ocpp/validation.js';
-import { NoRespondersError, BusTimeoutError, SUBJECTS, type Bus } from '../bus/types.js';
-import { eventsForCall } from '../events/index.js';
+import { type Bus, BusTimeoutError, NoRespondersError, SUBJECTS } from '../bus/types.js';
 import type { CallPolicy, GatewayConfig } from '../config/schema.js';
+import { eventsForCall } from '../events/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
-import type { LocalAnswers } from './local-answers.js';
+import { OcppCallError } from '../ocpp/errors.js';
+import type { JsonObject } from '../ocpp/framing.js';
+import type { OcppValidator } from '../ocpp/validation.js';
+import type { OcppVersion } from '../ocpp/versions.js';
 import { startTransactionKey } from './charger-memory.js';
-import type { ChargerSession } from './session.js';
 import type { EventPublisher } from './event-publisher.js';
+import type { LocalAnswers } from './local-answers.js';
+import type { ChargerSession } from './session.js';
 
 export interface ChargerCallDeps {
   local: LocalAnswers;
@@ -67,9 +67,10 @@ export class ChargerCallHandler {
     }
     const mode = this.policyFor(action);
     const durable = mode !== 'local';
-    const answer = action === 'StartTransaction' && version === 'ocpp1.6'
-      ? this.startTransactionAnswer(session, payload, version, mode)
-      : this.decide(session, action, payload, version, mode);
+    const answer =
+      action === 'StartTransaction' && version === 'ocpp1.6'
+        ? this.startTransactionAnswer(session, payload, version, mode)
+        : this.decide(session, action, payload, version, mode);
     if (answer instanceof Promise) return answer.then((a) => this.answered(session, action, payload, a, durable));
     return this.answered(session, action, payload, answer, durable);
   }
@@ -141,7 +142,12 @@ export class ChargerCallHandler {
     return pending.then(
       () => answer,
       (err: unknown) => {
-        this.deps.warnings.write('error', `unacknowledged:${action}`, { err, chargePointId: session.identity, action }, 'event not acknowledged by the bus; the charger will retry');
+        this.deps.warnings.write(
+          'error',
+          `unacknowledged:${action}`,
+          { err, chargePointId: session.identity, action },
+          'event not acknowledged by the bus; the charger will retry',
+        );
         throw new OcppCallError('internal', 'the gateway could not store this message yet; retry later');
       },
     );

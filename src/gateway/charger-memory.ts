@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
+import { ConnectorMemory, type ConnectorMemorySnapshot } from '../events/index.js';
 import type { JsonObject } from '../ocpp/framing.js';
 import type { SchemaRefusal } from '../ocpp/inbound-check.js';
-import { ConnectorMemory, type ConnectorMemorySnapshot } from '../events/index.js';
 
 /**
  * What the gateway knows about a charger, kept per identity so that it outlives the connection: a reconnect is
@@ -44,7 +44,10 @@ export class ChargerRecord {
   private startAnswers: Map<string, StartAnswer> | undefined;
   private refusalList: SchemaRefusal[] | undefined;
 
-  constructor(readonly identity: string, connectorLimit?: number) {
+  constructor(
+    readonly identity: string,
+    connectorLimit?: number,
+  ) {
     this.connectors = new ConnectorMemory(connectorLimit);
   }
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isActionAllowed } from '../ocpp/catalogue.js';
 import { CallFailure, type CallFailureCode } from '../ocpp/call-failure.js';
+import { isActionAllowed } from '../ocpp/catalogue.js';
 import type { OcppValidator } from '../ocpp/validation.js';
 import type { OcppVersion } from '../ocpp/versions.js';
-import type { SessionTable } from './session-table.js';
 import type { ChargerSession } from './session.js';
+import type { SessionTable } from './session-table.js';
 
 /** A command for one charger, as the backend sends it (DESIGN.md §4). */
 export interface CommandRequest {
@@ -103,7 +103,10 @@ export class CommandService {
       const responseViolation = this.validators[version].validateResponse(request.action, response);
       if (responseViolation !== null) {
         // The charger has acted; the backend still deserves its answer, flagged in the log.
-        this.log.warn({ chargePointId: session.identity, action: request.action, errors: responseViolation.errors }, 'charger answered a command with a payload that breaks the schema');
+        this.log.warn(
+          { chargePointId: session.identity, action: request.action, errors: responseViolation.errors },
+          'charger answered a command with a payload that breaks the schema',
+        );
       }
       return finish({ status: 'completed', response });
     } catch (err) {

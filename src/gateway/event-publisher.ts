@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/types.js';
 import { SUBJECTS } from '../bus/types.js';
 import type { GatewayEvent } from '../events/index.js';
-import type { Metrics } from '../observability/metrics.js';
 import type { HistogramCell } from '../observability/hot-metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 
 /** `transaction.started` → `transaction`: metric labels by family stay few whatever the event types. */
 function family(eventType: string): string {

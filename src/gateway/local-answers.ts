@@ -8,9 +8,10 @@
  *
  * Answers that never vary are built once and frozen; callers must not mutate what they get.
  */
+
+import { isoNow } from '../observability/clock.js';
 import type { OcppVersion } from '../ocpp/versions.js';
 import type { TransactionIdAllocator } from './transaction-ids.js';
-import { isoNow } from '../observability/clock.js';
 
 export interface LocalAnswerConfig {
   /** `interval` of an accepted BootNotification, i.e. the heartbeat interval the charger adopts. Default 300. */
@@ -66,8 +67,7 @@ export class LocalAnswers {
       throw new RangeError(`heartbeat/boot interval must be a whole number of seconds >= 0, got ${interval}`);
     }
     this.interval = interval;
-    this.allowList =
-      config.authorize.mode === 'allowList' ? new Set(config.authorize.allowList.map(normaliseIdToken)) : undefined;
+    this.allowList = config.authorize.mode === 'allowList' ? new Set(config.authorize.allowList.map(normaliseIdToken)) : undefined;
     this.handlers = { 'ocpp1.6': this.v16(), 'ocpp2.0.1': this.v201() };
   }
 
@@ -139,10 +139,7 @@ export class LocalAnswers {
       ['Heartbeat', () => ({ currentTime: now() })],
       ['Authorize', (req) => (this.isAuthorised(req?.idToken?.idToken) ? authorizeAccepted : authorizeInvalid)],
       // idTokenInfo answers the idToken the charger sent; without one there is nothing to judge.
-      [
-        'TransactionEvent',
-        (req) => (req?.idToken !== undefined ? { idTokenInfo: this.idTagInfo(req.idToken?.idToken) } : EMPTY),
-      ],
+      ['TransactionEvent', (req) => (req?.idToken !== undefined ? { idTokenInfo: this.idTagInfo(req.idToken?.idToken) } : EMPTY)],
       ['DataTransfer', () => DATA_TRANSFER_UNKNOWN_VENDOR],
       ['SignCertificate', () => SIGN_CERTIFICATE_REJECTED],
       ['Get15118EVCertificate', () => GET_15118_FAILED],

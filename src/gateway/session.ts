@@ -1,14 +1,14 @@
 import type { WebSocket } from 'ws';
-import type { OcppVersion } from '../ocpp/versions.js';
+import type { EventContext } from '../events/index.js';
+import type { Metrics } from '../observability/metrics.js';
 import { RpcEndpoint } from '../ocpp/rpc-endpoint.js';
 import type { RpcShared } from '../ocpp/rpc-shared.js';
-import { Outbox, type OutboxLimits, type OutboxObserver } from '../transport/outbox.js';
+import type { OcppVersion } from '../ocpp/versions.js';
 import type { TransportConnection } from '../transport/charger-server.js';
 import type { KeepaliveSweep } from '../transport/keepalive.js';
-import type { Metrics } from '../observability/metrics.js';
-import { CLOSE } from './close-codes.js';
-import type { EventContext } from '../events/index.js';
+import { Outbox, type OutboxLimits, type OutboxObserver } from '../transport/outbox.js';
 import type { ChargerRecord } from './charger-memory.js';
+import { CLOSE } from './close-codes.js';
 
 export type SessionState = 'open' | 'closing' | 'closed';
 

@@ -17,7 +17,7 @@
  *
  * One state directory belongs to one gateway process: the file is not locked against other processes.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
 /** 1.6 transactionId is a JSON integer; chargers commonly store it as a signed 32-bit value. */
@@ -29,10 +29,7 @@ const STATE_FILE = 'transaction-ids.json';
 export class TransactionIdsExhaustedError extends Error {
   readonly code = 'TRANSACTION_IDS_EXHAUSTED';
   constructor(file: string) {
-    super(
-      `all 1.6 transactionIds up to ${MAX_TRANSACTION_ID} have been used (state file ${file}); ` +
-        'ids are never reused, so new transactions cannot be given one',
-    );
+    super(`all 1.6 transactionIds up to ${MAX_TRANSACTION_ID} have been used (state file ${file}); ` + 'ids are never reused, so new transactions cannot be given one');
     this.name = 'TransactionIdsExhaustedError';
   }
 }
@@ -237,7 +234,7 @@ async function writeMarkDurably(file: string, mark: number): Promise<void> {
 
 /** Make the rename itself durable. Some platforms cannot fsync a directory; there the rename is all we have. */
 async function syncDirectory(dir: string): Promise<void> {
-  let handle;
+  let handle: FileHandle | undefined;
   try {
     handle = await open(dir, 'r');
     await handle.sync();

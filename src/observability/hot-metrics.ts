@@ -15,7 +15,7 @@ interface CounterCell {
 
 function labelsOf(names: readonly string[], values: readonly string[]): Labels {
   const labels: Labels = {};
-  names.forEach((name, i) => (labels[name] = values[i]));
+  for (const [i, name] of names.entries()) labels[name] = values[i];
   return labels;
 }
 

@@ -6,14 +6,14 @@ import type { OcppVersion } from './versions.js';
  * a reason and `wireErrorCode` spells it for the charger's version.
  */
 export type OcppErrorReason =
-  | 'format'            // payload not well-formed for the action
-  | 'occurrence'        // required field missing / too many items
-  | 'property'          // a value outside its constraints (length, enum, range, pattern)
-  | 'type'              // a value of the wrong JSON type
-  | 'notImplemented'    // the action is unknown to the receiver
-  | 'notSupported'      // the action is known but not handled in this direction
-  | 'framing'           // the RPC frame itself is broken (arity, types, id)
-  | 'messageType'       // unknown message type id
+  | 'format' // payload not well-formed for the action
+  | 'occurrence' // required field missing / too many items
+  | 'property' // a value outside its constraints (length, enum, range, pattern)
+  | 'type' // a value of the wrong JSON type
+  | 'notImplemented' // the action is unknown to the receiver
+  | 'notSupported' // the action is known but not handled in this direction
+  | 'framing' // the RPC frame itself is broken (arity, types, id)
+  | 'messageType' // unknown message type id
   | 'internal'
   | 'security'
   | 'generic';

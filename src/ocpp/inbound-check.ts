@@ -1,12 +1,12 @@
 import type { GatewayConfig } from '../config/schema.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
-import type { OcppVersion } from './versions.js';
-import type { JsonObject } from './framing.js';
 import { actionDirection } from './catalogue.js';
 import { wireErrorCode } from './errors.js';
-import type { OcppValidator, SchemaViolation } from './validation.js';
+import type { JsonObject } from './framing.js';
 import type { ProtocolMetrics } from './protocol-metrics.js';
 import type { InboundCheckFailure } from './rpc-shared.js';
+import type { OcppValidator, SchemaViolation } from './validation.js';
+import type { OcppVersion } from './versions.js';
 
 /** The `ocpp.validation` config: a default mode and per-action overrides (e.g. a fleet breaking CiString20). */
 export type ValidationPolicy = GatewayConfig['ocpp']['validation'];
@@ -65,7 +65,12 @@ export function createInboundCheck<Owner>(
     metrics.validationFailure(action, 'request', mode);
     const paths = failingPaths(violation);
     if (mode === 'log') {
-      warnings.write('warn', `schema-log:${action}`, { action, protocol: version, paths, description: violation.message }, 'charger payload breaks the schema; handled anyway (validation mode log)');
+      warnings.write(
+        'warn',
+        `schema-log:${action}`,
+        { action, protocol: version, paths, description: violation.message },
+        'charger payload breaks the schema; handled anyway (validation mode log)',
+      );
       return null;
     }
     const identity = hooks.identityOf(owner);

@@ -1,8 +1,8 @@
-import type { Metrics } from '../observability/metrics.js';
 import type { HistogramCell } from '../observability/hot-metrics.js';
-import type { OcppVersion } from './versions.js';
+import type { Metrics } from '../observability/metrics.js';
 import { actionDirection } from './catalogue.js';
 import { isKnownErrorCode } from './errors.js';
+import type { OcppVersion } from './versions.js';
 
 type Cell = { value: number };
 

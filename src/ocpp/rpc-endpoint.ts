@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { OcppVersion } from './versions.js';
-import { OcppCallError, wireErrorCode, type OcppErrorReason } from './errors.js';
-import { parseFrame, serializeCall, serializeCallError, serializeCallResult, type CallFrame, type JsonObject } from './framing.js';
 import { CallFailure } from './call-failure.js';
+import { OcppCallError, type OcppErrorReason, wireErrorCode } from './errors.js';
+import { type CallFrame, type JsonObject, parseFrame, serializeCall, serializeCallError, serializeCallResult } from './framing.js';
 import type { RpcShared } from './rpc-shared.js';
+import type { OcppVersion } from './versions.js';
 
 /** Where an endpoint's frames go: the connection's outbox, the only writer of its socket. */
 export interface FrameSink {
@@ -82,9 +82,7 @@ export class RpcEndpoint<Owner = unknown> {
       case 'error':
         this.shared.metrics.callErrorReceived(frame.errorCode);
         this.settle(frame.messageId, (call) =>
-          call.reject(
-            new CallFailure('CALL_ERROR', frame.errorDescription || frame.errorCode, frame.errorCode, frame.errorDetails),
-          ),
+          call.reject(new CallFailure('CALL_ERROR', frame.errorDescription || frame.errorCode, frame.errorCode, frame.errorDetails)),
         );
         return;
       case 'invalid':

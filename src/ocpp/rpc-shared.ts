@@ -1,17 +1,12 @@
 import type { Logger } from 'pino';
-import type { OcppVersion } from './versions.js';
+import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 import type { OcppErrorReason } from './errors.js';
 import type { JsonObject } from './framing.js';
 import type { ProtocolMetrics } from './protocol-metrics.js';
-import type { RateLimitedLog } from '../observability/rate-limited-log.js';
+import type { OcppVersion } from './versions.js';
 
 /** What a connection does with a charger's valid CALL: answer it, or throw an OcppCallError. */
-export type InboundCallHandler<Owner> = (
-  owner: Owner,
-  action: string,
-  payload: JsonObject,
-  version: OcppVersion,
-) => JsonObject | Promise<JsonObject>;
+export type InboundCallHandler<Owner> = (owner: Owner, action: string, payload: JsonObject, version: OcppVersion) => JsonObject | Promise<JsonObject>;
 
 export interface InboundCheckFailure {
   reason: OcppErrorReason;

@@ -6,10 +6,10 @@
  * `wireErrorCode` spells for the charger's version (1.6 FormationViolation vs 2.0.1 FormatViolation).
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsImport from 'ajv-formats';
 import type { FormatsPlugin } from 'ajv-formats';
+import addFormatsImport from 'ajv-formats';
 import type { OcppErrorReason } from './errors.js';
-import { loadOcppSchemas, type JsonSchema, type SchemaTable } from './schemas.js';
+import { type JsonSchema, loadOcppSchemas, type SchemaTable } from './schemas.js';
 import { OCPP_VERSIONS, type OcppVersion } from './versions.js';
 
 export interface SchemaViolation {
@@ -32,8 +32,7 @@ const MAX_MESSAGE_LENGTH = 255;
 
 // ajv-formats is CommonJS: under NodeNext TypeScript types its default import as the module object,
 // while at runtime it is the plugin itself (which also carries `.default`). Accept either.
-const addFormats: FormatsPlugin =
-  (addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? (addFormatsImport as unknown as FormatsPlugin);
+const addFormats: FormatsPlugin = (addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? (addFormatsImport as unknown as FormatsPlugin);
 
 /** ajv keyword → the OCPP reason it stands for. Anything not listed is a 'format' problem. */
 const REASON_BY_KEYWORD: ReadonlyMap<string, OcppErrorReason> = new Map<string, OcppErrorReason>([
@@ -116,13 +115,7 @@ function withoutId(schema: JsonSchema): Record<string, unknown> {
   return rest;
 }
 
-function check(
-  validate: ValidateFunction | undefined,
-  version: OcppVersion,
-  action: string,
-  kind: string,
-  payload: unknown,
-): SchemaViolation | null {
+function check(validate: ValidateFunction | undefined, version: OcppVersion, action: string, kind: string, payload: unknown): SchemaViolation | null {
   if (!validate) {
     // Callers look the action up in the catalogue first; reaching here is a bug, not bad input.
     throw new Error(`no ${kind} schema for action ${JSON.stringify(action)} in ${version}`);

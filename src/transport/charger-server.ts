@@ -1,12 +1,12 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { OcppVersion } from '../ocpp/versions.js';
 import { parseIdentity } from './identity.js';
-import { chooseSubprotocol, offeredSubprotocols, type SubprotocolChoice } from './subprotocol.js';
-import { truncateReason, type Outbox } from './outbox.js';
 import type { KeepaliveSubject } from './keepalive.js';
+import { type Outbox, truncateReason } from './outbox.js';
+import { chooseSubprotocol, offeredSubprotocols, type SubprotocolChoice } from './subprotocol.js';
 
 /** A charger that passed admission, about to become a session. */
 export interface AdmittedCharger {
@@ -98,7 +98,9 @@ const PLAIN_TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };
  */
 function answerWsRefusal(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
   const body = `${reason}\n`;
-  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   socket.once('finish', socket.destroy);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
@@ -207,19 +209,27 @@ export class ChargerServer {
       verdict(false, status, `${reason}\n`, { ...PLAIN_TEXT, ...headers });
     };
     const path = (req.url ?? '/').split('?')[0];
-    if (!path.startsWith(this.prefix)) return refuse('bad_path', 404, `chargers connect at ${this.prefix}{identity}`);
+    if (!path.startsWith(this.prefix)) {
+      refuse('bad_path', 404, `chargers connect at ${this.prefix}{identity}`);
+      return;
+    }
     const segment = path.slice(this.prefix.length);
-    if (segment.includes('/')) return refuse('bad_identity', 400, 'the charge point identity must be a single path segment');
+    if (segment.includes('/')) {
+      refuse('bad_identity', 400, 'the charge point identity must be a single path segment');
+      return;
+    }
     const identity = parseIdentity(segment);
-    if (!identity.ok) return refuse('bad_identity', 400, identity.reason);
-    const choice = chooseSubprotocol(
-      offeredSubprotocols(req.headers['sec-websocket-protocol']),
-      this.options.protocols,
-      this.options.fallbackProtocol,
-    );
+    if (!identity.ok) {
+      refuse('bad_identity', 400, identity.reason);
+      return;
+    }
+    const choice = chooseSubprotocol(offeredSubprotocols(req.headers['sec-websocket-protocol']), this.options.protocols, this.options.fallbackProtocol);
     // A connection without a supported version still holds a descriptor until it is closed: admitted the same way.
     const admission = this.options.admit(identity.identity, req, choice.kind === 'chosen');
-    if (!admission.ok) return refuse(admission.outcome, admission.status, admission.reason, admission.headers);
+    if (!admission.ok) {
+      refuse(admission.outcome, admission.status, admission.reason, admission.headers);
+      return;
+    }
     (req as AdmittedRequest)[ADMISSION] = { identity: identity.identity, choice };
     verdict(true);
   }

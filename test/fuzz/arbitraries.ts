@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { CHARGER_ACTIONS, officialSchemas, type Schema, type Version } from '../helpers/schema-oracle.js';
-import { OP, closePayload, encodeFrame } from './wire.js';
+import { closePayload, encodeFrame, OP } from './wire.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // JSON with raw tokens: numbers JavaScript cannot hold, escapes, nesting no serializer would write.
@@ -33,29 +33,31 @@ const nested = (depth: number, open: string, close: string, inner = '0') => open
 
 /** JSON values that break naive parsers and serializers. */
 export const nastyJson: fc.Arbitrary<RawJson> = fc.oneof(
-  fc.constantFrom(
-    '1e400',
-    '-1e400',
-    '1e-400',
-    '123456789012345678901234567890',
-    '-0',
-    '0.1e1',
-    '4.9e-324',
-    '1.7976931348623157e308',
-    '9007199254740993',
-    '"\\ud800"',
-    '"\\udfff\\ud800"',
-    '"\\u0000"',
-    '"\\u202e\\ufeff"',
-    '"\u00e9\u4e2d\ud83d\ude00"',
-    '{"__proto__":{"polluted":1}}',
-    '{"constructor":{"prototype":{"polluted":1}}}',
-    '{"a":1,"a":2}',
-    '[]',
-    '{}',
-    'null',
-    'true',
-  ).map((t) => new RawJson(t)),
+  fc
+    .constantFrom(
+      '1e400',
+      '-1e400',
+      '1e-400',
+      '123456789012345678901234567890',
+      '-0',
+      '0.1e1',
+      '4.9e-324',
+      '1.7976931348623157e308',
+      '9007199254740993',
+      '"\\ud800"',
+      '"\\udfff\\ud800"',
+      '"\\u0000"',
+      '"\\u202e\\ufeff"',
+      '"\u00e9\u4e2d\ud83d\ude00"',
+      '{"__proto__":{"polluted":1}}',
+      '{"constructor":{"prototype":{"polluted":1}}}',
+      '{"a":1,"a":2}',
+      '[]',
+      '{}',
+      'null',
+      'true',
+    )
+    .map((t) => new RawJson(t)),
   fc.integer({ min: 1, max: 20 }).map((k) => new RawJson(nested(k * 500, '[', ']'))),
   fc.integer({ min: 1, max: 20 }).map((k) => new RawJson(nested(k * 500, '{"a":', '}'))),
   fc.constantFrom(100_000).map((d) => new RawJson(nested(d, '[', ']'))),
@@ -136,8 +138,9 @@ type PathStep = string | number;
 function nodesOf(value: unknown, path: PathStep[] = [], out: PathStep[][] = []): PathStep[][] {
   out.push(path);
   if (value instanceof RawJson) return out;
-  if (Array.isArray(value)) value.forEach((v, i) => nodesOf(v, [...path, i], out));
-  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) nodesOf(v, [...path, k], out);
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) nodesOf(v, [...path, i], out);
+  } else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) nodesOf(v, [...path, k], out);
   return out;
 }
 
@@ -219,36 +222,45 @@ export const actionNameArb = (version: Version): fc.Arbitrary<unknown> =>
 
 /** A CALL of a charger action with a schema-generated payload, possibly mutated, as a JSON value. */
 const callArb = (version: Version): fc.Arbitrary<unknown[]> =>
-  fc.constantFrom(...CHARGER_ACTIONS[version]).chain((action) =>
-    fc.tuple(fc.string({ minLength: 1, maxLength: 36 }), payloadFor(version, action), fc.array(mutationArb, { maxLength: 3 })).map(
-      ([id, payload, mutations]) => [2, id, action, mutate(payload, mutations)],
-    ),
-  );
+  fc
+    .constantFrom(...CHARGER_ACTIONS[version])
+    .chain((action) =>
+      fc
+        .tuple(fc.string({ minLength: 1, maxLength: 36 }), payloadFor(version, action), fc.array(mutationArb, { maxLength: 3 }))
+        .map(([id, payload, mutations]) => [2, id, action, mutate(payload, mutations)]),
+    );
 
 /** A well-formed CALL naming an action the charger may not send (unknown, or the central system's) or none at all. */
 const wrongActionCallArb = (version: Version): fc.Arbitrary<unknown[]> =>
-  fc.tuple(fc.string({ minLength: 1, maxLength: 36 }), actionNameArb(version), fc.constantFrom(...CHARGER_ACTIONS[version]).chain((a) => payloadFor(version, a))).map(
-    ([id, action, payload]) => [2, id, action, payload],
-  );
+  fc
+    .tuple(
+      fc.string({ minLength: 1, maxLength: 36 }),
+      actionNameArb(version),
+      fc.constantFrom(...CHARGER_ACTIONS[version]).chain((a) => payloadFor(version, a)),
+    )
+    .map(([id, action, payload]) => [2, id, action, payload]);
 
 /** Arrays shaped almost like OCPP-J messages. */
 const nearFrameArb = (version: Version): fc.Arbitrary<unknown[]> =>
-  fc.tuple(
-    fc.oneof(fc.constantFrom(2, 3, 4), fc.constantFrom(0, 1, 5, -1, 2.5, '2', null, new RawJson('2.0'), new RawJson('1e400'))),
-    messageIdArb,
-    fc.array(fc.oneof(actionNameArb(version), fc.jsonValue({ maxDepth: 2 }), nastyJson), { maxLength: 5 }),
-  ).map(([type, id, rest]) => [type, id, ...rest]);
+  fc
+    .tuple(
+      fc.oneof(fc.constantFrom(2, 3, 4), fc.constantFrom(0, 1, 5, -1, 2.5, '2', null, new RawJson('2.0'), new RawJson('1e400'))),
+      messageIdArb,
+      fc.array(fc.oneof(actionNameArb(version), fc.jsonValue({ maxDepth: 2 }), nastyJson), { maxLength: 5 }),
+    )
+    .map(([type, id, rest]) => [type, id, ...rest]);
 
 /** A near-CALL: the right shape with a wrong part (id, action, payload or arity). */
 const nearCallArb = (version: Version): fc.Arbitrary<unknown[]> =>
-  fc.tuple(messageIdArb, actionNameArb(version), fc.oneof(fc.jsonValue({ maxDepth: 2 }), nastyJson, fc.constant({})), fc.nat({ max: 6 })).map(
-    ([id, action, payload, arity]) => [2, id, action, payload, new RawJson('0')].slice(0, arity === 4 || arity > 5 ? 4 : arity),
-  );
+  fc
+    .tuple(messageIdArb, actionNameArb(version), fc.oneof(fc.jsonValue({ maxDepth: 2 }), nastyJson, fc.constant({})), fc.nat({ max: 6 }))
+    .map(([id, action, payload, arity]) => [2, id, action, payload, new RawJson('0')].slice(0, arity === 4 || arity > 5 ? 4 : arity));
 
 /** Byte-level damage to a frame's text: flip, cut, insert, repeat. */
 const damagedText = (text: fc.Arbitrary<string>): fc.Arbitrary<Buffer> =>
-  fc.tuple(text, fc.array(fc.tuple(fc.constantFrom('flip', 'cut', 'insert', 'repeat'), fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 })).map(
-    ([t, edits]) => {
+  fc
+    .tuple(text, fc.array(fc.tuple(fc.constantFrom('flip', 'cut', 'insert', 'repeat'), fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }))
+    .map(([t, edits]) => {
       let b = Buffer.from(t);
       for (const [kind, at, byte] of edits) {
         const i = b.length === 0 ? 0 : at % b.length;
@@ -258,8 +270,7 @@ const damagedText = (text: fc.Arbitrary<string>): fc.Arbitrary<Buffer> =>
         else b = Buffer.concat([b.subarray(0, i), b.subarray(i, i + 16), b.subarray(i)]);
       }
       return b;
-    },
-  );
+    });
 
 export interface MessageCase {
   kind: 'message';
@@ -305,9 +316,13 @@ const violationArb: fc.Arbitrary<ViolationCase> = fc.oneof(
     bytes: encodeFrame(op, Buffer.from('[]')),
     closeCode: 1002,
   })),
-  fc.integer({ min: 1, max: 7 }).map((rsv) => ({ kind: 'violation' as const, what: `RSV bits ${rsv}`, bytes: encodeFrame(OP.text, Buffer.from('[]'), { rsv }), closeCode: 1002 })),
+  fc
+    .integer({ min: 1, max: 7 })
+    .map((rsv) => ({ kind: 'violation' as const, what: `RSV bits ${rsv}`, bytes: encodeFrame(OP.text, Buffer.from('[]'), { rsv }), closeCode: 1002 })),
   fc.constant({ kind: 'violation' as const, what: 'unmasked client frame', bytes: encodeFrame(OP.text, Buffer.from('[]'), { mask: false }), closeCode: 1002 }),
-  fc.integer({ min: 126, max: 300 }).map((n) => ({ kind: 'violation' as const, what: `ping of ${n} bytes`, bytes: encodeFrame(OP.ping, Buffer.alloc(n)), closeCode: 1002 })),
+  fc
+    .integer({ min: 126, max: 300 })
+    .map((n) => ({ kind: 'violation' as const, what: `ping of ${n} bytes`, bytes: encodeFrame(OP.ping, Buffer.alloc(n)), closeCode: 1002 })),
   fc.constant({ kind: 'violation' as const, what: 'fragmented ping', bytes: encodeFrame(OP.ping, Buffer.from('x'), { fin: false }), closeCode: 1002 }),
   fc.constant({ kind: 'violation' as const, what: 'continuation without a start', bytes: encodeFrame(OP.continuation, Buffer.from('[]')), closeCode: 1002 }),
   fc.constant({
@@ -316,8 +331,12 @@ const violationArb: fc.Arbitrary<ViolationCase> = fc.oneof(
     bytes: Buffer.concat([encodeFrame(OP.text, Buffer.from('[2,'), { fin: false }), encodeFrame(OP.text, Buffer.from('"a"]'))]),
     closeCode: 1002,
   }),
-  fc.constantFrom(...VALID_CLOSE).map((code) => ({ kind: 'violation' as const, what: `client close ${code}`, bytes: encodeFrame(OP.close, closePayload(code, 'bye')), closeCode: code })),
-  fc.constantFrom(...INVALID_CLOSE).map((code) => ({ kind: 'violation' as const, what: `client close with invalid code ${code}`, bytes: encodeFrame(OP.close, closePayload(code)), closeCode: 1002 })),
+  fc
+    .constantFrom(...VALID_CLOSE)
+    .map((code) => ({ kind: 'violation' as const, what: `client close ${code}`, bytes: encodeFrame(OP.close, closePayload(code, 'bye')), closeCode: code })),
+  fc
+    .constantFrom(...INVALID_CLOSE)
+    .map((code) => ({ kind: 'violation' as const, what: `client close with invalid code ${code}`, bytes: encodeFrame(OP.close, closePayload(code)), closeCode: 1002 })),
   fc.constant({ kind: 'violation' as const, what: 'client close without a code', bytes: encodeFrame(OP.close, Buffer.alloc(0)), closeCode: 1005 }),
   fc.constant({ kind: 'violation' as const, what: 'client close of one byte', bytes: encodeFrame(OP.close, Buffer.from([3])), closeCode: 1002 }),
   fc.constant({
@@ -340,7 +359,12 @@ export const frameCaseArb = (version: Version): fc.Arbitrary<FrameCase> =>
     {
       weight: 1,
       arbitrary: fc.constantFrom(1024 * 1024 + 1, 1024 * 1024).map(
-        (size): FrameCase => ({ kind: 'message', message: Buffer.from(`[2,"big","DataTransfer",{"vendorId":"x","data":"${'y'.repeat(size - 44)}"}]`), binary: false, fragments: 2 }),
+        (size): FrameCase => ({
+          kind: 'message',
+          message: Buffer.from(`[2,"big","DataTransfer",{"vendorId":"x","data":"${'y'.repeat(size - 44)}"}]`),
+          binary: false,
+          fragments: 2,
+        }),
       ),
     },
   );
@@ -378,8 +402,34 @@ const segmentArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: PRINTABLE, minLength: 1, maxLength: 48 }).filter((s) => !s.includes('%') && !s.includes('/') && !s.includes(':')) },
   { weight: 2, arbitrary: fc.string({ unit: PRINTABLE, minLength: 0, maxLength: 60 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).map(encodeURIComponent) },
-  { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }).map((s) => s.replace(/[\ud800-\udfff]/g, '')).map(encodeURIComponent) },
-  { weight: 1, arbitrary: fc.constantFrom('', 'a%zz', '%', '%e9', '%C3%A9', 'a%3Ab', 'a%2Fb', 'a:b', 'a/b', '%20x', 'x'.repeat(48), 'x'.repeat(49), '%41'.repeat(48), '%41'.repeat(49), '%00', '%7F') },
+  {
+    weight: 1,
+    arbitrary: fc
+      .string({ unit: 'binary', minLength: 1, maxLength: 8 })
+      .map((s) => s.replace(/[\ud800-\udfff]/g, ''))
+      .map(encodeURIComponent),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      'a%zz',
+      '%',
+      '%e9',
+      '%C3%A9',
+      'a%3Ab',
+      'a%2Fb',
+      'a:b',
+      'a/b',
+      '%20x',
+      'x'.repeat(48),
+      'x'.repeat(49),
+      '%41'.repeat(48),
+      '%41'.repeat(49),
+      '%00',
+      '%7F',
+    ),
+  },
 );
 
 const protocolTokenArb = fc.oneof(
@@ -394,10 +444,10 @@ const protocolsArb: fc.Arbitrary<string | undefined> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
-      .array(
-        fc.tuple(protocolTokenArb, fc.oneof({ weight: 6, arbitrary: fc.constantFrom(',', ', ') }, { weight: 1, arbitrary: fc.constantFrom(' , ', ',\t', ',,') })),
-        { minLength: 1, maxLength: 4 },
-      )
+      .array(fc.tuple(protocolTokenArb, fc.oneof({ weight: 6, arbitrary: fc.constantFrom(',', ', ') }, { weight: 1, arbitrary: fc.constantFrom(' , ', ',\t', ',,') })), {
+        minLength: 1,
+        maxLength: 4,
+      })
       .map((parts) => parts.map(([t, sep], i) => (i === 0 ? t : sep + t)).join('')),
   },
 );
@@ -413,7 +463,10 @@ export const handshakeCaseArb: fc.Arbitrary<HandshakeCase | GarbageCase> = fc.on
     arbitrary: fc.record({
       kind: fc.constant('upgrade' as const),
       method: fc.oneof({ weight: 9, arbitrary: fc.constant('GET') }, { weight: 1, arbitrary: fc.constantFrom('POST', 'PUT', 'HEAD') }),
-      prefix: fc.oneof({ weight: 8, arbitrary: fc.constant('/ocpp/') }, { weight: 1, arbitrary: fc.constantFrom('/ocpp', '/OCPP/', '/', '/ocpp//', '/other/', '/ocpp/x/') }),
+      prefix: fc.oneof(
+        { weight: 8, arbitrary: fc.constant('/ocpp/') },
+        { weight: 1, arbitrary: fc.constantFrom('/ocpp', '/OCPP/', '/', '/ocpp//', '/other/', '/ocpp/x/') },
+      ),
       segment: segmentArb,
       query: fc.oneof({ weight: 4, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom('?a=b', '?', '?x=/y') }),
       protocols: protocolsArb,
@@ -430,7 +483,10 @@ export const handshakeCaseArb: fc.Arbitrary<HandshakeCase | GarbageCase> = fc.on
           arbitrary: fc.array(
             fc.tuple(
               fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-_!#$%&*+.^`|~0123456789'.split('')), minLength: 1, maxLength: 20 }).map((n) => `X-${n}`),
-              fc.oneof(fc.string({ unit: PRINTABLE, maxLength: 100 }), fc.integer({ min: 1, max: 8 }).map((n) => 'v'.repeat(n * 256))),
+              fc.oneof(
+                fc.string({ unit: PRINTABLE, maxLength: 100 }),
+                fc.integer({ min: 1, max: 8 }).map((n) => 'v'.repeat(n * 256)),
+              ),
             ),
             // Kept under Node's 16 KiB limit for a request head: past it there is no request to judge.
             { maxLength: 6 },
@@ -456,10 +512,7 @@ export const handshakeCaseArb: fc.Arbitrary<HandshakeCase | GarbageCase> = fc.on
 // ---------------------------------------------------------------------------------------------------------------
 // Floods and slow readers.
 
-export type FloodCase =
-  | { kind: 'pingFlood'; count: number; size: number }
-  | { kind: 'callFlood'; count: number }
-  | { kind: 'slowHandshake'; chunks: number };
+export type FloodCase = { kind: 'pingFlood'; count: number; size: number } | { kind: 'callFlood'; count: number } | { kind: 'slowHandshake'; chunks: number };
 
 export const floodCaseArb: fc.Arbitrary<FloodCase> = fc.oneof(
   fc.record({ kind: fc.constant('pingFlood' as const), count: fc.integer({ min: 100, max: 20_000 }), size: fc.integer({ min: 0, max: 125 }) }),

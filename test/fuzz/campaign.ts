@@ -12,24 +12,15 @@
  * A failure names the lane, the seed, fast-check's replay path and the exact input.
  */
 import { randomBytes } from 'node:crypto';
-import { request, type ClientRequest } from 'node:http';
+import { type ClientRequest, request } from 'node:http';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { schemaOracle, VERSIONS, type Version } from '../helpers/schema-oracle.js';
-import {
-  floodCaseArb,
-  frameCaseArb,
-  handshakeCaseArb,
-  type FloodCase,
-  type FrameCase,
-  type GarbageCase,
-  type HandshakeCase,
-} from './arbitraries.js';
-import { startFuzzedGateway, gatewayRss, httpText, type FuzzedGateway } from './gateway-process.js';
-import { answerMismatch, expectedAnswer, frameCategory, type Expectation } from './oracle.js';
-import { scrapeMetrics } from './gateway-process.js';
+import { type FloodCase, type FrameCase, floodCaseArb, frameCaseArb, type GarbageCase, type HandshakeCase, handshakeCaseArb } from './arbitraries.js';
+import { type FuzzedGateway, gatewayRss, httpText, scrapeMetrics, startFuzzedGateway } from './gateway-process.js';
 import { expectedHandshake, handshakeRequest } from './handshake-oracle.js';
-import { OP, RawConnection, encodeFrame, openWebSocket, upgradeRequest, standardHeaders, type ServerFrame } from './wire.js';
+import { answerMismatch, type Expectation, expectedAnswer, frameCategory } from './oracle.js';
+import { encodeFrame, OP, openWebSocket, RawConnection, type ServerFrame, standardHeaders, upgradeRequest } from './wire.js';
 
 export interface CampaignOptions {
   seed: number;
@@ -79,7 +70,10 @@ class Tally {
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
   toString(): string {
-    return [...this.counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+    return [...this.counts]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
   }
 }
 
@@ -99,7 +93,9 @@ export function describeInput(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
       const b = Buffer.from((v as { data: number[] }).data);
-      return b.length > 400 ? `<${b.length} bytes: ${JSON.stringify(b.subarray(0, 200).toString('latin1'))}...>` : `<bytes base64:${b.toString('base64')} text:${JSON.stringify(b.toString('latin1'))}>`;
+      return b.length > 400
+        ? `<${b.length} bytes: ${JSON.stringify(b.subarray(0, 200).toString('latin1'))}...>`
+        : `<bytes base64:${b.toString('base64')} text:${JSON.stringify(b.toString('latin1'))}>`;
     }
     return v;
   });
@@ -309,7 +305,9 @@ function frameLane(g: FuzzedGateway, version: Version, seed: number, tally: Tall
       }
       const expected: Expectation = expectedAnswer(version, input.message, input.binary);
       categories.add(frameCategory(input.message, input.binary));
-      tally.add(expected.kind === 'error' ? expected.code : expected.kind === 'close' ? `close ${expected.code}` : expected.kind === 'result' ? 'CALLRESULT' : 'no answer');
+      tally.add(
+        expected.kind === 'error' ? expected.code : expected.kind === 'close' ? `close ${expected.code}` : expected.kind === 'result' ? 'CALLRESULT' : 'no answer',
+      );
       if (expected.kind === 'close') {
         await expectClose(c, expected.code, 'oversized or non-UTF-8 message', pongs);
         return;
@@ -319,9 +317,14 @@ function frameLane(g: FuzzedGateway, version: Version, seed: number, tally: Tall
       const answers: unknown[] = [];
       for (;;) {
         const f = await next(c, pongs);
-        if (f === undefined) throw new FuzzFailure(`no answer to the sentinel Heartbeat (connection ${c.ended ? 'ended' : 'silent'}) after ${answers.length} answers: ${describeInput(answers)}`);
+        if (f === undefined)
+          throw new FuzzFailure(
+            `no answer to the sentinel Heartbeat (connection ${c.ended ? 'ended' : 'silent'}) after ${answers.length} answers: ${describeInput(answers)}`,
+          );
         if (f.opcode === OP.close) {
-          throw new FuzzFailure(`the gateway closed the connection (${f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005} ${f.payload.subarray(2).toString()}); expected ${JSON.stringify(expected)}`);
+          throw new FuzzFailure(
+            `the gateway closed the connection (${f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005} ${f.payload.subarray(2).toString()}); expected ${JSON.stringify(expected)}`,
+          );
         }
         if (f.opcode !== OP.text) throw new FuzzFailure(`unexpected opcode ${f.opcode} from the gateway`);
         const text = f.payload.toString('utf8');
@@ -394,7 +397,8 @@ function handshakeLane(g: FuzzedGateway, exclude: ReadonlySet<string>, tally: Ta
         tally.add(`HTTP ${expected.status}${'close' in expected ? ' + close 1002' : ''}`);
         const head = await c.readHead(5000);
         if (head === undefined) throw new FuzzFailure(`no HTTP answer (expected ${expected.status})${c.ended ? '; the connection was closed' : ''}`);
-        if (head.status !== expected.status) throw new FuzzFailure(`expected HTTP ${expected.status}, got: ${head.raw.split('\r\n')[0]} (${(await c.readRefusalBody(500)).trim().slice(0, 200)})`);
+        if (head.status !== expected.status)
+          throw new FuzzFailure(`expected HTTP ${expected.status}, got: ${head.raw.split('\r\n')[0]} (${(await c.readRefusalBody(500)).trim().slice(0, 200)})`);
         if (expected.status !== 101) return;
         const protocol = head.headers['sec-websocket-protocol'];
         if (protocol !== expected.protocol) throw new FuzzFailure(`expected subprotocol ${String(expected.protocol)}, got ${String(protocol)}`);
@@ -496,7 +500,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     let lastRss = baseline;
     monitor = setInterval(() => {
       // Every 15 s, a progress line: a long run shows whether RSS settles or climbs.
-      if (++samples % 30 === 0) log(`fuzz: ${Math.round((samples * 500) / 1000)} s, RSS ${mib(lastRss)} MiB (max ${mib(maxRss)}), ${watcher.answered} Heartbeats answered`);
+      if (++samples % 30 === 0)
+        log(`fuzz: ${Math.round((samples * 500) / 1000)} s, RSS ${mib(lastRss)} MiB (max ${mib(maxRss)}), ${watcher.answered} Heartbeats answered`);
       if (sampling) return;
       if (!g.alive()) {
         fatal ??= g.deathNote();
@@ -511,7 +516,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         .then((rss) => {
           lastRss = rss;
           maxRss = Math.max(maxRss, rss);
-          if (rss > bound) fatal ??= `the gateway's RSS reached ${mib(rss)} MiB, over its bound of ${mib(bound)} MiB (settled at ${mib(baseline)} MiB + ${mib(headroom)} MiB headroom)`;
+          if (rss > bound)
+            fatal ??= `the gateway's RSS reached ${mib(rss)} MiB, over its bound of ${mib(bound)} MiB (settled at ${mib(baseline)} MiB + ${mib(headroom)} MiB headroom)`;
         })
         .catch((err: Error) => {
           if (g.alive()) fatal ??= `the admin API stopped answering /metrics: ${err.message}`;
@@ -523,7 +529,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     const frameTally = new Tally();
     const categories = new Tally();
     const handshakeTally = new Tally();
-    lanes.push(frameLane(g, 'ocpp1.6', seed, frameTally, categories), frameLane(g, 'ocpp2.0.1', seed, frameTally, categories), handshakeLane(g, exclude, handshakeTally), floodLane(g, seed, exclude));
+    lanes.push(
+      frameLane(g, 'ocpp1.6', seed, frameTally, categories),
+      frameLane(g, 'ocpp2.0.1', seed, frameTally, categories),
+      handshakeLane(g, exclude, handshakeTally),
+      floodLane(g, seed, exclude),
+    );
     const runs: Record<string, number> = {};
     let errorSeenBy: string | undefined;
     const deadline = Date.now() + durationMs;
@@ -602,7 +613,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     log(`fuzz: frames expected: ${frameTally}`);
     log(`fuzz: handshakes expected: ${handshakeTally}`);
     log(
-      `fuzz: seed ${seed} passed: ${Object.entries(runs).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
+      `fuzz: seed ${seed} passed: ${Object.entries(runs)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}; ` +
         `${watcher.answered} Heartbeats answered (slowest ${watcher.maxLatencyMs} ms); ${mib(events.bytes)} MiB of events streamed; RSS max ${mib(maxRss)} MiB of ${mib(bound)} MiB`,
     );
     return report;

@@ -3,7 +3,7 @@
  * Prometheus metrics (RSS is the gateway's `process_resident_memory_bytes`, never the test process's).
  */
 import { request } from 'node:http';
-import { freePort, startServerProcess, type ServerProcess } from '../helpers/gateway-harness.js';
+import { freePort, type ServerProcess, startServerProcess } from '../helpers/gateway-harness.js';
 
 export interface FuzzedGateway {
   proc: ServerProcess;
@@ -23,8 +23,7 @@ export async function startFuzzedGateway(env: Record<string, string> = {}): Prom
     port: proc.port,
     adminPort,
     alive: () => proc.child.exitCode === null && proc.child.signalCode === null,
-    deathNote: () =>
-      `the gateway process exited (code ${proc.child.exitCode}, signal ${proc.child.signalCode}); stderr:\n${stderrSummary(proc.stderr)}`,
+    deathNote: () => `the gateway process exited (code ${proc.child.exitCode}, signal ${proc.child.signalCode}); stderr:\n${stderrSummary(proc.stderr)}`,
     stop: () => proc.stop(),
   };
 }

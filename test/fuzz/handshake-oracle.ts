@@ -14,10 +14,7 @@ import type { HandshakeCase } from './arbitraries.js';
 export const PREFIX = '/ocpp/';
 const SUPPORTED = ['ocpp1.6', 'ocpp2.0.1'];
 
-export type HandshakeExpectation =
-  | { status: 101; protocol: string }
-  | { status: 101; protocol: undefined; close: 1002 }
-  | { status: 400 | 404 | 405 | 426 };
+export type HandshakeExpectation = { status: 101; protocol: string } | { status: 101; protocol: undefined; close: 1002 } | { status: 400 | 404 | 405 | 426 };
 
 function identityValid(segment: string): boolean {
   if (segment.length === 0 || segment.includes('/')) return false;
@@ -55,7 +52,13 @@ export function expectedHandshake(c: HandshakeCase): HandshakeExpectation {
   if (header !== undefined && !protocolHeaderWellFormed(header)) return { status: 400 };
   if (!path.startsWith(PREFIX)) return { status: 404 };
   if (!identityValid(path.slice(PREFIX.length))) return { status: 400 };
-  const offered = header === undefined ? [] : header.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const offered =
+    header === undefined
+      ? []
+      : header
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0);
   const chosen = offered.find((p) => SUPPORTED.includes(p.toLowerCase()));
   return chosen !== undefined ? { status: 101, protocol: chosen } : { status: 101, protocol: undefined, close: 1002 };
 }

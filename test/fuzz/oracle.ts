@@ -19,7 +19,7 @@
  *   with a valid id, gets a framing error; nothing else is answered.
  */
 import { isUtf8 } from 'node:buffer';
-import { CHARGER_ACTIONS, schemaOracle, SCHEMA_ERROR_CODE, type Version } from '../helpers/schema-oracle.js';
+import { CHARGER_ACTIONS, SCHEMA_ERROR_CODE, schemaOracle, type Version } from '../helpers/schema-oracle.js';
 
 export const MAX_FRAME_BYTES = 1024 * 1024;
 const MAX_ID = 36;

@@ -3,8 +3,9 @@
  * library would: invalid UTF-8 in text frames, reserved opcodes and bits, unmasked or fragmented frames, half a
  * handshake, and a reset in the middle of anything. It reads the server's frames itself too.
  */
-import { connect, type Socket } from 'node:net';
+
 import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 
 export const OP = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
@@ -191,10 +192,13 @@ export class RawConnection {
 
   private waitForData(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, Math.max(1, ms));
+      const timer = setTimeout(
+        () => {
+          this.wake = undefined;
+          resolve();
+        },
+        Math.max(1, ms),
+      );
       this.wake = () => {
         clearTimeout(timer);
         resolve();

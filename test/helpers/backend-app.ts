@@ -5,10 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Application, startApplication } from '../../src/application.js';
 import { loadConfig, mergeLayers } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { startApplication, type Application } from '../../src/application.js';
 import { TestCharger, type TestChargerOptions } from './backend-charger.js';
 
 export interface BackendApp {

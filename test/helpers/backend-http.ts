@@ -1,7 +1,7 @@
 /**
  * The admin API as a backend sees it: commands over HTTP, the server-sent-events stream, health and metrics.
  */
-import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 
 export interface ApiResponse {
   status: number;

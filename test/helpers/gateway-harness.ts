@@ -2,18 +2,18 @@
  * Starts real gateways for tests: in-process (the composition root on port 0) or as the real server process.
  * Every helper cleans up what it made: sockets, temp folders and child processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { IncomingHttpHeaders } from 'node:http';
-import { loadConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { Gateway } from '../../src/gateway/gateway.js';
 import { freePort } from '../../bench/targets.js';
+import { loadConfig } from '../../src/config/load.js';
+import { Gateway } from '../../src/gateway/gateway.js';
+import { createLogger } from '../../src/observability/logger.js';
 
 export interface GatewayHarness {
   gateway: Gateway;

@@ -3,16 +3,17 @@
  * taken off the bus as they are published (the in-process bus delivers synchronously, in publish order), log
  * lines are pino's JSON written to a stream the test holds.
  */
-import { Writable } from 'node:stream';
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { loadConfig, mergeLayers } from '../../src/config/load.js';
-import { Gateway } from '../../src/gateway/gateway.js';
-import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
+import { type AdminServer, startAdminServer } from '../../src/admin/admin-server.js';
 import { SUBJECTS } from '../../src/bus/types.js';
+import { loadConfig, mergeLayers } from '../../src/config/load.js';
 import type { GatewayEvent } from '../../src/events/index.js';
+import { Gateway } from '../../src/gateway/gateway.js';
 import { TestCharger, type TestChargerOptions } from './backend-charger.js';
 
 export interface ObservedGateway {
@@ -56,10 +57,7 @@ export async function startObservedGateway(options: ObservedOptions = {}): Promi
   const config = loadConfig({
     configDir,
     env: {},
-    overrides: mergeLayers(
-      { server: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, instance: { stateDir } },
-      options.overrides ?? {},
-    ),
+    overrides: mergeLayers({ server: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, instance: { stateDir } }, options.overrides ?? {}),
   });
   const log = pino({ level: options.logLevel ?? 'warn' }, sink);
   const gateway = await Gateway.create({ config, log });

@@ -90,9 +90,7 @@ export function assertAnswersValid(version: OcppVersion, client: OcppClient): nu
 export const T = () => new Date().toISOString();
 
 export function bootPayload(version: OcppVersion, model: unknown = 'X1'): Record<string, unknown> {
-  return version === 'ocpp1.6'
-    ? { chargePointVendor: 'Acme', chargePointModel: model }
-    : { reason: 'PowerUp', chargingStation: { vendorName: 'Acme', model } };
+  return version === 'ocpp1.6' ? { chargePointVendor: 'Acme', chargePointModel: model } : { reason: 'PowerUp', chargingStation: { vendorName: 'Acme', model } };
 }
 
 export function bootWithoutModel(version: OcppVersion): Record<string, unknown> {
@@ -100,9 +98,7 @@ export function bootWithoutModel(version: OcppVersion): Record<string, unknown> 
 }
 
 export function statusPayload(version: OcppVersion, status: string, connectorId: unknown = 1): Record<string, unknown> {
-  return version === 'ocpp1.6'
-    ? { connectorId, errorCode: 'NoError', status, timestamp: T() }
-    : { timestamp: T(), connectorStatus: status, evseId: 1, connectorId };
+  return version === 'ocpp1.6' ? { connectorId, errorCode: 'NoError', status, timestamp: T() } : { timestamp: T(), connectorStatus: status, evseId: 1, connectorId };
 }
 
 /** A DataTransfer whose whole CALL frame (with this id) is exactly `frameBytes` long. */

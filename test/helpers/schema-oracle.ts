@@ -13,8 +13,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsImport from 'ajv-formats';
 import type { FormatsPlugin } from 'ajv-formats';
+import addFormatsImport from 'ajv-formats';
 
 export type Version = 'ocpp1.6' | 'ocpp2.0.1';
 export const VERSIONS: readonly Version[] = ['ocpp1.6', 'ocpp2.0.1'];
@@ -24,8 +24,7 @@ export type Schema = Record<string, any>;
 const FILES: Record<Version, string> = { 'ocpp1.6': 'ocpp1_6.json', 'ocpp2.0.1': 'ocpp2_0_1.json' };
 
 // ajv-formats is CommonJS: at runtime the default import is the plugin (or carries it as `.default`).
-const addFormats: FormatsPlugin =
-  (addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? (addFormatsImport as unknown as FormatsPlugin);
+const addFormats: FormatsPlugin = (addFormatsImport as unknown as { default?: FormatsPlugin }).default ?? (addFormatsImport as unknown as FormatsPlugin);
 
 /** How each version spells the CALLERROR codes a schema check can produce. */
 export const SCHEMA_ERROR_CODE: Record<Version, Record<'format' | 'occurrence' | 'property' | 'type', string>> = {
@@ -44,19 +43,7 @@ export const SCHEMA_ERROR_CODE: Record<Version, Record<'format' | 'occurrence' |
 };
 
 const OCCURRENCE = new Set(['required', 'minItems', 'maxItems', 'minProperties', 'maxProperties']);
-const PROPERTY = new Set([
-  'maxLength',
-  'minLength',
-  'enum',
-  'const',
-  'pattern',
-  'format',
-  'minimum',
-  'maximum',
-  'exclusiveMinimum',
-  'exclusiveMaximum',
-  'multipleOf',
-]);
+const PROPERTY = new Set(['maxLength', 'minLength', 'enum', 'const', 'pattern', 'format', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf']);
 
 function kindOf(keyword: string): 'format' | 'occurrence' | 'property' | 'type' {
   if (keyword === 'type') return 'type';

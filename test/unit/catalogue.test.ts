@@ -35,7 +35,10 @@ describe('action catalogue', () => {
     it(`${version}: gives every action one direction, DataTransfer both ways`, () => {
       const up = new Set(actionsOf(version, 'chargerToCentral'));
       const down = new Set(actionsOf(version, 'centralToCharger'));
-      assert.deepEqual([...up].filter((action) => down.has(action)), ['DataTransfer']);
+      assert.deepEqual(
+        [...up].filter((action) => down.has(action)),
+        ['DataTransfer'],
+      );
       for (const action of up) assert.equal(actionDirection(version, action), 'chargerToCentral', action);
       for (const action of down) {
         if (action !== 'DataTransfer') assert.equal(actionDirection(version, action), 'centralToCharger', action);

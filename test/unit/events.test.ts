@@ -1,19 +1,19 @@
-import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { describe, it } from 'node:test';
 import {
   ConnectorMemory,
-  EventType,
-  V16_EVENT_TYPES,
-  V201_EVENT_TYPES,
   commandResponseEvent,
   connectedEvent,
   disconnectedEvent,
-  eventsForCall,
-  ocppActionEventType,
   type EventContext,
+  EventType,
+  eventsForCall,
   type GatewayEvent,
+  ocppActionEventType,
+  V16_EVENT_TYPES,
+  V201_EVENT_TYPES,
 } from '../../src/events/index.js';
 import type { OcppVersion } from '../../src/ocpp/versions.js';
 
@@ -68,9 +68,15 @@ function run16() {
   s.call(
     'BootNotification',
     {
-      chargePointVendor: 'Acme', chargePointModel: 'Wallbox-22', chargePointSerialNumber: 'SN-1',
-      chargeBoxSerialNumber: 'CB-1', firmwareVersion: '1.2.3', iccid: 'ICCID', imsi: 'IMSI',
-      meterType: 'MT', meterSerialNumber: 'MSN',
+      chargePointVendor: 'Acme',
+      chargePointModel: 'Wallbox-22',
+      chargePointSerialNumber: 'SN-1',
+      chargeBoxSerialNumber: 'CB-1',
+      firmwareVersion: '1.2.3',
+      iccid: 'ICCID',
+      imsi: 'IMSI',
+      meterType: 'MT',
+      meterSerialNumber: 'MSN',
     },
     { status: 'Accepted', currentTime: NOW.toISOString(), interval: 300 },
   );
@@ -84,18 +90,25 @@ function run16() {
   s.call('StatusNotification', { connectorId: 1, status: 'Charging', errorCode: 'NoError', info: 'ok', vendorId: 'Acme', vendorErrorCode: '0' });
   for (let n = 1; n <= 3; n++) {
     s.call('MeterValues', {
-      connectorId: 1, transactionId: 42,
+      connectorId: 1,
+      transactionId: 42,
       meterValue: [{ timestamp: `2024-05-01T10:0${n}:00Z`, sampledValue: sampled16(n) }],
     });
   }
   s.call(
     'StopTransaction',
     {
-      transactionId: 42, idTag: 'TAG-1', meterStop: 5000, timestamp: '2024-05-01T10:30:00Z', reason: 'EVDisconnected',
-      transactionData: [{
-        timestamp: '2024-05-01T10:30:00Z',
-        sampledValue: [{ value: '5000', context: 'Transaction.End', measurand: 'Energy.Active.Import.Register', unit: 'Wh' }],
-      }],
+      transactionId: 42,
+      idTag: 'TAG-1',
+      meterStop: 5000,
+      timestamp: '2024-05-01T10:30:00Z',
+      reason: 'EVDisconnected',
+      transactionData: [
+        {
+          timestamp: '2024-05-01T10:30:00Z',
+          sampledValue: [{ value: '5000', context: 'Transaction.End', measurand: 'Energy.Active.Import.Register', unit: 'Wh' }],
+        },
+      ],
     },
     { idTagInfo: { status: 'Accepted' } },
   );
@@ -110,7 +123,10 @@ function run201() {
     {
       reason: 'PowerUp',
       chargingStation: {
-        vendorName: 'Acme', model: 'Wallbox-22', serialNumber: 'SN-1', firmwareVersion: '1.2.3',
+        vendorName: 'Acme',
+        model: 'Wallbox-22',
+        serialNumber: 'SN-1',
+        firmwareVersion: '1.2.3',
         modem: { iccid: 'ICCID', imsi: 'IMSI' },
       },
     },
@@ -121,32 +137,46 @@ function run201() {
   s.call(
     'TransactionEvent',
     {
-      eventType: 'Started', timestamp: '2024-05-01T10:00:01Z', triggerReason: 'Authorized', seqNo: 0, reservationId: 7,
+      eventType: 'Started',
+      timestamp: '2024-05-01T10:00:01Z',
+      triggerReason: 'Authorized',
+      seqNo: 0,
+      reservationId: 7,
       transactionInfo: { transactionId: 'tx-abc', chargingState: 'EVConnected', remoteStartId: 9 },
       evse: { id: 1, connectorId: 1 },
       idToken: { idToken: 'TAG-1', type: 'ISO14443' },
-      meterValue: [{
-        timestamp: '2024-05-01T10:00:01Z',
-        sampledValue: [{ value: 1, context: 'Transaction.Begin', unitOfMeasure: { unit: 'kWh' } }],
-      }],
+      meterValue: [
+        {
+          timestamp: '2024-05-01T10:00:01Z',
+          sampledValue: [{ value: 1, context: 'Transaction.Begin', unitOfMeasure: { unit: 'kWh' } }],
+        },
+      ],
     },
     { idTokenInfo: { status: 'Accepted' } },
   );
   s.call('StatusNotification', { evseId: 1, connectorId: 1, connectorStatus: 'Occupied', timestamp: '2024-05-01T10:00:02Z' });
   for (let n = 1; n <= 3; n++) {
     s.call('TransactionEvent', {
-      eventType: 'Updated', timestamp: `2024-05-01T10:0${n}:00Z`, triggerReason: 'MeterValuePeriodic', seqNo: n,
+      eventType: 'Updated',
+      timestamp: `2024-05-01T10:0${n}:00Z`,
+      triggerReason: 'MeterValuePeriodic',
+      seqNo: n,
       transactionInfo: { transactionId: 'tx-abc', chargingState: 'Charging' },
       meterValue: [{ timestamp: `2024-05-01T10:0${n}:00Z`, sampledValue: sampled201(n) }],
     });
   }
   s.call('TransactionEvent', {
-    eventType: 'Ended', timestamp: '2024-05-01T10:30:00Z', triggerReason: 'EVDeparted', seqNo: 4,
+    eventType: 'Ended',
+    timestamp: '2024-05-01T10:30:00Z',
+    triggerReason: 'EVDeparted',
+    seqNo: 4,
     transactionInfo: { transactionId: 'tx-abc', chargingState: 'Idle', stoppedReason: 'EVDisconnected' },
-    meterValue: [{
-      timestamp: '2024-05-01T10:30:00Z',
-      sampledValue: [{ value: 5000, context: 'Transaction.End', measurand: 'Energy.Active.Import.Register' }],
-    }],
+    meterValue: [
+      {
+        timestamp: '2024-05-01T10:30:00Z',
+        sampledValue: [{ value: 5000, context: 'Transaction.End', measurand: 'Energy.Active.Import.Register' }],
+      },
+    ],
   });
   s.call('StatusNotification', { evseId: 1, connectorId: 1, connectorStatus: 'Available', timestamp: '2024-05-01T10:31:00Z' });
   return s;
@@ -186,19 +216,22 @@ describe('envelope', () => {
 describe('OCPP 1.6 session', () => {
   it('yields the expected sequence of event types', () => {
     const { events } = run16();
-    assert.deepEqual(events.map((e) => e.eventType), [
-      'charge_point.booted',
-      'connector.status_changed',
-      'authorization.requested',
-      'transaction.started',
-      'connector.status_changed',
-      'transaction.meter_values',
-      'transaction.meter_values',
-      'transaction.meter_values',
-      'transaction.meter_values',
-      'transaction.stopped',
-      'connector.status_changed',
-    ]);
+    assert.deepEqual(
+      events.map((e) => e.eventType),
+      [
+        'charge_point.booted',
+        'connector.status_changed',
+        'authorization.requested',
+        'transaction.started',
+        'connector.status_changed',
+        'transaction.meter_values',
+        'transaction.meter_values',
+        'transaction.meter_values',
+        'transaction.meter_values',
+        'transaction.stopped',
+        'connector.status_changed',
+      ],
+    );
     for (const e of events) {
       assert.equal(e.protocol, 'ocpp1.6');
       assert.ok(p(e).ocpp.request, 'raw request kept');
@@ -223,10 +256,17 @@ describe('OCPP 1.6 session', () => {
   });
 
   it('gives each status change its previous status', () => {
-    const statuses = run16().events.filter((e) => e.eventType === EventType.ConnectorStatusChanged).map(p);
-    assert.deepEqual(statuses.map((s) => [s.status, s.previousStatus]), [
-      ['Available', null], ['Charging', 'Available'], ['Available', 'Charging'],
-    ]);
+    const statuses = run16()
+      .events.filter((e) => e.eventType === EventType.ConnectorStatusChanged)
+      .map(p);
+    assert.deepEqual(
+      statuses.map((s) => [s.status, s.previousStatus]),
+      [
+        ['Available', null],
+        ['Charging', 'Available'],
+        ['Available', 'Charging'],
+      ],
+    );
     assert.equal(statuses[1].connectorId, 1);
     assert.equal(statuses[1].evseId, null);
     assert.equal(statuses[1].errorCode, 'NoError');
@@ -259,7 +299,9 @@ describe('OCPP 1.6 session', () => {
   });
 
   it('keeps every sampled value with all its fields', () => {
-    const mv = run16().events.filter((e) => e.eventType === EventType.TransactionMeterValues).map(p);
+    const mv = run16()
+      .events.filter((e) => e.eventType === EventType.TransactionMeterValues)
+      .map(p);
     assert.equal(mv[0].transactionId, '42');
     assert.equal(mv[0].connectorId, 1);
     assert.equal(mv[0].meterValues.length, 1);
@@ -267,13 +309,28 @@ describe('OCPP 1.6 session', () => {
     const values = mv[0].meterValues[0].sampledValues;
     assert.equal(values.length, 6);
     assert.deepEqual(values[0], {
-      value: 1500, rawValue: '1500', context: 'Sample.Periodic', format: 'Raw',
-      measurand: 'Energy.Active.Import.Register', phase: null, location: 'Outlet', unit: 'Wh', multiplier: 0,
+      value: 1500,
+      rawValue: '1500',
+      context: 'Sample.Periodic',
+      format: 'Raw',
+      measurand: 'Energy.Active.Import.Register',
+      phase: null,
+      location: 'Outlet',
+      unit: 'Wh',
+      multiplier: 0,
       signedMeterValue: null,
     });
     assert.deepEqual(values[3], {
-      value: 230.4, rawValue: '230.4', context: 'Sample.Periodic', format: 'Raw', measurand: 'Voltage',
-      phase: 'L1-N', location: 'Inlet', unit: 'V', multiplier: 0, signedMeterValue: null,
+      value: 230.4,
+      rawValue: '230.4',
+      context: 'Sample.Periodic',
+      format: 'Raw',
+      measurand: 'Voltage',
+      phase: 'L1-N',
+      location: 'Inlet',
+      unit: 'V',
+      multiplier: 0,
+      signedMeterValue: null,
     });
     assert.equal(values[1].phase, 'L1');
     assert.equal(values[2].phase, 'L2');
@@ -305,15 +362,25 @@ describe('OCPP 1.6 session', () => {
     for (const transactionId of [5, 5, -1, -1]) s.call('StopTransaction', { transactionId, meterStop: 1, timestamp: 't1' });
     assert.deepEqual(
       s.events.filter((e) => e.eventType === 'transaction.stopped').map((e) => [p(e).transactionId, p(e).connectorId, p(e).repeat]),
-      [['5', 2, false], ['5', 2, true], ['-1', null, false], ['-1', null, false]],
+      [
+        ['5', 2, false],
+        ['5', 2, true],
+        ['-1', null, false],
+        ['-1', null, false],
+      ],
     );
   });
 
   it('fills in the defaults the specification defines', () => {
-    const [e] = eventsForCall(context('ocpp1.6'), 'MeterValues', {
-      connectorId: 0,
-      meterValue: [{ timestamp: 't', sampledValue: [{ value: '12.5' }, { value: 'A1B2', format: 'SignedData' }, { value: '3', measurand: 'Voltage' }] }],
-    }, {});
+    const [e] = eventsForCall(
+      context('ocpp1.6'),
+      'MeterValues',
+      {
+        connectorId: 0,
+        meterValue: [{ timestamp: 't', sampledValue: [{ value: '12.5' }, { value: 'A1B2', format: 'SignedData' }, { value: '3', measurand: 'Voltage' }] }],
+      },
+      {},
+    );
     const values = p(e).meterValues[0].sampledValues;
     assert.equal(p(e).transactionId, null);
     assert.equal(values[0].value, 12.5);
@@ -333,20 +400,26 @@ describe('OCPP 1.6 session', () => {
 describe('OCPP 2.0.1 session', () => {
   it('yields the same event types, with updates', () => {
     const { events } = run201();
-    assert.deepEqual(events.map((e) => e.eventType), [
-      'charge_point.booted',
-      'connector.status_changed',
-      'authorization.requested',
-      'transaction.started',
-      'transaction.meter_values',
-      'connector.status_changed',
-      'transaction.updated', 'transaction.meter_values',
-      'transaction.updated', 'transaction.meter_values',
-      'transaction.updated', 'transaction.meter_values',
-      'transaction.meter_values',
-      'transaction.stopped',
-      'connector.status_changed',
-    ]);
+    assert.deepEqual(
+      events.map((e) => e.eventType),
+      [
+        'charge_point.booted',
+        'connector.status_changed',
+        'authorization.requested',
+        'transaction.started',
+        'transaction.meter_values',
+        'connector.status_changed',
+        'transaction.updated',
+        'transaction.meter_values',
+        'transaction.updated',
+        'transaction.meter_values',
+        'transaction.updated',
+        'transaction.meter_values',
+        'transaction.meter_values',
+        'transaction.stopped',
+        'connector.status_changed',
+      ],
+    );
   });
 
   it('reports boot details and the answer given', () => {
@@ -362,10 +435,17 @@ describe('OCPP 2.0.1 session', () => {
   });
 
   it('gives each status change its previous status per EVSE and connector', () => {
-    const statuses = run201().events.filter((e) => e.eventType === EventType.ConnectorStatusChanged).map(p);
-    assert.deepEqual(statuses.map((s) => [s.evseId, s.connectorId, s.status, s.previousStatus]), [
-      [1, 1, 'Available', null], [1, 1, 'Occupied', 'Available'], [1, 1, 'Available', 'Occupied'],
-    ]);
+    const statuses = run201()
+      .events.filter((e) => e.eventType === EventType.ConnectorStatusChanged)
+      .map(p);
+    assert.deepEqual(
+      statuses.map((s) => [s.evseId, s.connectorId, s.status, s.previousStatus]),
+      [
+        [1, 1, 'Available', null],
+        [1, 1, 'Occupied', 'Available'],
+        [1, 1, 'Available', 'Occupied'],
+      ],
+    );
   });
 
   it('maps the transaction with the same fields as 1.6', () => {
@@ -396,8 +476,16 @@ describe('OCPP 2.0.1 session', () => {
     const values = mv[1].meterValues[0].sampledValues;
     assert.equal(values.length, 6);
     assert.deepEqual(values[3], {
-      value: 230.4, rawValue: 230.4, context: 'Sample.Periodic', format: 'Raw', measurand: 'Voltage',
-      phase: 'L1-N', location: 'Inlet', unit: 'V', multiplier: 0, signedMeterValue: null,
+      value: 230.4,
+      rawValue: 230.4,
+      context: 'Sample.Periodic',
+      format: 'Raw',
+      measurand: 'Voltage',
+      phase: 'L1-N',
+      location: 'Inlet',
+      unit: 'V',
+      multiplier: 0,
+      signedMeterValue: null,
     });
     assert.equal(values[0].unit, 'Wh');
 
@@ -412,8 +500,12 @@ describe('OCPP 2.0.1 session', () => {
     const a = run16().events;
     const b = run201().events;
     for (const type of [
-      EventType.ChargePointBooted, EventType.ConnectorStatusChanged, EventType.AuthorizationRequested,
-      EventType.TransactionStarted, EventType.TransactionMeterValues, EventType.TransactionStopped,
+      EventType.ChargePointBooted,
+      EventType.ConnectorStatusChanged,
+      EventType.AuthorizationRequested,
+      EventType.TransactionStarted,
+      EventType.TransactionMeterValues,
+      EventType.TransactionStopped,
     ]) {
       assert.deepEqual(sortedKeys(p(first(a, type))), sortedKeys(p(first(b, type))), type);
     }
@@ -428,32 +520,63 @@ describe('OCPP 2.0.1 session', () => {
   it('tracks open transactions as last reported', () => {
     const s = session('ocpp2.0.1');
     s.call('TransactionEvent', {
-      eventType: 'Started', timestamp: 't0', triggerReason: 'CablePluggedIn', seqNo: 0,
-      transactionInfo: { transactionId: 'A' }, evse: { id: 2, connectorId: 1 },
+      eventType: 'Started',
+      timestamp: 't0',
+      triggerReason: 'CablePluggedIn',
+      seqNo: 0,
+      transactionInfo: { transactionId: 'A' },
+      evse: { id: 2, connectorId: 1 },
     });
     // Heard of only after a reconnect: still open as far as the charger says.
     s.call('TransactionEvent', {
-      eventType: 'Updated', timestamp: 't1', triggerReason: 'Authorized', seqNo: 5,
-      transactionInfo: { transactionId: 'B' }, evse: { id: 1 }, idToken: { idToken: 'X', type: 'Central' },
+      eventType: 'Updated',
+      timestamp: 't1',
+      triggerReason: 'Authorized',
+      seqNo: 5,
+      transactionInfo: { transactionId: 'B' },
+      evse: { id: 1 },
+      idToken: { idToken: 'X', type: 'Central' },
     });
     s.call('TransactionEvent', {
-      eventType: 'Updated', timestamp: 't2', triggerReason: 'Authorized', seqNo: 1,
-      transactionInfo: { transactionId: 'A' }, idToken: { idToken: 'Y', type: 'ISO14443' },
+      eventType: 'Updated',
+      timestamp: 't2',
+      triggerReason: 'Authorized',
+      seqNo: 1,
+      transactionInfo: { transactionId: 'A' },
+      idToken: { idToken: 'Y', type: 'ISO14443' },
     });
     const open = s.ctx.memory.openTransactions();
-    assert.deepEqual(open.map((t) => [t.transactionId, t.evseId, t.connectorId, t.idToken?.idToken, t.updatedAt]), [
-      ['A', 2, 1, 'Y', 't2'], ['B', 1, null, 'X', 't1'],
-    ]);
+    assert.deepEqual(
+      open.map((t) => [t.transactionId, t.evseId, t.connectorId, t.idToken?.idToken, t.updatedAt]),
+      [
+        ['A', 2, 1, 'Y', 't2'],
+        ['B', 1, null, 'X', 't1'],
+      ],
+    );
     // A new transaction on EVSE 2 means the charger no longer runs A there.
     s.call('TransactionEvent', {
-      eventType: 'Started', timestamp: 't3', triggerReason: 'CablePluggedIn', seqNo: 0,
-      transactionInfo: { transactionId: 'C' }, evse: { id: 2, connectorId: 1 },
+      eventType: 'Started',
+      timestamp: 't3',
+      triggerReason: 'CablePluggedIn',
+      seqNo: 0,
+      transactionInfo: { transactionId: 'C' },
+      evse: { id: 2, connectorId: 1 },
     });
-    assert.deepEqual(s.ctx.memory.openTransactions().map((t) => t.transactionId), ['B', 'C']);
+    assert.deepEqual(
+      s.ctx.memory.openTransactions().map((t) => t.transactionId),
+      ['B', 'C'],
+    );
     s.call('TransactionEvent', {
-      eventType: 'Ended', timestamp: 't4', triggerReason: 'EVDeparted', seqNo: 1, transactionInfo: { transactionId: 'B' },
+      eventType: 'Ended',
+      timestamp: 't4',
+      triggerReason: 'EVDeparted',
+      seqNo: 1,
+      transactionInfo: { transactionId: 'B' },
     });
-    assert.deepEqual(s.ctx.memory.openTransactions().map((t) => t.transactionId), ['C']);
+    assert.deepEqual(
+      s.ctx.memory.openTransactions().map((t) => t.transactionId),
+      ['C'],
+    );
     const stopped = p(s.events[s.events.length - 1]);
     assert.equal(stopped.evseId, 1);
     assert.equal(stopped.reason, 'Local');
@@ -463,8 +586,12 @@ describe('OCPP 2.0.1 session', () => {
   it('marks a Started sent again as retry and an Ended sent again as repeat, keeping the EVSE', () => {
     const s = session('ocpp2.0.1');
     const started = {
-      eventType: 'Started', timestamp: 't0', triggerReason: 'CablePluggedIn', seqNo: 0,
-      transactionInfo: { transactionId: 'R' }, evse: { id: 3, connectorId: 1 },
+      eventType: 'Started',
+      timestamp: 't0',
+      triggerReason: 'CablePluggedIn',
+      seqNo: 0,
+      transactionInfo: { transactionId: 'R' },
+      evse: { id: 3, connectorId: 1 },
     };
     const ended = { eventType: 'Ended', timestamp: 't1', triggerReason: 'EVDeparted', seqNo: 1, transactionInfo: { transactionId: 'R' } };
     s.call('TransactionEvent', started);
@@ -490,9 +617,7 @@ describe('OCPP 2.0.1 session', () => {
     assert.equal(p(e).ocpp.request, request);
     assert.equal(p(e).ocpp.action, 'NotifyReport');
 
-    const schemas = JSON.parse(readFileSync(
-      createRequire(import.meta.url).resolve('ocpp-rpc/lib/schemas/ocpp2_0_1.json'), 'utf8',
-    )) as Array<{ $id: string }>;
+    const schemas = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('ocpp-rpc/lib/schemas/ocpp2_0_1.json'), 'utf8')) as Array<{ $id: string }>;
     const known = new Set(schemas.map((s) => s.$id));
     const types = new Set<string>();
     for (const [action, list] of Object.entries(V201_EVENT_TYPES)) {
@@ -511,22 +636,52 @@ describe('OCPP 2.0.1 session', () => {
 describe('other named events', () => {
   it('maps notifications of both versions', () => {
     const cases: Array<[OcppVersion, string, Record<string, any>, Record<string, any>, string, Record<string, unknown>]> = [
-      ['ocpp1.6', 'DataTransfer', { vendorId: 'V', messageId: 'M', data: 'd' }, { status: 'Accepted', data: 'r' }, EventType.DataTransferReceived,
-        { vendorId: 'V', messageId: 'M', data: 'd', status: 'Accepted', responseData: 'r' }],
-      ['ocpp2.0.1', 'DataTransfer', { vendorId: 'V', data: { a: 1 } }, { status: 'Rejected' }, EventType.DataTransferReceived,
-        { vendorId: 'V', messageId: null, status: 'Rejected', responseData: null }],
+      [
+        'ocpp1.6',
+        'DataTransfer',
+        { vendorId: 'V', messageId: 'M', data: 'd' },
+        { status: 'Accepted', data: 'r' },
+        EventType.DataTransferReceived,
+        { vendorId: 'V', messageId: 'M', data: 'd', status: 'Accepted', responseData: 'r' },
+      ],
+      [
+        'ocpp2.0.1',
+        'DataTransfer',
+        { vendorId: 'V', data: { a: 1 } },
+        { status: 'Rejected' },
+        EventType.DataTransferReceived,
+        { vendorId: 'V', messageId: null, status: 'Rejected', responseData: null },
+      ],
       ['ocpp1.6', 'FirmwareStatusNotification', { status: 'Installed' }, {}, EventType.FirmwareStatusChanged, { status: 'Installed', requestId: null }],
       ['ocpp1.6', 'SignedFirmwareStatusNotification', { status: 'Installed', requestId: 3 }, {}, EventType.FirmwareStatusChanged, { status: 'Installed', requestId: 3 }],
       ['ocpp2.0.1', 'FirmwareStatusNotification', { status: 'Downloading', requestId: 4 }, {}, EventType.FirmwareStatusChanged, { status: 'Downloading', requestId: 4 }],
       ['ocpp1.6', 'DiagnosticsStatusNotification', { status: 'Uploaded' }, {}, EventType.DiagnosticsStatusChanged, { status: 'Uploaded' }],
       ['ocpp1.6', 'LogStatusNotification', { status: 'Uploading', requestId: 5 }, {}, EventType.LogStatusChanged, { status: 'Uploading', requestId: 5 }],
       ['ocpp2.0.1', 'LogStatusNotification', { status: 'Uploaded', requestId: 6 }, {}, EventType.LogStatusChanged, { status: 'Uploaded', requestId: 6 }],
-      ['ocpp1.6', 'SecurityEventNotification', { type: 'TamperDetectionActivated', timestamp: 't' }, {}, EventType.SecurityEvent,
-        { type: 'TamperDetectionActivated', timestamp: 't', techInfo: null }],
-      ['ocpp2.0.1', 'SecurityEventNotification', { type: 'FirmwareUpdated', timestamp: 't', techInfo: 'i' }, {}, EventType.SecurityEvent,
-        { type: 'FirmwareUpdated', timestamp: 't', techInfo: 'i' }],
-      ['ocpp2.0.1', 'MeterValues', { evseId: 0, meterValue: [{ timestamp: 't', sampledValue: [{ value: 7 }] }] }, {}, EventType.TransactionMeterValues,
-        { transactionId: null, evseId: 0, connectorId: null }],
+      [
+        'ocpp1.6',
+        'SecurityEventNotification',
+        { type: 'TamperDetectionActivated', timestamp: 't' },
+        {},
+        EventType.SecurityEvent,
+        { type: 'TamperDetectionActivated', timestamp: 't', techInfo: null },
+      ],
+      [
+        'ocpp2.0.1',
+        'SecurityEventNotification',
+        { type: 'FirmwareUpdated', timestamp: 't', techInfo: 'i' },
+        {},
+        EventType.SecurityEvent,
+        { type: 'FirmwareUpdated', timestamp: 't', techInfo: 'i' },
+      ],
+      [
+        'ocpp2.0.1',
+        'MeterValues',
+        { evseId: 0, meterValue: [{ timestamp: 't', sampledValue: [{ value: 7 }] }] },
+        {},
+        EventType.TransactionMeterValues,
+        { transactionId: null, evseId: 0, connectorId: null },
+      ],
     ];
     for (const [protocol, action, request, response, type, expected] of cases) {
       const events = eventsForCall(context(protocol), action, request, response);
@@ -549,14 +704,24 @@ describe('other named events', () => {
     const d2 = disconnectedEvent(src, { code: 4000, reason: 'replaced', initiator: 'replaced', epoch: 17 });
     assert.deepEqual(d2.payload, { code: 4000, reason: 'replaced', initiator: 'replaced', epoch: 17 });
     const r = commandResponseEvent(src, {
-      commandId: 'c1', action: 'Reset', status: 'rejected', request: { type: 'Immediate' },
-      error: { code: 'TIMEOUT', message: 'no answer in 30000 ms' }, durationMs: 30000,
+      commandId: 'c1',
+      action: 'Reset',
+      status: 'rejected',
+      request: { type: 'Immediate' },
+      error: { code: 'TIMEOUT', message: 'no answer in 30000 ms' },
+      durationMs: 30000,
     });
     assert.equal(r.eventType, 'command.response');
     assert.equal(r.timestamp, NOW.toISOString());
     assert.deepEqual(r.payload, {
-      commandId: 'c1', action: 'Reset', status: 'rejected', request: { type: 'Immediate' }, response: null,
-      error: { code: 'TIMEOUT', message: 'no answer in 30000 ms' }, durationMs: 30000, traceId: null,
+      commandId: 'c1',
+      action: 'Reset',
+      status: 'rejected',
+      request: { type: 'Immediate' },
+      response: null,
+      error: { code: 'TIMEOUT', message: 'no answer in 30000 ms' },
+      durationMs: 30000,
+      traceId: null,
     });
   });
 });
@@ -564,7 +729,11 @@ describe('other named events', () => {
 describe('robustness', () => {
   it('keeps unknown vendor fields in ocpp.request, by reference', () => {
     const request = {
-      connectorId: 1, status: 'Faulted', errorCode: 'OtherError', acmeTemperature: 81, acmeDetail: { fan: 'stuck' },
+      connectorId: 1,
+      status: 'Faulted',
+      errorCode: 'OtherError',
+      acmeTemperature: 81,
+      acmeDetail: { fan: 'stuck' },
     };
     const [e] = eventsForCall(context('ocpp1.6'), 'StatusNotification', request, {});
     assert.equal(p(e).ocpp.request, request);
@@ -572,7 +741,9 @@ describe('robustness', () => {
     assert.deepEqual(p(e).ocpp.request.acmeDetail, { fan: 'stuck' });
 
     const boot = {
-      reason: 'PowerUp', chargingStation: { vendorName: 'A', model: 'M', acmeBoard: 'rev7' }, customData: { vendorId: 'acme', x: 1 },
+      reason: 'PowerUp',
+      chargingStation: { vendorName: 'A', model: 'M', acmeBoard: 'rev7' },
+      customData: { vendorId: 'acme', x: 1 },
     };
     const [b] = eventsForCall(context('ocpp2.0.1'), 'BootNotification', boot, { status: 'Accepted' });
     assert.equal(p(b).ocpp.request.chargingStation.acmeBoard, 'rev7');
@@ -617,7 +788,13 @@ describe('robustness', () => {
     status(2, 'Available');
     status(1, 'Occupied'); // 1/1 is now the most recent
     assert.equal(status(3, 'Available').previousStatus, null); // pushes out 2/1
-    assert.deepEqual(memory.statuses().map((s) => [s.key, s.status]), [['1/1', 'Occupied'], ['3/1', 'Available']]);
+    assert.deepEqual(
+      memory.statuses().map((s) => [s.key, s.status]),
+      [
+        ['1/1', 'Occupied'],
+        ['3/1', 'Available'],
+      ],
+    );
     assert.equal(status(2, 'Faulted').previousStatus, null);
   });
 });

@@ -3,11 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LocalAnswers, type LocalAnswerConfig } from '../../src/gateway/local-answers.js';
+import { type LocalAnswerConfig, LocalAnswers } from '../../src/gateway/local-answers.js';
 import { TransactionIdAllocator } from '../../src/gateway/transaction-ids.js';
 import { actionsOf } from '../../src/ocpp/catalogue.js';
-import { schemaOracle } from '../helpers/schema-oracle.js';
 import { OCPP_VERSIONS, type OcppVersion } from '../../src/ocpp/versions.js';
+import { schemaOracle } from '../helpers/schema-oracle.js';
 
 const T = '2024-05-01T12:00:00Z';
 
@@ -248,11 +248,9 @@ describe('local answers', () => {
 
     it('allowList accepts listed tags case-insensitively and rejects others as Invalid', async () => {
       const answers = new LocalAnswers(ALLOW_LIST, transactionIds);
-      const v16 = async (idTag: string) =>
-        ((await answers.answer('ocpp1.6', 'Authorize', { idTag })) as Record<string, any>).idTagInfo.status;
+      const v16 = async (idTag: string) => ((await answers.answer('ocpp1.6', 'Authorize', { idTag })) as Record<string, any>).idTagInfo.status;
       const v201 = async (idToken: string) =>
-        ((await answers.answer('ocpp2.0.1', 'Authorize', { idToken: { idToken, type: 'ISO14443' } })) as Record<string, any>)
-          .idTokenInfo.status;
+        ((await answers.answer('ocpp2.0.1', 'Authorize', { idToken: { idToken, type: 'ISO14443' } })) as Record<string, any>).idTokenInfo.status;
       assert.equal(await v16('TAG-0001'), 'Accepted');
       assert.equal(await v16('tag-0001'), 'Accepted');
       assert.equal(await v16('ABC123'), 'Accepted');

@@ -7,11 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  MAX_TRANSACTION_ID,
-  TransactionIdAllocator,
-  TransactionIdsExhaustedError,
-} from '../../src/gateway/transaction-ids.js';
+import { MAX_TRANSACTION_ID, TransactionIdAllocator, TransactionIdsExhaustedError } from '../../src/gateway/transaction-ids.js';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
@@ -71,7 +67,11 @@ describe('TransactionIdAllocator', () => {
     const allocator = await TransactionIdAllocator.open(dir, 10);
     // Opening reserved the first block and the one after it: twenty ids without a tick in between.
     const sync = Array.from({ length: 20 }, () => allocator.next());
-    assert.deepEqual(sync, Array.from({ length: 20 }, (_, i) => i + 1), 'plain numbers, no promise');
+    assert.deepEqual(
+      sync,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+      'plain numbers, no promise',
+    );
     assert.ok(readMarkSync(dir) >= 20, 'every id handed out was covered by the mark on disk');
     const waited = allocator.next();
     assert.ok(waited instanceof Promise, 'the 21st, asked for in the same tick, waits for the next block');

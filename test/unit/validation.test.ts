@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { wireErrorCode, type OcppErrorReason } from '../../src/ocpp/errors.js';
+import { type OcppErrorReason, wireErrorCode } from '../../src/ocpp/errors.js';
 import { createValidators, type SchemaViolation } from '../../src/ocpp/validation.js';
 import { OCPP_VERSIONS, type OcppVersion } from '../../src/ocpp/versions.js';
 
@@ -8,15 +8,11 @@ const validators = createValidators();
 const T = '2024-05-01T12:00:00Z';
 
 function boot(version: OcppVersion, model: unknown = 'X1'): Record<string, unknown> {
-  return version === 'ocpp1.6'
-    ? { chargePointVendor: 'Acme', chargePointModel: model }
-    : { reason: 'PowerUp', chargingStation: { vendorName: 'Acme', model } };
+  return version === 'ocpp1.6' ? { chargePointVendor: 'Acme', chargePointModel: model } : { reason: 'PowerUp', chargingStation: { vendorName: 'Acme', model } };
 }
 
 function status(version: OcppVersion, connectorId: unknown = 1): Record<string, unknown> {
-  return version === 'ocpp1.6'
-    ? { connectorId, errorCode: 'NoError', status: 'Available' }
-    : { timestamp: T, connectorStatus: 'Available', evseId: 1, connectorId };
+  return version === 'ocpp1.6' ? { connectorId, errorCode: 'NoError', status: 'Available' } : { timestamp: T, connectorStatus: 'Available', evseId: 1, connectorId };
 }
 
 function expectViolation(violation: SchemaViolation | null, reason: OcppErrorReason, path?: string): SchemaViolation {
@@ -55,11 +51,7 @@ describe('schema validation', () => {
       });
 
       it("a string over its maximum length is 'property'", () => {
-        const violation = expectViolation(
-          v.validateRequest('BootNotification', boot(version, 'M'.repeat(21))),
-          'property',
-          modelPath,
-        );
+        const violation = expectViolation(v.validateRequest('BootNotification', boot(version, 'M'.repeat(21))), 'property', modelPath);
         assert.equal(violation.message, `${modelPath} must NOT have more than 20 characters`);
         assert.equal(wireErrorCode(version, violation.reason), 'PropertyConstraintViolation');
       });
@@ -70,11 +62,7 @@ describe('schema validation', () => {
       });
 
       it("an unknown extra field is 'format'", () => {
-        const violation = expectViolation(
-          v.validateRequest('BootNotification', { ...boot(version), colour: 'red' }),
-          'format',
-          '/colour',
-        );
+        const violation = expectViolation(v.validateRequest('BootNotification', { ...boot(version), colour: 'red' }), 'format', '/colour');
         assert.equal(violation.errors[0].keyword, 'additionalProperties');
         assert.equal(wireErrorCode(version, violation.reason), version === 'ocpp1.6' ? 'FormationViolation' : 'FormatViolation');
       });
@@ -86,10 +74,7 @@ describe('schema validation', () => {
         }
         const violation = v.validateRequest('BootNotification', []);
         assert.equal(violation?.message, 'payload must be a JSON object');
-        assert.equal(
-          wireErrorCode(version, violation!.reason),
-          version === 'ocpp1.6' ? 'FormationViolation' : 'FormatViolation',
-        );
+        assert.equal(wireErrorCode(version, violation!.reason), version === 'ocpp1.6' ? 'FormationViolation' : 'FormatViolation');
       });
 
       it("a value outside an enum is 'property' and names the allowed values", () => {
@@ -148,11 +133,7 @@ describe('schema validation', () => {
   it('accepts every 1.6 connector status', () => {
     const statuses = ['Available', 'Preparing', 'Charging', 'SuspendedEVSE', 'SuspendedEV', 'Finishing', 'Reserved', 'Unavailable', 'Faulted'];
     for (const s of statuses) {
-      assert.equal(
-        validators['ocpp1.6'].validateRequest('StatusNotification', { connectorId: 0, errorCode: 'NoError', status: s, timestamp: T }),
-        null,
-        s,
-      );
+      assert.equal(validators['ocpp1.6'].validateRequest('StatusNotification', { connectorId: 0, errorCode: 'NoError', status: s, timestamp: T }), null, s);
     }
   });
 
@@ -161,19 +142,11 @@ describe('schema validation', () => {
     assert.equal(validators['ocpp2.0.1'].validateRequest('TransactionEvent', minimal), null);
     const withToken = { ...minimal, idToken: { idToken: 'TAG1', type: 'ISO14443' }, evse: { id: 1, connectorId: 1 } };
     assert.equal(validators['ocpp2.0.1'].validateRequest('TransactionEvent', withToken), null);
-    expectViolation(
-      validators['ocpp2.0.1'].validateRequest('TransactionEvent', { ...minimal, transactionInfo: {} }),
-      'occurrence',
-      '/transactionInfo/transactionId',
-    );
+    expectViolation(validators['ocpp2.0.1'].validateRequest('TransactionEvent', { ...minimal, transactionInfo: {} }), 'occurrence', '/transactionInfo/transactionId');
   });
 
   it("an empty array where at least one item is required is 'occurrence' (2.0.1 MeterValues)", () => {
-    const violation = expectViolation(
-      validators['ocpp2.0.1'].validateRequest('MeterValues', { evseId: 1, meterValue: [] }),
-      'occurrence',
-      '/meterValue',
-    );
+    const violation = expectViolation(validators['ocpp2.0.1'].validateRequest('MeterValues', { evseId: 1, meterValue: [] }), 'occurrence', '/meterValue');
     assert.equal(violation.errors[0].keyword, 'minItems');
   });
 

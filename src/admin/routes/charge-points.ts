@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AdminGateway } from '../admin-gateway.js';
 import { errorBody } from '../api-errors.js';
-import { chargePointDetailView, chargePointView, type ChargePointView } from '../charge-point-view.js';
+import { type ChargePointView, chargePointDetailView, chargePointView } from '../charge-point-view.js';
 import { decodeCursor, encodeCursor, smallestAfter } from '../paging.js';
 import { COMMON_ERRORS, errorResponse } from '../schemas.js';
 

@@ -19,7 +19,7 @@ export function commandRoutes(app: FastifyInstance, gateway: AdminGateway): void
     {
       schema: {
         tags: ['commands'],
-        summary: "Sends a central-system action to a charger and waits for its answer",
+        summary: 'Sends a central-system action to a charger and waits for its answer',
         description:
           "The payload is checked against the action's schema for the charger's OCPP version first. Commands to one " +
           'charger queue behind the one in flight (bounded); every outcome is also a `command.response` event.',
@@ -28,7 +28,9 @@ export function commandRoutes(app: FastifyInstance, gateway: AdminGateway): void
         response: {
           200: { $ref: 'CommandResult#' },
           ...COMMON_ERRORS,
-          400: errorResponse('BAD_REQUEST (the request breaks the schema) or INVALID_COMMAND_PAYLOAD (with `errors`; also an action the charger\'s version does not have)'),
+          400: errorResponse(
+            "BAD_REQUEST (the request breaks the schema) or INVALID_COMMAND_PAYLOAD (with `errors`; also an action the charger's version does not have)",
+          ),
           404: errorResponse('DEVICE_OFFLINE: the charger is not connected to this instance'),
           429: errorResponse('QUEUE_FULL: too many commands wait for this charger'),
           502: errorResponse('CALL_ERROR: the charger answered with a CALLERROR (`ocppErrorCode`, `ocppErrorDetails`)'),

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { SseHub } from '../sse-hub.js';
 import { errorBody } from '../api-errors.js';
 import { COMMON_ERRORS, errorResponse } from '../schemas.js';
+import type { SseHub } from '../sse-hub.js';
 
 interface EventsQuery {
   chargePointId?: string[];
