@@ -96,3 +96,33 @@ describe('validation mode log', () => {
     }
   });
 });
+
+describe('per-message errors of the event path', () => {
+  test('an event subscriber that fails on every event writes one error line per event type, the rest counted', async () => {
+    const gw = await startObservedGateway();
+    let stopped = false;
+    try {
+      gw.gateway.bus.subscribe('gateway.events.connector.>', () => {
+        throw new Error('this subscriber always fails');
+      });
+      const charger = await gw.connect('SUB-FAILS');
+      for (const status of ['Available', 'Preparing', 'Charging', 'Finishing']) {
+        await charger.callOk('StatusNotification', { connectorId: 1, errorCode: 'NoError', status, timestamp: new Date().toISOString() });
+      }
+      const failed = gw.logs.filter((l) => l.msg === 'event subscriber failed');
+      assert.deepEqual(
+        failed.map((l) => [l.level, l.subject]),
+        [[50, 'gateway.events.connector.status_changed']],
+      );
+      await gw.stop();
+      stopped = true;
+      const summaries = gw.logs.filter((l) => l.msg === 'repeated log lines left out');
+      assert.deepEqual(
+        summaries.map((l) => [l.key, l.suppressed]),
+        [['subscriber:gateway.events.connector.status_changed', 3]],
+      );
+    } finally {
+      if (!stopped) await gw.stop();
+    }
+  });
+});

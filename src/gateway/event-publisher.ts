@@ -1,9 +1,9 @@
-import type { Logger } from 'pino';
 import type { Bus } from '../bus/types.js';
 import { SUBJECTS } from '../bus/types.js';
 import type { GatewayEvent } from '../events/index.js';
 import type { HistogramCell } from '../observability/hot-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 
 /** `transaction.started` → `transaction`: metric labels by family stay few whatever the event types. */
 function family(eventType: string): string {
@@ -22,7 +22,8 @@ export class EventPublisher {
   constructor(
     private readonly bus: Bus,
     private readonly metrics: Metrics,
-    private readonly log: Logger,
+    /** Failures are per message: one line per event family and interval, the rest counted. */
+    private readonly warnings: RateLimitedLog,
   ) {}
 
   private publishOne(event: GatewayEvent): Promise<void> | undefined {
@@ -70,7 +71,12 @@ export class EventPublisher {
   publishDetached(events: readonly GatewayEvent[]): void {
     for (const event of events) {
       this.publishOne(event)?.catch((err: unknown) => {
-        this.log.error({ err, eventType: event.eventType, chargePointId: event.chargePointId }, 'event not published');
+        this.warnings.write(
+          'error',
+          `unpublished:${family(event.eventType)}`,
+          { err, eventType: event.eventType, chargePointId: event.chargePointId },
+          'event not published',
+        );
       });
     }
   }

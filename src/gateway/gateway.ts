@@ -82,10 +82,11 @@ export class Gateway {
     private readonly transactionIds: TransactionIdAllocator,
     readonly bus: Bus,
     saved: SavedChargerMemory | undefined,
+    warnings: RateLimitedLog,
   ) {
     this.id = config.instance.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics();
-    this.warnings = new RateLimitedLog(log);
+    this.warnings = warnings;
     this.epochBase = Math.max(Date.now() * 1000, saved?.epoch ?? 0);
     this.chargers = new ChargerMemory({ ...config.chargers, onSize: (size) => this.metrics.chargersRemembered.set(size) });
     if (saved !== undefined) this.chargers.restore(saved.chargers, saved.savedAt);
@@ -95,7 +96,7 @@ export class Gateway {
       ...config.keepalive,
       onExpired: () => this.metrics.keepaliveTerminations.inc(),
     });
-    this.events = new EventPublisher(bus, this.metrics, log);
+    this.events = new EventPublisher(bus, this.metrics, warnings);
     this.calls = new ChargerCallHandler({
       local: new LocalAnswers(config.localAnswers, transactionIds),
       bus,
@@ -154,8 +155,10 @@ export class Gateway {
   static async create(options: GatewayOptions): Promise<Gateway> {
     const transactionIds = await TransactionIdAllocator.open(options.config.instance.stateDir, options.config.localAnswers.transactionIdBlockSize);
     const saved = await readChargerMemory(options.config.instance.stateDir, options.log);
-    const bus = options.bus ?? new MemoryBus((err, subject) => options.log.error({ err, subject }, 'event subscriber failed'));
-    return new Gateway(options.config, options.log, transactionIds, bus, saved);
+    // One rate-limited log for every per-message warning of this gateway, from its bus subscribers on.
+    const warnings = new RateLimitedLog(options.log);
+    const bus = options.bus ?? new MemoryBus((err, subject) => warnings.write('error', `subscriber:${subject}`, { err, subject }, 'event subscriber failed'));
+    return new Gateway(options.config, options.log, transactionIds, bus, saved, warnings);
   }
 
   async start(): Promise<number> {
