@@ -263,6 +263,26 @@ describe('forgetting', () => {
     }
   });
 
+  test('a connection that reported nothing leaves nothing behind when it closes', async () => {
+    const gw = await startObservedGateway();
+    try {
+      const keeps = await gw.connect('MEM-KEEPS');
+      await keeps.callOk('StatusNotification', status16(1, 'Available'));
+      for (const id of ['MEM-SILENT-1', 'MEM-SILENT-2', 'MEM-SILENT-3']) {
+        const silent = await gw.connect(id);
+        await silent.callOk('Heartbeat', {});
+        assert.equal(await metricValue(gw.gateway, 'gateway_chargers_remembered'), 2, 'held while connected');
+        await silent.close(1000);
+        await disconnectedCount(gw, id, 1);
+      }
+      await keeps.close(1000);
+      await disconnectedCount(gw, 'MEM-KEEPS', 1);
+      assert.equal(await metricValue(gw.gateway, 'gateway_chargers_remembered'), 1, 'only the charger that reported a status');
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('beyond chargers.maxRemembered the charger gone longest is forgotten first', async () => {
     const gw = await startObservedGateway({ overrides: { chargers: { maxRemembered: 2 } } });
     try {

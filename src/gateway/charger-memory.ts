@@ -51,6 +51,11 @@ export class ChargerRecord {
     this.connectors = new ConnectorMemory(connectorLimit);
   }
 
+  /** Nothing worth keeping once the charger is gone: it never booted, reported, started or was refused. */
+  get isEmpty(): boolean {
+    return this.boot === undefined && this.connectors.isEmpty && (this.startAnswers?.size ?? 0) === 0 && (this.refusalList?.length ?? 0) === 0;
+  }
+
   /** The answer given to an earlier StartTransaction with this key, or the one still being decided. */
   startAnswer(key: string): StartAnswer | undefined {
     return this.startAnswers?.get(key);
@@ -160,6 +165,14 @@ export class ChargerMemory {
   detach(record: ChargerRecord, now = Date.now()): void {
     if (record.sessions > 0) record.sessions--;
     if (record.sessions > 0 || this.records.get(record.identity) !== record) return;
+    if (record.isEmpty) {
+      // A connection that said nothing worth remembering (a scanner, a charger that dropped before its boot)
+      // leaves nothing behind: otherwise every identity ever tried would hold a record for forgetAfterMs.
+      this.records.delete(record.identity);
+      this.gone.delete(record.identity);
+      this.sized();
+      return;
+    }
     record.goneSince = now;
     this.gone.delete(record.identity);
     this.gone.set(record.identity, record);
