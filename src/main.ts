@@ -4,6 +4,7 @@ import { redactConfig } from './config/redact.js';
 import type { GatewayConfig } from './config/schema.js';
 import { createLogger } from './observability/logger.js';
 import { guardProcess } from './observability/process-guard.js';
+import { InstanceIdInUseError } from './registry/types.js';
 
 async function main(): Promise<void> {
   let config: GatewayConfig;
@@ -17,7 +18,17 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.log.level);
-  const app = await startApplication(config, log);
+  let app: Awaited<ReturnType<typeof startApplication>>;
+  try {
+    app = await startApplication(config, log);
+  } catch (err) {
+    if (err instanceof InstanceIdInUseError) {
+      // A configuration error like the others: two live instances may not share a POD_ID.
+      process.stderr.write(`gateway: invalid configuration at instance.id (POD_ID): ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   const { gateway, admin } = app;
   guardProcess(log, gateway.metrics.uncaughtErrors);
   log.info({ gatewayId: gateway.id, config: redactConfig(config) }, 'effective configuration');

@@ -111,6 +111,23 @@ export function createMetrics() {
       labelNames: ['kind'],
       ...r,
     }),
+    ownershipClaimFailures: new Counter({
+      name: 'gateway_ownership_claim_failures_total',
+      help: 'Cluster mode: charger connections closed with 1013 because their identity could not be claimed in Redis',
+      ...r,
+    }),
+    evictions: new Counter({
+      name: 'gateway_cluster_evictions_total',
+      help: 'Cluster mode: requests to the previous owner instance to close a replaced connection, by outcome',
+      labelNames: ['outcome'],
+      ...r,
+    }),
+    commandForwards: new Counter({
+      name: 'gateway_cluster_command_forwards_total',
+      help: 'Cluster mode: commands forwarded to the instance holding the charger, by outcome',
+      labelNames: ['outcome'],
+      ...r,
+    }),
     commands: new Counter({
       name: 'gateway_commands_total',
       help: 'Backend commands to chargers by action and outcome (completed or the error code)',
