@@ -402,7 +402,13 @@ export class Gateway {
     // Conditional on the epoch: a late close never removes a newer owner.
     const pending = cluster.registry
       .release(session.identity, epoch)
-      .catch((err: unknown) => this.warnings.write('warn', 'ownership-release', { err }, 'could not release a charger in the ownership registry; it expires'))
+      .then(
+        (released) => this.metrics.ownershipReleases.labels(released ? 'released' : 'not_held').inc(),
+        (err: unknown) => {
+          this.metrics.ownershipReleases.labels('failed').inc();
+          this.warnings.write('warn', 'ownership-release', { err }, 'could not release a charger in the ownership registry; it expires');
+        },
+      )
       .finally(() => this.releases.delete(pending));
     this.releases.add(pending);
   }

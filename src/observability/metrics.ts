@@ -116,6 +116,12 @@ export function createMetrics() {
       help: 'Cluster mode: charger connections closed with 1013 because their identity could not be claimed in Redis',
       ...r,
     }),
+    ownershipReleases: new Counter({
+      name: 'gateway_ownership_releases_total',
+      help: 'Cluster mode: claims given back when a connection closed, by outcome (released; not_held: a newer connection holds it; failed)',
+      labelNames: ['outcome'],
+      ...r,
+    }),
     evictions: new Counter({
       name: 'gateway_cluster_evictions_total',
       help: 'Cluster mode: requests to the previous owner instance to close a replaced connection, by outcome',
