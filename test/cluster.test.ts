@@ -104,7 +104,10 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     nc = await connectTo(nats.url);
     for (const podId of ['A', 'B', 'C'] as const) {
       const adminPort = await freePort();
-      const proc = await startServerProcess({ env: { ...clusterEnv(), POD_ID: `pod-${podId}`, ADMIN_PORT: String(adminPort) } });
+      const proc = await startServerProcess({
+        // A short acknowledgement timeout keeps the stalled-stream test short.
+        env: { ...clusterEnv(), POD_ID: `pod-${podId}`, ADMIN_PORT: String(adminPort), NATS_ACK_TIMEOUT_MS: '1000' },
+      });
       instances[podId] = { podId: `pod-${podId}`, proc, admin: `http://127.0.0.1:${adminPort}`, chargers: `${proc.url}/ocpp` };
     }
   });
@@ -224,12 +227,45 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     }
   });
 
+  test('an event-policy CALL the stream cannot acknowledge in time gets InternalError, not a CALLRESULT', async () => {
+    const charger = await connect(instances.B, 'CL-STALLED');
+    await waitUntil(async () => (await holder(redis, 'CL-STALLED'))?.instance === 'pod-B', 10_000, 'CL-STALLED claimed by pod-B');
+    await nats.pause();
+    try {
+      const answer = await charger.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Available', timestamp: new Date().toISOString() });
+      assert.equal(answer[0], 4, `a CALLERROR: ${JSON.stringify(answer)}`);
+      assert.equal(answer[2], 'InternalError');
+    } finally {
+      nats.resume();
+    }
+  });
+
+  test('a command for a charger whose instance died is DEVICE_OFFLINE at once, though Redis still names that instance', async () => {
+    assert.equal((await holder(redis, 'CL-ON-C'))?.instance, 'pod-C');
+    instances.C.proc.child.kill('SIGKILL');
+    await waitUntil(() => instances.C.proc.child.exitCode !== null || instances.C.proc.child.signalCode !== null, 10_000, 'pod-C killed');
+    assert.equal((await holder(redis, 'CL-ON-C'))?.instance, 'pod-C');
+    // NATS drops pod-C's subscriptions once it sees its connection gone; until then a request could still time out.
+    let last: { status: number; body: any } = { status: 0, body: undefined };
+    await waitUntil(
+      async () => {
+        last = await postJson(`${instances.A.admin}/api/v1/charge-points/CL-ON-C/calls`, { ...CHANGE_AVAILABILITY, timeoutMs: 1000 });
+        return last.status !== 504;
+      },
+      15_000,
+      'NATS to notice pod-C is gone',
+    );
+    assert.equal(last.status, 404);
+    assert.equal(last.body.error.code, 'DEVICE_OFFLINE');
+    assert.equal(last.body.error.message, 'charge point CL-ON-C was held by gateway instance pod-C, which no longer answers');
+  });
+
   test('Redis going away makes /readyz 503 and says which dependency is down', async () => {
     await redisServer.kill();
     let last: { status: number; body: any } = { status: 0, body: undefined };
     await waitUntil(
       async () => {
-        last = await getJson(`${instances.C.admin}/readyz`);
+        last = await getJson(`${instances.A.admin}/readyz`);
         return last.status === 503;
       },
       10_000,
