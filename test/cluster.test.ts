@@ -101,12 +101,21 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     nats = await OwnNatsServer.start();
     redisServer = await OwnRedis.start();
     redis = redisServer.client();
+    // The test kills Redis on purpose; its own client reconnects quietly.
+    redis.on('error', () => {});
     nc = await connectTo(nats.url);
     for (const podId of ['A', 'B', 'C'] as const) {
       const adminPort = await freePort();
       const proc = await startServerProcess({
         // A short acknowledgement timeout keeps the stalled-stream test short.
-        env: { ...clusterEnv(), POD_ID: `pod-${podId}`, ADMIN_PORT: String(adminPort), NATS_ACK_TIMEOUT_MS: '1000' },
+        // pod-B's short ownership TTL lets the Redis outage below outlast it within the test.
+        env: {
+          ...clusterEnv(),
+          POD_ID: `pod-${podId}`,
+          ADMIN_PORT: String(adminPort),
+          NATS_ACK_TIMEOUT_MS: '1000',
+          ...(podId === 'B' ? { OWNERSHIP_TTL_MS: '3000' } : {}),
+        },
       });
       instances[podId] = { podId: `pod-${podId}`, proc, admin: `http://127.0.0.1:${adminPort}`, chargers: `${proc.url}/ocpp` };
     }
@@ -260,7 +269,11 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     assert.equal(last.body.error.message, 'charge point CL-ON-C was held by gateway instance pod-C, which no longer answers');
   });
 
+  let lapsing: OcppClient;
+
   test('Redis going away makes /readyz 503 and says which dependency is down', async () => {
+    lapsing = await connect(instances.B, 'CL-LAPSE');
+    await waitUntil(async () => (await holder(redis, 'CL-LAPSE'))?.instance === 'pod-B', 10_000, 'CL-LAPSE claimed by pod-B');
     await redisServer.kill();
     let last: { status: number; body: any } = { status: 0, body: undefined };
     await waitUntil(
@@ -272,5 +285,29 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
       '/readyz 503 after Redis went away',
     );
     assert.deepEqual(last.body, { status: 'not_ready', dependencies: { nats: 'up', redis: 'down', ownership: 'valid' } });
+  });
+
+  test('while Redis is away a new charger cannot be claimed: its socket is closed with 1013 and counted', async () => {
+    const charger = await connect(instances.A, 'CL-UNCLAIMED');
+    assert.equal((await charger.closed).code, 1013);
+    assert.equal(await metric(instances.A, 'gateway_ownership_claim_failures_total'), 1);
+  });
+
+  test('cut off from Redis for longer than its TTL, an instance closes its chargers with 1012 and refuses new ones', async () => {
+    assert.equal((await lapsing.closed).code, 1012);
+    const refused = await OcppClient.tryConnect(instances.B.chargers, 'CL-REFUSED');
+    assert.equal(refused.ok, false);
+    assert.equal(refused.ok === false ? refused.refusal?.status : undefined, 503);
+    assert.deepEqual(await getJson(`${instances.B.admin}/readyz`), {
+      status: 503,
+      body: { status: 'not_ready', dependencies: { nats: 'up', redis: 'down', ownership: 'lost' } },
+    });
+  });
+
+  test('once Redis is back the instance registers again and takes chargers', async () => {
+    await redisServer.restart();
+    await waitUntil(async () => (await getJson(`${instances.B.admin}/readyz`)).status === 200, 15_000, 'pod-B ready again');
+    await connect(instances.B, 'CL-BACK');
+    await waitUntil(async () => (await holder(redis, 'CL-BACK'))?.instance === 'pod-B', 10_000, 'CL-BACK claimed by pod-B');
   });
 });
