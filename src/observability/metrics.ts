@@ -17,7 +17,7 @@ export function createMetrics() {
       name: 'ocpp_connection_attempts_total',
       help:
         'WebSocket upgrade attempts by outcome: accepted; no_subprotocol (completed, then closed 1002); refused by the gateway: ' +
-        'bad_path (404), bad_identity (400), over_capacity (503), draining (503); refused by the WebSocket handshake itself: ' +
+        'bad_path (404), bad_identity (400), over_capacity (503), draining (503), not_registered (503, cluster mode: ownership registration lapsed); refused by the WebSocket handshake itself: ' +
         'bad_method (405), bad_upgrade_header, bad_key, bad_version, bad_subprotocol_header, bad_extensions_header, bad_handshake (400)',
       labelNames: ['outcome'],
       ...r,
