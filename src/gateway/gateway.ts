@@ -261,6 +261,9 @@ export class Gateway {
    */
   private async evictForNewer(request: EvictRequest): Promise<{ closed: boolean }> {
     const session = typeof request?.chargePointId === 'string' ? this.sessions.get(request.chargePointId) : undefined;
+    // Its own claim may still be on its way back (the newer one reached Redis after it): once it has its epoch, its
+    // connected and disconnected both come before the newer connection's connected.
+    if (session !== undefined && session.epoch === undefined && session.ownership !== undefined) await session.ownership.catch(() => undefined);
     if (session === undefined || session.epoch === undefined || !(session.epoch < request.epoch)) {
       this.metrics.evictions.labels('not_here').inc();
       return { closed: false };
