@@ -1,4 +1,5 @@
 import { startApplication } from './application.js';
+import { ClusterUnavailableError } from './cluster/cluster-services.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -15,6 +16,10 @@ async function main(): Promise<void> {
       process.stderr.write(`gateway: ${err.message}\n`);
       process.exit(2);
     }
+    if (err instanceof ClusterUnavailableError) {
+      process.stderr.write(`gateway: cannot join the cluster: ${err.message}\n`);
+      process.exit(1);
+    }
     throw err;
   }
   const log = createLogger(config.log.level);
@@ -26,6 +31,10 @@ async function main(): Promise<void> {
       // A configuration error like the others: two live instances may not share a POD_ID.
       process.stderr.write(`gateway: invalid configuration at instance.id (POD_ID): ${err.message}\n`);
       process.exit(2);
+    }
+    if (err instanceof ClusterUnavailableError) {
+      process.stderr.write(`gateway: cannot join the cluster: ${err.message}\n`);
+      process.exit(1);
     }
     throw err;
   }

@@ -236,6 +236,17 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     }
   });
 
+  test('refuses to start with one line when NATS cannot be reached, and gives its POD_ID back at once', async () => {
+    const nobody = await freePort();
+    const run = await runServerProcessToExit({
+      env: { ...clusterEnv(), NATS_URL: `nats://127.0.0.1:${nobody}`, POD_ID: 'pod-N', SERVER_PORT: String(await freePort()) },
+    });
+    assert.equal(run.code, 1, `stderr: ${run.stderr}`);
+    assert.equal(run.stderr.split('\n').length, 2, `one line: ${run.stderr}`);
+    assert.match(run.stderr, /^gateway: cannot join the cluster: NATS \(NATS_URL\) cannot be reached or its events stream set up: /);
+    assert.equal(await redis.hexists('instances:{registry}', 'pod-N'), 0);
+  });
+
   test('an event-policy CALL the stream cannot acknowledge in time gets InternalError, not a CALLRESULT', async () => {
     const charger = await connect(instances.B, 'CL-STALLED');
     await waitUntil(async () => (await holder(redis, 'CL-STALLED'))?.instance === 'pod-B', 10_000, 'CL-STALLED claimed by pod-B');

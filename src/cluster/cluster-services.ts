@@ -5,6 +5,15 @@ import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { RedisRegistry } from '../registry/redis-registry.js';
 import type { Registry } from '../registry/types.js';
 
+/** A server of the cluster could not be reached at start; the message names which and why, in one line. */
+export class ClusterUnavailableError extends Error {
+  override name = 'ClusterUnavailableError';
+}
+
+function describe(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
 /** What a gateway instance needs to take part in a cluster: the shared bus, the shared registry, its own id. */
 export interface ClusterServices {
   bus: NatsBus;
@@ -32,6 +41,8 @@ export async function startClusterServices(
     connection: cluster.redisUrl,
     ttlMs: cluster.ownershipTtlMs,
     onConnectionError: (err) => warnings.write('warn', 'redis-connection', { err }, 'Redis connection error; reconnecting'),
+  }).catch((err: unknown) => {
+    throw new ClusterUnavailableError(`Redis (REDIS_URL) cannot be reached: ${describe(err)}`, { cause: err });
   });
   let bus: NatsBus | undefined;
   try {
@@ -52,6 +63,8 @@ export async function startClusterServices(
       ackTimeoutMs: cluster.ackTimeoutMs,
       maxInFlight: cluster.maxInFlight,
       onError: (err, context) => warnings.write('error', `nats:${context}`, { err, context }, 'NATS bus error'),
+    }).catch((err: unknown) => {
+      throw new ClusterUnavailableError(`NATS (NATS_URL) cannot be reached or its events stream set up: ${describe(err)}`, { cause: err });
     });
   } catch (err) {
     await registry.close();
