@@ -25,15 +25,18 @@ interface Instance {
   chargers: string;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the tests read the fields of the JSON answers they assert on
+type Json = any;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-async function getJson(url: string): Promise<{ status: number; body: any }> {
+async function getJson(url: string): Promise<{ status: number; body: Json }> {
   const res = await fetch(url);
   return { status: res.status, body: await res.json() };
 }
 
-async function postJson(url: string, body: unknown): Promise<{ status: number; body: any }> {
+async function postJson(url: string, body: unknown): Promise<{ status: number; body: Json }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
 }
@@ -56,7 +59,7 @@ async function holder(redis: Redis, identity: string): Promise<{ instance: strin
   return { instance: hash.instance, epoch: Number(hash.epoch) };
 }
 
-async function natsRequest(nc: NatsConnection, subject: string, body: unknown): Promise<any> {
+async function natsRequest(nc: NatsConnection, subject: string, body: unknown): Promise<Json> {
   const reply = await nc.request(subject, encoder.encode(JSON.stringify(body)), { timeout: 10_000 });
   return JSON.parse(decoder.decode(reply.data));
 }
@@ -266,7 +269,7 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     await waitUntil(() => instances.C.proc.child.exitCode !== null || instances.C.proc.child.signalCode !== null, 10_000, 'pod-C killed');
     assert.equal((await holder(redis, 'CL-ON-C'))?.instance, 'pod-C');
     // NATS drops pod-C's subscriptions once it sees its connection gone; until then a request could still time out.
-    let last: { status: number; body: any } = { status: 0, body: undefined };
+    let last: { status: number; body: Json } = { status: 0, body: undefined };
     await waitUntil(
       async () => {
         last = await postJson(`${instances.A.admin}/api/v1/charge-points/CL-ON-C/calls`, { ...CHANGE_AVAILABILITY, timeoutMs: 1000 });
@@ -286,7 +289,7 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     lapsing = await connect(instances.B, 'CL-LAPSE');
     await waitUntil(async () => (await holder(redis, 'CL-LAPSE'))?.instance === 'pod-B', 10_000, 'CL-LAPSE claimed by pod-B');
     await redisServer.kill();
-    let last: { status: number; body: any } = { status: 0, body: undefined };
+    let last: { status: number; body: Json } = { status: 0, body: undefined };
     await waitUntil(
       async () => {
         last = await getJson(`${instances.A.admin}/readyz`);
