@@ -216,6 +216,32 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     }
   });
 
+  test('a backend-policy CALL is a NATS request on gateway.requests.{action}; the answer goes to the charger', async () => {
+    const asked: Json[] = [];
+    const sub = nc.subscribe('gateway.requests.BootNotification', {
+      callback: (_err, msg) => {
+        asked.push(JSON.parse(decoder.decode(msg.data)));
+        msg.respond(encoder.encode(JSON.stringify({ status: 'Pending', currentTime: new Date().toISOString(), interval: 42 })));
+      },
+    });
+    try {
+      await nc.flush();
+      const charger = await connect(instances.A, 'CL-BOOT');
+      const answer = await charger.call('BootNotification', { chargePointVendor: 'Acme', chargePointModel: 'X1' });
+      assert.equal(answer[0], 3);
+      const payload = answer[2] as Json;
+      assert.equal(payload.status, 'Pending');
+      assert.equal(payload.interval, 42);
+      assert.equal(asked.length, 1);
+      assert.deepEqual(
+        { chargePointId: asked[0].chargePointId, gatewayId: asked[0].gatewayId, action: asked[0].action, payload: asked[0].payload },
+        { chargePointId: 'CL-BOOT', gatewayId: 'pod-A', action: 'BootNotification', payload: { chargePointVendor: 'Acme', chargePointModel: 'X1' } },
+      );
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
   test('refuses to start with one line: POD_ID missing, POD_ID of a live instance, only one of NATS_URL and REDIS_URL', async () => {
     const cases: Array<{ env: Record<string, string>; line: string }> = [
       { env: { ...clusterEnv() }, line: 'gateway: invalid configuration at instance.id (POD_ID): cluster mode needs POD_ID, unique among the live instances' },
