@@ -276,6 +276,26 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     assert.equal(await redis.hexists('instances:{registry}', 'pod-N'), 0);
   });
 
+  test('CALLs sent while the claim is pending wait for it: connected is stored before their events', async () => {
+    redisServer.pause();
+    let charger: OcppClient;
+    let messageId: string;
+    try {
+      charger = await connect(instances.A, 'CL-HELD');
+      messageId = charger.sendCall('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Available', timestamp: new Date().toISOString() });
+      assert.equal(await charger.quietFor(300), true, 'no answer while the claim waits for Redis');
+    } finally {
+      redisServer.resume();
+    }
+    const answer = await charger.nextFrame(5000);
+    assert.deepEqual([answer[0], answer[1]], [3, messageId]);
+    const stored = await readStream(nc, STREAM, `gateway.events.*.*.${encodeSubjectToken('CL-HELD')}`);
+    assert.deepEqual(
+      stored.map((m) => m.data.eventType),
+      ['charge_point.connected', 'connector.status_changed'],
+    );
+  });
+
   test('an event-policy CALL the stream cannot acknowledge in time gets InternalError, not a CALLRESULT', async () => {
     const charger = await connect(instances.B, 'CL-STALLED');
     await waitUntil(async () => (await holder(redis, 'CL-STALLED'))?.instance === 'pod-B', 10_000, 'CL-STALLED claimed by pod-B');
