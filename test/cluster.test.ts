@@ -329,6 +329,16 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     assert.equal(last.body.error.message, 'charge point CL-ON-C was held by gateway instance pod-C, which no longer answers');
   });
 
+  test('a claim found taken over at the next refresh closes its session with 4000', async () => {
+    const charger = await connect(instances.B, 'CL-TAKEN');
+    await waitUntil(async () => (await holder(redis, 'CL-TAKEN'))?.instance === 'pod-B', 10_000, 'CL-TAKEN claimed by pod-B');
+    const epoch = (await holder(redis, 'CL-TAKEN'))?.epoch as number;
+    // What a newer claim elsewhere leaves behind, without the eviction request reaching pod-B.
+    await redis.hset('conn:{CL-TAKEN}', 'instance', 'pod-Z', 'epoch', String(epoch + 1));
+    assert.equal((await charger.closed).code, 4000);
+    assert.deepEqual(await holder(redis, 'CL-TAKEN'), { instance: 'pod-Z', epoch: epoch + 1 });
+  });
+
   let lapsing: OcppClient;
 
   test('Redis going away makes /readyz 503 and says which dependency is down', async () => {
