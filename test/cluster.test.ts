@@ -250,6 +250,11 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
         line: 'gateway: invalid configuration at instance.id (POD_ID): instance id "pod-A" is held by another live gateway instance; every instance needs its own POD_ID',
       },
       {
+        // REDIS_ADDR (host:port) reaches the same Redis, which knows pod-A.
+        env: { NATS_URL: nats.url, REDIS_ADDR: `127.0.0.1:${redisServer.port}`, POD_ID: 'pod-A' },
+        line: 'gateway: invalid configuration at instance.id (POD_ID): instance id "pod-A" is held by another live gateway instance; every instance needs its own POD_ID',
+      },
+      {
         env: { NATS_URL: nats.url, POD_ID: 'pod-X' },
         line: 'gateway: invalid configuration at cluster.redisUrl (REDIS_URL): cluster mode needs both NATS_URL and REDIS_URL (or neither, for the embedded mode)',
       },
