@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { type AdminServer, startAdminServer } from './admin/admin-server.js';
 import type { Bus } from './bus/types.js';
-import type { GatewayConfig } from './config/schema.js';
+import { type ClusterServices, startClusterServices } from './cluster/cluster-services.js';
+import { type GatewayConfig, isClusterMode } from './config/schema.js';
 import { shutdownDrainBudget } from './config/shutdown-budget.js';
 import { Gateway } from './gateway/gateway.js';
 
@@ -12,10 +13,30 @@ export interface Application {
   shutdown(): Promise<void>;
 }
 
-/** Starts the whole gateway process: the charger listener and the admin API around it. */
+/**
+ * Starts the whole gateway process: the charger listener and the admin API around it. With NATS_URL and
+ * REDIS_URL configured it joins the cluster first (connects both, registers POD_ID), else runs embedded.
+ */
 export async function startApplication(config: GatewayConfig, log: Logger, bus?: Bus): Promise<Application> {
-  const gateway = await Gateway.create({ config, log, bus });
-  await gateway.start();
+  let cluster: ClusterServices | undefined;
+  // The schema guarantees POD_ID in cluster mode.
+  if (isClusterMode(config)) cluster = await startClusterServices(config, config.instance.id as string, log);
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.create({ config, log, bus, cluster });
+  } catch (err) {
+    await cluster?.registry.close();
+    await cluster?.bus.close();
+    throw err;
+  }
+  try {
+    await gateway.start();
+  } catch (err) {
+    // Gives the POD_ID back at once rather than after the registration's TTL.
+    await cluster?.registry.close();
+    await cluster?.bus.close();
+    throw err;
+  }
   let admin: AdminServer;
   try {
     admin = await startAdminServer(gateway, { host: config.admin.host, port: config.admin.port, token: config.admin.token });

@@ -1,9 +1,11 @@
 import { startApplication } from './application.js';
+import { ClusterUnavailableError } from './cluster/cluster-services.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import type { GatewayConfig } from './config/schema.js';
 import { createLogger } from './observability/logger.js';
 import { guardProcess } from './observability/process-guard.js';
+import { InstanceIdInUseError } from './registry/types.js';
 
 async function main(): Promise<void> {
   let config: GatewayConfig;
@@ -14,10 +16,28 @@ async function main(): Promise<void> {
       process.stderr.write(`gateway: ${err.message}\n`);
       process.exit(2);
     }
+    if (err instanceof ClusterUnavailableError) {
+      process.stderr.write(`gateway: cannot join the cluster: ${err.message}\n`);
+      process.exit(1);
+    }
     throw err;
   }
   const log = createLogger(config.log.level);
-  const app = await startApplication(config, log);
+  let app: Awaited<ReturnType<typeof startApplication>>;
+  try {
+    app = await startApplication(config, log);
+  } catch (err) {
+    if (err instanceof InstanceIdInUseError) {
+      // A configuration error like the others: two live instances may not share a POD_ID.
+      process.stderr.write(`gateway: invalid configuration at instance.id (POD_ID): ${err.message}\n`);
+      process.exit(2);
+    }
+    if (err instanceof ClusterUnavailableError) {
+      process.stderr.write(`gateway: cannot join the cluster: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
   const { gateway, admin } = app;
   guardProcess(log, gateway.metrics.uncaughtErrors);
   log.info({ gatewayId: gateway.id, config: redactConfig(config) }, 'effective configuration');

@@ -76,6 +76,14 @@ export const SUBJECTS = {
   allEvents: 'gateway.events.>',
   /** `gateway.requests.{action}`: charger CALLs whose policy is `backend`. */
   backendRequest: (action: string) => `gateway.requests.${action}`,
-  /** Commands to chargers sent over the bus instead of the HTTP API. */
+  /** Commands to chargers sent over the bus instead of the HTTP API; the charger is named in the body. */
   commands: 'gateway.commands',
+  /** Cluster mode: `gateway.commands.{charger token}`, a command to one charger (the body leaves out chargePointId). */
+  chargerCommands: (chargePointId: string) => `gateway.commands.${encodeSubjectToken(chargePointId)}`,
+  /** What every instance serves, in a queue group, for `chargerCommands`. */
+  anyChargerCommands: 'gateway.commands.*',
+  /** Cluster mode: commands for chargers held by one instance (`{instance token}` encodes its POD_ID). */
+  instanceCommands: (instanceId: string) => `gateway.instance.${encodeSubjectToken(instanceId)}.commands`,
+  /** Cluster mode: asks one instance to close its connection of a charger that reconnected elsewhere. */
+  instanceEvict: (instanceId: string) => `gateway.instance.${encodeSubjectToken(instanceId)}.evict`,
 } as const;

@@ -28,6 +28,19 @@ const ENVIRONMENT: Record<string, string> = {
   ADMIN_TOKEN: 'admin.token',
   SHUTDOWN_DRAIN_MS: 'shutdown.drainMs',
   SHUTDOWN_DEADLINE_MS: 'shutdown.deadlineMs',
+  NATS_URL: 'cluster.natsUrl',
+  REDIS_URL: 'cluster.redisUrl',
+  NATS_STREAM_NAME: 'cluster.stream.name',
+  NATS_STREAM_RETENTION: 'cluster.stream.retention',
+  NATS_STREAM_MAX_AGE_MS: 'cluster.stream.maxAgeMs',
+  NATS_STREAM_MAX_BYTES: 'cluster.stream.maxBytes',
+  NATS_STREAM_MAX_MSGS: 'cluster.stream.maxMsgs',
+  NATS_STREAM_REPLICAS: 'cluster.stream.replicas',
+  NATS_STREAM_DUPLICATE_WINDOW_MS: 'cluster.stream.duplicateWindowMs',
+  NATS_ACK_TIMEOUT_MS: 'cluster.ackTimeoutMs',
+  NATS_MAX_IN_FLIGHT: 'cluster.maxInFlight',
+  OWNERSHIP_TTL_MS: 'cluster.ownershipTtlMs',
+  EVICT_TIMEOUT_MS: 'cluster.evictTimeoutMs',
 };
 
 export interface LoadOptions {
@@ -82,6 +95,9 @@ function environmentLayer(env: NodeJS.ProcessEnv): Tree {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(layer, path, value);
   }
+  // REDIS_ADDR (`host:port`) is the older spelling; REDIS_URL wins when both are set.
+  const addr = env.REDIS_ADDR;
+  if (addr !== undefined && addr !== '' && (env.REDIS_URL === undefined || env.REDIS_URL === '')) setPath(layer, 'cluster.redisUrl', `redis://${addr}`);
   return layer;
 }
 
@@ -103,7 +119,7 @@ export function loadConfig(options: LoadOptions = {}): GatewayConfig {
   if (!result.success) {
     const issue = result.error.issues[0];
     const key = issue.path.join('.') || '(root)';
-    const envName = Object.entries(ENVIRONMENT).find(([, p]) => p === key)?.[0];
+    const envName = key === 'cluster.redisUrl' ? 'REDIS_URL' : Object.entries(ENVIRONMENT).find(([, p]) => p === key)?.[0];
     const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
     throw new ConfigError(`invalid configuration at ${key}${envName ? ` (${envName})` : ''}: ${issue.message}${more}`);
   }

@@ -192,6 +192,45 @@ const chargersSchema = z
   })
   .prefault({});
 
+/**
+ * Cluster mode: set both URLs (NATS_URL, REDIS_URL) to run as one of several instances sharing chargers;
+ * neither keeps the embedded mode. docs/cluster.md ("Running a cluster") has the flows.
+ */
+const clusterSchema = z
+  .object({
+    /** NATS server URL(s), comma-separated (`nats://host:4222`); selects the JetStream bus. */
+    natsUrl: z.string().min(1).optional(),
+    /** `redis://host:port` (REDIS_URL, or REDIS_ADDR as `host:port`); selects the Redis ownership registry. */
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    stream: z
+      .object({
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "-" and "_"')
+          .default('OCPP_EVENTS'),
+        retention: z.enum(['limits', 'interest', 'workqueue']).default('limits'),
+        maxAgeMs: int(1000, 10 * 365 * 86_400_000, 7 * 86_400_000),
+        /** 0: unlimited; when reached, the oldest events are dropped. */
+        maxBytes: int(0, Number.MAX_SAFE_INTEGER, 0),
+        maxMsgs: int(0, Number.MAX_SAFE_INTEGER, 0),
+        replicas: int(1, 5, 1),
+        duplicateWindowMs: int(1000, 86_400_000, 120_000),
+      })
+      .prefault({}),
+    /** How long an event may take to be stored by JetStream before its CALL gets InternalError. */
+    ackTimeoutMs: int(100, 120_000, 5000),
+    /** Event publishes held at once; beyond it they wait for a place (within ackTimeoutMs). */
+    maxInFlight: int(1, 1_000_000, 1024),
+    /** Life of a charger's claim and of this instance's registration without a refresh (refreshed every third of it). */
+    ownershipTtlMs: int(3000, 300_000, 30_000),
+    /** How long a new connection waits for the previous owner instance to close the old one before going on. */
+    evictTimeoutMs: int(100, 60_000, 2000),
+  })
+  .prefault({});
+
 export const configSchema = z
   .object({
     server: serverSchema,
@@ -205,9 +244,27 @@ export const configSchema = z
     log: logSchema,
     instance: instanceSchema,
     chargers: chargersSchema,
+    cluster: clusterSchema,
     profile: z.string().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    const { natsUrl, redisUrl } = config.cluster;
+    if ((natsUrl === undefined) !== (redisUrl === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cluster', natsUrl === undefined ? 'natsUrl' : 'redisUrl'],
+        message: 'cluster mode needs both NATS_URL and REDIS_URL (or neither, for the embedded mode)',
+      });
+    } else if (natsUrl !== undefined && config.instance.id === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['instance', 'id'], message: 'cluster mode needs POD_ID, unique among the live instances' });
+    }
+  });
+
+/** Cluster mode is on when both its servers are configured (the schema refuses one without the other). */
+export function isClusterMode(config: GatewayConfig): config is GatewayConfig & { cluster: { natsUrl: string; redisUrl: string } } {
+  return config.cluster.natsUrl !== undefined && config.cluster.redisUrl !== undefined;
+}
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -4,6 +4,10 @@ export const CLOSE = {
   goingAway: 1001,
   /** The charger stopped reading and its outbox filled. */
   outboxFull: 1008,
+  /** Cluster mode: this instance lost its ownership registration; reconnect (to any instance). */
+  serviceRestart: 1012,
+  /** Cluster mode: the charger's identity could not be claimed (registry unreachable); reconnect later. */
+  tryAgainLater: 1013,
   /** A newer connection with the same identity took over this charger. */
   replaced: 4000,
 } as const;

@@ -37,6 +37,15 @@ export interface CommandResult {
   traceId?: string;
 }
 
+/**
+ * Cluster mode: where a command goes when its charger is not connected here. `offline` (with the reason) when no
+ * live instance holds the charger; the holder's own result otherwise (it published the `command.response` and
+ * counted it); a CommandError when the holder could not be reached in time.
+ */
+export interface CommandForwarder {
+  forward(request: CommandRequest & { commandId: string }): Promise<{ offline: string } | { result: CommandResult } | { error: CommandError }>;
+}
+
 export interface CommandObserver {
   /** Every outcome, for the `command.response` event and the metrics. */
   commandFinished(result: CommandResult, session: ChargerSession | undefined, request: CommandRequest): void;
@@ -53,9 +62,14 @@ export class CommandService {
     private readonly observer: CommandObserver,
     private readonly log: Logger,
     private readonly maxTimeoutMs = 600_000,
+    private readonly forwarder?: CommandForwarder,
   ) {}
 
-  async execute(request: CommandRequest): Promise<CommandResult> {
+  /**
+   * Runs a command for a charger connected here; in cluster mode (a forwarder given) one connected elsewhere is
+   * handed to the instance holding it, unless `forward` is false (the command was forwarded here already).
+   */
+  async execute(request: CommandRequest, forward = true): Promise<CommandResult> {
     const shapeProblem = describeShapeProblem(request);
     if (shapeProblem !== null) {
       // Bus callers are not schema-checked by an HTTP layer: answer them as clearly as the API would.
@@ -87,6 +101,12 @@ export class CommandService {
     const reject = (error: CommandError) => finish({ status: 'rejected', error });
 
     if (session === undefined || session.state !== 'open') {
+      if (forward && this.forwarder !== undefined) {
+        const outcome = await this.forwarder.forward({ ...request, commandId });
+        if ('result' in outcome) return outcome.result;
+        if ('error' in outcome) return reject(outcome.error);
+        return reject({ code: 'DEVICE_OFFLINE', message: outcome.offline });
+      }
       return reject({ code: 'DEVICE_OFFLINE', message: `charge point ${request.chargePointId} is not connected` });
     }
     const version = session.protocol;

@@ -3,18 +3,24 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { MemoryBus } from '../bus/memory-bus.js';
+import { decodeSubjectToken } from '../bus/subject-token.js';
 import { type Bus, SUBJECTS, type Subscription } from '../bus/types.js';
+import type { ClusterServices } from '../cluster/cluster-services.js';
+import { ClusterCommandForwarder } from '../cluster/command-forwarder.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { DrainBudget } from '../config/shutdown-budget.js';
 import { commandResponseEvent, connectedEvent, disconnectedEvent } from '../events/index.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { isActionAllowed } from '../ocpp/catalogue.js';
+import { OcppCallError } from '../ocpp/errors.js';
 import { createInboundCheck } from '../ocpp/inbound-check.js';
 import { ProtocolMetrics } from '../ocpp/protocol-metrics.js';
 import type { RpcShared } from '../ocpp/rpc-shared.js';
 import { createValidators, type OcppValidator } from '../ocpp/validation.js';
 import type { OcppVersion } from '../ocpp/versions.js';
+import { RefreshScheduler } from '../registry/refresh-scheduler.js';
+import type { Ownership } from '../registry/types.js';
 import { type AdmissionVerdict, type AdmittedCharger, ChargerServer } from '../transport/charger-server.js';
 import { KeepaliveSweep } from '../transport/keepalive.js';
 import { ChargerCallHandler } from './charger-calls.js';
@@ -33,6 +39,21 @@ export interface GatewayOptions {
   log: Logger;
   /** The bus to the backend; the embedded in-process bus when absent. */
   bus?: Bus;
+  /** Cluster mode: the shared bus and registry (the bus option is then ignored). */
+  cluster?: ClusterServices;
+}
+
+/** What /readyz reports: ready or not, and in cluster mode each dependency. */
+export interface Readiness {
+  ready: boolean;
+  dependencies?: { nats: 'up' | 'down'; redis: 'up' | 'down'; ownership: 'valid' | 'lost' };
+}
+
+/** The request an instance sends the previous owner of a charger that reconnected to it. */
+interface EvictRequest {
+  chargePointId: string;
+  /** The new connection's epoch: only a session with a lower one is closed. */
+  epoch: number;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -73,7 +94,12 @@ export class Gateway {
   private readonly epochBase: number;
   private lastEpoch = 0;
   private accepting = true;
-  private commandSubscription: Subscription | undefined;
+  private readonly subscriptions: Subscription[] = [];
+  /** Cluster mode: keeps this instance's claims and registration alive. */
+  private scheduler: RefreshScheduler | undefined;
+  /** Cluster mode: releases under way, awaited before the registry closes. */
+  private readonly releases = new Set<Promise<unknown>>();
+  private stopOwnershipWatch: (() => void) | undefined;
   port = 0;
 
   private constructor(
@@ -83,8 +109,9 @@ export class Gateway {
     readonly bus: Bus,
     saved: SavedChargerMemory | undefined,
     warnings: RateLimitedLog,
+    private readonly cluster: ClusterServices | undefined,
   ) {
-    this.id = config.instance.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+    this.id = cluster?.instanceId ?? config.instance.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics();
     this.warnings = warnings;
     this.epochBase = Math.max(Date.now() * 1000, saved?.epoch ?? 0);
@@ -107,13 +134,24 @@ export class Gateway {
       log,
       warnings: this.warnings,
     });
-    this.commands = new CommandService(this.sessions, this.validators, { commandFinished: (r, s, q) => this.onCommandFinished(r, s, q) }, log);
+    const forwarder =
+      cluster === undefined ? undefined : new ClusterCommandForwarder(bus, cluster.registry, cluster.instanceId, config.ocpp.callTimeoutMs, this.metrics, warnings);
+    this.commands = new CommandService(this.sessions, this.validators, { commandFinished: (r, s, q) => this.onCommandFinished(r, s, q) }, log, undefined, forwarder);
 
     const rpc: RpcShared<ChargerSession> = {
       log,
       warnings: this.warnings,
       metrics: protocolMetrics,
-      handler: (session, action, payload, version) => this.calls.handle(session, action, payload, version),
+      // Cluster mode: until the connection's claim is settled its CALLs wait, in order, within the inbound bounds.
+      handler: (session, action, payload, version) =>
+        session.ownership === undefined
+          ? this.calls.handle(session, action, payload, version)
+          : session.ownership.then(
+              () => this.calls.handle(session, action, payload, version),
+              () => {
+                throw new OcppCallError('internal', 'the gateway could not take this connection; reconnect later');
+              },
+            ),
       maxQueuedInboundCalls: config.ocpp.maxQueuedInboundCalls,
       maxQueuedInboundBytes: config.ocpp.maxQueuedInboundBytes,
       maxQueuedOutboundCalls: config.ocpp.maxQueuedOutboundCalls,
@@ -157,8 +195,11 @@ export class Gateway {
     const saved = await readChargerMemory(options.config.instance.stateDir, options.log);
     // One rate-limited log for every per-message warning of this gateway, from its bus subscribers on.
     const warnings = new RateLimitedLog(options.log);
-    const bus = options.bus ?? new MemoryBus((err, subject) => warnings.write('error', `subscriber:${subject}`, { err, subject }, 'event subscriber failed'));
-    return new Gateway(options.config, options.log, transactionIds, bus, saved, warnings);
+    const bus =
+      options.cluster?.bus ??
+      options.bus ??
+      new MemoryBus((err, subject) => warnings.write('error', `subscriber:${subject}`, { err, subject }, 'event subscriber failed'));
+    return new Gateway(options.config, options.log, transactionIds, bus, saved, warnings, options.cluster);
   }
 
   async start(): Promise<number> {
@@ -166,17 +207,93 @@ export class Gateway {
     this.keepalive.start();
     this.chargers.start();
     // Backends that live on the bus send commands there instead of calling the HTTP API.
-    this.commandSubscription = this.bus.respond(SUBJECTS.commands, (message) => this.commands.execute(message.data as CommandRequest));
+    this.subscriptions.push(this.bus.respond(SUBJECTS.commands, (message) => this.commands.execute(message.data as CommandRequest)));
+    if (this.cluster !== undefined) this.startCluster(this.cluster);
     return this.port;
+  }
+
+  private startCluster(cluster: ClusterServices): void {
+    const { bus, registry, instanceId } = cluster;
+    this.subscriptions.push(
+      // Any instance takes a command naming its charger in the subject, and passes it to the holder.
+      bus.respond(SUBJECTS.anyChargerCommands, (message) => {
+        const token = message.subject.slice(message.subject.lastIndexOf('.') + 1);
+        const body = (typeof message.data === 'object' && message.data !== null ? message.data : {}) as Partial<CommandRequest>;
+        return this.commands.execute({ ...body, chargePointId: decodeSubjectToken(token) } as CommandRequest);
+      }),
+      // Commands another instance forwarded here: run here or nowhere, never forwarded again.
+      bus.respond(SUBJECTS.instanceCommands(instanceId), (message) => this.commands.execute(message.data as CommandRequest, false)),
+      bus.respond(SUBJECTS.instanceEvict(instanceId), (message) => this.evictForNewer(message.data as EvictRequest)),
+    );
+    this.scheduler = new RefreshScheduler({
+      registry,
+      instanceId,
+      owned: () => this.ownedIdentities(),
+      onLost: (lost) => this.onOwnershipsLost(lost),
+      onError: (err) => this.warnings.write('error', 'ownership-refresh', { err }, 'ownership refresh failed; the next round tries again'),
+      onRegistered: () => this.log.warn({ instanceId }, 'registered again in the ownership registry: accepting chargers again'),
+    });
+    this.scheduler.start();
+    this.stopOwnershipWatch = registry.onOwnershipLost(() => {
+      // Our claims may be someone else's by now: every charger reconnects (to any instance), none is re-claimed.
+      const sessions = [...this.sessions.values()];
+      this.log.error({ instanceId, chargers: sessions.length }, 'ownership lapsed (cut off from Redis): closing every charger and refusing new ones');
+      for (const session of sessions) session.close(CLOSE.serviceRestart, 'the gateway lost its ownership registration; reconnect', 'server');
+    });
+  }
+
+  private *ownedIdentities(): Iterable<Ownership> {
+    for (const session of this.sessions.values()) {
+      if (session.epoch !== undefined && session.state === 'open') yield { identity: session.identity, epoch: session.epoch };
+    }
+  }
+
+  private onOwnershipsLost(lost: Ownership[]): void {
+    for (const { identity, epoch } of lost) {
+      const session = this.sessions.get(identity);
+      if (session?.epoch === epoch) session.close(CLOSE.replaced, 'a newer connection with the same identity took over', 'replaced');
+    }
+  }
+
+  /**
+   * Another instance accepted a newer connection of a charger held here: the session here closes (4000) and its
+   * `disconnected` is stored before the answer, so the new owner's `connected` follows it.
+   */
+  private async evictForNewer(request: EvictRequest): Promise<{ closed: boolean }> {
+    const session = typeof request?.chargePointId === 'string' ? this.sessions.get(request.chargePointId) : undefined;
+    // Its own claim may still be on its way back (the newer one reached Redis after it): once it has its epoch, its
+    // connected and disconnected both come before the newer connection's connected.
+    if (session !== undefined && session.epoch === undefined && session.ownership !== undefined) await session.ownership.catch(() => undefined);
+    if (session === undefined || session.epoch === undefined || !(session.epoch < request.epoch)) {
+      this.metrics.evictions.labels('not_here').inc();
+      return { closed: false };
+    }
+    const reason = 'replaced by a newer connection with the same identity on another gateway instance';
+    session.close(CLOSE.replaced, reason, 'replaced');
+    this.metrics.evictions.labels('closed').inc();
+    await this.endPresence(session, CLOSE.replaced, reason, true);
+    return { closed: true };
   }
 
   get isAccepting(): boolean {
     return this.accepting;
   }
 
-  /** Ready for chargers: listening, not draining, and the bus takes messages. */
+  /** Ready for chargers: listening, not draining, the bus takes messages and (cluster mode) ownership holds. */
   isReady(): boolean {
-    return this.accepting && this.port !== 0 && this.bus.isReady();
+    return this.readiness().ready;
+  }
+
+  readiness(): Readiness {
+    const base = this.accepting && this.port !== 0;
+    const cluster = this.cluster;
+    if (cluster === undefined) return { ready: base && this.bus.isReady() };
+    const dependencies = {
+      nats: this.bus.isReady() ? ('up' as const) : ('down' as const),
+      redis: cluster.registry.isReady() ? ('up' as const) : ('down' as const),
+      ownership: cluster.registry.ownershipValid() ? ('valid' as const) : ('lost' as const),
+    };
+    return { ready: base && dependencies.nats === 'up' && dependencies.redis === 'up' && dependencies.ownership === 'valid', dependencies };
   }
 
   /**
@@ -186,6 +303,15 @@ export class Gateway {
   private admit(identity: string, forSession: boolean): AdmissionVerdict {
     if (!this.accepting) {
       return { ok: false, status: 503, reason: 'the gateway is shutting down; reconnect later', outcome: 'draining', headers: { 'Retry-After': '10' } };
+    }
+    if (this.cluster !== undefined && !this.cluster.registry.ownershipValid()) {
+      return {
+        ok: false,
+        status: 503,
+        reason: 'the gateway is not registered in the ownership registry; reconnect later',
+        outcome: 'not_registered',
+        headers: { 'Retry-After': '10' },
+      };
     }
     const max = this.config.server.maxConnections;
     const open = this.sessions.size + this.server.heldWithoutSession;
@@ -206,14 +332,20 @@ export class Gateway {
       session.close(CLOSE.replaced, 'a newer connection with the same identity is already open', 'replaced');
       return session;
     }
-    session.claimed = true;
     const previous = this.sessions.claim(session);
     if (previous !== undefined) {
       const reason = 'replaced by a newer connection with the same identity';
       previous.close(CLOSE.replaced, reason, 'replaced');
       // Its socket closes later; its presence ends now, so a backend sees disconnected before the new connected.
-      this.endPresence(previous, CLOSE.replaced, reason);
+      void this.endPresence(previous, CLOSE.replaced, reason);
     }
+    if (this.cluster !== undefined) {
+      session.ownership = this.takeOwnership(session, this.cluster);
+      // A claim that fails closes the socket; CALLs waiting for it get InternalError.
+      session.ownership.catch(() => undefined);
+      return session;
+    }
+    session.claimed = true;
     const epoch = this.epochOf(session);
     if (epoch > this.lastEpoch) this.lastEpoch = epoch;
     this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress, epoch })]);
@@ -221,25 +353,99 @@ export class Gateway {
     return session;
   }
 
+  /**
+   * Cluster mode: claims the identity in Redis, has the previous owner instance close its connection (and store
+   * its `disconnected`), then publishes `connected` with the claim's epoch. The socket is closed with 1013 when
+   * the claim fails.
+   */
+  private async takeOwnership(session: ChargerSession, cluster: ClusterServices): Promise<void> {
+    let claim: Awaited<ReturnType<ClusterServices['registry']['claim']>>;
+    try {
+      claim = await cluster.registry.claim(session.identity, cluster.instanceId);
+    } catch (err) {
+      this.metrics.ownershipClaimFailures.inc();
+      this.warnings.write('error', 'ownership-claim', { err }, 'could not claim a charger in the ownership registry; closing it with 1013');
+      session.close(CLOSE.tryAgainLater, 'the gateway cannot take this charger now; reconnect later', 'server');
+      throw err;
+    }
+    session.epoch = claim.epoch;
+    if (session.state === 'closed') {
+      // It closed while the claim was under way; its close could not release what it did not hold yet.
+      this.release(session);
+      throw new Error('the connection closed before its claim');
+    }
+    const previous = claim.previous;
+    if (previous !== undefined && previous.instanceId !== cluster.instanceId) await this.evictElsewhere(session, previous.instanceId, claim.epoch, cluster);
+    if (session.state !== 'open') throw new Error('the connection closed before its claim');
+    session.claimed = true;
+    session.ownership = undefined;
+    if (claim.epoch > this.lastEpoch) this.lastEpoch = claim.epoch;
+    this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: session.remoteAddress, epoch: claim.epoch })]);
+    this.log.debug({ chargePointId: session.identity, protocol: session.protocol, epoch: claim.epoch }, 'charger connected');
+  }
+
+  /** Asks the previous owner to close its connection; a dead or silent one is not waited for beyond evictTimeoutMs. */
+  private async evictElsewhere(session: ChargerSession, instanceId: string, epoch: number, cluster: ClusterServices): Promise<void> {
+    const request: EvictRequest = { chargePointId: session.identity, epoch };
+    try {
+      const answer = (await this.bus.request(SUBJECTS.instanceEvict(instanceId), request, cluster.evictTimeoutMs)) as { closed?: boolean } | undefined;
+      this.metrics.evictions.labels(answer?.closed === true ? 'evicted' : 'not_found').inc();
+    } catch (err) {
+      const outcome =
+        err instanceof Error && err.name === 'NoRespondersError' ? 'no_responders' : err instanceof Error && err.name === 'BusTimeoutError' ? 'timeout' : 'error';
+      this.metrics.evictions.labels(outcome).inc();
+      if (outcome === 'error') this.warnings.write('warn', 'evict', { err, instanceId }, 'could not ask the previous owner instance to close a charger');
+    }
+  }
+
+  private release(session: ChargerSession): void {
+    const cluster = this.cluster;
+    const epoch = session.epoch;
+    if (cluster === undefined || epoch === undefined) return;
+    // Conditional on the epoch: a late close never removes a newer owner.
+    const pending = cluster.registry
+      .release(session.identity, epoch)
+      .then(
+        (released) => this.metrics.ownershipReleases.labels(released ? 'released' : 'not_held').inc(),
+        (err: unknown) => {
+          this.metrics.ownershipReleases.labels('failed').inc();
+          this.warnings.write('warn', 'ownership-release', { err }, 'could not release a charger in the ownership registry; it expires');
+        },
+      )
+      .finally(() => this.releases.delete(pending));
+    this.releases.add(pending);
+  }
+
   private onSessionClosed(session: ChargerSession, code: number, reason: string): void {
     this.sessions.release(session);
+    this.release(session);
     this.chargers.detach(session.charger);
     this.metrics.connections.labels(session.protocol).dec();
     this.metrics.disconnects.labels(session.closeCause).inc();
     if (!session.claimed) return;
-    this.endPresence(session, code, reason);
+    void this.endPresence(session, code, reason);
     this.log.debug({ chargePointId: session.identity, code, reason, cause: session.closeCause }, 'charger disconnected');
   }
 
   private epochOf(session: ChargerSession): number {
-    return this.epochBase + session.acceptSequence;
+    return session.epoch ?? this.epochBase + session.acceptSequence;
   }
 
-  /** Publishes a session's `charge_point.disconnected`, once. */
-  private endPresence(session: ChargerSession, code: number, reason: string): void {
-    if (session.presenceEnded) return;
+  /**
+   * Publishes a session's `charge_point.disconnected`, once, and only if its `connected` went out. `durable`:
+   * resolves once the bus holds it (eviction answers wait for it).
+   */
+  private async endPresence(session: ChargerSession, code: number, reason: string, durable = false): Promise<void> {
+    if (session.presenceEnded || !session.claimed) return;
     session.presenceEnded = true;
-    this.events.publishDetached([disconnectedEvent(session.eventContext(), { code, reason, initiator: session.closeCause, epoch: this.epochOf(session) })]);
+    const events = [disconnectedEvent(session.eventContext(), { code, reason, initiator: session.closeCause, epoch: this.epochOf(session) })];
+    if (!durable) {
+      this.events.publishDetached(events);
+      return;
+    }
+    await this.events.publishDurably(events)?.catch((err: unknown) => {
+      this.warnings.write('error', 'unpublished:charge_point', { err, chargePointId: session.identity }, 'event not published');
+    });
   }
 
   private onCommandFinished(result: CommandResult, session: ChargerSession | undefined, request: CommandRequest): void {
@@ -294,13 +500,18 @@ export class Gateway {
 
   /** Releases what is left once chargers are gone: stragglers are dropped, timers stopped, state flushed. */
   async close(): Promise<void> {
-    this.commandSubscription?.unsubscribe();
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.stopOwnershipWatch?.();
+    await this.scheduler?.stop();
     for (const session of [...this.sessions.values()]) session.outbox.terminate();
     this.keepalive.stop();
     this.chargers.stop();
     this.warnings.flush();
     await this.saveChargerMemory();
     await this.transactionIds.close();
+    await Promise.allSettled([...this.releases]);
+    // Gives the instance id back at once (others may use it), after the releases above.
+    await this.cluster?.registry.close();
     await this.bus.close();
   }
 

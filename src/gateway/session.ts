@@ -45,6 +45,13 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
   claimed = false;
   /** Whether its `charge_point.disconnected` is out: after it, nothing more is published for this session. */
   presenceEnded = false;
+  /**
+   * Cluster mode: the epoch the registry gave this connection's claim (undefined until it did); the presence
+   * events carry it instead of the local epoch.
+   */
+  epoch: number | undefined;
+  /** Cluster mode: settles when the claim (and the eviction of the previous owner) is done; CALLs wait for it. */
+  ownership: Promise<void> | undefined;
   private context: EventContext | undefined;
 
   constructor(

@@ -17,7 +17,7 @@ export function createMetrics() {
       name: 'ocpp_connection_attempts_total',
       help:
         'WebSocket upgrade attempts by outcome: accepted; no_subprotocol (completed, then closed 1002); refused by the gateway: ' +
-        'bad_path (404), bad_identity (400), over_capacity (503), draining (503); refused by the WebSocket handshake itself: ' +
+        'bad_path (404), bad_identity (400), over_capacity (503), draining (503), not_registered (503, cluster mode: ownership registration lapsed); refused by the WebSocket handshake itself: ' +
         'bad_method (405), bad_upgrade_header, bad_key, bad_version, bad_subprotocol_header, bad_extensions_header, bad_handshake (400)',
       labelNames: ['outcome'],
       ...r,
@@ -109,6 +109,29 @@ export function createMetrics() {
       name: 'gateway_uncaught_errors_total',
       help: 'Errors caught by the last-resort process guard (kind: uncaughtException, unhandledRejection); any is a bug',
       labelNames: ['kind'],
+      ...r,
+    }),
+    ownershipClaimFailures: new Counter({
+      name: 'gateway_ownership_claim_failures_total',
+      help: 'Cluster mode: charger connections closed with 1013 because their identity could not be claimed in Redis',
+      ...r,
+    }),
+    ownershipReleases: new Counter({
+      name: 'gateway_ownership_releases_total',
+      help: 'Cluster mode: claims given back when a connection closed, by outcome (released; not_held: a newer connection holds it; failed)',
+      labelNames: ['outcome'],
+      ...r,
+    }),
+    evictions: new Counter({
+      name: 'gateway_cluster_evictions_total',
+      help: 'Cluster mode: requests to the previous owner instance to close a replaced connection, by outcome',
+      labelNames: ['outcome'],
+      ...r,
+    }),
+    commandForwards: new Counter({
+      name: 'gateway_cluster_command_forwards_total',
+      help: 'Cluster mode: commands forwarded to the instance holding the charger, by outcome',
+      labelNames: ['outcome'],
       ...r,
     }),
     commands: new Counter({

@@ -31,7 +31,7 @@ export function commandRoutes(app: FastifyInstance, gateway: AdminGateway): void
           400: errorResponse(
             "BAD_REQUEST (the request breaks the schema) or INVALID_COMMAND_PAYLOAD (with `errors`; also an action the charger's version does not have)",
           ),
-          404: errorResponse('DEVICE_OFFLINE: the charger is not connected to this instance'),
+          404: errorResponse('DEVICE_OFFLINE: the charger is not connected (in cluster mode: to any live instance)'),
           429: errorResponse('QUEUE_FULL: too many commands wait for this charger'),
           502: errorResponse('CALL_ERROR: the charger answered with a CALLERROR (`ocppErrorCode`, `ocppErrorDetails`)'),
           504: errorResponse('TIMEOUT: the charger did not answer in time'),

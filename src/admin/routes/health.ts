@@ -7,6 +7,24 @@ const statusBody = (values: string[]) => ({
   properties: { status: { type: 'string', enum: values } },
 });
 
+/** Cluster mode: each dependency of readiness (absent in the embedded mode). */
+const readinessBody = (values: string[]) => ({
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: { type: 'string', enum: values },
+    dependencies: {
+      type: 'object',
+      required: ['nats', 'redis', 'ownership'],
+      properties: {
+        nats: { type: 'string', enum: ['up', 'down'] },
+        redis: { type: 'string', enum: ['up', 'down'] },
+        ownership: { type: 'string', enum: ['valid', 'lost'] },
+      },
+    },
+  },
+});
+
 /** Probes and the scrape: public (no token), cheap, and never dependent on a charger. */
 export function healthRoutes(app: FastifyInstance, gateway: AdminGateway): void {
   app.get(
@@ -30,13 +48,18 @@ export function healthRoutes(app: FastifyInstance, gateway: AdminGateway): void 
       schema: {
         tags: ['health'],
         summary: 'Readiness: 200 while accepting chargers with the bus reachable; 503 when draining or not ready',
+        description:
+          'In cluster mode `dependencies` says whether NATS and Redis are reachable and whether this instance still holds its ' +
+          'ownership registration; any of them down is 503.',
         security: [],
-        response: { 200: statusBody(['ready']), 503: statusBody(['draining', 'not_ready']) },
+        response: { 200: readinessBody(['ready']), 503: readinessBody(['draining', 'not_ready']) },
       },
     },
     async (_request, reply) => {
-      if (gateway.isReady()) return { status: 'ready' };
-      return reply.code(503).send({ status: gateway.isAccepting ? 'not_ready' : 'draining' });
+      const { ready, dependencies } = gateway.readiness();
+      const extra = dependencies === undefined ? {} : { dependencies };
+      if (ready) return { status: 'ready', ...extra };
+      return reply.code(503).send({ status: gateway.isAccepting ? 'not_ready' : 'draining', ...extra });
     },
   );
 
