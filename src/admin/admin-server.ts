@@ -4,6 +4,7 @@ import type { AdminGateway } from './admin-gateway.js';
 import { createAdminMetrics } from './admin-metrics.js';
 import { describeError, errorBody } from './api-errors.js';
 import { bearerAuth } from './bearer-auth.js';
+import { EmbeddedEventFeed, type EventFeed } from './event-feed.js';
 import { chargePointRoutes } from './routes/charge-points.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
@@ -25,6 +26,11 @@ export interface AdminServerOptions {
   sseHeartbeatMs?: number;
   /** How long an ended stream's client may take to read its last bytes before the socket is dropped. */
   sseLingerMs?: number;
+  /**
+   * Where `GET /api/v1/events` reads from. Default: this instance's live events from its bus. Cluster mode
+   * passes a JetStreamEventFeed: the whole cluster's events, resumable by `Last-Event-ID`.
+   */
+  events?: EventFeed;
 }
 
 export interface AdminServer {
@@ -48,8 +54,9 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
   const port = options.port ?? config.port;
   const token = options.token ?? config.token;
   const metrics = createAdminMetrics(gateway.metrics.registry);
+  const feed = options.events ?? new EmbeddedEventFeed(gateway.bus);
   const hub = new SseHub({
-    bus: gateway.bus,
+    feed,
     metrics,
     log: gateway.log,
     bufferEvents: options.sseBufferEvents ?? config.sseBufferEvents,
@@ -59,7 +66,7 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
   });
 
   const lifecycle = { closing: false };
-  const app = await buildApp(gateway, hub, metrics, token, lifecycle);
+  const app = await buildApp(gateway, hub, feed, metrics, token, lifecycle);
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -87,6 +94,7 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
 async function buildApp(
   gateway: AdminGateway,
   hub: SseHub,
+  feed: EventFeed,
   metrics: ReturnType<typeof createAdminMetrics>,
   token: string | undefined,
   lifecycle: { closing: boolean },
@@ -143,7 +151,7 @@ async function buildApp(
   healthRoutes(app, gateway);
   chargePointRoutes(app, gateway);
   commandRoutes(app, gateway);
-  eventRoutes(app, hub);
+  eventRoutes(app, hub, feed);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
