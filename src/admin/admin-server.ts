@@ -4,6 +4,7 @@ import type { AdminGateway } from './admin-gateway.js';
 import { createAdminMetrics } from './admin-metrics.js';
 import { describeError, errorBody } from './api-errors.js';
 import { bearerAuth } from './bearer-auth.js';
+import { type ChargerDirectory, LocalChargerDirectory } from './charger-directory.js';
 import { EmbeddedEventFeed, type EventFeed } from './event-feed.js';
 import { chargePointRoutes } from './routes/charge-points.js';
 import { commandRoutes } from './routes/commands.js';
@@ -31,6 +32,11 @@ export interface AdminServerOptions {
    * passes a JetStreamEventFeed: the whole cluster's events, resumable by `Last-Event-ID`.
    */
   events?: EventFeed;
+  /**
+   * Where the charger listing and detail look chargers up. Default: this instance's sessions. Cluster mode
+   * passes a ClusterChargerDirectory: every live instance's chargers, each with its `instance`.
+   */
+  chargers?: ChargerDirectory;
 }
 
 export interface AdminServer {
@@ -66,7 +72,8 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
   });
 
   const lifecycle = { closing: false };
-  const app = await buildApp(gateway, hub, feed, metrics, token, lifecycle);
+  const chargers = options.chargers ?? new LocalChargerDirectory(gateway.sessions);
+  const app = await buildApp(gateway, hub, feed, chargers, metrics, token, lifecycle);
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -95,6 +102,7 @@ async function buildApp(
   gateway: AdminGateway,
   hub: SseHub,
   feed: EventFeed,
+  chargers: ChargerDirectory,
   metrics: ReturnType<typeof createAdminMetrics>,
   token: string | undefined,
   lifecycle: { closing: boolean },
@@ -149,7 +157,7 @@ async function buildApp(
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
   healthRoutes(app, gateway);
-  chargePointRoutes(app, gateway);
+  chargePointRoutes(app, chargers);
   commandRoutes(app, gateway);
   eventRoutes(app, hub, feed);
 
