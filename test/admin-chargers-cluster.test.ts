@@ -15,7 +15,7 @@ import { ClusterChargerDirectory, instanceChargePointsSubject, serveChargerDirec
 import { NatsBus } from '../src/bus/nats-bus.js';
 import type { Subscription } from '../src/bus/types.js';
 import { RedisRegistry } from '../src/registry/redis-registry.js';
-import { type GatewayHarness, startGateway, waitUntil } from './helpers/gateway-harness.js';
+import { type GatewayHarness, metricValue, startGateway, waitUntil } from './helpers/gateway-harness.js';
 import { connectTo, deleteStream, SHARED_NATS_URL, sharedNatsSkipReason, uniqueNames } from './helpers/nats-server.js';
 import { expectResult } from './helpers/ocpp-assert.js';
 import { OcppClient } from './helpers/ocpp-client.js';
@@ -74,8 +74,9 @@ describe('charger listing across the cluster', { skip }, () => {
       const registry = await RedisRegistry.connect({ connection: SHARED_REDIS, keyPrefix });
       await registry.registerInstance(id);
       const sessions = harness.gateway.sessions;
-      const responder = serveChargerDirectory({ bus, instanceId: id, sessions, subjectRoot: root });
-      const directory = new ClusterChargerDirectory({ registry, bus, instanceId: id, sessions, subjectRoot: root, timeoutMs: 1000 });
+      const metrics = harness.gateway.metrics.registry;
+      const responder = serveChargerDirectory({ bus, instanceId: id, sessions, subjectRoot: root, metrics });
+      const directory = new ClusterChargerDirectory({ registry, bus, instanceId: id, sessions, subjectRoot: root, timeoutMs: 1000, metrics });
       const admin = await startAdminServer(harness.gateway, { host: '127.0.0.1', port: 0, chargers: directory });
       instances.push({ id, harness, bus, registry, responder, admin, api: `http://127.0.0.1:${admin.port}` });
     }
@@ -180,6 +181,7 @@ describe('charger listing across the cluster', { skip }, () => {
     });
     const hanging = silentBus.respond(instanceChargePointsSubject('pod-silent', root), () => held.then(() => ({ instance: 'pod-silent', total: 0, items: [] })));
     await silentBus.flush();
+    const unansweredBefore = await metricValue(instances[2].harness.gateway, 'admin_cluster_unanswered_total');
     try {
       const res = await getJson(`${instances[2].api}/api/v1/charge-points`);
       assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -196,6 +198,8 @@ describe('charger listing across the cluster', { skip }, () => {
       assert.equal(detail.status, 503, JSON.stringify(detail.body));
       assert.equal(detail.body.error.code, 'UNAVAILABLE');
       assert.equal(detail.body.error.instance, 'pod-silent');
+      assert.equal(await metricValue(instances[2].harness.gateway, 'admin_cluster_unanswered_total', { lookup: 'page' }), 1);
+      assert.equal(await metricValue(instances[2].harness.gateway, 'admin_cluster_unanswered_total'), unansweredBefore + 2);
     } finally {
       release();
       hanging.unsubscribe();
@@ -204,8 +208,10 @@ describe('charger listing across the cluster', { skip }, () => {
 
   test('a malformed request on an instance subject is refused by its responder, which keeps answering', async () => {
     const subject = instanceChargePointsSubject('pod-c', root);
+    const refusalsBefore = await metricValue(instances[2].harness.gateway, 'gateway_charger_directory_refusals_total');
     await assert.rejects(instances[0].bus.request(subject, { limit: 'all' }, 2000), /limit must be an integer/);
     await assert.rejects(instances[0].bus.request(subject, 'hello', 2000), /JSON object/);
+    assert.equal(await metricValue(instances[2].harness.gateway, 'gateway_charger_directory_refusals_total'), refusalsBefore + 2);
     const answer = (await instances[0].bus.request(subject, { limit: 1 }, 2000)) as any;
     assert.deepEqual(
       answer.items.map((c: any) => [c.identity, c.instance]),

@@ -8,6 +8,7 @@
  * time is named in the page (`partial`, `missingInstances`) instead of holding the request. A detail asks only
  * the instance that owns the charger in the registry.
  */
+import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import { encodeSubjectToken } from '../bus/subject-token.js';
 import type { Bus, Subscription } from '../bus/types.js';
 import type { Registry } from '../registry/types.js';
@@ -44,6 +45,14 @@ export interface ServeChargerDirectoryOptions {
   instanceId: string;
   sessions: SessionLookup;
   subjectRoot?: string;
+  /** The gateway's metrics registry: refused requests are counted there. */
+  metrics?: MetricsRegistry;
+}
+
+/** A counter on `registry`, fetched when it exists (several directories or responders on one gateway). */
+function counter(registry: MetricsRegistry | undefined, name: string, help: string, labelNames: string[]): Counter<string> | undefined {
+  if (registry === undefined) return undefined;
+  return (registry.getSingleMetric(name) as Counter<string> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] });
 }
 
 /**
@@ -52,25 +61,35 @@ export interface ServeChargerDirectoryOptions {
  */
 export function serveChargerDirectory(options: ServeChargerDirectoryOptions): Subscription {
   const local = new LocalChargerDirectory(options.sessions, options.instanceId);
+  const refusals = counter(options.metrics, 'gateway_charger_directory_refusals_total', 'Charge-point look-ups from other instances refused as malformed', []);
   return options.bus.respond(instanceChargePointsSubject(options.instanceId, options.subjectRoot), (message) => {
-    const request = message.data as Record<string, unknown> | null;
-    if (typeof request !== 'object' || request === null) throw new Error('a charge-points request is a JSON object');
-    if ('identity' in request) {
-      if (typeof request.identity !== 'string' || request.identity.length === 0 || request.identity.length > MAX_IDENTITY_LENGTH) {
-        throw new Error('identity must be a non-empty string');
-      }
-      const answer: ChargePointAnswer = { instance: options.instanceId, charger: local.detailNow(request.identity) ?? null };
-      return answer;
+    try {
+      return answerLookup(local, options.instanceId, message.data);
+    } catch (err) {
+      refusals?.inc();
+      throw err;
     }
-    const { after, limit } = request;
-    if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_ANSWER_ITEMS) {
-      throw new Error(`limit must be an integer from 1 to ${MAX_ANSWER_ITEMS}`);
-    }
-    if (after !== undefined && (typeof after !== 'string' || after.length > MAX_IDENTITY_LENGTH)) throw new Error('after must be an identity');
-    const page = local.pageNow(after as string | undefined, limit as number);
-    const answer: ChargePointsPageAnswer = { instance: options.instanceId, total: page.total, items: page.items };
-    return answer;
   });
+}
+
+function answerLookup(local: LocalChargerDirectory, instanceId: string, data: unknown): ChargePointAnswer | ChargePointsPageAnswer {
+  const request = data as Record<string, unknown> | null;
+  if (typeof request !== 'object' || request === null) throw new Error('a charge-points request is a JSON object');
+  if ('identity' in request) {
+    if (typeof request.identity !== 'string' || request.identity.length === 0 || request.identity.length > MAX_IDENTITY_LENGTH) {
+      throw new Error('identity must be a non-empty string');
+    }
+    const answer: ChargePointAnswer = { instance: instanceId, charger: local.detailNow(request.identity) ?? null };
+    return answer;
+  }
+  const { after, limit } = request;
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_ANSWER_ITEMS) {
+    throw new Error(`limit must be an integer from 1 to ${MAX_ANSWER_ITEMS}`);
+  }
+  if (after !== undefined && (typeof after !== 'string' || after.length > MAX_IDENTITY_LENGTH)) throw new Error('after must be an identity');
+  const page = local.pageNow(after as string | undefined, limit as number);
+  const answer: ChargePointsPageAnswer = { instance: instanceId, total: page.total, items: page.items };
+  return answer;
 }
 
 /** The instance that holds the charger did not answer; the detail cannot be given now. */
@@ -94,15 +113,24 @@ export interface ClusterChargerDirectoryOptions {
   subjectRoot?: string;
   /** How long a listing or detail waits for other instances. Default 2 s. */
   timeoutMs?: number;
+  /** The gateway's metrics registry: instances that did not answer are counted there. */
+  metrics?: MetricsRegistry;
 }
 
 export class ClusterChargerDirectory implements ChargerDirectory {
   private readonly local: LocalChargerDirectory;
   private readonly timeoutMs: number;
+  private readonly unanswered: Counter<string> | undefined;
 
   constructor(private readonly options: ClusterChargerDirectoryOptions) {
     this.local = new LocalChargerDirectory(options.sessions, options.instanceId);
     this.timeoutMs = options.timeoutMs ?? 2000;
+    this.unanswered = counter(
+      options.metrics,
+      'admin_cluster_unanswered_total',
+      'Instances that did not answer a charger listing (lookup="page") or detail (lookup="detail") in time',
+      ['lookup'],
+    );
   }
 
   async page(after: string | undefined, limit: number): Promise<ChargerPageResult> {
@@ -133,13 +161,15 @@ export class ClusterChargerDirectory implements ChargerDirectory {
     const byIdentity = new Map<string, ListedCharger>();
     let total = 0;
     for (const { instance, answer } of parts) {
-      if (answer === undefined || !Array.isArray(answer.items)) {
+      if (!Array.isArray(answer?.items)) {
         missingInstances.push(instance);
+        this.unanswered?.labels('page').inc();
         continue;
       }
       total += typeof answer.total === 'number' ? answer.total : 0;
-      for (const item of answer.items) {
-        if (item === null || typeof item.identity !== 'string' || (after !== undefined && !(item.identity > after))) continue;
+      // An instance sends at most what was asked; more would only be work for nothing.
+      for (const item of answer.items.slice(0, limit + 1)) {
+        if (typeof item !== 'object' || item === null || typeof item.identity !== 'string' || (after !== undefined && !(item.identity > after))) continue;
         // A charger that just moved may be listed by both instances for a moment: show it once.
         if (!byIdentity.has(item.identity)) byIdentity.set(item.identity, { ...item, instance });
       }
@@ -160,6 +190,7 @@ export class ClusterChargerDirectory implements ChargerDirectory {
         this.timeoutMs,
       )) as ChargePointAnswer;
     } catch (err) {
+      this.unanswered?.labels('detail').inc();
       throw new InstanceUnavailableError(owner.instanceId, err);
     }
     return answer?.charger ? { ...answer.charger, instance: owner.instanceId } : undefined;
