@@ -11,8 +11,9 @@ import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type AdminServer, startAdminServer } from '../src/admin/admin-server.js';
-import { JetStreamEventFeed } from '../src/admin/jetstream-event-feed.js';
+import { JetStreamEventFeed, subjectFilter } from '../src/admin/jetstream-event-feed.js';
 import { NatsBus } from '../src/bus/nats-bus.js';
+import { natsSubjects } from '../src/bus/nats-subjects.js';
 import type { GatewayEvent } from '../src/events/envelope.js';
 import { SseStream } from './helpers/backend-http.js';
 import { type GatewayHarness, startGateway, waitUntil } from './helpers/gateway-harness.js';
@@ -210,6 +211,22 @@ describe('admin event stream from the JetStream events stream', { skip }, () => 
       'the resumed stream carries exactly the rest',
     );
   });
+});
+
+test('the consumer filters on the server when the query fits one subject (NATS 2.9 takes one filter)', () => {
+  const subjects = natsSubjects('site-a.gw');
+  const cases: Array<[Parameters<typeof subjectFilter>[1], string]> = [
+    [{}, 'site-a.gw.events.>'],
+    [{ chargePointIds: ['CP.1'] }, 'site-a.gw.events.*.*.CP%2E1'],
+    [{ eventTypes: ['transaction.started'] }, 'site-a.gw.events.transaction.started.*'],
+    [{ eventTypes: ['transaction.'] }, 'site-a.gw.events.transaction.*.*'],
+    [{ chargePointIds: ['CP 2'], eventTypes: ['transaction.'] }, 'site-a.gw.events.transaction.*.CP%202'],
+    [{ chargePointIds: ['A', 'B'] }, 'site-a.gw.events.>'],
+    [{ chargePointIds: ['A', 'B'], eventTypes: ['connector.status_changed'] }, 'site-a.gw.events.connector.status_changed.*'],
+    [{ chargePointIds: ['A'], eventTypes: ['transaction.', 'connector.'] }, 'site-a.gw.events.*.*.A'],
+    [{ eventTypes: ['a.b.'] }, 'site-a.gw.events.>'],
+  ];
+  for (const [spec, expected] of cases) assert.equal(subjectFilter(subjects, spec), expected, JSON.stringify(spec));
 });
 
 /** A raw SSE client whose socket can be paused, to play a consumer that does not keep up. */
