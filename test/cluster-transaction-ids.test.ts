@@ -9,9 +9,11 @@ import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { ClusterTransactionIds } from '../src/gateway/cluster-transaction-ids.js';
 import { RedisRegistry } from '../src/registry/redis-registry.js';
-import { deleteKeysUnder, SHARED_REDIS, sharedRedisSkipReason, uniquePrefix, waitUntil } from './helpers/redis-server.js';
+import { RegistryUnavailableError } from '../src/registry/types.js';
+import { deleteKeysUnder, OwnRedis, ownRedisSkipReason, SHARED_REDIS, sharedRedisSkipReason, uniquePrefix, waitUntil } from './helpers/redis-server.js';
 
 const skip = await sharedRedisSkipReason();
+const ownSkip = await ownRedisSkipReason();
 
 describe('cluster transactionIds on a real Redis', { skip }, () => {
   const admin = skip ? undefined : new Redis(SHARED_REDIS);
@@ -127,5 +129,30 @@ describe('cluster transactionIds on a real Redis', { skip }, () => {
     assert.equal(new Set(all).size, all.length, 'no id was handed out twice');
     assert.ok(Math.min(...afterCut) > Math.max(...before), 'ids after the cut continue above those before');
     assert.ok(Math.min(...restarted) > Math.max(...afterCut), 'the restarted instance continues above everything the first reserved');
+  });
+});
+
+describe('cluster transactionIds while Redis does not answer', { skip: ownSkip }, () => {
+  test('ids at hand are still answered synchronously; the caller past them gets the registry error, and ids continue once Redis answers', async () => {
+    const server = await OwnRedis.start();
+    const registry = await RedisRegistry.connect({ connection: { host: '127.0.0.1', port: server.port }, commandTimeoutMs: 300 });
+    const ids = await ClusterTransactionIds.open({ registry, blockSize: 3 });
+    try {
+      server.pause();
+      // The block in use and the spare: no Redis needed.
+      const atHand = Array.from({ length: 6 }, () => ids.next());
+      assert.deepEqual(atHand, [1, 2, 3, 4, 5, 6]);
+      await assert.rejects(Promise.resolve(ids.next()), RegistryUnavailableError);
+
+      server.resume();
+      await waitUntil(() => registry.isReady(), 'the registry to answer again');
+      const next = await ids.next();
+      // The reservation that timed out may still have been applied when Redis woke up: its ids are skipped, never reused.
+      assert.ok(Number.isSafeInteger(next) && next > 6, `the next id ${next} is above every id handed out`);
+    } finally {
+      await ids.close();
+      await registry.close();
+      await server.stop();
+    }
   });
 });
