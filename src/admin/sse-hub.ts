@@ -44,7 +44,7 @@ export class SseHub {
 
   /**
    * Starts streaming the events that pass `spec` to `res` (after `lastEventId` when the feed resumes), until
-   * the client leaves or the hub ends it. A feed that fails to start ends the stream with `unavailable`.
+   * the client leaves or the hub ends it. When the feed fails to start the client gets a 503 instead of a stream.
    */
   async open(res: ServerResponse, spec: EventFilterSpec, lastEventId: string | undefined, peer: string): Promise<void> {
     // The client may have gone while the request went through its hooks: then there is nothing to stream to.
@@ -64,7 +64,7 @@ export class SseHub {
           metrics.sseOverflowCloses.inc();
           log.warn({ peer, bufferEvents: this.options.bufferEvents, bufferBytes: this.options.bufferBytes }, 'event stream ended: the client did not keep up');
         } else if (reason === 'unavailable') {
-          log.warn({ peer }, 'event stream refused: the event feed could not start');
+          log.debug({ peer }, 'event stream refused: the event feed could not start');
         } else {
           log.debug({ peer, reason, ms: Date.now() - openedAt }, 'event stream ended');
         }
