@@ -170,6 +170,22 @@ describe('admin event stream from the JetStream events stream', { skip }, () => 
     }
   });
 
+  test('when the events stream cannot be read the client gets 503 UNAVAILABLE, not a stream', async () => {
+    const { bus, stream, api } = await setup();
+    // The stream is gone behind the bus's back: the bus still looks ready, the consumer cannot be created.
+    await deleteStream(natsAdmin, stream);
+    const gone = await fetch(`${api}/api/v1/events`);
+    assert.equal(gone.status, 503);
+    assert.match(gone.headers.get('content-type') ?? '', /^application\/json/);
+    assert.equal(((await gone.json()) as { error: { code: string } }).error.code, 'UNAVAILABLE');
+
+    // A bus that is closed is not ready: refused before any stream is attempted.
+    await bus.close();
+    const closed = await fetch(`${api}/api/v1/events`);
+    assert.equal(closed.status, 503);
+    assert.equal(((await closed.json()) as { error: { code: string } }).error.code, 'UNAVAILABLE');
+  });
+
   test('a client that does not read is ended with overflow after a gapless prefix, and resumes from the event it names', async () => {
     const { bus, stream, admin } = await setup({ sseBufferEvents: 10 });
     const overflows = async () => (await harness.gateway.metrics.registry.getSingleMetric('admin_sse_overflow_closes_total')?.get())?.values[0]?.value ?? 0;
