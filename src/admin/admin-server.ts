@@ -4,6 +4,8 @@ import type { AdminGateway } from './admin-gateway.js';
 import { createAdminMetrics } from './admin-metrics.js';
 import { describeError, errorBody } from './api-errors.js';
 import { bearerAuth } from './bearer-auth.js';
+import { type ChargerDirectory, LocalChargerDirectory } from './charger-directory.js';
+import { EmbeddedEventFeed, type EventFeed } from './event-feed.js';
 import { chargePointRoutes } from './routes/charge-points.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
@@ -25,6 +27,16 @@ export interface AdminServerOptions {
   sseHeartbeatMs?: number;
   /** How long an ended stream's client may take to read its last bytes before the socket is dropped. */
   sseLingerMs?: number;
+  /**
+   * Where `GET /api/v1/events` reads from. Default: this instance's live events from its bus. Cluster mode
+   * passes a JetStreamEventFeed: the whole cluster's events, resumable by `Last-Event-ID`.
+   */
+  events?: EventFeed;
+  /**
+   * Where the charger listing and detail look chargers up. Default: this instance's sessions. Cluster mode
+   * passes a ClusterChargerDirectory: every live instance's chargers, each with its `instance`.
+   */
+  chargers?: ChargerDirectory;
 }
 
 export interface AdminServer {
@@ -48,8 +60,9 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
   const port = options.port ?? config.port;
   const token = options.token ?? config.token;
   const metrics = createAdminMetrics(gateway.metrics.registry);
+  const feed = options.events ?? new EmbeddedEventFeed(gateway.bus);
   const hub = new SseHub({
-    bus: gateway.bus,
+    feed,
     metrics,
     log: gateway.log,
     bufferEvents: options.sseBufferEvents ?? config.sseBufferEvents,
@@ -59,7 +72,8 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
   });
 
   const lifecycle = { closing: false };
-  const app = await buildApp(gateway, hub, metrics, token, lifecycle);
+  const chargers = options.chargers ?? new LocalChargerDirectory(gateway.sessions);
+  const app = await buildApp(gateway, hub, feed, chargers, metrics, token, lifecycle);
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -87,6 +101,8 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
 async function buildApp(
   gateway: AdminGateway,
   hub: SseHub,
+  feed: EventFeed,
+  chargers: ChargerDirectory,
   metrics: ReturnType<typeof createAdminMetrics>,
   token: string | undefined,
   lifecycle: { closing: boolean },
@@ -141,9 +157,9 @@ async function buildApp(
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
   healthRoutes(app, gateway);
-  chargePointRoutes(app, gateway);
+  chargePointRoutes(app, chargers);
   commandRoutes(app, gateway);
-  eventRoutes(app, hub);
+  eventRoutes(app, hub, feed);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -45,6 +45,7 @@ const chargePointProperties = {
   connectedAt: { type: 'string', format: 'date-time' },
   lastSeen: { type: 'string', format: 'date-time', description: 'Last frame, ping or pong from the charger' },
   boot: { anyOf: [{ $ref: 'BootInfo#' }, { type: 'null' }] },
+  instance: { type: 'string', description: 'Cluster mode only: the gateway instance (POD_ID) that holds the connection' },
 } as const;
 
 const chargePointRequired = ['identity', 'protocol', 'state', 'remoteAddress', 'connectedAt', 'lastSeen', 'boot'];
@@ -122,8 +123,10 @@ export const ChargePointPageSchema = {
   required: ['items', 'total'],
   properties: {
     items: { type: 'array', items: { $ref: 'ChargePoint#' } },
-    total: { type: 'integer', description: 'Chargers connected to this instance now' },
+    total: { type: 'integer', description: 'Chargers connected now: to this instance, or in cluster mode to the instances that answered' },
     nextCursor: { type: 'string', description: 'Present when there are more: pass it as `cursor` for the next page' },
+    partial: { type: 'boolean', description: 'Cluster mode, present (true) when some live instances did not answer in time: their chargers are missing' },
+    missingInstances: { type: 'array', items: { type: 'string' }, description: 'The instances that did not answer, when `partial`' },
   },
 } as const;
 

@@ -1,13 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { type Bus, SUBJECTS } from '../bus/types.js';
-import type { GatewayEvent } from '../events/envelope.js';
+import type { Subscription } from '../bus/types.js';
 import type { AdminMetrics } from './admin-metrics.js';
-import { type EventFilterSpec, eventFilter, isGatewayEvent } from './event-filter.js';
-import { SseStream, sseFrame } from './sse-stream.js';
+import { errorBody } from './api-errors.js';
+import type { EventFeed } from './event-feed.js';
+import type { EventFilterSpec } from './event-filter.js';
+import { SseStream } from './sse-stream.js';
 
 export interface SseHubOptions {
-  bus: Bus;
+  /** Where the events come from: this instance's bus, or the cluster's stream. */
+  feed: EventFeed;
   metrics: AdminMetrics;
   log: Logger;
   bufferEvents: number;
@@ -18,19 +20,14 @@ export interface SseHubOptions {
 }
 
 /**
- * Every open event stream of one admin server: one heartbeat timer for all of them, one JSON encoding per
- * event however many streams carry it, and the list that shutdown ends.
+ * Every open event stream of one admin server: one heartbeat timer for all of them, and the list that
+ * shutdown ends. The feed decides what each stream carries.
  */
 export class SseHub {
   private readonly streams = new Set<SseStream>();
   /** Streams whose socket is still there, ended ones included until their client takes the end. */
   private readonly sockets = new Set<SseStream>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  // The embedded bus hands one event to every subscriber in turn: remembering the last encoding makes the
-  // second and later streams free.
-  private lastEvent: GatewayEvent | undefined;
-  private lastFrame = '';
-  private lastFrameBytes = 0;
 
   constructor(private readonly options: SseHubOptions) {}
 
@@ -45,24 +42,29 @@ export class SseHub {
     return this.ending;
   }
 
-  /** Starts streaming the events that pass `spec` to `res`, until the client leaves or the hub ends it. */
-  open(res: ServerResponse, spec: EventFilterSpec, peer: string): void {
+  /**
+   * Starts streaming the events that pass `spec` to `res` (after `lastEventId` when the feed resumes), until
+   * the client leaves or the hub ends it. When the feed fails to start the client gets a 503 instead of a stream.
+   */
+  async open(res: ServerResponse, spec: EventFilterSpec, lastEventId: string | undefined, peer: string): Promise<void> {
     // The client may have gone while the request went through its hooks: then there is nothing to stream to.
     if (res.destroyed) return;
-    const { bus, metrics, log } = this.options;
-    const matches = eventFilter(spec);
+    const { feed, metrics, log } = this.options;
     const openedAt = Date.now();
+    let subscription: Subscription | undefined;
     const stream: SseStream = new SseStream(res, {
       bufferEvents: this.options.bufferEvents,
       bufferBytes: this.options.bufferBytes,
       lingerMs: this.options.lingerMs,
       ended: (s, reason) => {
-        subscription.unsubscribe();
+        subscription?.unsubscribe();
         this.streams.delete(s);
         metrics.sseStreams.dec();
         if (reason === 'overflow') {
           metrics.sseOverflowCloses.inc();
           log.warn({ peer, bufferEvents: this.options.bufferEvents, bufferBytes: this.options.bufferBytes }, 'event stream ended: the client did not keep up');
+        } else if (reason === 'unavailable') {
+          log.debug({ peer }, 'event stream refused: the event feed could not start');
         } else {
           log.debug({ peer, reason, ms: Date.now() - openedAt }, 'event stream ended');
         }
@@ -73,15 +75,25 @@ export class SseHub {
     this.sockets.add(stream);
     res.once('close', () => this.sockets.delete(stream));
     metrics.sseStreams.inc();
-    stream.start();
-    const subscription = bus.subscribe(SUBJECTS.allEvents, (message) => {
-      const event = message.data;
-      if (!isGatewayEvent(event) || !matches(event)) return;
-      const frame = this.frameOf(event);
-      stream.send(event.eventId, frame, this.lastFrameBytes);
-    });
     this.startHeartbeat();
-    log.debug({ peer, filter: spec }, 'event stream opened');
+    let opened: Subscription;
+    try {
+      // Events that come before the stream starts wait in its bounded queue: the client's 200 then means the
+      // feed is reading, so everything stored after the response began reaches it.
+      opened = await feed.open(spec, lastEventId, (id, frame, bytes) => stream.send(id, frame, bytes));
+    } catch (err) {
+      log.warn({ err, peer }, 'event feed failed to start');
+      stream.refuse(503, errorBody('UNAVAILABLE', 'the events stream cannot be read now; retry later'));
+      return;
+    }
+    // The stream may have ended while the feed was starting (client gone, shutdown): nobody would stop the feed then.
+    if (!stream.isOpen) {
+      opened.unsubscribe();
+      return;
+    }
+    subscription = opened;
+    stream.start();
+    log.debug({ peer, filter: spec, lastEventId }, 'event stream opened');
   }
 
   /** Ends every stream cleanly (queued events first, then a final `end` event). */
@@ -103,15 +115,6 @@ export class SseHub {
     while (this.sockets.size > 0 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
-  private frameOf(event: GatewayEvent): string {
-    if (event !== this.lastEvent) {
-      this.lastFrame = sseFrame(event.eventId, event.eventType, event);
-      this.lastFrameBytes = Buffer.byteLength(this.lastFrame);
-      this.lastEvent = event;
-    }
-    return this.lastFrame;
-  }
-
   private startHeartbeat(): void {
     if (this.heartbeatTimer !== undefined) return;
     this.heartbeatTimer = setInterval(() => {
@@ -124,9 +127,5 @@ export class SseHub {
     if (this.streams.size > 0) return;
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
-    // Do not keep the last event alive once nobody streams.
-    this.lastEvent = undefined;
-    this.lastFrame = '';
-    this.lastFrameBytes = 0;
   }
 }

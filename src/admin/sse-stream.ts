@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 
-/** Why a stream ended: the client left, it read too slowly, or the server is going away. */
-export type SseEndReason = 'client_closed' | 'overflow' | 'shutdown';
+/** Why a stream ended: the client left, it read too slowly, the server is going away, or the feed failed. */
+export type SseEndReason = 'client_closed' | 'overflow' | 'shutdown' | 'unavailable';
 
 export interface SseStreamOptions {
   /** Events held for a client whose socket is full; one more ends the stream with `event: overflow`. */
@@ -34,7 +34,9 @@ export class SseStream {
   /** Each queued frame's size, so what leaves the queue is subtracted without measuring it again. */
   private queueSizes: number[] = [];
   private queueBytes = 0;
-  private waitingForDrain = false;
+  // Until start() the socket is as good as full: events wait in the bounded queue.
+  private waitingForDrain = true;
+  private started = false;
   private open = true;
   private lastEventId: string | null = null;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -49,8 +51,16 @@ export class SseStream {
     res.on('error', () => {});
   }
 
-  /** Sends the headers and the preamble. */
+  /** Sends the headers and the preamble, then what was queued before. */
   start(): void {
+    if (this.started || !this.open) return;
+    this.writeHeaders();
+    if (!this.waitingForDrain) this.onDrain();
+  }
+
+  private writeHeaders(): void {
+    this.started = true;
+    this.waitingForDrain = false;
     this.res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -110,6 +120,18 @@ export class SseStream {
     if (this.open) this.finish('shutdown', 'end', { reason: 'the gateway is shutting down', lastEventId: this.lastEventId });
   }
 
+  /** Answers with an error instead of a stream (the feed could not start); only before `start()`. */
+  refuse(status: number, body: unknown): void {
+    if (!this.open || this.started) return;
+    this.open = false;
+    this.queue = [];
+    this.queueSizes = [];
+    this.queueBytes = 0;
+    this.res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+    this.res.end(JSON.stringify(body));
+    this.options.ended(this, 'unavailable');
+  }
+
   /** Drops the connection at once (close of the server after the clean end had its chance). */
   destroy(): void {
     this.res.destroy();
@@ -151,6 +173,7 @@ export class SseStream {
    * the linger period.
    */
   private finish(reason: SseEndReason, event: string, data: Record<string, unknown>): void {
+    if (!this.started) this.writeHeaders();
     this.open = false;
     for (const frame of this.queue) this.res.write(frame);
     this.queue = [];

@@ -386,13 +386,17 @@ export class NatsBus implements Bus {
   /**
    * Reads the events stream from `fromSeq` on (1 = the oldest kept), then follows new events, in stream order,
    * through an ordered consumer (it recreates itself after a gap or reconnect and never redelivers). Events
-   * whose body is not JSON are reported through onError and skipped.
+   * whose body is not JSON are reported through onError and skipped. `fromSeq` 'new' skips everything stored
+   * before the call and follows only what comes after.
    */
-  async replayEvents<T = unknown>(fromSeq: number, handler: (message: StoredBusMessage<T>) => void, options: { filterSubject?: string } = {}): Promise<Subscription> {
+  async replayEvents<T = unknown>(
+    fromSeq: number | 'new',
+    handler: (message: StoredBusMessage<T>) => void,
+    options: { filterSubject?: string } = {},
+  ): Promise<Subscription> {
     if (this.closing) throw new BusUnavailableError('the bus is closed');
     const consumer = await this.js.consumers.get(this.streamName, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(1, Math.floor(fromSeq)),
+      ...(fromSeq === 'new' ? { deliver_policy: DeliverPolicy.New } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, Math.floor(fromSeq)) }),
       ...(options.filterSubject !== undefined ? { filter_subjects: options.filterSubject } : {}),
     });
     const messages = await consumer.consume();

@@ -11,7 +11,7 @@
 
 import { isoNow } from '../observability/clock.js';
 import type { OcppVersion } from '../ocpp/versions.js';
-import type { TransactionIdAllocator } from './transaction-ids.js';
+import type { TransactionIdSource } from './transaction-ids.js';
 
 export interface LocalAnswerConfig {
   /** `interval` of an accepted BootNotification, i.e. the heartbeat interval the charger adopts. Default 300. */
@@ -60,7 +60,7 @@ export class LocalAnswers {
 
   constructor(
     config: LocalAnswerConfig,
-    private readonly transactionIds: TransactionIdAllocator,
+    private readonly transactionIds: TransactionIdSource,
   ) {
     const interval = config.heartbeatIntervalSeconds ?? config.bootIntervalSeconds ?? 300;
     if (!Number.isSafeInteger(interval) || interval < 0) {

@@ -34,6 +34,17 @@ export class TransactionIdsExhaustedError extends Error {
   }
 }
 
+/**
+ * Where the embedded answers take OCPP 1.6 transactionIds from: this file's allocator (one instance, a state
+ * file) or ClusterTransactionIds (blocks from the cluster's registry). Both hand out each id at most once.
+ */
+export interface TransactionIdSource {
+  /** A fresh id: the number itself while one is at hand (answered in the same tick), else a promise of one. */
+  next(): number | Promise<number>;
+  /** Stops handing out ids; the unused rest of what was reserved is given up, never reused. */
+  close(): Promise<void>;
+}
+
 /** State files open in this process; two allocators on one file would hand out the same ids. */
 const openFiles = new Set<string>();
 
@@ -43,7 +54,7 @@ interface Block {
   last: number;
 }
 
-export class TransactionIdAllocator {
+export class TransactionIdAllocator implements TransactionIdSource {
   /** The next id to hand out from the block in use. */
   private nextId = 1;
   /** The last id of the block in use; nextId > blockEnd when it is used up. */

@@ -107,12 +107,12 @@ export class SseStream {
     });
   }
 
-  /** Opens `{adminUrl}/api/v1/events?{query}` and resolves once the response headers have arrived. */
-  static open(adminUrl: string, query: Record<string, string> = {}, timeoutMs = 5000): Promise<SseStream> {
+  /** Opens `{adminUrl}/api/v1/events?{query}` (with `headers`, e.g. Last-Event-ID) and resolves once the response headers have arrived. */
+  static open(adminUrl: string, query: Record<string, string> = {}, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<SseStream> {
     const url = new URL(`${adminUrl}/api/v1/events`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     return new Promise((resolve, reject) => {
-      const req = request(url, { headers: { accept: 'text/event-stream' }, agent: false });
+      const req = request(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false });
       const timer = setTimeout(() => {
         req.destroy();
         reject(new Error(`no SSE response headers within ${timeoutMs} ms`));

@@ -1,8 +1,9 @@
-import type { FastifyInstance } from 'fastify';
-import type { AdminGateway } from '../admin-gateway.js';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { RegistryUnavailableError } from '../../registry/types.js';
 import { errorBody } from '../api-errors.js';
-import { type ChargePointView, chargePointDetailView, chargePointView } from '../charge-point-view.js';
-import { decodeCursor, encodeCursor, smallestAfter } from '../paging.js';
+import type { ChargerDirectory, ListedCharger } from '../charger-directory.js';
+import { InstanceUnavailableError } from '../cluster-charger-directory.js';
+import { decodeCursor, encodeCursor } from '../paging.js';
 import { COMMON_ERRORS, errorResponse } from '../schemas.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -19,8 +20,11 @@ export const chargePointIdParams = {
   properties: { id: { type: 'string', minLength: 1, maxLength: 256, description: 'Charge point identity (percent-encoded in the path)' } },
 } as const;
 
-/** The chargers connected to this instance: a page at a time, and one in detail. */
-export function chargePointRoutes(app: FastifyInstance, gateway: AdminGateway): void {
+/**
+ * The connected chargers, a page at a time, and one in detail: this instance's (embedded mode) or the whole
+ * cluster's, as the directory sees them.
+ */
+export function chargePointRoutes(app: FastifyInstance, directory: ChargerDirectory): void {
   app.get<{ Querystring: ListQuery }>(
     '/api/v1/charge-points',
     {
@@ -35,7 +39,11 @@ export function chargePointRoutes(app: FastifyInstance, gateway: AdminGateway): 
             cursor: { type: 'string', minLength: 1, maxLength: 512, description: "The previous page's nextCursor" },
           },
         },
-        response: { 200: { $ref: 'ChargePointPage#' }, ...COMMON_ERRORS },
+        response: {
+          200: { $ref: 'ChargePointPage#' },
+          ...COMMON_ERRORS,
+          503: errorResponse('UNAVAILABLE: cluster mode, the registry did not answer'),
+        },
       },
     },
     async (request, reply) => {
@@ -47,17 +55,19 @@ export function chargePointRoutes(app: FastifyInstance, gateway: AdminGateway): 
           return reply.code(400).send(errorBody('BAD_REQUEST', 'querystring/cursor is not a cursor this API gave out', { field: 'querystring/cursor' }));
         }
       }
-      const sessions = gateway.sessions;
-      // One more than asked tells whether another page follows without a second pass.
-      const identities = smallestAfter(identitiesOf(sessions.values()), after, limit + 1);
-      const more = identities.length > limit;
-      const items: ChargePointView[] = [];
-      for (const identity of more ? identities.slice(0, limit) : identities) {
-        const session = sessions.get(identity);
-        if (session !== undefined) items.push(chargePointView(session));
+      let result: Awaited<ReturnType<ChargerDirectory['page']>>;
+      try {
+        result = await directory.page(after, limit);
+      } catch (err) {
+        return unavailable(reply, err);
       }
-      const page: { items: ChargePointView[]; total: number; nextCursor?: string } = { items, total: sessions.size };
-      if (more) page.nextCursor = encodeCursor(identities[limit - 1]);
+      const { items, more, total, missingInstances } = result;
+      const page: { items: ListedCharger[]; total: number; nextCursor?: string; partial?: boolean; missingInstances?: string[] } = { items, total };
+      if (more && items.length > 0) page.nextCursor = encodeCursor(items[items.length - 1].identity);
+      if (missingInstances.length > 0) {
+        page.partial = true;
+        page.missingInstances = missingInstances;
+      }
       return page;
     },
   );
@@ -72,20 +82,29 @@ export function chargePointRoutes(app: FastifyInstance, gateway: AdminGateway): 
         response: {
           200: { $ref: 'ChargePointDetail#' },
           ...COMMON_ERRORS,
-          404: errorResponse('DEVICE_OFFLINE: the charger is not connected to this instance'),
+          404: errorResponse('DEVICE_OFFLINE: the charger is not connected (to this instance; in cluster mode, to any instance)'),
+          503: errorResponse('UNAVAILABLE: cluster mode, the registry or the instance holding the charger did not answer; `instance` names it'),
         },
       },
     },
     async (request, reply) => {
-      const session = gateway.sessions.get(request.params.id);
-      if (session === undefined) {
+      let charger: Awaited<ReturnType<ChargerDirectory['detail']>>;
+      try {
+        charger = await directory.detail(request.params.id);
+      } catch (err) {
+        return unavailable(reply, err);
+      }
+      if (charger === undefined) {
         return reply.code(404).send(errorBody('DEVICE_OFFLINE', `charge point ${request.params.id} is not connected`, { chargePointId: request.params.id }));
       }
-      return chargePointDetailView(session);
+      return charger;
     },
   );
 }
 
-function* identitiesOf(sessions: Iterable<{ identity: string }>): Iterable<string> {
-  for (const session of sessions) yield session.identity;
+/** A cluster look-up that could not be made: 503 with what did not answer; anything else is a bug (500). */
+function unavailable(reply: FastifyReply, err: unknown): FastifyReply {
+  if (err instanceof InstanceUnavailableError) return reply.code(503).send(errorBody('UNAVAILABLE', err.message, { instance: err.instance }));
+  if (err instanceof RegistryUnavailableError) return reply.code(503).send(errorBody('UNAVAILABLE', err.message));
+  throw err;
 }
