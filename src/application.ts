@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { type AdminServer, startAdminServer } from './admin/admin-server.js';
+import { ClusterChargerDirectory, serveChargerDirectory } from './admin/cluster-charger-directory.js';
+import { JetStreamEventFeed } from './admin/jetstream-event-feed.js';
 import type { Bus } from './bus/types.js';
 import { type ClusterServices, startClusterServices } from './cluster/cluster-services.js';
 import { type GatewayConfig, isClusterMode } from './config/schema.js';
@@ -38,9 +40,30 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
     throw err;
   }
   let admin: AdminServer;
+  // In a cluster the admin API of any instance shows the whole cluster: its event stream reads the JetStream
+  // stream (resumable by Last-Event-ID), its charger listing asks every live instance, and this instance answers
+  // the others' listings.
+  const clusterAdmin = cluster && {
+    events: new JetStreamEventFeed(cluster.bus),
+    chargers: new ClusterChargerDirectory({
+      registry: cluster.registry,
+      bus: cluster.bus,
+      instanceId: cluster.instanceId,
+      sessions: gateway.sessions,
+      metrics: gateway.metrics.registry,
+    }),
+    directoryResponder: serveChargerDirectory({ bus: cluster.bus, instanceId: cluster.instanceId, sessions: gateway.sessions, metrics: gateway.metrics.registry }),
+  };
   try {
-    admin = await startAdminServer(gateway, { host: config.admin.host, port: config.admin.port, token: config.admin.token });
+    admin = await startAdminServer(gateway, {
+      host: config.admin.host,
+      port: config.admin.port,
+      token: config.admin.token,
+      events: clusterAdmin?.events,
+      chargers: clusterAdmin?.chargers,
+    });
   } catch (err) {
+    clusterAdmin?.directoryResponder.unsubscribe();
     await gateway.stop();
     throw err;
   }
@@ -54,6 +77,7 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
       // Every wait of the drain fits in the deadline, with room left for the steps below.
       await gateway.drain(config.shutdown.drainMs, config.shutdown.waves, shutdownDrainBudget(config.shutdown));
       admin.endStreams();
+      clusterAdmin?.directoryResponder.unsubscribe();
       await gateway.close();
       await admin.close();
       log.info({ chargers, ms: Date.now() - startedAt }, 'shutdown complete');

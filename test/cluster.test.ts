@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import { encodeSubjectToken } from '../src/bus/subject-token.js';
+import { SseStream } from './helpers/backend-http.js';
 import { freePort, runServerProcessToExit, type ServerProcess, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
 import { connectTo, natsServerBinarySkipReason, OwnNatsServer, readStream } from './helpers/nats-server.js';
 import { OcppClient } from './helpers/ocpp-client.js';
@@ -214,6 +215,63 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
       const found = stored.filter((m) => m.data.payload.status === status && m.data.payload.timestamp === timestamp);
       assert.equal(found.length, 1, `the ${status} event is stored when its CALLRESULT arrives`);
     }
+  });
+
+  test("any instance's admin API shows the whole cluster: the listing with each charger's instance, a detail held elsewhere", async () => {
+    const listed = await getJson(`${instances.A.admin}/api/v1/charge-points?limit=100`);
+    assert.equal(listed.status, 200);
+    assert.deepEqual(
+      listed.body.items.map((c: Json) => [c.identity, c.instance]),
+      [
+        ['CL-EVENTS', 'pod-B'],
+        ['CL-MOVE', 'pod-B'],
+        ['CL-ON-C', 'pod-C'],
+      ],
+    );
+    const detail = await getJson(`${instances.A.admin}/api/v1/charge-points/CL-EVENTS`);
+    assert.equal(detail.status, 200);
+    assert.equal(detail.body.instance, 'pod-B');
+    assert.deepEqual(
+      detail.body.connectors.map((c: Json) => c.status),
+      ['Charging'],
+    );
+  });
+
+  test("the event stream on any instance carries every instance's events and resumes after Last-Event-ID", async () => {
+    const stored = await readStream(nc, STREAM, `gateway.events.connector.status_changed.${encodeSubjectToken('CL-EVENTS')}`);
+    assert.equal(stored.length, 3);
+    // Resume on instance C, which holds none of CL-EVENTS's sockets, right after the first of its three statuses.
+    const stream = await SseStream.open(instances.C.admin, { chargePointId: 'CL-EVENTS', eventType: 'connector.status_changed' }, 5000, {
+      'Last-Event-ID': String(stored[0].seq),
+    });
+    try {
+      await stream.waitFor((e) => e.payload.status === 'Charging', 10_000, 'the third status');
+      assert.deepEqual(
+        stream.events.map((e) => [Number(e.id), e.data.payload.status]),
+        [
+          [stored[1].seq, 'Preparing'],
+          [stored[2].seq, 'Charging'],
+        ],
+      );
+    } finally {
+      await stream.close();
+    }
+  });
+
+  test('1.6 transactionIds are unique across the instances', async () => {
+    const ids: number[] = [];
+    for (const [instance, identity] of [
+      [instances.A, 'CL-TX-A'],
+      [instances.C, 'CL-TX-C'],
+    ] as const) {
+      const charger = await connect(instance, identity);
+      for (let meterStart = 0; meterStart < 3; meterStart++) {
+        const answer = await charger.call('StartTransaction', { connectorId: 1, idTag: 'TAG', meterStart, timestamp: new Date().toISOString() });
+        assert.equal(answer[0], 3, JSON.stringify(answer));
+        ids.push((answer[2] as Json).transactionId);
+      }
+    }
+    assert.equal(new Set(ids).size, 6, `six distinct ids: ${ids.join(', ')}`);
   });
 
   test('a backend-policy CALL is a NATS request on gateway.requests.{action}; the answer goes to the charger', async () => {

@@ -27,12 +27,13 @@ import { ChargerCallHandler } from './charger-calls.js';
 import { ChargerMemory } from './charger-memory.js';
 import { readChargerMemory, type SavedChargerMemory, writeChargerMemory } from './charger-memory-file.js';
 import { CLOSE } from './close-codes.js';
+import { ClusterTransactionIds } from './cluster-transaction-ids.js';
 import { type CommandRequest, type CommandResult, CommandService } from './commands.js';
 import { EventPublisher } from './event-publisher.js';
 import { LocalAnswers } from './local-answers.js';
 import { ChargerSession, type SessionEnvironment } from './session.js';
 import { SessionTable } from './session-table.js';
-import { TransactionIdAllocator } from './transaction-ids.js';
+import { readTransactionIdMark, TransactionIdAllocator, type TransactionIdSource } from './transaction-ids.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -105,7 +106,7 @@ export class Gateway {
   private constructor(
     readonly config: GatewayConfig,
     readonly log: Logger,
-    private readonly transactionIds: TransactionIdAllocator,
+    private readonly transactionIds: TransactionIdSource,
     readonly bus: Bus,
     saved: SavedChargerMemory | undefined,
     warnings: RateLimitedLog,
@@ -191,7 +192,13 @@ export class Gateway {
 
   /** Builds a gateway and opens what must survive restarts; call `start` to listen. */
   static async create(options: GatewayOptions): Promise<Gateway> {
-    const transactionIds = await TransactionIdAllocator.open(options.config.instance.stateDir, options.config.localAnswers.transactionIdBlockSize);
+    const { stateDir } = options.config.instance;
+    const blockSize = options.config.localAnswers.transactionIdBlockSize;
+    // In a cluster 1.6 transactionIds come from blocks reserved in Redis, so they are unique across every instance;
+    // above whatever this instance handed out while it ran alone.
+    const transactionIds = options.cluster
+      ? await ClusterTransactionIds.open({ registry: options.cluster.registry, blockSize, above: await readTransactionIdMark(stateDir) })
+      : await TransactionIdAllocator.open(stateDir, blockSize);
     const saved = await readChargerMemory(options.config.instance.stateDir, options.log);
     // One rate-limited log for every per-message warning of this gateway, from its bus subscribers on.
     const warnings = new RateLimitedLog(options.log);

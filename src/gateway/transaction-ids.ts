@@ -205,6 +205,14 @@ interface StateFile {
   reservedThrough: number;
 }
 
+/**
+ * The high-water mark of the state folder's allocator (0 when it never handed out an id): a cluster that takes over
+ * from this instance's embedded mode starts its ids above it.
+ */
+export function readTransactionIdMark(stateDir: string): Promise<number> {
+  return readMark(resolve(stateDir, STATE_FILE));
+}
+
 async function readMark(file: string): Promise<number> {
   let text: string;
   try {
