@@ -263,6 +263,28 @@ describe('forgetting', () => {
     }
   });
 
+  test('beyond chargers.maxRememberedEntries the charger gone longest is forgotten first', async () => {
+    const gw = await startObservedGateway({ overrides: { chargers: { maxRememberedEntries: 7 } } });
+    try {
+      // Three connector statuses each: two chargers gone hold 6 entries, a third would make 9.
+      for (const id of ['ENT-A', 'ENT-B', 'ENT-C']) {
+        const charger = await gw.connect(id);
+        for (const connector of [1, 2, 3]) await charger.callOk('StatusNotification', status16(connector, 'Available'));
+        await charger.close(1000);
+        await disconnectedCount(gw, id, 1);
+      }
+      assert.equal(await metricValue(gw.gateway, 'gateway_chargers_remembered'), 2);
+      for (const id of ['ENT-A', 'ENT-C']) {
+        const charger = await gw.connect(id);
+        await charger.callOk('StatusNotification', status16(1, 'Faulted'));
+      }
+      assert.equal(ofType(gw, 'ENT-A', 'connector.status_changed')[3].payload.previousStatus, null, 'A was forgotten');
+      assert.equal(ofType(gw, 'ENT-C', 'connector.status_changed')[3].payload.previousStatus, 'Available', 'C was remembered');
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('a connection that reported nothing leaves nothing behind when it closes', async () => {
     const gw = await startObservedGateway();
     try {

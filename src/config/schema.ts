@@ -189,6 +189,13 @@ const chargersSchema = z
     forgetAfterMs: int(100, 30 * 86_400_000, 4 * 3_600_000),
     /** Chargers remembered at most; beyond it the one gone longest is forgotten (connected ones always are kept). */
     maxRemembered: int(1, 10_000_000, 100_000),
+    /**
+     * Entries (connector statuses, transactions, kept answers, refusals) that chargers which left may hold in all;
+     * beyond it the one gone longest is forgotten. A record costs about 0.4 KB plus 0.15 KB an entry, so the
+     * default holds a fleet's worth of ordinary chargers while a client inventing identities that each report
+     * dozens of connectors cannot make the process hold more than some 30 MB for them.
+     */
+    maxRememberedEntries: int(1, 100_000_000, 200_000),
   })
   .prefault({});
 

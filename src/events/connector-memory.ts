@@ -177,6 +177,11 @@ export class ConnectorMemory {
   }
 
   /** How many entries were pushed out by the limit: a charger doing this is worth a look. */
+  /** Statuses, open and recently stopped transactions held: what this memory costs, in entries. */
+  get entries(): number {
+    return (this.statusMap?.size ?? 0) + (this.txMap?.size ?? 0) + (this.stoppedMap?.size ?? 0);
+  }
+
   /** Nothing reported yet: no status, no open or recently stopped transaction. */
   get isEmpty(): boolean {
     return (this.statusMap?.size ?? 0) === 0 && (this.txMap?.size ?? 0) === 0 && (this.stoppedMap?.size ?? 0) === 0;

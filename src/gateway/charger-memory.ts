@@ -41,6 +41,8 @@ export class ChargerRecord {
   sessions = 0;
   /** When the last session ended; meaningful while `sessions` is 0. */
   goneSince = 0;
+  /** Its entries when the charger left, counted in the memory's total of gone entries until it returns or is forgotten. */
+  goneEntries = 0;
   private startAnswers: Map<string, StartAnswer> | undefined;
   private refusalList: SchemaRefusal[] | undefined;
 
@@ -49,6 +51,11 @@ export class ChargerRecord {
     connectorLimit?: number,
   ) {
     this.connectors = new ConnectorMemory(connectorLimit);
+  }
+
+  /** What the record holds beyond itself, in entries (each some 0.15 KB). */
+  get entries(): number {
+    return this.connectors.entries + (this.startAnswers?.size ?? 0) + (this.refusalList?.length ?? 0);
   }
 
   /** Nothing worth keeping once the charger is gone: it never booted, reported, started or was refused. */
@@ -124,6 +131,8 @@ export interface ChargerMemoryOptions {
   forgetAfterMs: number;
   /** Records kept at most; beyond it the charger gone longest is forgotten (connected ones never are). */
   maxRemembered: number;
+  /** Entries the records of gone chargers hold in all; beyond it the charger gone longest is forgotten. */
+  maxRememberedEntries?: number;
   /** Per-charger bound of the connector memory (default DEFAULT_MEMORY_LIMIT). */
   connectorLimit?: number;
   /** Told the number of records whenever it changes (a gauge). */
@@ -134,6 +143,8 @@ export class ChargerMemory {
   private readonly records = new Map<string, ChargerRecord>();
   /** Records without a session, in the order their chargers left (oldest first): the sweep reads from the front. */
   private readonly gone = new Map<string, ChargerRecord>();
+  /** Entries held by the records in `gone`. */
+  private goneEntries = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ChargerMemoryOptions) {}
@@ -156,7 +167,7 @@ export class ChargerMemory {
       this.evictBeyondLimit();
       this.sized();
     }
-    this.gone.delete(identity);
+    this.forgetGone(identity);
     record.sessions++;
     return record;
   }
@@ -165,17 +176,19 @@ export class ChargerMemory {
   detach(record: ChargerRecord, now = Date.now()): void {
     if (record.sessions > 0) record.sessions--;
     if (record.sessions > 0 || this.records.get(record.identity) !== record) return;
+    this.forgetGone(record.identity);
     if (record.isEmpty) {
       // A connection that said nothing worth remembering (a scanner, a charger that dropped before its boot)
       // leaves nothing behind: otherwise every identity ever tried would hold a record for forgetAfterMs.
       this.records.delete(record.identity);
-      this.gone.delete(record.identity);
       this.sized();
       return;
     }
     record.goneSince = now;
-    this.gone.delete(record.identity);
+    record.goneEntries = record.entries;
+    this.goneEntries += record.goneEntries;
     this.gone.set(record.identity, record);
+    if (this.evictBeyondLimit()) this.sized();
   }
 
   /** Forgets every charger gone for `forgetAfterMs` or more. Cost: the records forgotten, plus one. */
@@ -184,7 +197,7 @@ export class ChargerMemory {
     let forgotten = 0;
     for (const [identity, record] of this.gone) {
       if (record.goneSince > limit) break;
-      this.gone.delete(identity);
+      this.forgetGone(identity);
       this.records.delete(identity);
       forgotten++;
     }
@@ -220,6 +233,8 @@ export class ChargerMemory {
       const record = new ChargerRecord(snapshot.identity, this.options.connectorLimit);
       record.restore(snapshot);
       record.goneSince = goneSince;
+      record.goneEntries = record.entries;
+      this.goneEntries += record.goneEntries;
       this.records.set(record.identity, record);
       this.gone.set(record.identity, record);
       this.evictBeyondLimit();
@@ -231,13 +246,27 @@ export class ChargerMemory {
     this.options.onSize?.(this.records.size);
   }
 
-  private evictBeyondLimit(): void {
-    while (this.records.size > this.options.maxRemembered) {
+  /** Takes a record out of the gone list (it came back, or is being forgotten), and its entries out of the total. */
+  private forgetGone(identity: string): void {
+    const record = this.gone.get(identity);
+    if (record === undefined) return;
+    this.gone.delete(identity);
+    this.goneEntries -= record.goneEntries;
+    record.goneEntries = 0;
+  }
+
+  /** Forgets the chargers gone longest while either bound is passed; true when it forgot any. */
+  private evictBeyondLimit(): boolean {
+    const maxEntries = this.options.maxRememberedEntries ?? Number.POSITIVE_INFINITY;
+    let evicted = false;
+    while (this.records.size > this.options.maxRemembered || this.goneEntries > maxEntries) {
       const oldest = this.gone.keys().next();
-      if (oldest.done === true) return; // every record is a connected charger: those are bounded by the listener
-      this.gone.delete(oldest.value);
+      if (oldest.done === true) break; // every record is a connected charger: those are bounded by the listener
+      this.forgetGone(oldest.value);
       this.records.delete(oldest.value);
+      evicted = true;
     }
+    return evicted;
   }
 }
 
