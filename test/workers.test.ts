@@ -216,6 +216,67 @@ describe('WORKERS=2: one primary, two worker instances on one charger port and o
   });
 });
 
+describe('WORKERS=2: a second signal during the drain', { skip }, () => {
+  let nats: OwnNatsServer;
+  let redisServer: OwnRedis;
+  let redis: Redis;
+  const clients: OcppClient[] = [];
+
+  before(async () => {
+    nats = await OwnNatsServer.start();
+    redisServer = await OwnRedis.start();
+    redis = redisServer.client();
+  });
+
+  after(async () => {
+    for (const client of clients) client.terminate();
+    redis?.disconnect();
+    await redisServer?.stop();
+    await nats?.dispose();
+  });
+
+  test('kills every worker and exits 1 at once instead of finishing the drain', async () => {
+    const proc = await startServerProcess({
+      // Ten chargers drained in waves over 60 s: the first signal alone would keep the workers busy that long.
+      env: {
+        NATS_URL: nats.url,
+        REDIS_URL: `redis://127.0.0.1:${redisServer.port}`,
+        WORKERS: '2',
+        POD_ID: 'wk2',
+        SHUTDOWN_DRAIN_MS: '60000',
+        SHUTDOWN_DEADLINE_MS: '90000',
+      },
+      timeoutMs: 30_000,
+    });
+    try {
+      await waitUntil(() => logLines(proc, 'all workers accepting chargers').length === 1, 30_000, 'both workers up');
+      const pids = logLines(proc, 'worker accepting chargers').map((l) => l.pid as number);
+      for (let i = 0; i < 10; i++) {
+        const identity = `WK2-${i}`;
+        clients.push(await OcppClient.connect(`${proc.url}/ocpp`, identity));
+        await waitUntil(async () => (await holder(redis, identity)) !== undefined, 10_000, `${identity} claimed`);
+      }
+      const exited = new Promise<number | null>((resolve) => proc.child.once('exit', (code) => resolve(code)));
+      proc.child.kill('SIGTERM');
+      await waitUntil(() => logLines(proc, 'shutting down the workers').length === 1, 10_000, 'the drain to begin');
+      proc.child.kill('SIGTERM');
+      assert.equal(await exited, 1);
+      assert.equal(logLines(proc, 'second signal: exiting now').length, 1);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await waitUntil(() => pids.every((pid) => !alive(pid)), 10_000, 'both workers gone');
+    } finally {
+      await proc.stop();
+    }
+  });
+});
+
 describe('WORKERS=2 refuses to start without cluster mode', () => {
   test('one line on stderr naming WORKERS, exit 2', async () => {
     const run = await runServerProcessToExit({ env: { WORKERS: '2', SERVER_PORT: String(await freePort()) } });
