@@ -38,10 +38,10 @@ async function main(): Promise<void> {
     worker = new WorkerLink(config);
     config = worker.config;
   }
-  const workerConfig = config;
+  const appConfig = config;
   let app: Awaited<ReturnType<typeof startApplication>>;
   try {
-    const start = () => startApplication(workerConfig, log, undefined, { scrapeMetrics: worker && (() => (worker as WorkerLink).scrape()) });
+    const start = () => startApplication(appConfig, log, undefined, { scrapeMetrics: worker && (() => (worker as WorkerLink).scrape()) });
     app = await (worker === undefined ? start() : worker.startWhenIdFree(start, log));
   } catch (err) {
     if (err instanceof InstanceIdInUseError) {
