@@ -94,6 +94,19 @@ describe('WORKERS configuration', () => {
       );
     }
   });
+
+  test('WORKERS=2 in cluster mode needs POD_ID, short enough for the worker suffix', () => {
+    const servers = { NATS_URL: 'nats://127.0.0.1:4222', REDIS_URL: 'redis://127.0.0.1:6379', WORKERS: '2' };
+    assert.throws(
+      () => loadConfig({ configDir: '/nonexistent', env: servers }),
+      (err: Error) => err.message === 'invalid configuration at instance.id (POD_ID): cluster mode needs POD_ID, unique among the live instances',
+    );
+    assert.throws(
+      () => loadConfig({ configDir: '/nonexistent', env: { ...servers, POD_ID: 'p'.repeat(62) } }),
+      (err: Error) => err.message === 'invalid configuration at instance.id (POD_ID): must leave room for the worker suffix "-w2" within 64 characters',
+    );
+    assert.equal(loadConfig({ configDir: '/nonexistent', env: { ...servers, POD_ID: 'p'.repeat(61) } }).instance.id, 'p'.repeat(61));
+  });
 });
 
 describe('WORKERS=2: one primary, two worker instances on one charger port and one admin port', { skip }, () => {
