@@ -19,7 +19,12 @@ export interface Application {
  * Starts the whole gateway process: the charger listener and the admin API around it. With NATS_URL and
  * REDIS_URL configured it joins the cluster first (connects both, registers POD_ID), else runs embedded.
  */
-export async function startApplication(config: GatewayConfig, log: Logger, bus?: Bus): Promise<Application> {
+export interface ApplicationOptions {
+  /** What `/metrics` serves instead of this gateway's own registry: a worker of WORKERS > 1 serves every worker's sum. */
+  scrapeMetrics?: () => Promise<string>;
+}
+
+export async function startApplication(config: GatewayConfig, log: Logger, bus?: Bus, options: ApplicationOptions = {}): Promise<Application> {
   let cluster: ClusterServices | undefined;
   // The schema guarantees POD_ID in cluster mode.
   if (isClusterMode(config)) cluster = await startClusterServices(config, config.instance.id as string, log);
@@ -61,6 +66,7 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
       token: config.admin.token,
       events: clusterAdmin?.events,
       chargers: clusterAdmin?.chargers,
+      scrapeMetrics: options.scrapeMetrics,
     });
   } catch (err) {
     clusterAdmin?.directoryResponder.unsubscribe();

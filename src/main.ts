@@ -6,6 +6,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { createLogger } from './observability/logger.js';
 import { guardProcess } from './observability/process-guard.js';
 import { InstanceIdInUseError } from './registry/types.js';
+import type { WorkerLink } from './workers/worker.js';
 
 async function main(): Promise<void> {
   let config: GatewayConfig;
@@ -23,9 +24,25 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.log.level);
+  // WORKERS > 1: this process is either the primary, which forks and watches the workers, or one of the workers,
+  // each a gateway instance of its own. Loaded only then, so a single process never loads the cluster module.
+  let worker: WorkerLink | undefined;
+  if (config.instance.workers > 1) {
+    const { default: cluster } = await import('node:cluster');
+    if (cluster.isPrimary) {
+      const { runPrimary } = await import('./workers/primary.js');
+      await runPrimary(config, log);
+      return;
+    }
+    const { WorkerLink } = await import('./workers/worker.js');
+    worker = new WorkerLink(config);
+    config = worker.config;
+  }
+  const appConfig = config;
   let app: Awaited<ReturnType<typeof startApplication>>;
   try {
-    app = await startApplication(config, log);
+    const start = () => startApplication(appConfig, log, undefined, { scrapeMetrics: worker && (() => (worker as WorkerLink).scrape()) });
+    app = await (worker === undefined ? start() : worker.startWhenIdFree(start, log));
   } catch (err) {
     if (err instanceof InstanceIdInUseError) {
       // A configuration error like the others: two live instances may not share a POD_ID.
@@ -68,6 +85,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (worker !== undefined) {
+    // The primary's request drains like a first signal; a worker that got the signal itself (Ctrl-C reaches the
+    // whole process group) is already draining and goes on.
+    worker.onShutdownRequest(() => {
+      if (!stopping) onSignal('SIGTERM');
+    });
+    worker.ready(gateway.metrics.registry);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -37,6 +37,8 @@ export interface AdminServerOptions {
    * passes a ClusterChargerDirectory: every live instance's chargers, each with its `instance`.
    */
   chargers?: ChargerDirectory;
+  /** What `/metrics` serves. Default: this gateway's registry. A worker of WORKERS > 1 passes every worker's sum. */
+  scrapeMetrics?: () => Promise<string>;
 }
 
 export interface AdminServer {
@@ -73,7 +75,7 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
 
   const lifecycle = { closing: false };
   const chargers = options.chargers ?? new LocalChargerDirectory(gateway.sessions);
-  const app = await buildApp(gateway, hub, feed, chargers, metrics, token, lifecycle);
+  const app = await buildApp(gateway, hub, feed, chargers, metrics, token, lifecycle, options.scrapeMetrics);
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -106,6 +108,7 @@ async function buildApp(
   metrics: ReturnType<typeof createAdminMetrics>,
   token: string | undefined,
   lifecycle: { closing: boolean },
+  scrapeMetrics: (() => Promise<string>) | undefined,
 ): Promise<FastifyInstance> {
   const log = gateway.log;
   const app = fastify({
@@ -156,7 +159,7 @@ async function buildApp(
 
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
-  healthRoutes(app, gateway);
+  healthRoutes(app, gateway, scrapeMetrics);
   chargePointRoutes(app, chargers);
   commandRoutes(app, gateway);
   eventRoutes(app, hub, feed);

@@ -20,6 +20,7 @@ const ENVIRONMENT: Record<string, string> = {
   LOG_LEVEL: 'log.level',
   POD_ID: 'instance.id',
   STATE_DIR: 'instance.stateDir',
+  WORKERS: 'instance.workers',
   KEEPALIVE_INTERVAL_MS: 'keepalive.intervalMs',
   CALL_TIMEOUT_MS: 'ocpp.callTimeoutMs',
   OCPP_FALLBACK_PROTOCOL: 'ocpp.fallbackProtocol',

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { SHUTDOWN_RESERVE_MS } from './shutdown-budget.js';
 
@@ -171,12 +172,23 @@ const logSchema = z
   })
   .prefault({});
 
+const MAX_WORKERS = 256;
+const WORKERS_RANGE = `must be a whole number from 1 to ${MAX_WORKERS}, or "auto"`;
+
 const instanceSchema = z
   .object({
     /** This instance's id (POD_ID); generated when absent. */
     id: z.string().min(1).max(64).optional(),
     /** Where state that must survive a restart is kept (transaction id high-water mark). */
     stateDir: z.string().min(1).default('data'),
+    /**
+     * Worker processes sharing the charger and admin ports (WORKERS; `auto`: one per CPU core). 1 runs one plain
+     * process; more need cluster mode, each worker being an instance `{POD_ID}-w{n}` (docs/cluster.md).
+     */
+    workers: z
+      .union([z.literal('auto'), z.coerce.number(WORKERS_RANGE).int(WORKERS_RANGE).min(1, WORKERS_RANGE).max(MAX_WORKERS, WORKERS_RANGE)], WORKERS_RANGE)
+      .default(1)
+      .transform((workers) => (workers === 'auto' ? Math.min(availableParallelism(), MAX_WORKERS) : workers)),
   })
   .prefault({});
 
@@ -265,6 +277,15 @@ export const configSchema = z
       });
     } else if (natsUrl !== undefined && config.instance.id === undefined) {
       ctx.addIssue({ code: 'custom', path: ['instance', 'id'], message: 'cluster mode needs POD_ID, unique among the live instances' });
+    } else if (config.instance.workers > 1 && natsUrl === undefined) {
+      // Without the shared bus and registry a command or a listing on one worker could not see another's chargers.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['instance', 'workers'],
+        message: `${config.instance.workers} workers need cluster mode (NATS_URL, REDIS_URL and POD_ID): each worker is an instance of the cluster`,
+      });
+    } else if (config.instance.workers > 1 && (config.instance.id as string).length + `-w${config.instance.workers}`.length > 64) {
+      ctx.addIssue({ code: 'custom', path: ['instance', 'id'], message: `must leave room for the worker suffix "-w${config.instance.workers}" within 64 characters` });
     }
   });
 

@@ -23,7 +23,8 @@ import { dirname, resolve } from 'node:path';
 /** 1.6 transactionId is a JSON integer; chargers commonly store it as a signed 32-bit value. */
 export const MAX_TRANSACTION_ID = 2_147_483_647;
 export const DEFAULT_BLOCK_SIZE = 1000;
-const STATE_FILE = 'transaction-ids.json';
+export const TRANSACTION_ID_STATE_FILE = 'transaction-ids.json';
+const STATE_FILE = TRANSACTION_ID_STATE_FILE;
 
 /** Every id up to MAX_TRANSACTION_ID has been reserved; this gateway can start no more transactions. */
 export class TransactionIdsExhaustedError extends Error {

@@ -144,3 +144,24 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The metrics of the primary process when WORKERS > 1: it runs no gateway, only the workers. Rendered after the
+ * workers' summed metrics in every scrape (their names are the primary's own, so nothing is summed twice).
+ */
+export function createPrimaryMetrics() {
+  const registry = new Registry();
+  const r = { registers: [registry] };
+  return {
+    registry,
+    workerRestarts: new Counter({
+      name: 'gateway_worker_restarts_total',
+      help: 'Worker processes restarted after they died, by cause (signal: killed by one; exit: exited by themselves)',
+      labelNames: ['cause'],
+      ...r,
+    }),
+    workersReady: new Gauge({ name: 'gateway_workers_ready', help: 'Worker processes whose gateway accepts chargers', ...r }),
+  };
+}
+
+export type PrimaryMetrics = ReturnType<typeof createPrimaryMetrics>;

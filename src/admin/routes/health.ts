@@ -26,7 +26,7 @@ const readinessBody = (values: string[]) => ({
 });
 
 /** Probes and the scrape: public (no token), cheap, and never dependent on a charger. */
-export function healthRoutes(app: FastifyInstance, gateway: AdminGateway): void {
+export function healthRoutes(app: FastifyInstance, gateway: AdminGateway, scrapeMetrics?: () => Promise<string>): void {
   app.get(
     '/healthz',
     {
@@ -73,11 +73,18 @@ export function healthRoutes(app: FastifyInstance, gateway: AdminGateway): void 
         security: [],
         response: {
           200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+          503: { description: "WORKERS > 1: the workers' metrics could not be gathered", content: { 'text/plain': { schema: { type: 'string' } } } },
         },
       },
     },
     async (_request, reply) => {
       const { registry } = gateway.metrics;
+      if (scrapeMetrics !== undefined) {
+        // A partial sum would under-count without saying so; the scraper records the failed scrape instead.
+        const text = await scrapeMetrics().catch((err: Error) => err);
+        if (text instanceof Error) return reply.code(503).type('text/plain').send(`metrics of the workers could not be gathered: ${text.message}\n`);
+        return reply.type(registry.contentType).send(text);
+      }
       const text = await registry.metrics();
       return reply.type(registry.contentType).send(text);
     },
