@@ -379,4 +379,34 @@ describe('cluster mode under faults: an instance killed, NATS and Redis restarte
       assert.deepEqual(missing, [], `${charger.identity}: acknowledged CALLs without events`);
     }
   });
+
+  test('a 1.6 StartTransaction stored after its InternalError, retried on another instance: one transaction, the one stored', async () => {
+    const [podA, podB] = instances;
+    const identity = 'FLT-START';
+    const start = startTransaction16(1, 'TAG-9', 5000);
+    const onA = await OcppClient.connect(podA.chargers, identity, ['ocpp1.6']);
+    await nats.pause();
+    let first: Frame;
+    try {
+      first = await onA.call('StartTransaction', start, { messageId: 'start-1', timeoutMs: 20_000 });
+    } finally {
+      nats.resume();
+    }
+    assert.deepEqual([first[0], first[2]], [4, 'InternalError']);
+    const startedEvents = async () => (await readStream(nc, STREAM, `gateway.events.transaction.started.${identity}`)).map((m) => m.data.payload.transactionId as string);
+    // The server stores what it was sent before it stalled.
+    await waitUntil(async () => (await startedEvents()).length === 1, 15_000, 'the first attempt stored');
+    const storedId = (await startedEvents())[0];
+    await onA.close();
+
+    const onB = await OcppClient.connect(podB.chargers, identity, ['ocpp1.6']);
+    try {
+      const retry = await onB.call('StartTransaction', start, { messageId: 'start-1', timeoutMs: 20_000 });
+      assert.equal(retry[0], 3, JSON.stringify(retry));
+      assert.equal(String((retry[2] as Json).transactionId), storedId, 'the retry is given the transactionId the stream already holds');
+      assert.deepEqual(await startedEvents(), [storedId]);
+    } finally {
+      onB.terminate();
+    }
+  });
 });

@@ -29,6 +29,12 @@ export interface ChargerCallDeps {
    * retried CALL's events once. Off: random ids (the in-process bus does not de-duplicate).
    */
   callEventIds?: boolean;
+  /**
+   * Cluster mode: agrees on one transactionId per 1.6 StartTransaction across the instances (returns the one first
+   * given for this charger and start key). A retry that reaches another instance then gets the transactionId the
+   * first instance gave, whose `transaction.started` the stream may hold already.
+   */
+  agreeStartTransaction?: (identity: string, startKey: string, transactionId: number) => Promise<number>;
 }
 
 /** What the backend receives on `gateway.requests.{action}`; it answers with the OCPP response payload. */
@@ -94,9 +100,33 @@ export class ChargerCallHandler {
       this.deps.metrics.startTransactionRetries.inc();
       return earlier;
     }
-    const answer = this.decide(session, 'StartTransaction', payload, version, mode);
+    const decided = this.decide(session, 'StartTransaction', payload, version, mode);
+    const agree = this.deps.agreeStartTransaction;
+    const answer = agree === undefined ? decided : this.agreedStart(session.identity, key, decided, agree);
     record.rememberStartAnswer(key, answer);
     return answer;
+  }
+
+  /** The decided answer, with the transactionId the cluster first gave for this start if that was another one. */
+  private async agreedStart(
+    identity: string,
+    key: string,
+    decided: JsonObject | Promise<JsonObject>,
+    agree: NonNullable<ChargerCallDeps['agreeStartTransaction']>,
+  ): Promise<JsonObject> {
+    const answer = await decided;
+    const given = answer.transactionId;
+    if (typeof given !== 'number') return answer;
+    let first: number;
+    try {
+      first = await agree(identity, key, given);
+    } catch (err) {
+      this.deps.warnings.write('error', 'start-not-agreed', { err, chargePointId: identity }, 'StartTransaction not recorded in the registry; the charger will retry');
+      throw new OcppCallError('internal', 'the gateway could not record this transaction yet; retry later');
+    }
+    if (first === given) return answer;
+    this.deps.metrics.startTransactionRetries.inc();
+    return { ...answer, transactionId: first };
   }
 
   /** The answer as the policy decides it, before anything is recorded or published. */

@@ -136,6 +136,10 @@ export class Gateway {
       warnings: this.warnings,
       // The cluster's stream de-duplicates by eventId: a retried CALL must map to the same ids there.
       callEventIds: cluster !== undefined,
+      agreeStartTransaction:
+        cluster === undefined
+          ? undefined
+          : (identity, startKey, transactionId) => cluster.registry.rememberStartTransaction(identity, startKey, transactionId, config.chargers.forgetAfterMs),
     });
     const forwarder =
       cluster === undefined ? undefined : new ClusterCommandForwarder(bus, cluster.registry, cluster.instanceId, config.ocpp.callTimeoutMs, this.metrics, warnings);
