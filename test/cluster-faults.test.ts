@@ -325,6 +325,22 @@ describe('cluster mode under faults: an instance killed, NATS and Redis restarte
     await progress('after Redis came back');
     assert.deepEqual(connectionCounts(), beforeRedis, 'no charger lost its connection while Redis restarted');
 
+    // Commands travel between the instances again: through the admin API of one to a charger held by the other.
+    for (const [via, holderIndex] of [
+      [podB, 0],
+      [podA, 1],
+    ] as const) {
+      const charger = chargers.find((c) => c.connectedTo === holderIndex && c.version === 'ocpp1.6') as Firmware;
+      const received = charger.commandsReceived.length;
+      const result = await postJson(`${via.admin}/api/v1/charge-points/${charger.identity}/calls`, {
+        action: 'ChangeAvailability',
+        payload: { connectorId: 0, type: 'Operative' },
+      });
+      assert.equal(result.status, 200, `command via ${via.podId} to ${charger.identity}: ${JSON.stringify(result.body)}`);
+      assert.deepEqual(result.body.response, { status: 'Accepted' });
+      assert.deepEqual(charger.commandsReceived.slice(received), ['ChangeAvailability']);
+    }
+
     // The chargers finish their current sessions.
     for (const charger of chargers) charger.stopRequested = true;
     await Promise.all(chargers.map((c) => c.done));
