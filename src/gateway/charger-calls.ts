@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type Bus, BusTimeoutError, NoRespondersError, SUBJECTS } from '../bus/types.js';
 import type { CallPolicy, GatewayConfig } from '../config/schema.js';
+import { callEventId, callEventIdBase } from '../events/call-event-ids.js';
 import { eventsForCall } from '../events/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
@@ -23,6 +24,17 @@ export interface ChargerCallDeps {
   log: Logger;
   /** Per-message warnings and errors: one line per key and interval. */
   warnings: RateLimitedLog;
+  /**
+   * Give a CALL's events eventIds derived from the CALL (see call-event-ids.ts), so that the stream stores a
+   * retried CALL's events once. Off: random ids (the in-process bus does not de-duplicate).
+   */
+  callEventIds?: boolean;
+  /**
+   * Cluster mode: agrees on one transactionId per 1.6 StartTransaction across the instances (returns the one first
+   * given for this charger and start key). A retry that reaches another instance then gets the transactionId the
+   * first instance gave, whose `transaction.started` the stream may hold already.
+   */
+  agreeStartTransaction?: (identity: string, startKey: string, transactionId: number) => Promise<number>;
 }
 
 /** What the backend receives on `gateway.requests.{action}`; it answers with the OCPP response payload. */
@@ -61,7 +73,7 @@ export class ChargerCallHandler {
     return this.policies.get(action) ?? this.deps.policy.default;
   }
 
-  handle(session: ChargerSession, action: string, payload: JsonObject, version: OcppVersion): JsonObject | Promise<JsonObject> {
+  handle(session: ChargerSession, action: string, payload: JsonObject, version: OcppVersion, messageId: string): JsonObject | Promise<JsonObject> {
     if (!this.deps.local.has(version, action)) {
       throw new OcppCallError('notSupported', `the gateway does not handle ${action}`);
     }
@@ -71,8 +83,8 @@ export class ChargerCallHandler {
       action === 'StartTransaction' && version === 'ocpp1.6'
         ? this.startTransactionAnswer(session, payload, version, mode)
         : this.decide(session, action, payload, version, mode);
-    if (answer instanceof Promise) return answer.then((a) => this.answered(session, action, payload, a, durable));
-    return this.answered(session, action, payload, answer, durable);
+    if (answer instanceof Promise) return answer.then((a) => this.answered(session, messageId, action, payload, a, durable));
+    return this.answered(session, messageId, action, payload, answer, durable);
   }
 
   /**
@@ -88,9 +100,33 @@ export class ChargerCallHandler {
       this.deps.metrics.startTransactionRetries.inc();
       return earlier;
     }
-    const answer = this.decide(session, 'StartTransaction', payload, version, mode);
+    const decided = this.decide(session, 'StartTransaction', payload, version, mode);
+    const agree = this.deps.agreeStartTransaction;
+    const answer = agree === undefined ? decided : this.agreedStart(session.identity, key, decided, agree);
     record.rememberStartAnswer(key, answer);
     return answer;
+  }
+
+  /** The decided answer, with the transactionId the cluster first gave for this start if that was another one. */
+  private async agreedStart(
+    identity: string,
+    key: string,
+    decided: JsonObject | Promise<JsonObject>,
+    agree: NonNullable<ChargerCallDeps['agreeStartTransaction']>,
+  ): Promise<JsonObject> {
+    const answer = await decided;
+    const given = answer.transactionId;
+    if (typeof given !== 'number') return answer;
+    let first: number;
+    try {
+      first = await agree(identity, key, given);
+    } catch (err) {
+      this.deps.warnings.write('error', 'start-not-agreed', { err, chargePointId: identity }, 'StartTransaction not recorded in the registry; the charger will retry');
+      throw new OcppCallError('internal', 'the gateway could not record this transaction yet; retry later');
+    }
+    if (first === given) return answer;
+    this.deps.metrics.startTransactionRetries.inc();
+    return { ...answer, transactionId: first };
   }
 
   /** The answer as the policy decides it, before anything is recorded or published. */
@@ -123,7 +159,14 @@ export class ChargerCallHandler {
    * Records what the gateway learned and publishes the call's events. Durable ones are awaited, unless the bus
    * held them on return (the in-process bus): then the answer goes out in the same tick, with no promise.
    */
-  private answered(session: ChargerSession, action: string, payload: JsonObject, answer: JsonObject, durable: boolean): JsonObject | Promise<JsonObject> {
+  private answered(
+    session: ChargerSession,
+    messageId: string,
+    action: string,
+    payload: JsonObject,
+    answer: JsonObject,
+    durable: boolean,
+  ): JsonObject | Promise<JsonObject> {
     if (session.state !== 'open') {
       // The answer waited (backend, transactionId reservation) and the charger left meanwhile, or was replaced:
       // the endpoint will not send it. Events would report an answer nobody got, and for a replaced session
@@ -133,6 +176,10 @@ export class ChargerCallHandler {
     }
     if (action === 'BootNotification') rememberBoot(session, payload, answer);
     const events = eventsForCall(session.eventContext(), action, payload, answer);
+    if (this.deps.callEventIds === true && events.length > 0) {
+      const base = callEventIdBase(session.identity, messageId, action, payload, answer);
+      for (let i = 0; i < events.length; i++) events[i].eventId = callEventId(base, i);
+    }
     if (!durable) {
       this.deps.events.publishDetached(events);
       return answer;

@@ -134,6 +134,12 @@ export class Gateway {
       metrics: this.metrics,
       log,
       warnings: this.warnings,
+      // The cluster's stream de-duplicates by eventId: a retried CALL must map to the same ids there.
+      callEventIds: cluster !== undefined,
+      agreeStartTransaction:
+        cluster === undefined
+          ? undefined
+          : (identity, startKey, transactionId) => cluster.registry.rememberStartTransaction(identity, startKey, transactionId, config.chargers.forgetAfterMs),
     });
     const forwarder =
       cluster === undefined ? undefined : new ClusterCommandForwarder(bus, cluster.registry, cluster.instanceId, config.ocpp.callTimeoutMs, this.metrics, warnings);
@@ -144,11 +150,11 @@ export class Gateway {
       warnings: this.warnings,
       metrics: protocolMetrics,
       // Cluster mode: until the connection's claim is settled its CALLs wait, in order, within the inbound bounds.
-      handler: (session, action, payload, version) =>
+      handler: (session, action, payload, version, messageId) =>
         session.ownership === undefined
-          ? this.calls.handle(session, action, payload, version)
+          ? this.calls.handle(session, action, payload, version, messageId)
           : session.ownership.then(
-              () => this.calls.handle(session, action, payload, version),
+              () => this.calls.handle(session, action, payload, version, messageId),
               () => {
                 throw new OcppCallError('internal', 'the gateway could not take this connection; reconnect later');
               },

@@ -180,7 +180,7 @@ export class RpcEndpoint<Owner = unknown> {
     const startedAt = performance.now();
     let answer: JsonObject | Promise<JsonObject>;
     try {
-      answer = this.shared.handler(this.owner, frame.action, frame.payload, this.version);
+      answer = this.shared.handler(this.owner, frame.action, frame.payload, this.version, frame.messageId);
     } catch (err) {
       this.failInbound(frame, err);
       return undefined;

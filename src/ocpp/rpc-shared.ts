@@ -6,7 +6,7 @@ import type { ProtocolMetrics } from './protocol-metrics.js';
 import type { OcppVersion } from './versions.js';
 
 /** What a connection does with a charger's valid CALL: answer it, or throw an OcppCallError. */
-export type InboundCallHandler<Owner> = (owner: Owner, action: string, payload: JsonObject, version: OcppVersion) => JsonObject | Promise<JsonObject>;
+export type InboundCallHandler<Owner> = (owner: Owner, action: string, payload: JsonObject, version: OcppVersion, messageId: string) => JsonObject | Promise<JsonObject>;
 
 export interface InboundCheckFailure {
   reason: OcppErrorReason;

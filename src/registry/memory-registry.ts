@@ -37,6 +37,7 @@ export class MemoryRegistryStore {
   /** One counter for every identity: it only grows, so each identity's epochs only grow. */
   lastEpoch = 0;
   lastTransactionId = 0;
+  readonly startTransactions = new Map<string, { transactionId: number; expiresAt: number }>();
 
   constructor(readonly now: () => number = Date.now) {}
 
@@ -151,6 +152,14 @@ export class MemoryRegistry implements Registry {
     const to = Math.min(MAX_TRANSACTION_ID, this.store.lastTransactionId + blockSize);
     this.store.lastTransactionId = to;
     return { from, to };
+  }
+
+  async rememberStartTransaction(identity: string, startKey: string, transactionId: number, ttlMs: number): Promise<number> {
+    const key = JSON.stringify([identity, startKey]);
+    const first = this.store.startTransactions.get(key);
+    if (first !== undefined && first.expiresAt > this.store.now()) return first.transactionId;
+    this.store.startTransactions.set(key, { transactionId, expiresAt: this.store.now() + ttlMs });
+    return transactionId;
   }
 
   isReady(): boolean {

@@ -6,11 +6,13 @@
  *   {prefix}epoch:{<escaped identity>}          string, the last epoch given to the identity
  *   {prefix}instances:{registry}                hash, instance id → "<expiry ms> <token of the registering process>"
  *   {prefix}txid:{registry}                     string, the last 1.6 transactionId reserved
+ *   {prefix}start:{<escaped identity>}:<sha1>   string, the transactionId first given to one 1.6 StartTransaction
  *
  * The identity is escaped so that the tag is exactly the identity and nothing else: every UTF-8 byte outside
  * printable ASCII (0x21–0x7E) and every `%`, `{` and `}` becomes `%XX` (upper-case hex). The escape is
  * reversible, so distinct identities get distinct keys, and the keys are plain ASCII.
  */
+import { createHash } from 'node:crypto';
 
 const HEX = '0123456789ABCDEF';
 const encoder = new TextEncoder();
@@ -48,5 +50,10 @@ export class RegistryKeys {
 
   epoch(identity: string): string {
     return `${this.prefix}epoch:{${escapeKeyPart(identity)}}`;
+  }
+
+  /** One 1.6 StartTransaction of the identity, by a digest of its key (same hash slot as the identity's claim). */
+  startTransaction(identity: string, startKey: string): string {
+    return `${this.prefix}start:{${escapeKeyPart(identity)}}:${createHash('sha1').update(startKey).digest('hex')}`;
   }
 }

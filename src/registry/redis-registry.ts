@@ -239,6 +239,16 @@ export class RedisRegistry implements Registry {
     return { from: Number(from), to: Number(to) };
   }
 
+  async rememberStartTransaction(identity: string, startKey: string, transactionId: number, ttlMs: number): Promise<number> {
+    const first = await this.run(
+      'rememberStartTransaction',
+      'registryRememberStartTransaction',
+      [this.keys.startTransaction(identity, startKey)],
+      [transactionId, ttlMs],
+    );
+    return Number(first);
+  }
+
   isReady(): boolean {
     return !this.closed && this.client.status === 'ready';
   }

@@ -147,6 +147,14 @@ local to = redis.call('INCRBY', KEYS[1], n)
 return {to - n + 1, to}`,
 };
 
+/** KEYS[1] start key; ARGV[1] transactionId, ARGV[2] TTL ms. The first transactionId set wins; returns it. */
+export const REMEMBER_START_TRANSACTION: ScriptDefinition = {
+  lua: `local first = redis.call('GET', KEYS[1])
+if first then return first end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]`,
+};
+
 export const SCRIPTS = {
   registryClaim: CLAIM,
   registryRelease: RELEASE,
@@ -157,6 +165,7 @@ export const SCRIPTS = {
   registryUnregisterInstance: UNREGISTER_INSTANCE,
   registryLiveInstances: LIVE_INSTANCES,
   registryReserveTransactionIds: RESERVE_TRANSACTION_IDS,
+  registryRememberStartTransaction: REMEMBER_START_TRANSACTION,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

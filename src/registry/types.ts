@@ -76,6 +76,14 @@ export interface Registry {
    */
   reserveTransactionIds(blockSize: number, above?: number): Promise<TransactionIdBlock>;
 
+  /**
+   * The transactionId of the first answer given to one 1.6 StartTransaction of `identity` (`startKey` tells the
+   * start apart, see `startTransactionKey`): `transactionId` if none was remembered yet (it is then, for `ttlMs`),
+   * else the one remembered. Lets a charger's retry that reaches another instance get the transactionId the first
+   * instance gave, and whose `transaction.started` the stream may already hold.
+   */
+  rememberStartTransaction(identity: string, startKey: string, transactionId: number, ttlMs: number): Promise<number>;
+
   /** Whether the registry can answer now. */
   isReady(): boolean;
   /** Gives up this instance's registration (best effort) and releases the connection. */

@@ -163,5 +163,17 @@ export function registryContract(name: string, skip: string | false, setup: () =
       assert.deepEqual(await a.reserveTransactionIds(10, MAX_TRANSACTION_ID - 4), { from: MAX_TRANSACTION_ID - 3, to: MAX_TRANSACTION_ID });
       await assert.rejects(a.reserveTransactionIds(1), TransactionIdsExhaustedError);
     });
+
+    it('remembers the first transactionId given to a StartTransaction, for every registry, until its TTL', async () => {
+      const a = await make();
+      const b = await make();
+      assert.equal(await a.rememberStartTransaction('CP-S', 'start-1', 7, 60_000), 7);
+      assert.equal(await b.rememberStartTransaction('CP-S', 'start-1', 8, 60_000), 7, 'another instance gets the first one');
+      assert.equal(await b.rememberStartTransaction('CP-S', 'start-2', 9, 60_000), 9, 'another start of the charger');
+      assert.equal(await b.rememberStartTransaction('CP-T', 'start-1', 10, 60_000), 10, 'the same start key of another charger');
+      assert.equal(await a.rememberStartTransaction('CP-S', 'short', 11, 50), 11);
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      assert.equal(await b.rememberStartTransaction('CP-S', 'short', 12, 50), 12, 'forgotten after its TTL');
+    });
   });
 }

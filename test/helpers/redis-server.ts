@@ -6,7 +6,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../../bench/targets.js';
 
@@ -116,14 +119,22 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, what: s
   }
 }
 
-/** A redis-server of the test's own, without persistence: a restart starts it empty. */
+/**
+ * A redis-server of the test's own. Without persistence by default: a restart starts it empty. `persistent`
+ * keeps its data in a temp dir with an append-only file synced on every write (as production runs it), so a
+ * kill and restart keeps every acknowledged write.
+ */
 export class OwnRedis {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly dataDir: string | undefined,
+  ) {}
 
-  static async start(): Promise<OwnRedis> {
-    const server = new OwnRedis(await freePort());
+  static async start(options: { persistent?: boolean } = {}): Promise<OwnRedis> {
+    const dataDir = options.persistent === true ? await mkdtemp(path.join(tmpdir(), 'redis-test-')) : undefined;
+    const server = new OwnRedis(await freePort(), dataDir);
     await server.restart();
     return server;
   }
@@ -131,7 +142,9 @@ export class OwnRedis {
   /** Starts the server again on the same port (after `kill`). */
   async restart(): Promise<void> {
     if (this.child !== undefined) throw new Error('the test redis-server is already running');
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const persistence =
+      this.dataDir === undefined ? ['--save', '', '--appendonly', 'no'] : ['--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dataDir];
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', ...persistence], { stdio: 'ignore' });
     this.child = child;
     child.on('exit', () => {
       if (this.child === child) this.child = undefined;
@@ -164,5 +177,6 @@ export class OwnRedis {
   async stop(): Promise<void> {
     this.resume();
     await this.kill();
+    if (this.dataDir !== undefined) await rm(this.dataDir, { recursive: true, force: true });
   }
 }
