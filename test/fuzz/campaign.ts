@@ -28,7 +28,8 @@ export interface CampaignOptions {
   /**
    * How far above its settled RSS the gateway may go. What the fuzzer can make it hold at once is small and
    * bounded by config: two 1 MiB messages in flight on the frame lanes, four paused flooders each capped by the
-   * outbox (2 MiB + 64 KiB buffered), one handshake at a time: under 16 MiB of live data. The rest of the
+   * outbox (2 MiB + 64 KiB buffered), one handshake at a time, and the records of the chargers it invented within
+   * the fuzzed gateway's remembered-charger bounds (some 5 MB): under 24 MiB of live data. The rest of the
    * headroom is V8's and the allocator's slack between collections. Growth past it is memory the gateway keeps.
    */
   rssHeadroomBytes?: number;

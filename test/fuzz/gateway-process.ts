@@ -15,9 +15,17 @@ export interface FuzzedGateway {
   stop(): Promise<number | null>;
 }
 
+/**
+ * The fuzzer invents thousands of identities a minute and many of them report statuses, so the gateway remembers
+ * them (README: what the gateway remembers) up to its configured bounds: about 75 MB with the defaults, reached
+ * only after many minutes. The fuzzed gateway's bounds are set low so that what it may legitimately hold for them
+ * (5,000 records, 20,000 entries: some 5 MB) stays well inside the RSS headroom, and anything above it is a leak.
+ */
+const REMEMBERED_BOUNDS = { CHARGERS_MAX_REMEMBERED: '5000', CHARGERS_MAX_REMEMBERED_ENTRIES: '20000' };
+
 export async function startFuzzedGateway(env: Record<string, string> = {}): Promise<FuzzedGateway> {
   const adminPort = await freePort();
-  const proc = await startServerProcess({ env: { ADMIN_PORT: String(adminPort), LOG_LEVEL: 'info', ...env } });
+  const proc = await startServerProcess({ env: { ADMIN_PORT: String(adminPort), LOG_LEVEL: 'info', ...REMEMBERED_BOUNDS, ...env } });
   return {
     proc,
     port: proc.port,
