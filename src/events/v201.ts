@@ -1,3 +1,4 @@
+import { actionsOf } from '../ocpp/catalogue.js';
 import { dataTransfer, firmwareStatus, heartbeat, logStatus, ocppActionEvent, securityEvent } from './common-mappers.js';
 import { connectorKey, transactionIdString } from './connector-memory.js';
 import { type CallMapper, type EventContext, EventType, type GatewayEvent, makeEvent, type OcppExchange, ocppActionEventType } from './envelope.js';
@@ -245,35 +246,6 @@ export const V201_MAPPERS: ReadonlyMap<string, CallMapper> = new Map<string, Cal
   ['SecurityEventNotification', securityEvent],
 ]);
 
-/** Every 2.0.1 charging station→CSMS action; those without a mapper above get an `ocpp.<action>` type. */
-const V201_UPLINK_ACTIONS = [
-  'Authorize',
-  'BootNotification',
-  'ClearedChargingLimit',
-  'DataTransfer',
-  'FirmwareStatusNotification',
-  'Get15118EVCertificate',
-  'GetCertificateStatus',
-  'Heartbeat',
-  'LogStatusNotification',
-  'MeterValues',
-  'NotifyChargingLimit',
-  'NotifyCustomerInformation',
-  'NotifyDisplayMessages',
-  'NotifyEVChargingNeeds',
-  'NotifyEVChargingSchedule',
-  'NotifyEvent',
-  'NotifyMonitoringReport',
-  'NotifyReport',
-  'PublishFirmwareStatusNotification',
-  'ReportChargingProfiles',
-  'ReservationStatusUpdate',
-  'SecurityEventNotification',
-  'SignCertificate',
-  'StatusNotification',
-  'TransactionEvent',
-] as const;
-
 const NAMED: Readonly<Record<string, readonly string[]>> = {
   Authorize: [EventType.AuthorizationRequested],
   BootNotification: [EventType.ChargePointBooted],
@@ -293,5 +265,6 @@ const NAMED: Readonly<Record<string, readonly string[]>> = {
  * that want to subscribe to a closed list.
  */
 export const V201_EVENT_TYPES: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
-  V201_UPLINK_ACTIONS.map((action) => [action, NAMED[action] ?? [ocppActionEventType(action)]]),
+  // Every action the catalogue says a station sends; those without a mapper above get an `ocpp.<action>` type.
+  actionsOf('ocpp2.0.1', 'chargerToCentral').map((action) => [action, NAMED[action] ?? [ocppActionEventType(action)]]),
 );
