@@ -564,13 +564,21 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     const runs: Record<string, number> = {};
     let errorSeenBy: string | undefined;
     const deadline = Date.now() + durationMs;
+    // The input each lane is running: fast-check's time limit may give up on it while it still runs, and its
+    // answer must have come (and been counted on both sides) before the lanes close and the counts are compared.
+    const inFlight = new Map<string, Promise<void>>();
     const results = await Promise.all(
       lanes.map(async (lane, i) => {
         runs[lane.name] = 0;
         const property = fc.asyncProperty(lane.arb, async (input) => {
           if (fatal !== undefined) throw new FuzzFailure(fatal);
           runs[lane.name]++;
-          await within(lane.run(input), 30_000, lane.name);
+          const running = lane.run(input);
+          inFlight.set(
+            lane.name,
+            running.catch(() => {}),
+          );
+          await within(running, 30_000, lane.name);
           // Checked after every input, so the input that made the gateway log an error is the one reported.
           const errorLine = errorLogLine(g.proc.stdout, logFrom);
           if (errorLine !== undefined) {
@@ -615,6 +623,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         .join('\n');
       throw new FuzzFailure(`${replay}\n${text}\n${lanes.map(recentOf).join('\n')}`);
     }
+    await within(Promise.all(inFlight.values()), 30_000, 'the inputs still running at the time limit');
     for (const lane of lanes.splice(0)) await lane.close();
     await watcher.stop();
     if (watcher.failure !== undefined) throw new FuzzFailure(watcher.failure);
