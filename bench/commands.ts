@@ -19,6 +19,11 @@ export interface CommandStats {
   /** Other answers by HTTP status (`0`: no HTTP answer). */
   failedByStatus: Record<string, number>;
   latencyMs: LatencyMs;
+  /**
+   * The instance whose admin API took the commands: its `gateway_cluster_command_forwards_total` by outcome
+   * over the run (cluster mode), which shows the commands for the other instance's chargers went through NATS.
+   */
+  forwardsByOutcome?: Record<string, number>;
 }
 
 export interface CommandSide {
@@ -57,7 +62,15 @@ export function latencyOf(samples: number[]): LatencyMs {
 function post(agent: Agent, port: number, path: string, body: string): Promise<number> {
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 15_000 },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: 15_000,
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));

@@ -17,9 +17,9 @@ import { MachineLoad, machineInfo, sourceInfo, tcpCounters, tcpDelta } from './m
 import { childPids, ProcessSampler, type WatchedProcess } from './process-sampler.js';
 import { deriveResult, type Mode, type RunResult, ratios, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
 import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
-import { formatScenarioText, writeBenchmarksMd } from './summary.js';
 import { type ClusterServices, type ServicesSnapshot, servicesFigures, startClusterServices } from './services.js';
-import { REPO_ROOT, startTarget, type Target, type TargetKind } from './targets.js';
+import { formatScenarioText, writeBenchmarksMd } from './summary.js';
+import { httpText, REPO_ROOT, startTarget, type Target, type TargetKind } from './targets.js';
 
 /** An absolute path inside the repository as a path relative to it; anything else as it is. */
 function repoRelative(arg: string): string {
@@ -189,6 +189,13 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
   }
 }
 
+/** `gateway_cluster_command_forwards_total` by outcome, from a Prometheus text page. */
+function forwardCounts(metrics: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of (metrics ?? '').matchAll(/^gateway_cluster_command_forwards_total\{outcome="([^"]+)"\} (\d+)/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
 /**
  * Scenario h: command round trips through one admin API, first against the embedded gateway (chargers on
  * it), then against two cluster instances A and B (chargers on each, every command sent through A's).
@@ -224,17 +231,21 @@ async function runCommandScenario(p: ScenarioPlan, ctx: RunContext): Promise<Com
     }
     const [a, b] = instances;
     log(`[${p.id} cluster] instance A pid ${a.pid} port ${a.port}, instance B pid ${b.pid} port ${b.port}`);
-    out.push(
-      ...(await runCommandRoundTrips({
-        ...common,
-        adminPort: a.adminPort,
-        sides: [
-          { where: 'same instance', url: a.url, prefix: 'CMD-A-' },
-          { where: 'other instance', url: b.url, prefix: 'CMD-B-' },
-        ],
-        log: (line) => log(`[${p.id} cluster] ${line}`),
-      })),
-    );
+    const forwardsBefore = forwardCounts(await httpText(a.adminPort, '/metrics'));
+    const stats = await runCommandRoundTrips({
+      ...common,
+      adminPort: a.adminPort,
+      sides: [
+        { where: 'same instance', url: a.url, prefix: 'CMD-A-' },
+        { where: 'other instance', url: b.url, prefix: 'CMD-B-' },
+      ],
+      log: (line) => log(`[${p.id} cluster] ${line}`),
+    });
+    const forwardsAfter = forwardCounts(await httpText(a.adminPort, '/metrics'));
+    const forwards: Record<string, number> = {};
+    for (const [outcome, n] of Object.entries(forwardsAfter)) forwards[outcome] = n - (forwardsBefore[outcome] ?? 0);
+    for (const st of stats) if (st.where === 'other instance') st.forwardsByOutcome = forwards;
+    out.push(...stats);
   } finally {
     for (const t of instances) await t.stop(5000);
     await services.stop();
@@ -247,7 +258,9 @@ function notesFor(s: ScenarioResult): string[] {
   for (const t of [s.baseline, s.gateway, s.cluster ?? null]) {
     if (!t) continue;
     if (t.simulator.bottleneck) {
-      notes.push(`${t.kind}: the load generator (the simulator), not the server, was the bottleneck (${t.simulator.notes.join('; ')}); the ${t.kind}'s figures are a lower bound of what it can do`);
+      notes.push(
+        `${t.kind}: the load generator (the simulator), not the server, was the bottleneck (${t.simulator.notes.join('; ')}); the ${t.kind}'s figures are a lower bound of what it can do`,
+      );
     }
     if (t.machine.otherCpuPct !== null && t.machine.otherCpuPct > OTHER_CPU_NOTE) {
       notes.push(`${t.kind}: other processes used ${t.machine.otherCpuPct} % of a core during the load (machine ${t.machine.cpuPct} %): the numbers may be distorted`);

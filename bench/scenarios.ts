@@ -93,7 +93,9 @@ function commandsCompleted(stats: CommandStats[], where: string): TargetCheck {
   return {
     name: `commands completed (${where})`,
     target: '100.00 %',
-    value: c ? `${c.sent > 0 ? ((c.completed / c.sent) * 100).toFixed(2) : '0.00'} % (${c.completed}/${c.sent}), p50 ${c.latencyMs.p50} ms, p99 ${c.latencyMs.p99} ms` : null,
+    value: c
+      ? `${c.sent > 0 ? ((c.completed / c.sent) * 100).toFixed(2) : '0.00'} % (${c.completed}/${c.sent}), p50 ${c.latencyMs.p50} ms, p99 ${c.latencyMs.p99} ms`
+      : null,
     pass: !!c && c.sent > 0 && c.completed === c.sent,
   };
 }
@@ -272,7 +274,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           `${chargersPerSide} booted OCPP 1.6 chargers on each. ${commandsPerSide} \`ChangeAvailability\` commands to chargers on A and ` +
           `as many to chargers on B are all sent through A's admin API (\`POST /api/v1/charge-points/{id}/calls\`), alternating, ` +
           `paced at ${perSec} per second in all; each is timed from the HTTP request to its answer. A command for B's charger ` +
-          "goes A → Redis (owner look-up) → NATS request to B → the charger → back. For reference the same is done against the " +
+          'goes A → Redis (owner look-up) → NATS request to B → the charger → back. For reference the same is done against the ' +
           'embedded gateway (one process, no NATS or Redis). The raw baseline sends no commands, so it has no figure here.',
         sim: { chargers: chargersPerSide * 2, durationSec: Math.ceil((commandsPerSide * 2) / perSec) },
         runs: ['gateway', 'cluster'],

@@ -138,13 +138,25 @@ export function clusterTable(s: ScenarioResult): Table {
 
 /** Scenario h: one row per place the charger was. */
 export function commandTable(s: ScenarioResult): Table {
-  const rows: Table = [['charger', 'chargers', 'completed / sent', 'round trip p50 / p90 / p99 / max, ms', 'failed (HTTP status: count)']];
+  const rows: Table = [['charger', 'chargers', 'completed / sent', 'round trip p50 / p90 / p99 / max, ms', 'failed (HTTP status: count)', 'forwards counted by A']];
   for (const c of s.commands ?? []) {
     const l = c.latencyMs;
     const failed = Object.entries(c.failedByStatus)
       .map(([k, v]) => `${k}: ${v}`)
       .join(', ');
-    rows.push([c.where, String(c.chargers), `${c.completed} / ${c.sent}`, l.count ? `${num(l.p50, 2)} / ${num(l.p90, 2)} / ${num(l.p99, 2)} / ${num(l.max, 1)}` : '-', failed || '0']);
+    const forwards = c.forwardsByOutcome
+      ? Object.entries(c.forwardsByOutcome)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '0'
+      : '-';
+    rows.push([
+      c.where,
+      String(c.chargers),
+      `${c.completed} / ${c.sent}`,
+      l.count ? `${num(l.p50, 2)} / ${num(l.p90, 2)} / ${num(l.p99, 2)} / ${num(l.max, 1)}` : '-',
+      failed || '0',
+      forwards,
+    ]);
   }
   return rows;
 }
@@ -320,11 +332,7 @@ export function writeBenchmarksMd(resultsDir: string, outFile: string, analysisF
     const ids = r.run.scenarios.map((sc) => `(${sc.id})`).join(', ');
     const rerun = r.run.scenarios.every((sc) => CORE_SCENARIO_IDS.includes(sc.id as (typeof CORE_SCENARIO_IDS)[number]));
     const title =
-      mode === 'full'
-        ? rerun
-          ? `## Full-size re-run of scenario ${ids} after the full run`
-          : `## Full-size run of scenario ${ids}`
-        : `## Quick run of scenario ${ids}`;
+      mode === 'full' ? (rerun ? `## Full-size re-run of scenario ${ids} after the full run` : `## Full-size run of scenario ${ids}`) : `## Quick run of scenario ${ids}`;
     return runMarkdown(r.run, mode, `bench/results/${r.file}`).replace(mode === 'full' ? '## Latest full run' : '## Latest quick run', title);
   };
   const analysis = analysisFile && existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8').trim() + '\n' : '';
