@@ -219,7 +219,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
     }
     case 'f': {
       const workers = 2;
-      const chargers = full ? workers * PER_WORKER : 1_000;
+      const chargers = full ? workers * PER_WORKER : 600;
       const ramp = full ? 600 : 200;
       const hold = full ? 60 : 20;
       return {
