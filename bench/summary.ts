@@ -89,7 +89,9 @@ export function clusterTable(s: ScenarioResult): Table {
   const row = (label: string, f: (t: TargetResult) => string): string[] => [label, ...ts.map(f)];
   const rows: Table = [['', ...present.map((k) => TARGET_LABELS[k])]];
   const c = s.cluster ?? null;
-  if (c?.deployment) rows.push(row('gateway processes', (t) => (t.deployment ? `${t.deployment.workers} (${t.deployment.instances.join(', ')})` : '1')));
+  if (c?.deployment) {
+    rows.push(row('gateway processes', (t) => (t.deployment ? `${t.deployment.workers} (${t.deployment.instances.join(', ')})` : t.kind === 'baseline' ? '-' : '1')));
+  }
   rows.push(row('connections held', (t) => `${t.heldPct.toFixed(3)} % (${t.openAtEnd}/${t.chargers})`));
   rows.push(row('CALLs answered', (t) => `${t.calls.answeredPct.toFixed(3)} % (${t.calls.answered}/${t.calls.sent - t.calls.cutByDrop})`));
   rows.push(row('CALLERROR / timed out', (t) => `${t.calls.callErrors} / ${t.calls.timedOut}`));
