@@ -18,6 +18,8 @@ export interface ProcessFigures extends WatchedProcess {
   rssPeakMB: number;
   /** Average CPU over the load window, percent of one core. */
   cpuPct: number | null;
+  /** Average CPU from `markSteadyStart` (every charger connected) to the end of the load window; null without it. */
+  cpuSteadyPct: number | null;
   /** Open file descriptors when the load window ended (sockets, mostly). */
   openFilesLoaded: number | null;
   gone: boolean;
@@ -67,7 +69,11 @@ export function childPids(pid: number): number[] {
 }
 
 export class ProcessSampler {
-  private readonly state = new Map<number, { before: Reading | null; loaded: Reading | null; peakMB: number; startTicks: number | null; files: number | null }>();
+  private readonly state = new Map<
+    number,
+    { before: Reading | null; loaded: Reading | null; peakMB: number; startTicks: number | null; steadyTicks: number | null; files: number | null }
+  >();
+  private steadyStartedAt: number | null = null;
   private readonly timer: NodeJS.Timeout;
   private loadStartedAt = Date.now();
   private loadEndedAt: number | null = null;
@@ -75,7 +81,7 @@ export class ProcessSampler {
   constructor(private readonly processes: WatchedProcess[]) {
     for (const p of processes) {
       const r = read(p.pid);
-      this.state.set(p.pid, { before: r, loaded: null, peakMB: r?.rssMB ?? 0, startTicks: r?.cpuTicks ?? null, files: null });
+      this.state.set(p.pid, { before: r, loaded: null, peakMB: r?.rssMB ?? 0, startTicks: r?.cpuTicks ?? null, steadyTicks: null, files: null });
     }
     this.timer = setInterval(() => this.sample(), 1000);
     this.timer.unref();
@@ -98,6 +104,16 @@ export class ProcessSampler {
     }
   }
 
+  /** The steady part of the load begins now (the ramp is over): CPU is also counted from here on its own. */
+  markSteadyStart(): void {
+    if (this.loadEndedAt !== null) return;
+    this.steadyStartedAt = Date.now();
+    for (const p of this.processes) {
+      const s = this.state.get(p.pid)!;
+      s.steadyTicks = read(p.pid)?.cpuTicks ?? null;
+    }
+  }
+
   /** The load window ends now: RSS, CPU and open files are read as loaded. */
   markLoaded(): void {
     if (this.loadEndedAt !== null) return;
@@ -117,12 +133,16 @@ export class ProcessSampler {
     return this.processes.map((p) => {
       const s = this.state.get(p.pid)!;
       const cpu = s.loaded && s.startTicks !== null ? Math.round(((s.loaded.cpuTicks - s.startTicks) / TICKS_PER_SEC / sec) * 1000) / 10 : null;
+      const steadySec = this.steadyStartedAt === null ? 0 : ((this.loadEndedAt ?? Date.now()) - this.steadyStartedAt) / 1000;
+      const cpuSteady =
+        s.loaded && s.steadyTicks !== null && steadySec > 0 ? Math.round(((s.loaded.cpuTicks - s.steadyTicks) / TICKS_PER_SEC / steadySec) * 1000) / 10 : null;
       return {
         ...p,
         rssBeforeMB: s.before?.rssMB ?? 0,
         rssLoadedMB: s.loaded?.rssMB ?? 0,
         rssPeakMB: s.peakMB,
         cpuPct: cpu,
+        cpuSteadyPct: cpuSteady,
         openFilesLoaded: s.files,
         gone: s.loaded === null,
       };

@@ -91,6 +91,8 @@ export interface TargetResult {
   deployment?: { workers: number; instances: string[] };
   /** Cluster targets: the events stream (events, bytes) and Redis (keys, memory, commands) at the end of the load. */
   services?: ServicesFigures;
+  /** The same over the steady part of the load only (scenarios with `steadyFromSec`). */
+  servicesSteady?: ServicesFigures;
   /** The simulator's full report. */
   report: SimulationReport;
 }
@@ -158,6 +160,7 @@ export interface DeriveExtras {
   processes?: ProcessFigures[];
   deployment?: { workers: number; instances: string[] };
   services?: ServicesFigures;
+  servicesSteady?: ServicesFigures;
 }
 
 /** The numbers a scenario compares, from one simulator report and what the benchmark measured around it. */
@@ -227,6 +230,7 @@ export function deriveResult(r: SimulationReport, x: DeriveExtras): TargetResult
     ...(x.processes ? { processes: x.processes } : {}),
     ...(x.deployment ? { deployment: x.deployment } : {}),
     ...(x.services ? { services: x.services } : {}),
+    ...(x.servicesSteady ? { servicesSteady: x.servicesSteady } : {}),
     report: r,
   };
 }

@@ -130,6 +130,15 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
       benchCpuPct = Math.round(((own.user + own.system) / 1000 / Math.max(1, machine.elapsedSec * 1000)) * 1000) / 10;
     };
     const loadTimer = setTimeout(measureMachine, p.sim.durationSec * 1000);
+    let servicesSteadyStart: Promise<ServicesSnapshot> | null = null;
+    const steadyTimer =
+      sampler && services && p.steadyFromSec !== undefined && p.steadyFromSec < p.sim.durationSec
+        ? setTimeout(() => {
+            sampler.markSteadyStart();
+            servicesSteadyStart = services.snapshot();
+            servicesSteadyStart.catch(() => {}); // read below
+          }, p.steadyFromSec * 1000)
+        : null;
 
     let settledLoaded: Promise<number> | null = null;
     const settleTimer = settle
@@ -152,11 +161,13 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
       });
     } finally {
       clearTimeout(loadTimer);
+      if (steadyTimer) clearTimeout(steadyTimer);
       if (settleTimer) clearTimeout(settleTimer);
     }
     measureMachine();
     const processes = sampler?.stop();
     const servicesAtLoad = servicesLoaded ? await (servicesLoaded as Promise<ServicesSnapshot>) : null;
+    const servicesAtSteady = servicesSteadyStart ? await (servicesSteadyStart as Promise<ServicesSnapshot>) : null;
     const tcp = tcpDelta(tcpBefore, tcpCounters());
 
     let settled: SettledMemory | null = null;
@@ -184,6 +195,7 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
       benchCpuPct,
       tcp,
       ...(servicesBefore && servicesAtLoad ? { services: servicesFigures(servicesBefore, servicesAtLoad) } : {}),
+      ...(servicesAtSteady && servicesAtLoad ? { servicesSteady: servicesFigures(servicesAtSteady, servicesAtLoad) } : {}),
       ...(processes ? { processes, deployment: { workers, instances: workers > 1 ? Array.from({ length: workers }, (_, i) => `bench-w${i + 1}`) : ['bench'] } } : {}),
     });
   }

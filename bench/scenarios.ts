@@ -28,6 +28,11 @@ export interface ScenarioPlan {
   settleAtSec?: number;
   /** The targets run one after the other (default baseline, then the embedded gateway). */
   runs?: TargetKind[];
+  /**
+   * Cluster runs: the second of the load from which every charger should be connected (the ramp plus time
+   * to boot); CPU and the services' figures are also reported from there on, as the steady load.
+   */
+  steadyFromSec?: number;
   /** For `cluster` runs: worker processes of the gateway (`WORKERS`). */
   clusterWorkers?: number;
   /** Scenario h: command round trips instead of a simulator load (`sim` then only describes the chargers). */
@@ -237,6 +242,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
         sim: { chargers, protocol: 'mix', durationSec: Math.ceil(chargers / ramp) + 5 + hold, callsPerMinute: 6, rampPerSec: ramp, workers: 2 },
         runs: ['cluster'],
         clusterWorkers: workers,
+        steadyFromSec: Math.ceil(chargers / ramp) + 5,
         check: (_b, _g, c) => [held(c), answered(c), noUnexpectedClose(c)],
       };
     }

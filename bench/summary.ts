@@ -105,9 +105,10 @@ export function clusterTable(s: ScenarioResult): Table {
   rows.push(row('server RSS before / loaded / peak, MB', (t) => (t.rss ? `${t.rss.beforeMB} / ${t.rss.loadedMB} / ${t.rss.peakMB}` : '-')));
   for (const proc of c?.processes ?? []) {
     rows.push(
-      row(`${proc.role}: RSS before / loaded / peak MB, CPU %, open files`, (t) =>
+      row(`${proc.role}: RSS before / loaded / peak MB, CPU % (steady), open files`, (t) =>
         t === c
-          ? `${proc.rssBeforeMB} / ${proc.rssLoadedMB} / ${proc.rssPeakMB}, ${num(proc.cpuPct)} %, ${proc.openFilesLoaded ?? '-'}${proc.gone ? ' (gone)' : ''}`
+          ? `${proc.rssBeforeMB} / ${proc.rssLoadedMB} / ${proc.rssPeakMB}, ${num(proc.cpuPct)} %${proc.cpuSteadyPct != null ? ` (${num(proc.cpuSteadyPct)} %)` : ''}, ` +
+            `${proc.openFilesLoaded ?? '-'}${proc.gone ? ' (gone)' : ''}`
           : '',
       ),
     );
@@ -130,6 +131,14 @@ export function clusterTable(s: ScenarioResult): Table {
     rows.push(
       row('Redis at the end of the load: keys, used memory before / loaded MB, commands/s (top commands)', (t) =>
         t === c ? `${num(rd.keysLoaded, 0)}, ${rd.usedMemoryBeforeMB} / ${rd.usedMemoryLoadedMB}, ${num(rd.commandsPerSec, 0)} (${top})` : '',
+      ),
+    );
+  }
+  const steady = c?.servicesSteady;
+  if (steady?.stream || steady?.redis) {
+    rows.push(
+      row('steady part only: events/s stored, Redis commands/s', (t) =>
+        t === c ? `${num(steady.stream?.eventsPerSec, 0)}, ${num(steady.redis?.commandsPerSec, 0)}` : '',
       ),
     );
   }
