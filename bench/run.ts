@@ -104,101 +104,100 @@ function deploymentProcesses(target: Target, services: ClusterServices, workers:
   return [...gateway, { role: 'nats-server', pid: services.natsPid }, { role: 'redis-server', pid: services.redisPid }];
 }
 
+/** Runs the simulator against a started target and derives its result (the target is stopped here, to read its exit). */
 async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, target: Target, services: ClusterServices | null, workers: number): Promise<TargetResult> {
   const settle = p.settleAtSec !== undefined;
-  {
-    log(`[${p.id} ${kind}] pid ${target.pid} on port ${target.port}; ${p.sim.chargers} chargers for ${p.sim.durationSec} s`);
-    const settledBefore = settle ? await settledRss(target.collectGarbage, target.pid) : 0;
-    const sampler = services ? new ProcessSampler(deploymentProcesses(target, services, workers)) : null;
-    sampler?.markLoadStart();
-    const servicesBefore = services ? await services.snapshot() : null;
-    let servicesLoaded: Promise<ServicesSnapshot> | null = null;
+  log(`[${p.id} ${kind}] pid ${target.pid} on port ${target.port}; ${p.sim.chargers} chargers for ${p.sim.durationSec} s`);
+  const settledBefore = settle ? await settledRss(target.collectGarbage, target.pid) : 0;
+  const sampler = services ? new ProcessSampler(deploymentProcesses(target, services, workers)) : null;
+  sampler?.markLoadStart();
+  const servicesBefore = services ? await services.snapshot() : null;
+  let servicesLoaded: Promise<ServicesSnapshot> | null = null;
 
-    const machine = new MachineLoad();
-    const tcpBefore = tcpCounters();
-    const cpuAtStart = process.cpuUsage();
-    let machineCpuPct: number | null = null;
-    let benchCpuPct = 0;
-    const measureMachine = (): void => {
-      if (machineCpuPct !== null) return;
-      sampler?.markLoaded();
-      // Read while every charger is still connected: Redis then holds each one's claim.
-      servicesLoaded ??= services?.snapshot() ?? null;
-      servicesLoaded?.catch(() => {}); // read below
-      machineCpuPct = machine.cpuPercent();
-      const own = process.cpuUsage(cpuAtStart);
-      benchCpuPct = Math.round(((own.user + own.system) / 1000 / Math.max(1, machine.elapsedSec * 1000)) * 1000) / 10;
-    };
-    const loadTimer = setTimeout(measureMachine, p.sim.durationSec * 1000);
-    let servicesSteadyStart: Promise<ServicesSnapshot> | null = null;
-    const steadyTimer =
-      sampler && services && p.steadyFromSec !== undefined && p.steadyFromSec < p.sim.durationSec
-        ? setTimeout(() => {
-            sampler.markSteadyStart();
-            servicesSteadyStart = services.snapshot();
-            servicesSteadyStart.catch(() => {}); // read below
-          }, p.steadyFromSec * 1000)
-        : null;
-
-    let settledLoaded: Promise<number> | null = null;
-    const settleTimer = settle
+  const machine = new MachineLoad();
+  const tcpBefore = tcpCounters();
+  const cpuAtStart = process.cpuUsage();
+  let machineCpuPct: number | null = null;
+  let benchCpuPct = 0;
+  const measureMachine = (): void => {
+    if (machineCpuPct !== null) return;
+    sampler?.markLoaded();
+    // Read while every charger is still connected: Redis then holds each one's claim.
+    servicesLoaded ??= services?.snapshot() ?? null;
+    servicesLoaded?.catch(() => {}); // read below
+    machineCpuPct = machine.cpuPercent();
+    const own = process.cpuUsage(cpuAtStart);
+    benchCpuPct = Math.round(((own.user + own.system) / 1000 / Math.max(1, machine.elapsedSec * 1000)) * 1000) / 10;
+  };
+  const loadTimer = setTimeout(measureMachine, p.sim.durationSec * 1000);
+  let servicesSteadyStart: Promise<ServicesSnapshot> | null = null;
+  const steadyTimer =
+    sampler && services && p.steadyFromSec !== undefined && p.steadyFromSec < p.sim.durationSec
       ? setTimeout(() => {
-          settledLoaded = settledRss(target.collectGarbage, target.pid);
-          settledLoaded.catch(() => {}); // read below
-        }, p.settleAtSec! * 1000)
+          sampler.markSteadyStart();
+          servicesSteadyStart = services.snapshot();
+          servicesSteadyStart.catch(() => {}); // read below
+        }, p.steadyFromSec * 1000)
       : null;
 
-    let report: Awaited<ReturnType<typeof runSimulation>>;
-    try {
-      report = await runSimulation({
-        ...p.sim,
-        url: target.url,
-        // Several workers: the primary's own figures would say nothing; the sampler reads each worker.
-        ...(workers > 1 ? {} : { serverPid: target.pid }),
-        reportEverySec: ctx.mode === 'full' ? 10 : 5,
-        log: (line) => log(`[${p.id} ${kind}] ${line}`),
-        signal: ctx.signal,
-      });
-    } finally {
-      clearTimeout(loadTimer);
-      if (steadyTimer) clearTimeout(steadyTimer);
-      if (settleTimer) clearTimeout(settleTimer);
-    }
-    measureMachine();
-    const processes = sampler?.stop();
-    const servicesAtLoad = servicesLoaded ? await (servicesLoaded as Promise<ServicesSnapshot>) : null;
-    const servicesAtSteady = servicesSteadyStart ? await (servicesSteadyStart as Promise<ServicesSnapshot>) : null;
-    const tcp = tcpDelta(tcpBefore, tcpCounters());
+  let settledLoaded: Promise<number> | null = null;
+  const settleTimer = settle
+    ? setTimeout(() => {
+        settledLoaded = settledRss(target.collectGarbage, target.pid);
+        settledLoaded.catch(() => {}); // read below
+      }, p.settleAtSec! * 1000)
+    : null;
 
-    let settled: SettledMemory | null = null;
-    if (settledLoaded) {
-      const loadedMB = await (settledLoaded as Promise<number>);
-      const connections = report.connections.openAtEnd;
-      settled = {
-        beforeMB: settledBefore,
-        loadedMB,
-        connections,
-        perConnectionKB: connections > 0 && loadedMB > settledBefore ? Math.round((((loadedMB - settledBefore) * 1024) / connections) * 100) / 100 : null,
-      };
-    }
-    const alive = target.alive();
-    const exit = await target.stop();
-    if (!alive) log(`[${p.id} ${kind}] the ${kind} process went away during the run:\n${target.output().join('\n')}`);
-    else if (exit.code !== 0) log(`[${p.id} ${kind}] the ${kind} exited with ${exit.signal ?? exit.code} on SIGTERM:\n${target.output().slice(-10).join('\n')}`);
-    return deriveResult(report, {
-      kind,
-      pid: target.pid,
-      exit: { code: exit.code, signal: exit.signal },
-      settled,
-      machineCpuPct,
-      loadAverageBefore: machine.loadAverageBefore,
-      benchCpuPct,
-      tcp,
-      ...(servicesBefore && servicesAtLoad ? { services: servicesFigures(servicesBefore, servicesAtLoad) } : {}),
-      ...(servicesAtSteady && servicesAtLoad ? { servicesSteady: servicesFigures(servicesAtSteady, servicesAtLoad) } : {}),
-      ...(processes ? { processes, deployment: { workers, instances: workers > 1 ? Array.from({ length: workers }, (_, i) => `bench-w${i + 1}`) : ['bench'] } } : {}),
+  let report: Awaited<ReturnType<typeof runSimulation>>;
+  try {
+    report = await runSimulation({
+      ...p.sim,
+      url: target.url,
+      // Several workers: the primary's own figures would say nothing; the sampler reads each worker.
+      ...(workers > 1 ? {} : { serverPid: target.pid }),
+      reportEverySec: ctx.mode === 'full' ? 10 : 5,
+      log: (line) => log(`[${p.id} ${kind}] ${line}`),
+      signal: ctx.signal,
     });
+  } finally {
+    clearTimeout(loadTimer);
+    if (steadyTimer) clearTimeout(steadyTimer);
+    if (settleTimer) clearTimeout(settleTimer);
   }
+  measureMachine();
+  const processes = sampler?.stop();
+  const servicesAtLoad = servicesLoaded ? await (servicesLoaded as Promise<ServicesSnapshot>) : null;
+  const servicesAtSteady = servicesSteadyStart ? await (servicesSteadyStart as Promise<ServicesSnapshot>) : null;
+  const tcp = tcpDelta(tcpBefore, tcpCounters());
+
+  let settled: SettledMemory | null = null;
+  if (settledLoaded) {
+    const loadedMB = await (settledLoaded as Promise<number>);
+    const connections = report.connections.openAtEnd;
+    settled = {
+      beforeMB: settledBefore,
+      loadedMB,
+      connections,
+      perConnectionKB: connections > 0 && loadedMB > settledBefore ? Math.round((((loadedMB - settledBefore) * 1024) / connections) * 100) / 100 : null,
+    };
+  }
+  const alive = target.alive();
+  const exit = await target.stop();
+  if (!alive) log(`[${p.id} ${kind}] the ${kind} process went away during the run:\n${target.output().join('\n')}`);
+  else if (exit.code !== 0) log(`[${p.id} ${kind}] the ${kind} exited with ${exit.signal ?? exit.code} on SIGTERM:\n${target.output().slice(-10).join('\n')}`);
+  return deriveResult(report, {
+    kind,
+    pid: target.pid,
+    exit: { code: exit.code, signal: exit.signal },
+    settled,
+    machineCpuPct,
+    loadAverageBefore: machine.loadAverageBefore,
+    benchCpuPct,
+    tcp,
+    ...(servicesBefore && servicesAtLoad ? { services: servicesFigures(servicesBefore, servicesAtLoad) } : {}),
+    ...(servicesAtSteady && servicesAtLoad ? { servicesSteady: servicesFigures(servicesAtSteady, servicesAtLoad) } : {}),
+    ...(processes ? { processes, deployment: { workers, instances: workers > 1 ? Array.from({ length: workers }, (_, i) => `bench-w${i + 1}`) : ['bench'] } } : {}),
+  });
 }
 
 /** `gateway_cluster_command_forwards_total` by outcome, from a Prometheus text page. */
