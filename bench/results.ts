@@ -6,7 +6,10 @@
 
 import type { LatencySummary } from '../src/sim/histogram.js';
 import type { ReconnectStormReport, SimulationReport } from '../src/sim/report.js';
+import type { CommandStats } from './commands.js';
 import type { MachineInfo, TcpCounters } from './machine.js';
+import type { ProcessFigures } from './process-sampler.js';
+import type { ServicesFigures } from './services.js';
 import type { TargetKind } from './targets.js';
 
 export type Mode = 'full' | 'quick';
@@ -79,6 +82,17 @@ export interface TargetResult {
   tcp: TcpCounters | null;
   passed: boolean;
   failures: string[];
+  /**
+   * Cluster targets: every process of the deployment under test (each gateway worker, nats-server,
+   * redis-server) with its RSS, CPU and open files, read by the benchmark from /proc.
+   */
+  processes?: ProcessFigures[];
+  /** Cluster targets: how the gateway ran (`WORKERS`, and `POD_ID` of each instance). */
+  deployment?: { workers: number; instances: string[] };
+  /** Cluster targets: the events stream (events, bytes) and Redis (keys, memory, commands) at the end of the load. */
+  services?: ServicesFigures;
+  /** The same over the steady part of the load only (scenarios with `steadyFromSec`). */
+  servicesSteady?: ServicesFigures;
   /** The simulator's full report. */
   report: SimulationReport;
 }
@@ -99,6 +113,10 @@ export interface ScenarioResult {
   params: Record<string, unknown>;
   baseline: TargetResult | null;
   gateway: TargetResult | null;
+  /** The gateway in cluster mode (scenarios f and g; absent in runs before they existed). */
+  cluster?: TargetResult | null;
+  /** Command round trips (scenario h), one entry per place the charger was. */
+  commands?: CommandStats[];
   /** gateway / baseline; null where either is missing or the baseline is 0. */
   ratios: Record<string, number | null>;
   targets: TargetCheck[];
@@ -139,6 +157,10 @@ export interface DeriveExtras {
   loadAverageBefore: number;
   benchCpuPct: number;
   tcp: TcpCounters | null;
+  processes?: ProcessFigures[];
+  deployment?: { workers: number; instances: string[] };
+  services?: ServicesFigures;
+  servicesSteady?: ServicesFigures;
 }
 
 /** The numbers a scenario compares, from one simulator report and what the benchmark measured around it. */
@@ -147,7 +169,9 @@ export function deriveResult(r: SimulationReport, x: DeriveExtras): TargetResult
   const k = r.calls;
   const s = r.server;
   const expected = k.sent - k.cutByDrop;
-  const serverCpu = s ? s.cpuAvgPercent : null;
+  // Cluster targets: the server is every gateway worker (the simulator watched none of them).
+  const workers = x.processes?.filter((p) => p.role.startsWith('gateway'));
+  const serverCpu = s ? s.cpuAvgPercent : workers?.length ? round(workers.reduce((a, p) => a + (p.cpuPct ?? 0), 0)) : null;
   const simCpu = r.simulator.workers.reduce((a, w) => a + w.cpuAvgPercent, 0);
   return {
     kind: x.kind,
@@ -193,12 +217,20 @@ export function deriveResult(r: SimulationReport, x: DeriveExtras): TargetResult
     },
     machine: {
       cpuPct: x.machineCpuPct,
-      otherCpuPct: x.machineCpuPct === null ? null : round(Math.max(0, x.machineCpuPct - (serverCpu ?? 0) - simCpu - x.benchCpuPct)),
+      // NATS and Redis are part of the deployment under test, not "other processes".
+      otherCpuPct:
+        x.machineCpuPct === null
+          ? null
+          : round(Math.max(0, x.machineCpuPct - (x.processes ? x.processes.reduce((a, p) => a + (p.cpuPct ?? 0), 0) : (serverCpu ?? 0)) - simCpu - x.benchCpuPct)),
       loadAverageBefore: round(x.loadAverageBefore, 2),
     },
     tcp: x.tcp,
     passed: r.passed,
     failures: r.failures,
+    ...(x.processes ? { processes: x.processes } : {}),
+    ...(x.deployment ? { deployment: x.deployment } : {}),
+    ...(x.services ? { services: x.services } : {}),
+    ...(x.servicesSteady ? { servicesSteady: x.servicesSteady } : {}),
     report: r,
   };
 }

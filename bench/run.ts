@@ -12,11 +12,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSimulation } from '../src/sim/index.js';
+import { type CommandStats, runCommandRoundTrips } from './commands.js';
 import { MachineLoad, machineInfo, sourceInfo, tcpCounters, tcpDelta } from './machine.js';
+import { childPids, ProcessSampler, type WatchedProcess } from './process-sampler.js';
 import { deriveResult, type Mode, type RunResult, ratios, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
 import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
+import { type ClusterServices, type ServicesSnapshot, servicesFigures, startClusterServices } from './services.js';
 import { formatScenarioText, writeBenchmarksMd } from './summary.js';
-import { REPO_ROOT, startTarget, type TargetKind } from './targets.js';
+import { httpText, REPO_ROOT, startTarget, type Target, type TargetKind } from './targets.js';
 
 /** An absolute path inside the repository as a path relative to it; anything else as it is. */
 function repoRelative(arg: string): string {
@@ -41,7 +44,10 @@ const USAGE = `Usage: npm run bench [-- options]
   --help                       this text
 
 Scenarios: (a) TC-E2E-04 12,000 chargers 10 min, (b) 19,000 chargers in one process, (c) flood,
-(d) reconnect storm, (e) idle memory. Each against the baseline responder and the gateway.`;
+(d) reconnect storm, (e) idle memory, each against the baseline responder and the gateway;
+(f) 36,000 chargers on two cluster-mode workers, (g) event publishing with JetStream acknowledgements
+(baseline, embedded bus, cluster mode), (h) command round trip to the same and to another instance.
+(f)-(h) start a private nats-server -js and redis-server (NATS_SERVER_BIN, REDIS_SERVER_BIN to override).`;
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -72,85 +78,200 @@ interface RunContext {
 async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Promise<TargetResult> {
   const settle = p.settleAtSec !== undefined;
   log(`[${p.id} ${kind}] starting ${kind}${settle ? ' with the inspector (for forced GC)' : ''}`);
-  const target = await startTarget(kind, { inspect: settle, nodeArgs: kind === 'gateway' ? ctx.gatewayNodeArgs : [] });
+  const workers = kind === 'cluster' ? (p.clusterWorkers ?? 1) : 1;
+  let services: ClusterServices | null = null;
+  let target: Target | null = null;
   try {
-    log(`[${p.id} ${kind}] pid ${target.pid} on port ${target.port}; ${p.sim.chargers} chargers for ${p.sim.durationSec} s`);
-    const settledBefore = settle ? await settledRss(target.collectGarbage, target.pid) : 0;
+    if (kind === 'cluster') {
+      services = await startClusterServices();
+      log(`[${p.id} ${kind}] private nats-server (pid ${services.natsPid}) at ${services.natsUrl}, redis-server (pid ${services.redisPid}) at ${services.redisUrl}`);
+    }
+    target = await startTarget(kind, {
+      inspect: settle,
+      nodeArgs: kind === 'baseline' ? [] : ctx.gatewayNodeArgs,
+      ...(services ? { cluster: { natsUrl: services.natsUrl, redisUrl: services.redisUrl, podId: 'bench', workers }, timeoutMs: 60_000 } : {}),
+    });
+    return await loadTarget(kind, p, ctx, target, services, workers);
+  } finally {
+    await target?.stop(5000);
+    await services?.stop();
+  }
+}
 
-    const machine = new MachineLoad();
-    const tcpBefore = tcpCounters();
-    const cpuAtStart = process.cpuUsage();
-    let machineCpuPct: number | null = null;
-    let benchCpuPct = 0;
-    const measureMachine = (): void => {
-      if (machineCpuPct !== null) return;
-      machineCpuPct = machine.cpuPercent();
-      const own = process.cpuUsage(cpuAtStart);
-      benchCpuPct = Math.round(((own.user + own.system) / 1000 / Math.max(1, machine.elapsedSec * 1000)) * 1000) / 10;
-    };
-    const loadTimer = setTimeout(measureMachine, p.sim.durationSec * 1000);
+/** The processes of a cluster deployment: each gateway worker (or the single instance), NATS and Redis. */
+function deploymentProcesses(target: Target, services: ClusterServices, workers: number): WatchedProcess[] {
+  const gateway = workers > 1 ? childPids(target.pid).map((pid, i) => ({ role: `gateway worker ${i + 1}`, pid })) : [{ role: 'gateway', pid: target.pid }];
+  return [...gateway, { role: 'nats-server', pid: services.natsPid }, { role: 'redis-server', pid: services.redisPid }];
+}
 
-    let settledLoaded: Promise<number> | null = null;
-    const settleTimer = settle
+/** Runs the simulator against a started target and derives its result (the target is stopped here, to read its exit). */
+async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, target: Target, services: ClusterServices | null, workers: number): Promise<TargetResult> {
+  const settle = p.settleAtSec !== undefined;
+  log(`[${p.id} ${kind}] pid ${target.pid} on port ${target.port}; ${p.sim.chargers} chargers for ${p.sim.durationSec} s`);
+  const settledBefore = settle ? await settledRss(target.collectGarbage, target.pid) : 0;
+  const sampler = services ? new ProcessSampler(deploymentProcesses(target, services, workers)) : null;
+  sampler?.markLoadStart();
+  const servicesBefore = services ? await services.snapshot() : null;
+  let servicesLoaded: Promise<ServicesSnapshot> | null = null;
+
+  const machine = new MachineLoad();
+  const tcpBefore = tcpCounters();
+  const cpuAtStart = process.cpuUsage();
+  let machineCpuPct: number | null = null;
+  let benchCpuPct = 0;
+  const measureMachine = (): void => {
+    if (machineCpuPct !== null) return;
+    sampler?.markLoaded();
+    // Read while every charger is still connected: Redis then holds each one's claim.
+    servicesLoaded ??= services?.snapshot() ?? null;
+    servicesLoaded?.catch(() => {}); // read below
+    machineCpuPct = machine.cpuPercent();
+    const own = process.cpuUsage(cpuAtStart);
+    benchCpuPct = Math.round(((own.user + own.system) / 1000 / Math.max(1, machine.elapsedSec * 1000)) * 1000) / 10;
+  };
+  const loadTimer = setTimeout(measureMachine, p.sim.durationSec * 1000);
+  let servicesSteadyStart: Promise<ServicesSnapshot> | null = null;
+  const steadyTimer =
+    sampler && services && p.steadyFromSec !== undefined && p.steadyFromSec < p.sim.durationSec
       ? setTimeout(() => {
-          settledLoaded = settledRss(target.collectGarbage, target.pid);
-          settledLoaded.catch(() => {}); // read below
-        }, p.settleAtSec! * 1000)
+          sampler.markSteadyStart();
+          servicesSteadyStart = services.snapshot();
+          servicesSteadyStart.catch(() => {}); // read below
+        }, p.steadyFromSec * 1000)
       : null;
 
-    let report: Awaited<ReturnType<typeof runSimulation>>;
-    try {
-      report = await runSimulation({
-        ...p.sim,
-        url: target.url,
-        serverPid: target.pid,
-        reportEverySec: ctx.mode === 'full' ? 10 : 5,
-        log: (line) => log(`[${p.id} ${kind}] ${line}`),
-        signal: ctx.signal,
-      });
-    } finally {
-      clearTimeout(loadTimer);
-      if (settleTimer) clearTimeout(settleTimer);
-    }
-    measureMachine();
-    const tcp = tcpDelta(tcpBefore, tcpCounters());
+  let settledLoaded: Promise<number> | null = null;
+  const settleTimer = settle
+    ? setTimeout(() => {
+        settledLoaded = settledRss(target.collectGarbage, target.pid);
+        settledLoaded.catch(() => {}); // read below
+      }, p.settleAtSec! * 1000)
+    : null;
 
-    let settled: SettledMemory | null = null;
-    if (settledLoaded) {
-      const loadedMB = await (settledLoaded as Promise<number>);
-      const connections = report.connections.openAtEnd;
-      settled = {
-        beforeMB: settledBefore,
-        loadedMB,
-        connections,
-        perConnectionKB: connections > 0 && loadedMB > settledBefore ? Math.round((((loadedMB - settledBefore) * 1024) / connections) * 100) / 100 : null,
-      };
-    }
-    const alive = target.alive();
-    const exit = await target.stop();
-    if (!alive) log(`[${p.id} ${kind}] the ${kind} process went away during the run:\n${target.output().join('\n')}`);
-    else if (exit.code !== 0) log(`[${p.id} ${kind}] the ${kind} exited with ${exit.signal ?? exit.code} on SIGTERM:\n${target.output().slice(-10).join('\n')}`);
-    return deriveResult(report, {
-      kind,
-      pid: target.pid,
-      exit: { code: exit.code, signal: exit.signal },
-      settled,
-      machineCpuPct,
-      loadAverageBefore: machine.loadAverageBefore,
-      benchCpuPct,
-      tcp,
+  let report: Awaited<ReturnType<typeof runSimulation>>;
+  try {
+    report = await runSimulation({
+      ...p.sim,
+      url: target.url,
+      // Several workers: the primary's own figures would say nothing; the sampler reads each worker.
+      ...(workers > 1 ? {} : { serverPid: target.pid }),
+      reportEverySec: ctx.mode === 'full' ? 10 : 5,
+      log: (line) => log(`[${p.id} ${kind}] ${line}`),
+      signal: ctx.signal,
     });
   } finally {
-    await target.stop(5000);
+    clearTimeout(loadTimer);
+    if (steadyTimer) clearTimeout(steadyTimer);
+    if (settleTimer) clearTimeout(settleTimer);
   }
+  measureMachine();
+  const processes = sampler?.stop();
+  const servicesAtLoad = servicesLoaded ? await (servicesLoaded as Promise<ServicesSnapshot>) : null;
+  const servicesAtSteady = servicesSteadyStart ? await (servicesSteadyStart as Promise<ServicesSnapshot>) : null;
+  const tcp = tcpDelta(tcpBefore, tcpCounters());
+
+  let settled: SettledMemory | null = null;
+  if (settledLoaded) {
+    const loadedMB = await (settledLoaded as Promise<number>);
+    const connections = report.connections.openAtEnd;
+    settled = {
+      beforeMB: settledBefore,
+      loadedMB,
+      connections,
+      perConnectionKB: connections > 0 && loadedMB > settledBefore ? Math.round((((loadedMB - settledBefore) * 1024) / connections) * 100) / 100 : null,
+    };
+  }
+  const alive = target.alive();
+  const exit = await target.stop();
+  if (!alive) log(`[${p.id} ${kind}] the ${kind} process went away during the run:\n${target.output().join('\n')}`);
+  else if (exit.code !== 0) log(`[${p.id} ${kind}] the ${kind} exited with ${exit.signal ?? exit.code} on SIGTERM:\n${target.output().slice(-10).join('\n')}`);
+  return deriveResult(report, {
+    kind,
+    pid: target.pid,
+    exit: { code: exit.code, signal: exit.signal },
+    settled,
+    machineCpuPct,
+    loadAverageBefore: machine.loadAverageBefore,
+    benchCpuPct,
+    tcp,
+    ...(servicesBefore && servicesAtLoad ? { services: servicesFigures(servicesBefore, servicesAtLoad) } : {}),
+    ...(servicesAtSteady && servicesAtLoad ? { servicesSteady: servicesFigures(servicesAtSteady, servicesAtLoad) } : {}),
+    ...(processes ? { processes, deployment: { workers, instances: workers > 1 ? Array.from({ length: workers }, (_, i) => `bench-w${i + 1}`) : ['bench'] } } : {}),
+  });
+}
+
+/** `gateway_cluster_command_forwards_total` by outcome, from a Prometheus text page. */
+function forwardCounts(metrics: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of (metrics ?? '').matchAll(/^gateway_cluster_command_forwards_total\{outcome="([^"]+)"\} (\d+)/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+/**
+ * Scenario h: command round trips through one admin API, first against the embedded gateway (chargers on
+ * it), then against two cluster instances A and B (chargers on each, every command sent through A's).
+ */
+async function runCommandScenario(p: ScenarioPlan, ctx: RunContext): Promise<CommandStats[]> {
+  const c = p.commands!;
+  const out: CommandStats[] = [];
+  const common = { chargersPerSide: c.chargersPerSide, commandsPerSide: c.commandsPerSide, perSec: c.perSec, signal: ctx.signal };
+  const embedded = await startTarget('gateway', { nodeArgs: ctx.gatewayNodeArgs });
+  try {
+    log(`[${p.id} gateway] pid ${embedded.pid} on port ${embedded.port}`);
+    out.push(
+      ...(await runCommandRoundTrips({
+        ...common,
+        adminPort: embedded.adminPort,
+        sides: [{ where: 'embedded', url: embedded.url, prefix: 'CMD-E-' }],
+        log: (line) => log(`[${p.id} gateway] ${line}`),
+      })),
+    );
+  } finally {
+    await embedded.stop(5000);
+  }
+  if (ctx.signal.aborted) return out;
+  await sleep(PAUSE_MS);
+  const services = await startClusterServices();
+  const instances: Target[] = [];
+  try {
+    log(`[${p.id} cluster] private nats-server at ${services.natsUrl}, redis-server at ${services.redisUrl}`);
+    for (const podId of ['bench-a', 'bench-b']) {
+      instances.push(
+        await startTarget('cluster', { nodeArgs: ctx.gatewayNodeArgs, cluster: { natsUrl: services.natsUrl, redisUrl: services.redisUrl, podId }, timeoutMs: 60_000 }),
+      );
+    }
+    const [a, b] = instances;
+    log(`[${p.id} cluster] instance A pid ${a.pid} port ${a.port}, instance B pid ${b.pid} port ${b.port}`);
+    const forwardsBefore = forwardCounts(await httpText(a.adminPort, '/metrics'));
+    const stats = await runCommandRoundTrips({
+      ...common,
+      adminPort: a.adminPort,
+      sides: [
+        { where: 'same instance', url: a.url, prefix: 'CMD-A-' },
+        { where: 'other instance', url: b.url, prefix: 'CMD-B-' },
+      ],
+      log: (line) => log(`[${p.id} cluster] ${line}`),
+    });
+    const forwardsAfter = forwardCounts(await httpText(a.adminPort, '/metrics'));
+    const forwards: Record<string, number> = {};
+    for (const [outcome, n] of Object.entries(forwardsAfter)) forwards[outcome] = n - (forwardsBefore[outcome] ?? 0);
+    for (const st of stats) if (st.where === 'other instance') st.forwardsByOutcome = forwards;
+    out.push(...stats);
+  } finally {
+    for (const t of instances) await t.stop(5000);
+    await services.stop();
+  }
+  return out;
 }
 
 function notesFor(s: ScenarioResult): string[] {
   const notes: string[] = [];
-  for (const t of [s.baseline, s.gateway]) {
+  for (const t of [s.baseline, s.gateway, s.cluster ?? null]) {
     if (!t) continue;
     if (t.simulator.bottleneck) {
-      notes.push(`${t.kind}: the simulator was the bottleneck (${t.simulator.notes.join('; ')}); the ${t.kind}'s figures are a lower bound of what it can do`);
+      notes.push(
+        `${t.kind}: the load generator (the simulator), not the server, was the bottleneck (${t.simulator.notes.join('; ')}); the ${t.kind}'s figures are a lower bound of what it can do`,
+      );
     }
     if (t.machine.otherCpuPct !== null && t.machine.otherCpuPct > OTHER_CPU_NOTE) {
       notes.push(`${t.kind}: other processes used ${t.machine.otherCpuPct} % of a core during the load (machine ${t.machine.cpuPct} %): the numbers may be distorted`);
@@ -272,19 +393,28 @@ async function main(): Promise<number> {
       id,
       name: p.name,
       description: p.description,
-      params: { ...rest.sim, ...(p.settleAtSec !== undefined ? { settleAtSec: p.settleAtSec } : {}) },
+      params: {
+        ...(p.commands ? { ...p.commands } : rest.sim),
+        ...(p.settleAtSec !== undefined ? { settleAtSec: p.settleAtSec } : {}),
+        ...(p.clusterWorkers !== undefined ? { clusterWorkers: p.clusterWorkers } : {}),
+      },
       baseline: null,
       gateway: null,
+      ...(p.runs?.includes('cluster') ? { cluster: null } : {}),
       ratios: {},
       targets: [],
       notes: [],
     };
     run.scenarios.push(scenario);
     try {
-      scenario.baseline = await runTarget('baseline', p, ctx);
-      if (!controller.signal.aborted) {
-        await sleep(PAUSE_MS);
-        scenario.gateway = await runTarget('gateway', p, ctx);
+      if (p.commands) scenario.commands = await runCommandScenario(p, ctx);
+      else {
+        const runs = p.runs ?? ['baseline', 'gateway'];
+        for (const [i, kind] of runs.entries()) {
+          if (controller.signal.aborted) break;
+          if (i > 0) await sleep(PAUSE_MS);
+          scenario[kind] = await runTarget(kind, p, ctx);
+        }
       }
     } catch (error) {
       broke = true;
@@ -292,7 +422,7 @@ async function main(): Promise<number> {
       log(`(${id}) failed: ${(error as Error)?.stack ?? String(error)}`);
     }
     scenario.ratios = ratios(scenario.baseline, scenario.gateway);
-    scenario.targets = check(scenario.baseline, scenario.gateway);
+    scenario.targets = check(scenario.baseline, scenario.gateway, scenario.cluster ?? null, scenario.commands ?? []);
     scenario.notes = notesFor(scenario);
     process.stdout.write(`\n${formatScenarioText(scenario)}\n`);
     save();

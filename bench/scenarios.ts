@@ -3,10 +3,14 @@
  * scenario runs the same simulator options against the baseline and then against the gateway.
  */
 import type { SimulationOptions } from '../src/sim/index.js';
+import type { CommandStats } from './commands.js';
 import type { Mode, TargetCheck, TargetResult } from './results.js';
+import type { TargetKind } from './targets.js';
 
-export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e';
-export const SCENARIO_IDS: ScenarioId[] = ['a', 'b', 'c', 'd', 'e'];
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g' | 'h';
+export const SCENARIO_IDS: ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+/** The single-process scenarios: a run holding all of them is "the full run" BENCHMARKS.md leads with. */
+export const CORE_SCENARIO_IDS: ScenarioId[] = ['a', 'b', 'c', 'd', 'e'];
 
 /** Simulator options without what the benchmark fills in per target. */
 export type SimParams = Omit<SimulationOptions, 'url' | 'serverPid' | 'log' | 'signal'> & { chargers: number; durationSec: number };
@@ -22,8 +26,19 @@ export interface ScenarioPlan {
    * and at this second of the load, and read RSS after each.
    */
   settleAtSec?: number;
-  /** Checks the issue's targets on a finished pair of runs. */
-  check(b: TargetResult | null, g: TargetResult | null): TargetCheck[];
+  /** The targets run one after the other (default baseline, then the embedded gateway). */
+  runs?: TargetKind[];
+  /**
+   * Cluster runs: the second of the load from which every charger should be connected (the ramp plus time
+   * to boot); CPU and the services' figures are also reported from there on, as the steady load.
+   */
+  steadyFromSec?: number;
+  /** For `cluster` runs: worker processes of the gateway (`WORKERS`). */
+  clusterWorkers?: number;
+  /** Scenario h: command round trips instead of a simulator load (`sim` then only describes the chargers). */
+  commands?: { chargersPerSide: number; commandsPerSide: number; perSec: number };
+  /** Checks the issue's targets on a finished set of runs. */
+  check(b: TargetResult | null, g: TargetResult | null, c: TargetResult | null, commands: CommandStats[]): TargetCheck[];
 }
 
 /** New connections per second while the fleet comes up (the simulator's default). */
@@ -43,21 +58,21 @@ function rampSec(chargers: number): number {
 
 const fmt = (n: number | null | undefined, unit = ''): string => (n === null || n === undefined ? 'n/a' : `${n}${unit}`);
 
-function held(g: TargetResult | null): TargetCheck {
+function held(g: TargetResult | null, name = 'connections held'): TargetCheck {
   const ok = !!g && g.openAtEnd === g.chargers && g.everConnected === g.chargers && !g.serverGone;
   return {
-    name: 'connections held',
+    name,
     target: '100.00 %',
     value: g ? `${g.heldPct.toFixed(3)} % (${g.openAtEnd}/${g.chargers})` : null,
     pass: ok,
   };
 }
 
-function answered(g: TargetResult | null): TargetCheck {
+function answered(g: TargetResult | null, name = 'CALLs answered'): TargetCheck {
   const k = g?.calls;
   const ok = !!k && k.sent > 0 && k.answered === k.sent - k.cutByDrop;
   return {
-    name: 'CALLs answered',
+    name,
     target: '100.00 %',
     value: k ? `${k.answeredPct.toFixed(3)} % (${k.answered}/${k.sent - k.cutByDrop})` : null,
     pass: ok,
@@ -77,6 +92,21 @@ function ratioCheck(name: string, g: number | null | undefined, b: number | null
     pass: r !== null && (op === '<=' ? r <= limit : r >= limit),
   };
 }
+
+function commandsCompleted(stats: CommandStats[], where: string): TargetCheck {
+  const c = stats.find((x) => x.where === where);
+  return {
+    name: `commands completed (${where})`,
+    target: '100.00 %',
+    value: c
+      ? `${c.sent > 0 ? ((c.completed / c.sent) * 100).toFixed(2) : '0.00'} % (${c.completed}/${c.sent}), p50 ${c.latencyMs.p50} ms, p99 ${c.latencyMs.p99} ms`
+      : null,
+    pass: !!c && c.sent > 0 && c.completed === c.sent,
+  };
+}
+
+/** The chargers the gateway's workers hold in (f): under the 20,000 open files of each worker process. */
+const PER_WORKER = 18_000;
 
 /** The scenario's plan for a mode. */
 export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
@@ -189,6 +219,76 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           ratioCheck('settled RSS per connection', g?.settled?.perConnectionKB, b?.settled?.perConnectionKB, '<=', 1.5, ' KB'),
           held(g),
           noUnexpectedClose(g),
+        ],
+      };
+    }
+    case 'f': {
+      const workers = 2;
+      const chargers = full ? workers * PER_WORKER : 600;
+      const ramp = full ? 600 : 200;
+      const hold = full ? 60 : 20;
+      return {
+        id,
+        name: `cluster capacity: ${chargers.toLocaleString('en-US')} chargers on one machine, WORKERS=${workers}, held ${hold} s`,
+        description:
+          `The gateway in cluster mode with \`WORKERS=${workers}\` (two processes sharing the charger port, each an instance ` +
+          'of its own) against a private `nats-server -js` (storage in a temp dir) and a private `redis-server` that the ' +
+          'benchmark starts on free ports and stops after the run. Each worker process holds its share of the sockets ' +
+          `(${PER_WORKER.toLocaleString('en-US')} at full size) under the 20,000 open-file limit per process; the simulator spreads ` +
+          `its sockets over ${workers} worker processes too. Chargers (protocol mix) ramp in at ${ramp}/s, every connection claimed ` +
+          `in Redis and its \`connected\` event stored in JetStream, then held for ${hold} s at ~6 CALLs/charger/min. ` +
+          'RSS, CPU and open files are read from /proc per gateway worker, for nats-server and for redis-server. No baseline: ' +
+          'one raw responder process cannot hold more than (b) does.',
+        sim: { chargers, protocol: 'mix', durationSec: Math.ceil(chargers / ramp) + 5 + hold, callsPerMinute: 6, rampPerSec: ramp, workers: 2 },
+        runs: ['cluster'],
+        clusterWorkers: workers,
+        steadyFromSec: Math.ceil(chargers / ramp) + 5,
+        check: (_b, _g, c) => [held(c), answered(c), noUnexpectedClose(c)],
+      };
+    }
+    case 'g': {
+      const chargers = full ? 500 : 200;
+      const duration = full ? 45 : 15;
+      return {
+        id,
+        name: `event publishing with JetStream acknowledgements: ${chargers} chargers flooding, ${duration} s, embedded bus vs cluster mode`,
+        description:
+          `The same flood (${chargers} chargers, protocol mix, two simulator workers, each sending its next CALL as soon as the ` +
+          'last is answered) against the raw baseline, the gateway with its embedded bus, and the gateway in cluster mode ' +
+          '(one instance, private NATS and Redis as in (f)), one after the other. In cluster mode an event-policy CALL is ' +
+          'answered only after JetStream acknowledged its events (stored on disk), so CALLs/s and round trips include that ' +
+          "acknowledgement. nats-server and redis-server run on the same two cores: their CPU is reported with the gateway's.",
+        sim: { chargers, protocol: 'mix', durationSec: duration, flood: true, workers: 2, rampPerSec: FLOOD_RAMP, drainSec: 5 },
+        runs: ['baseline', 'gateway', 'cluster'],
+        clusterWorkers: 1,
+        check: (_b, g, c) => [
+          answered(g, 'CALLs answered (embedded bus)'),
+          answered(c, 'CALLs answered (cluster mode)'),
+          noUnexpectedClose(c, 'no unexpected close (cluster mode)'),
+        ],
+      };
+    }
+    case 'h': {
+      const commandsPerSide = full ? 300 : 50;
+      const chargersPerSide = full ? 20 : 5;
+      const perSec = 20;
+      return {
+        id,
+        name: `command round trip: ${commandsPerSide} commands to a charger on the same instance and ${commandsPerSide} to one on another`,
+        description:
+          `Two gateway instances in cluster mode (one process each, POD_IDs \`bench-a\` and \`bench-b\`, private NATS and Redis), ` +
+          `${chargersPerSide} booted OCPP 1.6 chargers on each. ${commandsPerSide} \`ChangeAvailability\` commands to chargers on A and ` +
+          `as many to chargers on B are all sent through A's admin API (\`POST /api/v1/charge-points/{id}/calls\`), alternating, ` +
+          `paced at ${perSec} per second in all; each is timed from the HTTP request to its answer. A command for B's charger ` +
+          'goes A → Redis (owner look-up) → NATS request to B → the charger → back. For reference the same is done against the ' +
+          'embedded gateway (one process, no NATS or Redis). The raw baseline sends no commands, so it has no figure here.',
+        sim: { chargers: chargersPerSide * 2, durationSec: Math.ceil((commandsPerSide * 2) / perSec) },
+        runs: ['gateway', 'cluster'],
+        commands: { chargersPerSide, commandsPerSide, perSec },
+        check: (_b, _g, _c, commands) => [
+          commandsCompleted(commands, 'embedded'),
+          commandsCompleted(commands, 'same instance'),
+          commandsCompleted(commands, 'other instance'),
         ],
       };
     }

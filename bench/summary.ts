@@ -5,9 +5,11 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult, ScenarioResult, TargetResult } from './results.js';
-import { plan, SCENARIO_IDS } from './scenarios.js';
+import { CORE_SCENARIO_IDS, plan, SCENARIO_IDS } from './scenarios.js';
 
 type Row = [label: string, baseline: string, gateway: string, ratio: string];
+/** A table of any width: a header row, then rows of cells. */
+type Table = string[][];
 
 const num = (n: number | null | undefined, digits = 1): string => (n === null || n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits }));
 const ratio = (r: number | null | undefined): string => (r === null || r === undefined ? '-' : `${r.toFixed(2)}x`);
@@ -78,13 +80,112 @@ export function scenarioRows(s: ScenarioResult): Row[] {
   return rows;
 }
 
+const TARGET_LABELS = { baseline: 'baseline', gateway: 'gateway, embedded bus', cluster: 'gateway, cluster mode' } as const;
+
+/** Scenarios f and g: one column per target that ran (baseline, embedded gateway, cluster mode). */
+export function clusterTable(s: ScenarioResult): Table {
+  const present = (['baseline', 'gateway', 'cluster'] as const).filter((k) => s[k]);
+  const ts = present.map((k) => s[k] as TargetResult);
+  const row = (label: string, f: (t: TargetResult) => string): string[] => [label, ...ts.map(f)];
+  const rows: Table = [['', ...present.map((k) => TARGET_LABELS[k])]];
+  const c = s.cluster ?? null;
+  if (c?.deployment) {
+    rows.push(row('gateway processes', (t) => (t.deployment ? `${t.deployment.workers} (${t.deployment.instances.join(', ')})` : t.kind === 'baseline' ? '-' : '1')));
+  }
+  rows.push(row('connections held', (t) => `${t.heldPct.toFixed(3)} % (${t.openAtEnd}/${t.chargers})`));
+  rows.push(row('CALLs answered', (t) => `${t.calls.answeredPct.toFixed(3)} % (${t.calls.answered}/${t.calls.sent - t.calls.cutByDrop})`));
+  rows.push(row('CALLERROR / timed out', (t) => `${t.calls.callErrors} / ${t.calls.timedOut}`));
+  rows.push(row('connect failures / unexpected closes', (t) => `${t.failed} / ${t.unexpectedCloses}`));
+  rows.push(row('all connected after, s', (t) => num(t.allConnectedAfterSec)));
+  rows.push(row('round trip p50 / p99 / p99.9 / max, ms (all)', (t) => latencyCell(t, false)));
+  rows.push(row('round trip p50 / p99 / p99.9 / max, ms (steady)', (t) => latencyCell(t, true)));
+  rows.push(row('CALLs/s', (t) => num(t.callsPerSec, 0)));
+  rows.push(row('msgs/s (both ways)', (t) => num(t.msgsPerSec, 0)));
+  rows.push(row('server CPU, % of one core (all gateway processes)', (t) => num(t.serverCpuPct)));
+  rows.push(row('server RSS before / loaded / peak, MB', (t) => (t.rss ? `${t.rss.beforeMB} / ${t.rss.loadedMB} / ${t.rss.peakMB}` : '-')));
+  for (const proc of c?.processes ?? []) {
+    rows.push(
+      row(`${proc.role}: RSS before / loaded / peak MB, CPU % (steady), open files`, (t) =>
+        t === c
+          ? `${proc.rssBeforeMB} / ${proc.rssLoadedMB} / ${proc.rssPeakMB}, ${num(proc.cpuPct)} %${proc.cpuSteadyPct != null ? ` (${num(proc.cpuSteadyPct)} %)` : ''}, ` +
+            `${proc.openFilesLoaded ?? '-'}${proc.gone ? ' (gone)' : ''}`
+          : '',
+      ),
+    );
+  }
+  const st = c?.services?.stream;
+  if (st) {
+    rows.push(
+      row('events stream at the end of the load: events, bytes, bytes per event, events/s', (t) =>
+        t === c ? `${num(st.messages, 0)}, ${num(st.bytes, 0)}, ${num(st.bytesPerEvent, 0)}, ${num(st.eventsPerSec, 0)}` : '',
+      ),
+    );
+  }
+  const rd = c?.services?.redis;
+  if (rd) {
+    const top = Object.entries(rd.commandCalls)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    rows.push(
+      row('Redis at the end of the load: keys, used memory before / loaded MB, commands/s (top commands)', (t) =>
+        t === c ? `${num(rd.keysLoaded, 0)}, ${rd.usedMemoryBeforeMB} / ${rd.usedMemoryLoadedMB}, ${num(rd.commandsPerSec, 0)} (${top})` : '',
+      ),
+    );
+  }
+  const steady = c?.servicesSteady;
+  if (steady?.stream || steady?.redis) {
+    rows.push(
+      row('steady part only: events/s stored, Redis commands/s', (t) =>
+        t === c ? `${num(steady.stream?.eventsPerSec, 0)}, ${num(steady.redis?.commandsPerSec, 0)}` : '',
+      ),
+    );
+  }
+  rows.push(row('simulator CPU per worker, %', (t) => t.simulator.workerCpuPct.join(', ') + (t.simulator.bottleneck ? ' (bottleneck)' : '')));
+  rows.push(row('machine CPU / other processes, % of one core', (t) => `${num(t.machine.cpuPct)} / ${num(t.machine.otherCpuPct)}`));
+  return rows;
+}
+
+/** Scenario h: one row per place the charger was. */
+export function commandTable(s: ScenarioResult): Table {
+  const rows: Table = [['charger', 'chargers', 'completed / sent', 'round trip p50 / p90 / p99 / max, ms', 'failed (HTTP status: count)', 'forwards counted by A']];
+  for (const c of s.commands ?? []) {
+    const l = c.latencyMs;
+    const failed = Object.entries(c.failedByStatus)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ');
+    const forwards = c.forwardsByOutcome
+      ? Object.entries(c.forwardsByOutcome)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '0'
+      : '-';
+    rows.push([
+      c.where,
+      String(c.chargers),
+      `${c.completed} / ${c.sent}`,
+      l.count ? `${num(l.p50, 2)} / ${num(l.p90, 2)} / ${num(l.p99, 2)} / ${num(l.max, 1)}` : '-',
+      failed || '0',
+      forwards,
+    ]);
+  }
+  return rows;
+}
+
+/** The table a scenario is shown with: baseline against gateway (a-e), per target (f, g), per place (h). */
+function tableOf(s: ScenarioResult): Table {
+  if (s.commands) return commandTable(s);
+  if (s.cluster !== undefined) return clusterTable(s);
+  return [['', 'baseline', 'gateway', 'gateway / baseline'], ...scenarioRows(s)];
+}
+
 /** Plain-text table for the console. */
 export function formatScenarioText(s: ScenarioResult): string {
   const lines = [`(${s.id}) ${s.name}`];
   if (s.error) lines.push(`  ERROR: ${s.error}`);
-  const rows: Row[] = [['', 'baseline', 'gateway', 'gateway/baseline'], ...scenarioRows(s)];
-  const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const r of rows) lines.push(`  ${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}`);
+  const rows = tableOf(s);
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows) lines.push(`  ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  ')}`);
   for (const t of s.targets) lines.push(`  ${t.pass ? 'PASS' : 'MISS'} ${t.name}: ${t.value ?? 'n/a'} (target ${t.target})`);
   for (const n of s.notes) lines.push(`  note: ${n}`);
   return lines.join('\n');
@@ -95,8 +196,9 @@ const cell = (text: string): string => text.replace(/\|/g, '\\|');
 function scenarioMarkdown(s: ScenarioResult): string {
   const lines = [`### (${s.id}) ${s.name}`, ''];
   if (s.error) lines.push(`**The scenario did not complete:** ${cell(s.error)}`, '');
-  lines.push('| | baseline | gateway | gateway / baseline |', '|---|---|---|---|');
-  for (const r of scenarioRows(s)) lines.push(`| ${r.map(cell).join(' | ')} |`);
+  const [header, ...rows] = tableOf(s);
+  lines.push(`|${header.map((h) => (h === '' ? ' ' : ` ${cell(h)} `)).join('|')}|`, `|${header.map(() => '---|').join('')}`);
+  for (const r of rows) lines.push(`| ${r.map(cell).join(' | ')} |`);
   lines.push('');
   for (const n of s.notes) lines.push(`- ${cell(n)}`);
   if (s.notes.length) lines.push('');
@@ -136,10 +238,11 @@ function runMarkdown(run: RunResult | null, mode: 'full' | 'quick', file: string
 
 /**
  * The newest complete (not interrupted) run of a mode in the results folder, with its file name. With
- * `allScenarios`, only runs that cover every scenario count, so re-running one scenario does not hide the rest.
+ * `allScenarios`, only runs that cover every single-process scenario (a-e) count, so re-running one scenario,
+ * or running the cluster scenarios alone, does not hide the rest.
  */
 function latest(dir: string, mode: 'full' | 'quick', allScenarios = false): { run: RunResult; file: string } | null {
-  return runsOf(dir, mode).find((r) => !allScenarios || SCENARIO_IDS.every((id) => r.run.scenarios.some((s) => s.id === id))) ?? null;
+  return runsOf(dir, mode).find((r) => !allScenarios || CORE_SCENARIO_IDS.every((id) => r.run.scenarios.some((s) => s.id === id))) ?? null;
 }
 
 /** Every complete run of a mode, newest first. */
@@ -176,6 +279,11 @@ function methodMarkdown(): string {
     '- **gateway**: `node dist/src/main.js` with its built-in defaults (an empty `CONFIG_DIR`): strict JSON-schema ' +
       'validation of every CALL, events published on the embedded bus and acknowledged before the charger is answered, ' +
       'the keepalive sweep, admin API and metrics on; `LOG_LEVEL=warn`, `SHUTDOWN_DRAIN_MS=0`.',
+    '- **gateway, cluster mode** (scenarios f-h): the same, plus `NATS_URL`, `REDIS_URL` and `POD_ID` pointing at a ' +
+      'private `nats-server -js` (storage in a temp dir) and a private `redis-server` (no persistence) that the benchmark ' +
+      'starts on free ports for each target run and stops after it, and `WORKERS` where the scenario says. Events are ' +
+      'stored in JetStream before a charger is answered; each connection is claimed in Redis. NATS and Redis share the ' +
+      "machine's two cores with the gateway and the simulator; their RSS and CPU are reported per process.",
     '',
     'Both face exactly the same simulator options. Measuring the baseline minutes apart on the same machine turns every ' +
       "figure into a ratio that says what the gateway's own work costs, largely independent of how fast or how busy the " +
@@ -200,11 +308,14 @@ function methodMarkdown(): string {
     const full = plan(id, 'full');
     const quick = plan(id, 'quick');
     const upTo = quick.sim.endAfterStormSec !== undefined ? 'at most ' : '';
-    lines.push(`- **(${id}) ${full.name}** [quick: ${quick.sim.chargers.toLocaleString('en-US')} chargers, ${upTo}${quick.sim.durationSec} s]. ` + `${full.description}`);
+    const size = quick.commands
+      ? `${quick.commands.commandsPerSide} commands per side to ${quick.commands.chargersPerSide} chargers each`
+      : `${quick.sim.chargers.toLocaleString('en-US')} chargers, ${upTo}${quick.sim.durationSec} s`;
+    lines.push(`- **(${id}) ${full.name}** [quick: ${size}]. ` + `${full.description}`);
   }
   lines.push(
     '',
-    'Reproduce: `npm run bench` (every scenario, about 40 minutes), `npm run bench -- --quick` (a few minutes), ' +
+    'Reproduce: `npm run bench` (every scenario, about 50 minutes), `npm run bench -- --quick` (a few minutes), ' +
       '`npm run bench -- --scenario a,c` to pick scenarios. Each run writes `bench/results/<ISO date>-<full|quick>.json` ' +
       "(machine, commit, exact command, every number and the simulator's full reports) and rewrites this file from the " +
       'latest full and quick runs. `npm run bench -- --gateway-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles ' +
@@ -221,14 +332,20 @@ function methodMarkdown(): string {
 /** Rewrites BENCHMARKS.md from the results folder, with the hand-written findings of `analysisFile` when it exists. */
 export function writeBenchmarksMd(resultsDir: string, outFile: string, analysisFile?: string): void {
   const full = latest(resultsDir, 'full', true);
-  const quick = latest(resultsDir, 'quick');
-  // Full-size re-runs of some scenarios after the latest complete run (after a fix), shown in their own sections.
-  const reruns =
-    full === null
-      ? []
-      : runsOf(resultsDir, 'full')
-          .filter((r) => Date.parse(r.run.startedAt) > Date.parse(full.run.startedAt))
-          .reverse();
+  const quick = latest(resultsDir, 'quick', true) ?? latest(resultsDir, 'quick');
+  // Runs of some scenarios after the latest run of all of a-e (a re-run after a fix, the cluster
+  // scenarios alone), shown in their own sections, oldest first.
+  const later = (mode: 'full' | 'quick', main: { run: RunResult } | null): Array<{ run: RunResult; file: string }> =>
+    runsOf(resultsDir, mode)
+      .filter((r) => main !== null && Date.parse(r.run.startedAt) > Date.parse(main.run.startedAt))
+      .reverse();
+  const section = (r: { run: RunResult; file: string }, mode: 'full' | 'quick'): string => {
+    const ids = r.run.scenarios.map((sc) => `(${sc.id})`).join(', ');
+    const rerun = r.run.scenarios.every((sc) => CORE_SCENARIO_IDS.includes(sc.id as (typeof CORE_SCENARIO_IDS)[number]));
+    const title =
+      mode === 'full' ? (rerun ? `## Full-size re-run of scenario ${ids} after the full run` : `## Full-size run of scenario ${ids}`) : `## Quick run of scenario ${ids}`;
+    return runMarkdown(r.run, mode, `bench/results/${r.file}`).replace(mode === 'full' ? '## Latest full run' : '## Latest quick run', title);
+  };
   const analysis = analysisFile && existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8').trim() + '\n' : '';
   const text = [
     '# Benchmarks',
@@ -237,13 +354,9 @@ export function writeBenchmarksMd(resultsDir: string, outFile: string, analysisF
     '`bench/analysis.md`, not this file. What is measured and how: [Method](#method); what limits the gateway: [Findings](#findings).',
     '',
     runMarkdown(full?.run ?? null, 'full', full ? `bench/results/${full.file}` : null),
-    ...reruns.map((r) =>
-      runMarkdown(r.run, 'full', `bench/results/${r.file}`).replace(
-        '## Latest full run',
-        `## Full-size re-run of scenario ${r.run.scenarios.map((sc) => `(${sc.id})`).join(', ')} after the full run`,
-      ),
-    ),
+    ...later('full', full).map((r) => section(r, 'full')),
     runMarkdown(quick?.run ?? null, 'quick', quick ? `bench/results/${quick.file}` : null),
+    ...later('quick', quick).map((r) => section(r, 'quick')),
     analysis,
     methodMarkdown(),
   ].join('\n');

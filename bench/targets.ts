@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
-export type TargetKind = 'baseline' | 'gateway';
+/** `cluster`: the gateway in cluster mode (NATS + Redis given in `StartOptions.cluster`), possibly with several workers. */
+export type TargetKind = 'baseline' | 'gateway' | 'cluster';
 
 /** The repository root (this file runs from dist/bench/). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -30,6 +31,8 @@ export interface StartOptions {
   nodeArgs?: string[];
   /** How long to wait for readiness. */
   timeoutMs?: number;
+  /** For `cluster`: the services, the instance id and the number of worker processes (`WORKERS`). */
+  cluster?: { natsUrl: string; redisUrl: string; podId: string; workers?: number };
 }
 
 export interface Target {
@@ -40,6 +43,8 @@ export interface Target {
   url: string;
   /** The environment given to the process beyond PATH (for the results). */
   env: Record<string, string>;
+  /** The admin API's port (0 for the baseline). */
+  adminPort: number;
   argv: string[];
   /** Last lines of the process's stderr and stdout, for a note when something went wrong. */
   output(): string[];
@@ -77,6 +82,24 @@ function httpStatus(port: number, path: string): Promise<number> {
   });
 }
 
+/** GET over HTTP; the body when the answer is 200, else null. */
+export function httpText(port: number, path: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve(res.statusCode === 200 ? body : null));
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
 const OUTPUT_LINES = 40;
 
 /** Starts one target and resolves once it accepts chargers. */
@@ -87,7 +110,7 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
   const args: string[] = [];
   if (options.inspect) args.push('--inspect=127.0.0.1:0');
   args.push(...(options.nodeArgs ?? []));
-  if (kind === 'gateway') {
+  if (kind === 'gateway' || kind === 'cluster') {
     const configDir = await mkdtemp(join(tmpdir(), 'bench-gw-config-'));
     const stateDir = await mkdtemp(join(tmpdir(), 'bench-gw-state-'));
     cleanups.push(
@@ -105,6 +128,11 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
       LOG_LEVEL: 'warn',
       SHUTDOWN_DRAIN_MS: '0',
     });
+    if (kind === 'cluster') {
+      const c = options.cluster;
+      if (!c) throw new Error('a cluster target needs StartOptions.cluster');
+      Object.assign(env, { NATS_URL: c.natsUrl, REDIS_URL: c.redisUrl, POD_ID: c.podId, WORKERS: String(c.workers ?? 1) });
+    }
     args.push(GATEWAY_MAIN);
   } else {
     args.push(RESPONDER, '--port', String(port), '--host', '127.0.0.1');
@@ -179,18 +207,26 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
       void exited.then(({ code, signal }) => finish(new Error(`${kind} exited (${signal ?? code}) before it was ready:\n${output.join('\n')}`)));
       // The baseline prints `listening <port>`; the gateway logs "gateway accepting chargers" at
       // info, which LOG_LEVEL=warn hides, so its admin /readyz (up after the charger listener) says it.
+      // With several workers the first worker's /readyz says nothing of the others: the primary's
+      // `gateway_workers_ready` gauge on /metrics counts them.
+      const workers = kind === 'cluster' ? (options.cluster?.workers ?? 1) : 1;
       onStdout = (line) => {
         if (kind === 'baseline' && /^listening \d+/.test(line)) finish();
-        if (kind === 'gateway' && line.includes('"gateway accepting chargers"')) finish();
+        if (kind !== 'baseline' && workers === 1 && line.includes('"gateway accepting chargers"')) finish();
       };
       const poll = setInterval(() => {
         if (Date.now() > deadline) {
           finish(new Error(`${kind} was not ready within ${timeoutMs} ms:\n${output.join('\n')}`));
           return;
         }
-        if (kind === 'gateway') {
+        if (kind !== 'baseline' && workers === 1) {
           void httpStatus(Number(env.ADMIN_PORT), '/readyz').then((status) => {
             if (status === 200) finish();
+          });
+        } else if (kind !== 'baseline') {
+          void httpText(Number(env.ADMIN_PORT), '/metrics').then((text) => {
+            const m = /^gateway_workers_ready(?:\{[^}]*\})? (\d+)/m.exec(text ?? '');
+            if (m && Number(m[1]) >= workers) finish();
           });
         }
       }, 100);
@@ -211,6 +247,7 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
     port,
     url: `ws://127.0.0.1:${port}/ocpp`,
     env,
+    adminPort: env.ADMIN_PORT ? Number(env.ADMIN_PORT) : 0,
     argv: [process.execPath, ...args],
     output: () => [...output],
     alive: () => !ended,

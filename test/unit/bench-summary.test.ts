@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { latencyOf } from '../../bench/commands.js';
+import { type ServicesSnapshot, servicesFigures } from '../../bench/services.js';
+import { writeBenchmarksMd } from '../../bench/summary.js';
+import { REPO_ROOT } from '../../bench/targets.js';
+
+describe('benchmark: figures of the cluster services', () => {
+  it('turns two snapshots into events/s, bytes per event, Redis commands/s and the commands run in between', () => {
+    const before: ServicesSnapshot = {
+      atMs: 10_000,
+      stream: { name: 'OCPP_EVENTS', messages: 1_000, bytes: 600_000 },
+      redis: { keys: 2, usedMemoryBytes: 1_048_576, commandsProcessed: 500, commandCalls: { evalsha: 10, info: 3 } },
+    };
+    const loaded: ServicesSnapshot = {
+      atMs: 20_000,
+      stream: { name: 'OCPP_EVENTS', messages: 5_000, bytes: 3_500_000 },
+      redis: { keys: 2_002, usedMemoryBytes: 3_145_728, commandsProcessed: 10_500, commandCalls: { evalsha: 1_010, info: 3, pexpire: 2_000 } },
+    };
+    assert.deepEqual(servicesFigures(before, loaded), {
+      stream: { name: 'OCPP_EVENTS', messages: 5_000, bytes: 3_500_000, bytesPerEvent: 700, eventsPerSec: 400 },
+      redis: { keysLoaded: 2_002, usedMemoryBeforeMB: 1, usedMemoryLoadedMB: 3, commandsPerSec: 1_000, commandCalls: { evalsha: 1_000, pexpire: 2_000 } },
+    });
+  });
+
+  it('leaves out what could not be read', () => {
+    const none: ServicesSnapshot = { atMs: 0, stream: null, redis: null };
+    assert.deepEqual(servicesFigures(none, { ...none, atMs: 1000 }), { stream: null, redis: null });
+  });
+});
+
+describe('benchmark: command round-trip percentiles', () => {
+  it('takes the nearest rank of the sorted samples', () => {
+    const samples = Array.from({ length: 100 }, (_, i) => 100 - i); // 100 .. 1, unsorted on purpose
+    assert.deepEqual(latencyOf(samples), { count: 100, p50: 50, p90: 90, p99: 99, p999: 100, max: 100 });
+  });
+
+  it('is all zeros without samples', () => {
+    assert.deepEqual(latencyOf([]), { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 });
+  });
+});
+
+describe('benchmark: BENCHMARKS.md from the results folder', () => {
+  const results = join(REPO_ROOT, 'bench', 'results');
+  const CORE_FULL = '2026-11-27T23-37-16Z-full.json';
+  const CORE_QUICK = '2026-11-27T23-28-07Z-quick.json';
+  const CLUSTER_QUICK = '2026-12-01T15-51-06Z-quick.json';
+
+  function render(files: string[]): string {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-summary-'));
+    try {
+      for (const f of files) copyFileSync(join(results, f), join(dir, f));
+      const out = join(dir, 'BENCHMARKS.md');
+      writeBenchmarksMd(dir, out);
+      return readFileSync(out, 'utf8');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('leads with the newest run of scenarios a-e and shows a later run of the cluster scenarios in a section of its own', () => {
+    const text = render([CORE_FULL, CORE_QUICK, CLUSTER_QUICK]);
+    const headings = text.split('\n').filter((l) => l.startsWith('## '));
+    assert.deepEqual(headings, ['## Latest full run', '## Latest quick run', '## Quick run of scenario (f), (g), (h)', '## Method']);
+    const quickSection = text.slice(text.indexOf('## Latest quick run'), text.indexOf('## Quick run of scenario'));
+    assert.ok(quickSection.includes(`- Results: \`bench/results/${CORE_QUICK}\``));
+    const clusterSection = text.slice(text.indexOf('## Quick run of scenario'), text.indexOf('## Method'));
+    assert.ok(clusterSection.includes(`- Results: \`bench/results/${CLUSTER_QUICK}\``));
+  });
+
+  it('keeps the baseline/gateway table of a-e, and gives (g) a column per target and (h) a row per place', () => {
+    const text = render([CORE_FULL, CORE_QUICK, CLUSTER_QUICK]);
+    const lines = text.split('\n');
+    const after = (heading: string, n: number): string[] => {
+      const i = lines.findIndex((l) => l.startsWith(heading));
+      assert.ok(i >= 0, `no ${heading}`);
+      return lines.slice(i + 2, i + 2 + n);
+    };
+    assert.deepEqual(after('### (a) ', 2), ['| | baseline | gateway | gateway / baseline |', '|---|---|---|---|']);
+    assert.deepEqual(after('### (g) ', 2), ['| | baseline | gateway, embedded bus | gateway, cluster mode |', '|---|---|---|---|']);
+    assert.deepEqual(after('### (h) ', 5), [
+      '| charger | chargers | completed / sent | round trip p50 / p90 / p99 / max, ms | failed (HTTP status: count) | forwards counted by A |',
+      '|---|---|---|---|---|---|',
+      '| embedded | 5 | 50 / 50 | 1.75 / 2.08 / 4.56 / 4.6 | 0 | - |',
+      '| same instance | 5 | 50 / 50 | 1.91 / 2.55 / 4.56 / 4.6 | 0 | - |',
+      '| other instance | 5 | 50 / 50 | 3.91 / 4.95 / 6.4 / 6.4 | 0 | forwarded 50 |',
+    ]);
+  });
+});
