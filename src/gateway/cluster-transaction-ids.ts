@@ -8,7 +8,8 @@
  * caller that finds every reserved id gone (a burst larger than a block, or Redis slower than the burst) waits.
  * A reservation that failed (Redis unreachable) is retried by the next caller without an id, who sees its error.
  */
-import type { Registry, TransactionIdBlock } from '../registry/types.js';
+import type { Registry } from '../registry/types.js';
+import { type IdBlock, ReservedIdBlocks } from './reserved-id-blocks.js';
 import { DEFAULT_BLOCK_SIZE, type TransactionIdSource } from './transaction-ids.js';
 
 export interface ClusterTransactionIdsOptions {
@@ -23,21 +24,13 @@ export interface ClusterTransactionIdsOptions {
   above?: number;
 }
 
-export class ClusterTransactionIds implements TransactionIdSource {
-  private nextId = 1;
-  /** The last id of the block in use; nextId > blockEnd when it is used up. */
-  private blockEnd = 0;
-  /** The block reserved ahead, none of its ids handed out yet. */
-  private spare: TransactionIdBlock | undefined;
-  private reserving: Promise<void> | undefined;
-  private closed = false;
+export class ClusterTransactionIds extends ReservedIdBlocks implements TransactionIdSource {
   private readonly registry: Pick<Registry, 'reserveTransactionIds'>;
-  private readonly blockSize: number;
   private readonly above: number;
 
   private constructor(options: ClusterTransactionIdsOptions) {
+    super(options.blockSize ?? DEFAULT_BLOCK_SIZE);
     this.registry = options.registry;
-    this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
     this.above = options.above ?? 0;
   }
 
@@ -49,76 +42,17 @@ export class ClusterTransactionIds implements TransactionIdSource {
     const ids = new ClusterTransactionIds(options);
     // Checked by the registry too; failing here names the setting before anything is reserved.
     if (!Number.isSafeInteger(ids.blockSize) || ids.blockSize < 1) throw new RangeError(`transactionId block size must be a positive integer, got ${ids.blockSize}`);
-    const block = await ids.registry.reserveTransactionIds(2 * ids.blockSize, ids.above);
-    ids.nextId = block.from;
-    ids.blockEnd = Math.min(block.from + ids.blockSize - 1, block.to);
-    if (ids.blockEnd < block.to) ids.spare = { from: ids.blockEnd + 1, to: block.to };
+    await ids.reserveFirstBlocks();
     return ids;
   }
 
-  next(): number | Promise<number> {
-    const id = this.take();
-    return id !== undefined ? id : this.nextAfterReservation();
+  /** The registry never answers "none left": an exhausted range rejects with its TransactionIdsExhaustedError. */
+  protected exhaustedError(): Error {
+    return new Error('no transactionId can be reserved any more');
   }
 
-  /** Ids that can be handed out now without asking the registry (the block in use and the spare). */
-  get idsAtHand(): number {
-    if (this.closed) return 0;
-    return Math.max(0, this.blockEnd - this.nextId + 1) + (this.spare ? this.spare.to - this.spare.from + 1 : 0);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      await this.reserving;
-    } catch {
-      // A failed reservation handed nothing out.
-    }
-  }
-
-  private take(): number | undefined {
-    if (this.closed) return undefined;
-    if (this.nextId > this.blockEnd) {
-      const spare = this.spare;
-      if (spare === undefined) return undefined;
-      this.spare = undefined;
-      this.nextId = spare.from;
-      this.blockEnd = spare.to;
-    }
-    const id = this.nextId++;
-    // The spare came into use: reserve the one after it while this block lasts.
-    if (this.spare === undefined) this.reserveAhead();
-    return id;
-  }
-
-  private async nextAfterReservation(): Promise<number> {
-    for (;;) {
-      if (this.closed) throw new Error('transactionId source is closed');
-      const id = this.take();
-      if (id !== undefined) return id;
-      // Every waiter loops back: the new block may already be drained by earlier waiters. An exhausted
-      // range rejects here with the registry's TransactionIdsExhaustedError.
-      await (this.reserving ?? this.startReservation());
-    }
-  }
-
-  private reserveAhead(): void {
-    if (this.reserving !== undefined || this.spare !== undefined || this.closed) return;
-    // Not lost: the next caller without an id retries and gets the error.
-    this.startReservation().catch(() => {});
-  }
-
-  private startReservation(): Promise<void> {
-    const reserving = this.registry
-      .reserveTransactionIds(this.blockSize, this.above)
-      .then((block) => {
-        if (!this.closed) this.spare = block;
-      })
-      .finally(() => {
-        if (this.reserving === reserving) this.reserving = undefined;
-      });
-    this.reserving = reserving;
-    return reserving;
+  protected async reserve(size: number): Promise<IdBlock> {
+    const block = await this.registry.reserveTransactionIds(size, this.above);
+    return { first: block.from, last: block.to };
   }
 }

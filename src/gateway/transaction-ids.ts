@@ -19,6 +19,7 @@
  */
 import { type FileHandle, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { type IdBlock, ReservedIdBlocks } from './reserved-id-blocks.js';
 
 /** 1.6 transactionId is a JSON integer; chargers commonly store it as a signed 32-bit value. */
 export const MAX_TRANSACTION_ID = 2_147_483_647;
@@ -50,31 +51,17 @@ export interface TransactionIdSource {
 const openFiles = new Set<string>();
 
 /** A durably reserved run of ids, first to last inclusive. */
-interface Block {
-  first: number;
-  last: number;
-}
 
-export class TransactionIdAllocator implements TransactionIdSource {
-  /** The next id to hand out from the block in use. */
-  private nextId = 1;
-  /** The last id of the block in use; nextId > blockEnd when it is used up. */
-  private blockEnd = 0;
-  /** The block reserved ahead, durable on disk, none of its ids handed out yet. */
-  private spare: Block | undefined;
+export class TransactionIdAllocator extends ReservedIdBlocks implements TransactionIdSource {
   /** The highest id reserved so far (the mark this allocator last wrote, or read at open). */
   private reservedThrough: number;
-  /** The reservation in progress; rejects when it failed (the background caller ignores that, waiters see it). */
-  private reserving: Promise<void> | undefined;
-  /** No id above reservedThrough can be reserved any more. */
-  private exhausted = false;
-  private closed = false;
 
   private constructor(
     private readonly file: string,
-    private readonly blockSize: number,
+    blockSize: number,
     storedMark: number,
   ) {
+    super(blockSize);
     // Nothing is handed out until a block above the stored mark has been durably reserved.
     this.reservedThrough = storedMark;
   }
@@ -101,98 +88,25 @@ export class TransactionIdAllocator implements TransactionIdSource {
     }
   }
 
-  /**
-   * A fresh transactionId: the id itself while a reserved one is at hand (no promise, no tick lost), else a
-   * promise of one once the next block is durable. Never throws; failures come as a rejected promise.
-   */
-  next(): number | Promise<number> {
-    const id = this.take();
-    return id !== undefined ? id : this.nextAfterReservation();
-  }
-
-  /** Ids that can be handed out now without waiting for the disk (the block in use and the spare). */
-  get idsAtHand(): number {
-    if (this.closed) return 0;
-    return Math.max(0, this.blockEnd - this.nextId + 1) + (this.spare ? this.spare.last - this.spare.first + 1 : 0);
-  }
-
   /** Stop handing out ids. The unused rest of the reserved blocks is given up, never reused. */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
     try {
-      await this.reserving;
-    } catch {
-      // A failed reservation handed nothing out; there is nothing left to protect.
+      await super.close();
     } finally {
       openFiles.delete(this.file);
     }
   }
 
-  /** An id from the block in use or the spare one; undefined when none is at hand. */
-  private take(): number | undefined {
-    if (this.closed) return undefined;
-    if (this.nextId > this.blockEnd) {
-      const spare = this.spare;
-      if (spare === undefined) return undefined;
-      this.spare = undefined;
-      this.nextId = spare.first;
-      this.blockEnd = spare.last;
-    }
-    const id = this.nextId++;
-    // The spare came into use: reserve the one after it while this block lasts.
-    if (this.spare === undefined) this.reserveAhead();
-    return id;
-  }
-
-  private async nextAfterReservation(): Promise<number> {
-    for (;;) {
-      if (this.closed) throw new Error('transactionId allocator is closed');
-      const id = this.take();
-      if (id !== undefined) return id;
-      if (this.exhausted) throw new TransactionIdsExhaustedError(this.file);
-      // Every waiter loops back: the new block may already be drained by earlier waiters.
-      await (this.reserving ?? this.startReservation());
-    }
-  }
-
-  /** Starts reserving the next block unless one is reserved, on its way, or impossible. */
-  private reserveAhead(): void {
-    if (this.reserving !== undefined || this.spare !== undefined || this.exhausted || this.closed) return;
-    // A failure here is not lost: the next caller without an id retries the reservation and gets the error.
-    this.startReservation().catch(() => {});
-  }
-
-  private startReservation(): Promise<void> {
-    const reserving = this.reserveBlock().finally(() => {
-      if (this.reserving === reserving) this.reserving = undefined;
-    });
-    this.reserving = reserving;
-    return reserving;
-  }
-
-  /** One write reserves the block in use and the spare after it. */
-  private async reserveFirstBlocks(): Promise<void> {
-    const block = await this.reserve(2 * this.blockSize);
-    if (block === undefined) return;
-    this.nextId = block.first;
-    this.blockEnd = Math.min(block.first + this.blockSize - 1, block.last);
-    if (this.blockEnd < block.last) this.spare = { first: this.blockEnd + 1, last: block.last };
-  }
-
-  private async reserveBlock(): Promise<void> {
-    const block = await this.reserve(this.blockSize);
-    if (block !== undefined && !this.closed) this.spare = block;
+  protected exhaustedError(): Error {
+    return new TransactionIdsExhaustedError(this.file);
   }
 
   /** Moves the durable mark past `size` more ids (fewer at the top of the range); undefined when none are left. */
-  private async reserve(size: number): Promise<Block | undefined> {
+  protected async reserve(size: number): Promise<IdBlock | undefined> {
     // Re-read the mark: if anything moved it past what we reserved, start above it rather than overlap.
     const from = Math.max(this.reservedThrough, await readMark(this.file));
-    if (from >= MAX_TRANSACTION_ID) {
-      this.exhausted = true;
-      return undefined;
-    }
+    if (from >= MAX_TRANSACTION_ID) return undefined;
     const to = Math.min(from + size, MAX_TRANSACTION_ID);
     await writeMarkDurably(this.file, to);
     // Only now, with the mark safe on disk, do the block's ids become available.
