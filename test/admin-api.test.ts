@@ -5,12 +5,11 @@
  */
 
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { type AdminServer, startAdminServer } from '../src/admin/admin-server.js';
 import { SUBJECTS } from '../src/bus/types.js';
 import { type BackendApp, startBackendApp } from './helpers/backend-app.js';
-import { metricSample, readMetrics, SseStream } from './helpers/backend-http.js';
+import { metricSample, openRawStream, parseSseFrames, readMetrics, SseStream } from './helpers/backend-http.js';
 import { type GatewayHarness, startGateway, waitUntil } from './helpers/gateway-harness.js';
 import { OcppClient } from './helpers/ocpp-client.js';
 
@@ -432,37 +431,6 @@ describe('admin API with a bearer token', () => {
   });
 });
 
-/** A raw SSE client whose socket can be paused, to play a consumer that does not keep up. */
-function openRawStream(port: number): Promise<{ text: () => string; pause: () => void; resume: () => void; ended: Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/api/v1/events', agent: false });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      const ended = new Promise<void>((done) => res.on('close', () => done()));
-      resolve({ text: () => text, pause: () => res.socket.pause(), resume: () => res.socket.resume(), ended });
-    });
-    req.end();
-  });
-}
-
-function parseFrames(text: string): Array<{ id?: string; event?: string; data?: any }> {
-  return text
-    .split('\n\n')
-    .filter((block) => block.split('\n').some((l) => l.startsWith('data:')))
-    .map((block) => {
-      const frame: { id?: string; event?: string; data?: any } = {};
-      for (const line of block.split('\n')) {
-        if (line.startsWith('id: ')) frame.id = line.slice(4);
-        else if (line.startsWith('event: ')) frame.event = line.slice(7);
-        else if (line.startsWith('data: ')) frame.data = JSON.parse(line.slice(6));
-      }
-      return frame;
-    });
-}
-
 describe('event streams under load and at shutdown', () => {
   let harness: GatewayHarness;
   let admin: AdminServer;
@@ -496,7 +464,7 @@ describe('event streams under load and at shutdown', () => {
     stream.resume();
     await stream.ended;
 
-    const frames = parseFrames(stream.text());
+    const frames = parseSseFrames(stream.text());
     const last = frames.at(-1)!;
     assert.equal(last.event, 'overflow', 'the final event says why the stream ended');
     const events = frames.slice(0, -1);

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type AdminServer, startAdminServer } from '../src/admin/admin-server.js';
@@ -15,7 +14,7 @@ import { JetStreamEventFeed, subjectFilter } from '../src/admin/jetstream-event-
 import { NatsBus } from '../src/bus/nats-bus.js';
 import { natsSubjects } from '../src/bus/nats-subjects.js';
 import type { GatewayEvent } from '../src/events/envelope.js';
-import { SseStream } from './helpers/backend-http.js';
+import { openRawStream, parseSseFrames, SseStream } from './helpers/backend-http.js';
 import { type GatewayHarness, startGateway, waitUntil } from './helpers/gateway-harness.js';
 import { connectTo, deleteStream, readStream, SHARED_NATS_URL, sharedNatsSkipReason, uniqueNames } from './helpers/nats-server.js';
 
@@ -202,7 +201,7 @@ describe('admin event stream from the JetStream events stream', { skip }, () => 
     await raw.ended;
 
     const seq = await sequences(stream);
-    const frames = parseFrames(raw.text());
+    const frames = parseSseFrames(raw.text());
     const last = frames.at(-1);
     assert.equal(last?.event, 'overflow');
     const delivered = frames.slice(0, -1);
@@ -244,36 +243,3 @@ test('the consumer filters on the server when the query fits one subject (NATS 2
   ];
   for (const [spec, expected] of cases) assert.equal(subjectFilter(subjects, spec), expected, JSON.stringify(spec));
 });
-
-/** A raw SSE client whose socket can be paused, to play a consumer that does not keep up. */
-function openRawStream(port: number): Promise<{ text: () => string; pause: () => void; resume: () => void; ended: Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/api/v1/events', agent: false });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      const ended = new Promise<void>((done) => res.on('close', () => done()));
-      resolve({ text: () => text, pause: () => res.socket.pause(), resume: () => res.socket.resume(), ended });
-    });
-    req.end();
-  });
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: the frames' data are the events the test published
-function parseFrames(text: string): Array<{ id?: string; event?: string; data?: any }> {
-  return text
-    .split('\n\n')
-    .filter((block) => block.split('\n').some((l) => l.startsWith('data:')))
-    .map((block) => {
-      // biome-ignore lint/suspicious/noExplicitAny: as above
-      const frame: { id?: string; event?: string; data?: any } = {};
-      for (const line of block.split('\n')) {
-        if (line.startsWith('id: ')) frame.id = line.slice(4);
-        else if (line.startsWith('event: ')) frame.event = line.slice(7);
-        else if (line.startsWith('data: ')) frame.data = JSON.parse(line.slice(6));
-      }
-      return frame;
-    });
-}

@@ -4,47 +4,15 @@
  * DataTransfers while an SSE client stops reading; the stream ends with `overflow` long before the event bound.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { describe, it } from 'node:test';
 import { startBackendApp } from './helpers/backend-app.js';
-import { metricSample, readMetrics } from './helpers/backend-http.js';
+import { metricSample, openRawStream, parseSseFrames, readMetrics } from './helpers/backend-http.js';
 import { waitUntil } from './helpers/gateway-harness.js';
 import { expectResult } from './helpers/ocpp-assert.js';
 import { OcppClient } from './helpers/ocpp-client.js';
 
 const BUFFER_BYTES = 1024 * 1024;
 const BUFFER_EVENTS = 10_000;
-
-/** A raw SSE client whose socket can be paused, to play a consumer that does not keep up. */
-function openRawStream(port: number, path: string): Promise<{ text: () => string; pause: () => void; resume: () => void; ended: Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      const ended = new Promise<void>((done) => res.on('close', () => done()));
-      resolve({ text: () => text, pause: () => res.socket.pause(), resume: () => res.socket.resume(), ended });
-    });
-    req.end();
-  });
-}
-
-function parseFrames(text: string): Array<{ id?: string; event?: string; data?: any }> {
-  return text
-    .split('\n\n')
-    .filter((block) => block.split('\n').some((l) => l.startsWith('data:')))
-    .map((block) => {
-      const frame: { id?: string; event?: string; data?: any } = {};
-      for (const line of block.split('\n')) {
-        if (line.startsWith('id: ')) frame.id = line.slice(4);
-        else if (line.startsWith('event: ')) frame.event = line.slice(7);
-        else if (line.startsWith('data: ')) frame.data = JSON.parse(line.slice(6));
-      }
-      return frame;
-    });
-}
 
 describe('event stream buffer bounded in bytes', () => {
   it('a client that stops reading while 512 KB DataTransfers flow is ended with overflow at admin.sseBufferBytes, counted once, after a gapless prefix', async () => {
@@ -70,7 +38,7 @@ describe('event stream buffer bounded in bytes', () => {
 
       stream.resume();
       await stream.ended;
-      const frames = parseFrames(stream.text());
+      const frames = parseSseFrames(stream.text());
       const last = frames.at(-1)!;
       assert.equal(last.event, 'overflow', 'the final event says why the stream ended');
       assert.equal(last.data.bufferBytes, BUFFER_BYTES);

@@ -203,7 +203,7 @@ const chargersSchema = z
     maxRemembered: int(1, 10_000_000, 100_000),
     /**
      * Entries (connector statuses, transactions, kept answers, refusals) that chargers which left may hold in all;
-     * beyond it the one gone longest is forgotten. A record costs about 0.4 KB plus 0.15 KB an entry, so the
+     * beyond it the one gone longest is forgotten. A record costs about 0.45 KB plus 0.14 KB an entry (bench/charger-memory-size.ts), so the
      * default holds a fleet's worth of ordinary chargers while a client inventing identities that each report
      * dozens of connectors cannot make the process hold more than some 30 MB for them.
      */

@@ -235,3 +235,37 @@ export class SseStream {
     await this.ended;
   }
 }
+
+/** A raw SSE client whose socket can be paused, to play a consumer that does not keep up. */
+export function openRawStream(port: number, path = '/api/v1/events'): Promise<{ text: () => string; pause: () => void; resume: () => void; ended: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      const ended = new Promise<void>((done) => res.on('close', () => done()));
+      resolve({ text: () => text, pause: () => res.socket.pause(), resume: () => res.socket.resume(), ended });
+    });
+    req.end();
+  });
+}
+
+/** The SSE frames in raw stream text that carry data, with their id, event name and parsed data. */
+// biome-ignore lint/suspicious/noExplicitAny: the frames' data are whatever events the test published
+export function parseSseFrames(text: string): Array<{ id?: string; event?: string; data?: any }> {
+  return text
+    .split('\n\n')
+    .filter((block) => block.split('\n').some((l) => l.startsWith('data:')))
+    .map((block) => {
+      // biome-ignore lint/suspicious/noExplicitAny: as above
+      const frame: { id?: string; event?: string; data?: any } = {};
+      for (const line of block.split('\n')) {
+        if (line.startsWith('id: ')) frame.id = line.slice(4);
+        else if (line.startsWith('event: ')) frame.event = line.slice(7);
+        else if (line.startsWith('data: ')) frame.data = JSON.parse(line.slice(6));
+      }
+      return frame;
+    });
+}
