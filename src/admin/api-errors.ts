@@ -31,6 +31,8 @@ export const COMMAND_FAILURE_STATUS: Record<CallFailureCode, number> = {
   INVALID_COMMAND_PAYLOAD: 400,
   QUEUE_FULL: 429,
   CALL_ERROR: 502,
+  // The charger answered, but its compatibility profile validates that answer strictly and it broke the schema.
+  INVALID_RESPONSE: 502,
   TIMEOUT: 504,
 };
 

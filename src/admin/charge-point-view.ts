@@ -24,6 +24,8 @@ export interface ChargePointDetailView extends ChargePointView {
   transactions: OpenTransaction[];
   /** The last CALLs the schema refused, oldest first: why a charger never registers, at a glance. */
   refusals: Array<{ at: string; action: string; errorCode: string; paths: Array<{ path: string; keyword: string }> }>;
+  /** Its compatibility profile and why it has it. */
+  compat?: { profile: string; reason: string; model?: { vendor?: string; model?: string } };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -60,6 +62,20 @@ export function chargePointDetailView(session: ChargerSession): ChargePointDetai
     connectors: sortedConnectors(memory.statuses()),
     transactions: memory.openTransactions(),
     refusals: session.charger.refusals.map((r) => ({ at: iso(r.at), action: r.action, errorCode: r.errorCode, paths: r.paths })),
+    ...compatView(session),
+  };
+}
+
+function compatView(session: ChargerSession): Pick<ChargePointDetailView, 'compat'> {
+  const choice = session.compat;
+  if (choice === undefined) return {};
+  const model = choice.reason === 'model' ? (session.charger.compatModel ?? session.charger.boot) : undefined;
+  return {
+    compat: {
+      profile: choice.profile.name,
+      reason: choice.reason,
+      ...(model !== undefined ? { model: { vendor: model.vendor, model: model.model } } : {}),
+    },
   };
 }
 

@@ -114,6 +114,24 @@ export const ChargePointDetailSchema = {
     connectors: { type: 'array', items: { $ref: 'ConnectorStatus#' }, description: 'Connector statuses as last reported (also before a reconnect)' },
     transactions: { type: 'array', items: { $ref: 'OpenTransaction#' }, description: 'Open transactions as last reported (also before a reconnect)' },
     refusals: { type: 'array', items: { $ref: 'SchemaRefusal#' }, description: 'The last few CALLs the schema refused, oldest first' },
+    compat: {
+      type: 'object',
+      required: ['profile', 'reason'],
+      description: 'The compatibility profile that applies to this charger (README "Compatibility profiles")',
+      properties: {
+        profile: { type: 'string' },
+        reason: {
+          type: 'string',
+          enum: ['charger', 'model', 'default'],
+          description: 'charger: named for this identity in compat.chargers; model: a compat.models rule matched its vendor/model; default: compat.default',
+        },
+        model: {
+          type: 'object',
+          description: 'The vendor/model the rule matched (reason model)',
+          properties: { vendor: { type: 'string' }, model: { type: 'string' } },
+        },
+      },
+    },
   },
 } as const;
 

@@ -45,6 +45,7 @@ const ENVIRONMENT: Record<string, string> = {
   NATS_MAX_IN_FLIGHT: 'cluster.maxInFlight',
   OWNERSHIP_TTL_MS: 'cluster.ownershipTtlMs',
   EVICT_TIMEOUT_MS: 'cluster.evictTimeoutMs',
+  COMPAT_PROFILE_DEFAULT: 'compat.default',
 };
 
 export interface LoadOptions {

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { compatSchema } from '../compat/compat-config.js';
 import { SHUTDOWN_RESERVE_MS } from './shutdown-budget.js';
 
 /**
@@ -264,6 +265,8 @@ export const configSchema = z
     instance: instanceSchema,
     chargers: chargersSchema,
     cluster: clusterSchema,
+    /** Compatibility profiles for firmware quirks, per charger or per model (README "Compatibility profiles"). */
+    compat: compatSchema,
     profile: z.string().optional(),
   })
   .strict()

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ChargerModel } from '../compat/selection.js';
 import { ConnectorMemory, type ConnectorMemorySnapshot } from '../events/index.js';
 import type { JsonObject } from '../ocpp/framing.js';
 import type { SchemaRefusal } from '../ocpp/inbound-check.js';
@@ -36,6 +37,11 @@ type StartAnswer = JsonObject | Promise<JsonObject>;
 
 export class ChargerRecord {
   boot: BootInfo | undefined;
+  /**
+   * Vendor and model of the charger's last BootNotification as read before validation: its compatibility profile
+   * is matched on them, also when that BootNotification was refused, and again when it reconnects without one.
+   */
+  compatModel: ChargerModel | undefined;
   readonly connectors: ConnectorMemory;
   /** Live sessions holding this record (a replaced one may still be closing beside its successor). */
   sessions = 0;
@@ -104,12 +110,22 @@ export class ChargerRecord {
   toSnapshot(): ChargerSnapshot {
     const answers: Array<[string, JsonObject]> = [];
     for (const [key, answer] of this.startAnswers ?? []) if (!(answer instanceof Promise)) answers.push([key, answer]);
-    return { identity: this.identity, boot: this.boot ?? null, connectors: this.connectors.snapshot(), startAnswers: answers };
+    return {
+      identity: this.identity,
+      boot: this.boot ?? null,
+      connectors: this.connectors.snapshot(),
+      startAnswers: answers,
+      ...(this.compatModel !== undefined ? { compatModel: this.compatModel } : {}),
+    };
   }
 
   restore(snapshot: ChargerSnapshot): void {
     if (isObject(snapshot.boot) && typeof snapshot.boot.at === 'number') this.boot = snapshot.boot;
     if (isObject(snapshot.connectors)) this.connectors.restore(snapshot.connectors);
+    if (isObject(snapshot.compatModel)) {
+      const { vendor, model } = snapshot.compatModel;
+      this.compatModel = { vendor: typeof vendor === 'string' ? vendor : undefined, model: typeof model === 'string' ? model : undefined };
+    }
     if (Array.isArray(snapshot.startAnswers)) {
       for (const entry of snapshot.startAnswers) {
         if (Array.isArray(entry) && typeof entry[0] === 'string' && isObject(entry[1])) this.rememberStartAnswer(entry[0], entry[1]);
@@ -124,6 +140,8 @@ export interface ChargerSnapshot {
   boot: BootInfo | null;
   connectors: ConnectorMemorySnapshot;
   startAnswers: Array<[string, JsonObject]>;
+  /** Vendor/model its compatibility profile was matched on (absent in files written before profiles existed). */
+  compatModel?: ChargerModel;
 }
 
 export interface ChargerMemoryOptions {

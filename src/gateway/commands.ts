@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { CallFailure, type CallFailureCode } from '../ocpp/call-failure.js';
 import { isActionAllowed } from '../ocpp/catalogue.js';
-import type { OcppValidator } from '../ocpp/validation.js';
+import type { OcppValidator, SchemaViolation } from '../ocpp/validation.js';
 import type { OcppVersion } from '../ocpp/versions.js';
 import type { ChargerSession } from './session.js';
 import type { SessionTable } from './session-table.js';
@@ -46,6 +46,12 @@ export interface CommandForwarder {
   forward(request: CommandRequest & { commandId: string }): Promise<{ offline: string } | { result: CommandResult } | { error: CommandError }>;
 }
 
+/**
+ * Judges a charger's answer to a command (its compatibility profile: repairs, then a mode per action): null when
+ * it is fine or not checked; otherwise the schema breach and whether it is refused (`strict`) or only logged.
+ */
+export type AnswerCheck = (session: ChargerSession, action: string, response: Record<string, unknown>) => { mode: string; violation: SchemaViolation } | null;
+
 export interface CommandObserver {
   /** Every outcome, for the `command.response` event and the metrics. */
   commandFinished(result: CommandResult, session: ChargerSession | undefined, request: CommandRequest): void;
@@ -63,6 +69,10 @@ export class CommandService {
     private readonly log: Logger,
     private readonly maxTimeoutMs = 600_000,
     private readonly forwarder?: CommandForwarder,
+    private readonly checkAnswer: AnswerCheck = (session, action, response) => {
+      const violation = this.validators[session.protocol].validateResponse(action, response);
+      return violation === null ? null : { mode: 'log', violation };
+    },
   ) {}
 
   /**
@@ -120,11 +130,15 @@ export class CommandService {
     const timeoutMs = request.timeoutMs === undefined ? undefined : Math.min(Math.max(1, request.timeoutMs), this.maxTimeoutMs);
     try {
       const response = await session.rpc.call(request.action, request.payload, timeoutMs);
-      const responseViolation = this.validators[version].validateResponse(request.action, response);
-      if (responseViolation !== null) {
+      const verdict = this.checkAnswer(session, request.action, response);
+      if (verdict !== null && verdict.mode === 'strict') {
+        // The charger's profile wants its answers exact: the backend is told the answer is unusable, and why.
+        return reject({ code: 'INVALID_RESPONSE', message: `the charger's answer breaks the schema: ${verdict.violation.message}`, errors: verdict.violation.errors });
+      }
+      if (verdict !== null) {
         // The charger has acted; the backend still deserves its answer, flagged in the log.
         this.log.warn(
-          { chargePointId: session.identity, action: request.action, errors: responseViolation.errors },
+          { chargePointId: session.identity, action: request.action, errors: verdict.violation.errors },
           'charger answered a command with a payload that breaks the schema',
         );
       }

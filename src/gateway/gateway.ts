@@ -7,6 +7,7 @@ import { decodeSubjectToken } from '../bus/subject-token.js';
 import { type Bus, SUBJECTS, type Subscription } from '../bus/types.js';
 import type { ClusterServices } from '../cluster/cluster-services.js';
 import { ClusterCommandForwarder } from '../cluster/command-forwarder.js';
+import { CompatService } from '../compat/compat-service.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { DrainBudget } from '../config/shutdown-budget.js';
 import { commandResponseEvent, connectedEvent, disconnectedEvent } from '../events/index.js';
@@ -85,6 +86,8 @@ export class Gateway {
   readonly commands: CommandService;
   /** What the gateway knows of each charger beyond its connection; see charger-memory.ts. */
   readonly chargers: ChargerMemory;
+  /** Compatibility profiles: each charger's, applied to its CALLs, answers and CALLERRORs. */
+  readonly compat: CompatService;
   /** Per-message warnings of the CALL path: one line per key and interval. */
   private readonly warnings: RateLimitedLog;
   /**
@@ -119,6 +122,7 @@ export class Gateway {
     this.chargers = new ChargerMemory({ ...config.chargers, onSize: (size) => this.metrics.chargersRemembered.set(size) });
     if (saved !== undefined) this.chargers.restore(saved.chargers, saved.savedAt);
     this.validators = createValidators();
+    this.compat = new CompatService(config.compat, this.validators, this.metrics, log);
     const protocolMetrics = new ProtocolMetrics(this.metrics);
     this.keepalive = new KeepaliveSweep({
       ...config.keepalive,
@@ -143,7 +147,15 @@ export class Gateway {
     });
     const forwarder =
       cluster === undefined ? undefined : new ClusterCommandForwarder(bus, cluster.registry, cluster.instanceId, config.ocpp.callTimeoutMs, this.metrics, warnings);
-    this.commands = new CommandService(this.sessions, this.validators, { commandFinished: (r, s, q) => this.onCommandFinished(r, s, q) }, log, undefined, forwarder);
+    this.commands = new CommandService(
+      this.sessions,
+      this.validators,
+      { commandFinished: (r, s, q) => this.onCommandFinished(r, s, q) },
+      log,
+      undefined,
+      forwarder,
+      (session, action, response) => this.compat.checkAnswer(session, this.validators, action, response),
+    );
 
     const rpc: RpcShared<ChargerSession> = {
       log,
@@ -167,9 +179,12 @@ export class Gateway {
         warnings: this.warnings,
         identityOf: (session) => session.identity,
         refused: (session, refusal) => session.charger.rememberRefusal(refusal),
+        profileFor: (session, version, action, payload) => this.compat.profileFor(session, version, action, payload),
       }),
       nextMessageId: messageIdSource(),
       identityOf: (session) => session.identity,
+      errorSpellingOf: (session) => this.compat.spellingOf(session),
+      readCallError: (session, version, frame) => this.compat.readCallError(session, version, frame),
     };
     this.environment = {
       gatewayId: this.id,
@@ -337,6 +352,7 @@ export class Gateway {
   private accept(socket: WebSocket, charger: AdmittedCharger): ChargerSession {
     const record = this.chargers.attach(charger.identity);
     const session = new ChargerSession(charger.identity, charger.protocol, charger.remoteAddress, charger.acceptSequence, socket, this.environment, record);
+    this.compat.attach(session);
     this.metrics.connections.labels(charger.protocol).inc();
     const current = this.sessions.get(charger.identity);
     if (current !== undefined && current.acceptSequence > charger.acceptSequence) {
@@ -433,6 +449,7 @@ export class Gateway {
     this.sessions.release(session);
     this.release(session);
     this.chargers.detach(session.charger);
+    this.compat.detach(session);
     this.metrics.connections.labels(session.protocol).dec();
     this.metrics.disconnects.labels(session.closeCause).inc();
     if (!session.claimed) return;

@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import type { CompatChoice } from '../compat/selection.js';
 import type { EventContext } from '../events/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RpcEndpoint } from '../ocpp/rpc-endpoint.js';
@@ -52,6 +53,8 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
   epoch: number | undefined;
   /** Cluster mode: settles when the claim (and the eviction of the previous owner) is done; CALLs wait for it. */
   ownership: Promise<void> | undefined;
+  /** The compatibility profile that applies to this connection, and why (set on accept, changed by a BootNotification). */
+  compat: CompatChoice | undefined;
   private context: EventContext | undefined;
 
   constructor(

@@ -140,6 +140,18 @@ export function createMetrics() {
       labelNames: ['action', 'outcome'],
       ...r,
     }),
+    compatProfileChargers: new Gauge({
+      name: 'gateway_compat_profile_chargers',
+      help: 'Connected chargers by the compatibility profile that applies to them (README "Compatibility profiles")',
+      labelNames: ['profile'],
+      ...r,
+    }),
+    compatTolerancesApplied: new Counter({
+      name: 'gateway_compat_tolerances_applied_total',
+      help: "Charger messages a compatibility profile's tolerance changed or let through, by profile and tolerance",
+      labelNames: ['profile', 'tolerance'],
+      ...r,
+    }),
   };
 }
 

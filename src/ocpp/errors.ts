@@ -44,6 +44,24 @@ export function wireErrorCode(version: OcppVersion, reason: OcppErrorReason): st
   return version === 'ocpp1.6' ? V16[reason] : V201[reason];
 }
 
+/**
+ * Whose spelling a 1.6 charger gets for the two codes the versions spell differently: the 1.6 spec's own
+ * (`FormationViolation`, `OccurenceConstraintViolation`, the default) or 2.0.1's (`FormatViolation`,
+ * `OccurrenceConstraintViolation`), for firmware that only knows the latter. Other codes are the version's.
+ */
+export type ErrorCodeSpelling = OcppVersion;
+
+const V16_SPELLED_AS_201: Partial<Record<OcppErrorReason, string>> = {
+  format: 'FormatViolation',
+  occurrence: 'OccurrenceConstraintViolation',
+};
+
+/** The wire error code for a reason on a charger of `version`, in the chosen spelling (see ErrorCodeSpelling). */
+export function spelledErrorCode(version: OcppVersion, reason: OcppErrorReason, spelling: ErrorCodeSpelling): string {
+  if (version === 'ocpp1.6' && spelling === 'ocpp2.0.1') return V16_SPELLED_AS_201[reason] ?? V16[reason];
+  return wireErrorCode(version, reason);
+}
+
 /** A failure to be answered to the charger as a CALLERROR. */
 export class OcppCallError extends Error {
   constructor(
@@ -56,7 +74,7 @@ export class OcppCallError extends Error {
   }
 }
 
-const ALL_CODES: ReadonlySet<string> = new Set([...Object.values(V16), ...Object.values(V201), 'ProtocolError']);
+const ALL_CODES: ReadonlySet<string> = new Set([...Object.values(V16), ...Object.values(V201), 'ProtocolError', 'OccurrenceConstraintViolation']);
 
 /** Whether a code is one OCPP 1.6 or 2.0.1 defines; chargers' other codes are counted together. */
 export function isKnownErrorCode(code: string): boolean {

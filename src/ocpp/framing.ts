@@ -35,6 +35,8 @@ export interface CallErrorFrame {
   errorCode: string;
   errorDescription: string;
   errorDetails: JsonObject;
+  /** errorDetails was present but not an object (OCPP-J wants one); it is then `{ text: <what was sent> }`. */
+  detailsNotObject?: true;
 }
 /**
  * A frame that is not usable OCPP-J. `answer` is set when the frame is (or may be) a CALL whose id could be
@@ -150,6 +152,7 @@ export function parseFrame(text: string): InboundFrame {
       // Firmware that sends something else here meant no description; its text form could be anything.
       errorDescription: typeof errorDescription === 'string' ? errorDescription : '',
       errorDetails: isObject(errorDetails) ? errorDetails : errorDetails === undefined ? {} : { text: errorDetails },
+      ...(isObject(errorDetails) || errorDetails === undefined ? {} : { detailsNotObject: true as const }),
     };
   }
 

@@ -1,12 +1,24 @@
-import type { GatewayConfig } from '../config/schema.js';
+import type { GatewayConfig, ValidationMode } from '../config/schema.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { actionDirection } from './catalogue.js';
-import { wireErrorCode } from './errors.js';
+import { type ErrorCodeSpelling, spelledErrorCode } from './errors.js';
 import type { JsonObject } from './framing.js';
 import type { ProtocolMetrics } from './protocol-metrics.js';
 import type { InboundCheckFailure } from './rpc-shared.js';
 import type { OcppValidator, SchemaViolation } from './validation.js';
 import type { OcppVersion } from './versions.js';
+
+/**
+ * What a charger's compatibility profile changes in the check (see src/compat): repairs applied before
+ * validation, its own mode per action (undefined: the fleet-wide policy), relaxed schemas, and the spelling of
+ * the CALLERROR codes it is told.
+ */
+export interface InboundProfile {
+  callMode(action: string): ValidationMode | undefined;
+  validator(version: OcppVersion): OcppValidator;
+  repairCall(version: OcppVersion, action: string, payload: JsonObject): void;
+  readonly callErrorSpelling: ErrorCodeSpelling;
+}
 
 /** The `ocpp.validation` config: a default mode and per-action overrides (e.g. a fleet breaking CiString20). */
 export type ValidationPolicy = GatewayConfig['ocpp']['validation'];
@@ -27,6 +39,11 @@ export interface InboundCheckHooks<Owner> {
   identityOf(owner: Owner): string;
   /** Told of every CALL the schema refused, e.g. to keep the charger's last refusals for the admin API. */
   refused?(owner: Owner, refusal: SchemaRefusal): void;
+  /**
+   * The charger's compatibility profile for this CALL. Asked before anything else is read from the payload, so a
+   * BootNotification can choose the profile that then judges it.
+   */
+  profileFor?(owner: Owner, version: OcppVersion, action: string, payload: JsonObject): InboundProfile | undefined;
 }
 
 /** Paths named per refusal, and their length: the path of an unknown property is the charger's own text. */
@@ -58,9 +75,12 @@ export function createInboundCheck<Owner>(
     if (direction !== 'chargerToCentral') {
       return { reason: 'notSupported', message: `${action} is sent by the central system, not by a charge point` };
     }
-    const mode = modes.get(action) ?? policy.default;
+    const profile = hooks.profileFor?.(owner, version, action, payload);
+    // Tolerances run whatever the mode: they are what the charger is taken to have meant, events included.
+    profile?.repairCall(version, action, payload);
+    const mode = profile?.callMode(action) ?? modes.get(action) ?? policy.default;
     if (mode === 'off') return null;
-    const violation = validators[version].validateRequest(action, payload);
+    const violation = (profile?.validator(version) ?? validators[version]).validateRequest(action, payload);
     if (violation === null) return null;
     metrics.validationFailure(action, 'request', mode);
     const paths = failingPaths(violation);
@@ -74,7 +94,7 @@ export function createInboundCheck<Owner>(
       return null;
     }
     const identity = hooks.identityOf(owner);
-    const errorCode = wireErrorCode(version, violation.reason);
+    const errorCode = spelledErrorCode(version, violation.reason, profile?.callErrorSpelling ?? version);
     hooks.refused?.(owner, { at: Date.now(), action, errorCode, paths });
     warnings.write(
       'warn',

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { CallFailure } from './call-failure.js';
-import { OcppCallError, type OcppErrorReason, wireErrorCode } from './errors.js';
+import { OcppCallError, type OcppErrorReason, spelledErrorCode } from './errors.js';
 import { type CallFrame, type JsonObject, parseFrame, serializeCall, serializeCallError, serializeCallResult } from './framing.js';
 import type { RpcShared } from './rpc-shared.js';
 import type { OcppVersion } from './versions.js';
@@ -79,12 +79,12 @@ export class RpcEndpoint<Owner = unknown> {
       case 'result':
         this.settle(frame.messageId, (call) => call.resolve(frame.payload));
         return;
-      case 'error':
-        this.shared.metrics.callErrorReceived(frame.errorCode);
-        this.settle(frame.messageId, (call) =>
-          call.reject(new CallFailure('CALL_ERROR', frame.errorDescription || frame.errorCode, frame.errorCode, frame.errorDetails)),
-        );
+      case 'error': {
+        const { errorCode, errorDetails } = this.shared.readCallError?.(this.owner, this.version, frame) ?? frame;
+        this.shared.metrics.callErrorReceived(errorCode);
+        this.settle(frame.messageId, (call) => call.reject(new CallFailure('CALL_ERROR', frame.errorDescription || errorCode, errorCode, errorDetails)));
         return;
+      }
       case 'invalid':
         this.shared.metrics.malformed(frame.problem);
         this.shared.warnings.write(
@@ -235,7 +235,7 @@ export class RpcEndpoint<Owner = unknown> {
   }
 
   private sendError(messageId: string, reason: OcppErrorReason, description: string, details: JsonObject = {}): void {
-    const code = wireErrorCode(this.version, reason);
+    const code = spelledErrorCode(this.version, reason, this.shared.errorSpellingOf?.(this.owner) ?? this.version);
     this.shared.metrics.callErrorSent(code);
     this.sink.sendText(serializeCallError(messageId, code, description, details));
   }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
-import type { OcppErrorReason } from './errors.js';
-import type { JsonObject } from './framing.js';
+import type { ErrorCodeSpelling, OcppErrorReason } from './errors.js';
+import type { CallErrorFrame, JsonObject } from './framing.js';
 import type { ProtocolMetrics } from './protocol-metrics.js';
 import type { OcppVersion } from './versions.js';
 
@@ -33,5 +33,9 @@ export interface RpcShared<Owner> {
   /** null when the CALL may be handled; otherwise the CALLERROR it gets. `owner` is the connection's owner. */
   checkInboundCall(version: OcppVersion, action: string, payload: JsonObject, owner: Owner): InboundCheckFailure | null;
   nextMessageId(): string;
+  /** The spelling of the CALLERROR codes this charger gets (its compatibility profile); the version's by default. */
+  errorSpellingOf?(owner: Owner): ErrorCodeSpelling;
+  /** How a charger's CALLERROR answering a gateway CALL is read (its compatibility profile); as sent by default. */
+  readCallError?(owner: Owner, version: OcppVersion, frame: CallErrorFrame): { errorCode: string; errorDetails: JsonObject };
   identityOf(owner: Owner): string;
 }

@@ -69,6 +69,54 @@ export function createValidators(): Record<OcppVersion, OcppValidator> {
   return (compiled = result);
 }
 
+/** The Ajv every schema of the gateway is compiled with; one per version (or per relaxed set). */
+function newAjv(): Ajv {
+  const ajv = new Ajv({
+    // The official schemas carry vendor keywords (javaType), `additionalItems` beside a
+    // single `items` schema, and other things strict mode rejects.
+    strict: false,
+    // The first error is enough to answer the charger, and stopping early is faster.
+    allErrors: false,
+    // 1.6 decimals are `multipleOf: 0.1`; without a tolerance 32.3 fails (32.3 / 0.1 is not whole).
+    multipleOfPrecision: 9,
+    // The schema files are trusted data; checking them against the meta-schema only slows start-up.
+    validateSchema: false,
+  });
+  addFormats(ajv, ['date-time', 'uri']);
+  return ajv;
+}
+
+/** A replacement schema for one action's request or response (a compatibility profile's relaxation). */
+export interface SchemaOverride {
+  action: string;
+  kind: 'request' | 'response';
+  schema: Record<string, unknown>;
+}
+
+/**
+ * A validator that checks the overridden actions against their replacement schemas and every other one with
+ * `base`: a compatibility profile that widens one field costs one compiled schema, not a copy of the version.
+ */
+export function createRelaxedValidator(base: OcppValidator, overrides: readonly SchemaOverride[]): OcppValidator {
+  if (overrides.length === 0) return base;
+  const ajv = newAjv();
+  const requests = new Map<string, ValidateFunction>();
+  const responses = new Map<string, ValidateFunction>();
+  for (const o of overrides) (o.kind === 'request' ? requests : responses).set(o.action, ajv.compile(withoutId(o.schema)));
+  const { version } = base;
+  return {
+    version,
+    validateRequest: (action, payload) => {
+      const own = requests.get(action);
+      return own === undefined ? base.validateRequest(action, payload) : check(own, version, action, 'request', payload);
+    },
+    validateResponse: (action, payload) => {
+      const own = responses.get(action);
+      return own === undefined ? base.validateResponse(action, payload) : check(own, version, action, 'response', payload);
+    },
+  };
+}
+
 class SchemaValidator implements OcppValidator {
   private readonly requests = new Map<string, ValidateFunction>();
   private readonly responses = new Map<string, ValidateFunction>();
@@ -78,18 +126,7 @@ class SchemaValidator implements OcppValidator {
     table: SchemaTable,
   ) {
     // One Ajv per version keeps the versions' definitions (same names, different shapes) apart.
-    const ajv = new Ajv({
-      // The official schemas carry vendor keywords (javaType), `additionalItems` beside a
-      // single `items` schema, and other things strict mode rejects.
-      strict: false,
-      // The first error is enough to answer the charger, and stopping early is faster.
-      allErrors: false,
-      // 1.6 decimals are `multipleOf: 0.1`; without a tolerance 32.3 fails (32.3 / 0.1 is not whole).
-      multipleOfPrecision: 9,
-      // The schema files are trusted data; checking them against the meta-schema only slows start-up.
-      validateSchema: false,
-    });
-    addFormats(ajv, ['date-time', 'uri']);
+    const ajv = newAjv();
     for (const [action, schemas] of table) {
       this.requests.set(action, ajv.compile(withoutId(schemas.request)));
       this.responses.set(action, ajv.compile(withoutId(schemas.response)));
@@ -110,7 +147,7 @@ class SchemaValidator implements OcppValidator {
  * library refuses to serialise. Every `$ref` in them is local (`#/definitions/...`), so the ids
  * carry nothing the compiled code needs and are dropped.
  */
-function withoutId(schema: JsonSchema): Record<string, unknown> {
+function withoutId(schema: JsonSchema | Record<string, unknown>): Record<string, unknown> {
   const { $id: _id, ...rest } = schema;
   return rest;
 }
