@@ -45,9 +45,10 @@ export function wireErrorCode(version: OcppVersion, reason: OcppErrorReason): st
 }
 
 /**
- * Whose spelling a 1.6 charger gets for the two codes the versions spell differently: the 1.6 spec's own
- * (`FormationViolation`, `OccurenceConstraintViolation`, the default) or 2.0.1's (`FormatViolation`,
- * `OccurrenceConstraintViolation`), for firmware that only knows the latter. Other codes are the version's.
+ * Which spelling a 1.6 charger gets for the two codes spelled more than one way: the 1.6 spec's own
+ * (`FormationViolation`, `OccurenceConstraintViolation`, the default), or the 2.0.1-style `FormatViolation` with
+ * the corrected `OccurrenceConstraintViolation`, which some firmware and libraries expect (they resend a message
+ * for ever when they do not recognise the code). Other codes are the version's.
  */
 export type ErrorCodeSpelling = OcppVersion;
 
