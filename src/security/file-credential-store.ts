@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { CredentialRecord } from './credential-store.js';
 import { assertWritable, CredentialStoreError, type ManagedCredentialStore, parseStoredRecord, storedForm } from './credential-record.js';
+import type { CredentialRecord } from './credential-store.js';
 
 export const DEFAULT_CREDENTIALS_FILE = 'data/credentials.json';
 /** How often a lookup may look at the file again; a rotation takes effect within this. */

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import type { CredentialRecord } from './credential-store.js';
 import { assertWritable, CredentialStoreError, type ManagedCredentialStore, parseStoredRecord, storedForm } from './credential-record.js';
+import type { CredentialRecord } from './credential-store.js';
 
 export const DEFAULT_CREDENTIALS_KEY = 'ocpp:credentials';
 /**
