@@ -54,7 +54,7 @@ function decode(encoded: unknown): ScryptParams | undefined {
   if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
   const [, n, r, p, salt, hash] = parts;
   if (!SMALL_INTEGER.test(n) || !SMALL_INTEGER.test(r) || !SMALL_INTEGER.test(p)) return undefined;
-  if (!BASE64.test(salt) || !BASE64.test(hash)) return undefined;
+  if (!BASE64.test(salt) || !BASE64.test(hash) || salt.length % 4 !== 0 || hash.length % 4 !== 0) return undefined;
   const params: ScryptParams = { N: Number(n), r: Number(r), p: Number(p), salt: Buffer.from(salt, 'base64'), hash: Buffer.from(hash, 'base64') };
   const nIsPowerOfTwo = params.N >= 2 && (params.N & (params.N - 1)) === 0;
   if (!nIsPowerOfTwo || params.N > 2 ** MAX_LOG2_N || params.r > MAX_R || params.p > MAX_P) return undefined;

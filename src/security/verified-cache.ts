@@ -27,6 +27,7 @@ export class VerifiedCredentialsCache {
 
   /** True when exactly these credentials verified against exactly this stored hash before (and were not evicted). */
   has(identity: string, password: string, encodedHash: string): boolean {
+    if (!unambiguous(identity, encodedHash)) return false;
     const key = this.key(identity, password, encodedHash);
     if (!this.entries.has(key)) return false;
     this.entries.delete(key);
@@ -36,7 +37,7 @@ export class VerifiedCredentialsCache {
 
   /** Call after a successful verify only. */
   remember(identity: string, password: string, encodedHash: string): void {
-    if (this.maxEntries === 0) return;
+    if (this.maxEntries === 0 || !unambiguous(identity, encodedHash)) return;
     const key = this.key(identity, password, encodedHash);
     this.entries.delete(key);
     this.entries.add(key);
@@ -51,7 +52,14 @@ export class VerifiedCredentialsCache {
   }
 
   private key(identity: string, password: string, encodedHash: string): string {
-    // \0 separates the parts: identities are printable ASCII and hashes base64, so no two triples give one text.
     return createHmac('sha256', this.secret).update(`${identity}\0${password}\0${encodedHash}`, 'utf8').digest('base64');
   }
+}
+
+/**
+ * \0 separates the parts of the HMAC input. Identities (printable ASCII) and stored hashes (base64) never hold one,
+ * so the first and last \0 delimit the password and no two triples give one text; anything else is not cached.
+ */
+function unambiguous(identity: string, encodedHash: string): boolean {
+  return !identity.includes('\0') && !encodedHash.includes('\0');
 }
