@@ -9,11 +9,12 @@ import type { KeepaliveSweep } from '../transport/keepalive.js';
 import { Outbox, type OutboxLimits, type OutboxObserver } from '../transport/outbox.js';
 import type { ChargerRecord } from './charger-memory.js';
 import { CLOSE } from './close-codes.js';
+import type { CallRateState, RateLimitedConnection } from './inbound-call-rate.js';
 
 export type SessionState = 'open' | 'closing' | 'closed';
 
 /** Why a session ended, as the gateway saw it (the close code and reason say the rest). */
-export type CloseCause = 'charger' | 'replaced' | 'keepalive' | 'outbox_full' | 'shutdown' | 'server';
+export type CloseCause = 'charger' | 'replaced' | 'keepalive' | 'outbox_full' | 'shutdown' | 'server' | 'rate_limited';
 
 /** What every session shares: one object per gateway. */
 export interface SessionEnvironment {
@@ -32,7 +33,7 @@ export interface SessionEnvironment {
  * It is its outbox's observer and its socket's keepalive subject, so a connection costs one object here, not a
  * set of callbacks.
  */
-export class ChargerSession implements TransportConnection, OutboxObserver {
+export class ChargerSession implements TransportConnection, OutboxObserver, RateLimitedConnection {
   state: SessionState = 'open';
   lastSeenAt: number;
   pingSentAt = 0;
@@ -52,6 +53,8 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
   epoch: number | undefined;
   /** Cluster mode: settles when the claim (and the eviction of the previous owner) is done; CALLs wait for it. */
   ownership: Promise<void> | undefined;
+  /** Its CALL rate bucket (ocpp.inboundRate), made on its first CALL. */
+  inboundRate: CallRateState | undefined;
   private context: EventContext | undefined;
 
   constructor(
@@ -117,6 +120,11 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
     this.env.keepalive.delete(this);
     this.rpc.close();
     this.env.sessionClosed(this, code, reason);
+  }
+
+  /** Refused CALLs kept coming (ocpp.inboundRate): 1008 with the reason. */
+  closeForAbuse(reason: string): void {
+    this.close(CLOSE.rateLimited, reason, 'rate_limited');
   }
 
   // OutboxObserver
