@@ -31,7 +31,7 @@ const list = <T extends z.ZodType>(item: T) =>
 const rate = (fallback: number) => z.coerce.number().positive().max(1_000_000).default(fallback);
 
 /**
- * Limits on new connections (docs/SECURITY.md, "Admission control"). Beyond each, 503 with a jittered Retry-After.
+ * Limits on new connections (docs/admission-control.md). Beyond each, 503 with a jittered Retry-After.
  * The defaults let a whole process's reconnect storm (19,500 chargers at once) through the rate limits, then
  * hold upgrades to a pace the process sustains; per-address limits skip loopback, where every charger behind a
  * local proxy (and every test and benchmark) shares one address.
