@@ -44,6 +44,11 @@ async function main(): Promise<void> {
     const start = () => startApplication(appConfig, log, undefined, { scrapeMetrics: worker && (() => (worker as WorkerLink).scrape()) });
     app = await (worker === undefined ? start() : worker.startWhenIdFree(start, log));
   } catch (err) {
+    if (err instanceof ConfigError) {
+      // Found only when starting (an unreadable admin token file or certificate): the same one line.
+      process.stderr.write(`gateway: ${err.message}\n`);
+      process.exit(2);
+    }
     if (err instanceof InstanceIdInUseError) {
       // A configuration error like the others: two live instances may not share a POD_ID.
       process.stderr.write(`gateway: invalid configuration at instance.id (POD_ID): ${err.message}\n`);
@@ -85,6 +90,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP re-reads rotated secrets (the admin token file, the admin certificate) instead of ending the process.
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading secrets');
+    void admin.reload();
+  });
   if (worker !== undefined) {
     // The primary's request drains like a first signal; a worker that got the signal itself (Ctrl-C reaches the
     // whole process group) is already draining and goes on.

@@ -1,7 +1,11 @@
+import { readFile } from 'node:fs/promises';
+import type { Server as TlsServer } from 'node:tls';
 import swagger from '@fastify/swagger';
 import { type FastifyError, type FastifyInstance, fastify } from 'fastify';
+import { ConfigError } from '../config/load.js';
 import type { AdminGateway } from './admin-gateway.js';
 import { createAdminMetrics } from './admin-metrics.js';
+import { AdminToken, type TokenCheck } from './admin-token.js';
 import { describeError, errorBody } from './api-errors.js';
 import { bearerAuth } from './bearer-auth.js';
 import { type ChargerDirectory, LocalChargerDirectory } from './charger-directory.js';
@@ -19,6 +23,10 @@ export interface AdminServerOptions {
   port?: number;
   /** When set, every route but /healthz, /readyz and /metrics needs `Authorization: Bearer <token>`. */
   token?: string;
+  /** A file holding the token instead, watched and re-read on `reload()` (default: `admin.tokenFile`). */
+  tokenFile?: string;
+  /** HTTPS with these PEM files (default: `admin.tlsCertFile` and `admin.tlsKeyFile`). */
+  tls?: { certFile: string; keyFile: string };
   /** Events held per slow SSE client before its stream is ended with `overflow`. */
   sseBufferEvents?: number;
   /** Bytes of events held per slow SSE client before its stream is ended with `overflow`. */
@@ -44,6 +52,10 @@ export interface AdminServerOptions {
 export interface AdminServer {
   /** The port actually bound. */
   port: number;
+  /** Whether it serves HTTPS. */
+  https: boolean;
+  /** Re-reads the token file and the TLS certificate and key (SIGHUP); connections open stay as they are. */
+  reload(): Promise<void>;
   /** Ends every event stream cleanly (shutdown, before the gateway closes). */
   endStreams(): void;
   /** Ends streams still open, stops listening and waits for requests in flight. Idempotent. */
@@ -60,7 +72,12 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
   const config = gateway.config.admin;
   const host = options.host ?? config.host;
   const port = options.port ?? config.port;
-  const token = options.token ?? config.token;
+  // A token file, when there is one, wins over a fixed token: it is the one that can be rotated.
+  const tokenFile = options.tokenFile ?? config.tokenFile;
+  const token = await AdminToken.open({ token: options.token ?? config.token, file: tokenFile, overlapMs: config.tokenOverlapMs, log: gateway.log });
+  const tlsFiles =
+    options.tls ?? (config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : undefined);
+  const tls = tlsFiles && (await readTlsFiles(tlsFiles));
   const metrics = createAdminMetrics(gateway.metrics.registry);
   const feed = options.events ?? new EmbeddedEventFeed(gateway.bus);
   const hub = new SseHub({
@@ -75,10 +92,11 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
 
   const lifecycle = { closing: false };
   const chargers = options.chargers ?? new LocalChargerDirectory(gateway.sessions);
-  const app = await buildApp(gateway, hub, feed, chargers, metrics, token, lifecycle, options.scrapeMetrics);
+  const app = await buildApp(gateway, hub, feed, chargers, metrics, token, tls, lifecycle, options.scrapeMetrics);
   try {
     await app.listen({ host, port });
   } catch (err) {
+    token?.close();
     await app.close();
     throw err;
   }
@@ -88,6 +106,18 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
   let closing: Promise<void> | undefined;
   return {
     port: boundPort,
+    https: tls !== undefined,
+    reload: async () => {
+      await token?.reload();
+      if (tlsFiles === undefined) return;
+      try {
+        // New handshakes use the new certificate; connections open keep theirs.
+        (app.server as unknown as TlsServer).setSecureContext({ ...(await readTlsFiles(tlsFiles)), minVersion: 'TLSv1.2' });
+        gateway.log.info({ certFile: tlsFiles.certFile }, 'admin TLS certificate reloaded');
+      } catch (err) {
+        gateway.log.error({ certFile: tlsFiles.certFile, problem: (err as Error).message }, 'admin TLS certificate not reloaded; the one in force stays');
+      }
+    },
     endStreams: () => hub.endAll(),
     close: () =>
       (closing ??= (async () => {
@@ -95,6 +125,7 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
         hub.endAll();
         await hub.whenReleased(STREAM_RELEASE_MS);
         hub.destroyAll();
+        token?.close();
         await app.close();
       })()),
   };
@@ -106,19 +137,22 @@ async function buildApp(
   feed: EventFeed,
   chargers: ChargerDirectory,
   metrics: ReturnType<typeof createAdminMetrics>,
-  token: string | undefined,
+  token: TokenCheck | undefined,
+  tls: { cert: Buffer; key: Buffer } | undefined,
   lifecycle: { closing: boolean },
   scrapeMetrics: (() => Promise<string>) | undefined,
 ): Promise<FastifyInstance> {
   const log = gateway.log;
   const app = fastify({
+    // TLS 1.2 and up; Node's default cipher list is the sane one.
+    ...(tls === undefined ? {} : { https: { ...tls, minVersion: 'TLSv1.2' as const } }),
     // The gateway logs with its own pino instance; requests get one debug line below.
     logger: false,
     // An unknown field is a client's mistake worth a 400, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false } },
     // Answered below instead, in the API's own error shape.
     return503OnClosing: false,
-  });
+  }) as unknown as FastifyInstance;
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
@@ -168,4 +202,16 @@ async function buildApp(
 
   await app.ready();
   return app;
+}
+
+/** The admin certificate and key; a file that cannot be read stops start-up with one line naming it. */
+async function readTlsFiles(files: { certFile: string; keyFile: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (file: string, key: string, env: string) => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration at admin.${key} (${env}): cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  return { cert: await read(files.certFile, 'tlsCertFile', 'ADMIN_TLS_CERT_FILE'), key: await read(files.keyFile, 'tlsKeyFile', 'ADMIN_TLS_KEY_FILE') };
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { compatSchema } from '../compat/compat-config.js';
+import { isAddressOrRange } from '../transport/admission-limits.js';
 import { SHUTDOWN_RESERVE_MS } from './shutdown-budget.js';
 
 /**
@@ -13,6 +14,45 @@ const int = (min: number, max: number, fallback: number) => z.coerce.number().in
 /** strict: a payload that breaks the schema gets a CALLERROR; log: it is logged and counted, then handled; off: not checked. */
 export const validationModeSchema = z.enum(['strict', 'log', 'off']);
 export type ValidationMode = z.infer<typeof validationModeSchema>;
+
+/** A comma-separated environment value (`none` for an empty list, since an empty variable counts as unset), or a YAML list. */
+const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .replace(/^\s*none\s*$/i, '')
+            .split(',')
+            .map((part) => part.trim())
+            .filter((part) => part !== '')
+        : value,
+    z.array(item),
+  );
+
+const rate = (fallback: number) => z.coerce.number().positive().max(1_000_000).default(fallback);
+
+/**
+ * Limits on new connections (docs/admission-control.md). Beyond each, 503 with a jittered Retry-After.
+ * The defaults let a whole process's reconnect storm (19,500 chargers at once) through the rate limits, then
+ * hold upgrades to a pace the process sustains; per-address limits skip loopback, where every charger behind a
+ * local proxy (and every test and benchmark) shares one address.
+ */
+const admissionSchema = z
+  .object({
+    /** Connections accepted but not yet upgraded at once (TLS handshakes included); a plain one beyond gets 503, a TLS one is dropped unread. */
+    maxHandshakes: int(1, 1_000_000, 2048),
+    /** Upgrades a second from one source address, and how many may come at once after a quiet spell. */
+    addressRate: rate(50),
+    addressBurst: int(1, 10_000_000, 500),
+    /** Upgrades a second from all addresses together, and the burst: a full process's storm at once. */
+    overallRate: rate(2000),
+    overallBurst: int(1, 10_000_000, 20_000),
+    /** Source addresses tracked for their rate at most; the least recently seen is forgotten beyond it. */
+    maxTrackedAddresses: int(1, 10_000_000, 10_000),
+    /** Addresses or CIDR ranges exempt from the per-address limit (comma-separated); a proxy or load balancer in front belongs here. */
+    exemptAddresses: list(z.string().refine(isAddressOrRange, 'must be IP addresses or CIDR ranges, comma-separated')).default(['127.0.0.0/8', '::1']),
+  })
+  .prefault({});
 
 const serverSchema = z
   .object({
@@ -29,6 +69,7 @@ const serverSchema = z
     maxConnections: int(1, 1_000_000, 19_500),
     /** Listen backlog, so a reconnect storm is queued by the kernel instead of refused. */
     backlog: int(1, 65535, 4096),
+    admission: admissionSchema,
   })
   .prefault({});
 
@@ -53,6 +94,20 @@ const ocppSchema = z
     maxQueuedInboundBytes: int(1024, 1024 * 1024 * 1024, 2 * 1024 * 1024),
     /** Commands that may wait behind the one in flight to a charger before QUEUE_FULL. */
     maxQueuedOutboundCalls: int(1, 10_000, 16),
+    /**
+     * Per-charger rate of CALLs (a token bucket per connection): a CALL beyond it gets a GenericError; a charger
+     * refused `abuseRefusals` times within `abuseWindowMs` is closed with 1008. The defaults are far above any
+     * charger's own pace (a few CALLs a minute, an offline queue replayed in a burst) and above the fastest the
+     * benchmarks and tests drive one connection.
+     */
+    inboundRate: z
+      .object({
+        callsPerSec: rate(200),
+        burst: int(1, 10_000_000, 2000),
+        abuseRefusals: int(1, 10_000_000, 500),
+        abuseWindowMs: int(100, 3_600_000, 10_000),
+      })
+      .prefault({}),
     validation: z
       .object({
         default: validationModeSchema.default('strict'),
@@ -130,16 +185,46 @@ const policySchema = z
   })
   .prefault({});
 
+/** 127.0.0.0/8, ::1 and localhost: reachable from this host only. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 const adminSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
     port: int(0, 65535, 9090),
     /** When set, every admin route but /healthz, /readyz and /metrics needs `Authorization: Bearer <token>`. */
     token: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** A file holding the token instead (takes precedence); re-read when it changes and on SIGHUP, without a restart. */
+    tokenFile: z.string().min(1).optional(),
+    /** After a rotation the previous token is still accepted this long, so scripts holding it can pick up the new one. */
+    tokenOverlapMs: int(0, 86_400_000, 60_000),
+    /** Serve the admin API over HTTPS (TLS 1.2+) with this certificate and key (PEM files); both or neither. */
+    tlsCertFile: z.string().min(1).optional(),
+    tlsKeyFile: z.string().min(1).optional(),
     /** Events buffered per SSE client before a slow client is disconnected. */
     sseBufferEvents: int(10, 1_000_000, 10_000),
     /** The same bound in bytes: events carry OCPP payloads of up to 1 MiB. */
     sseBufferBytes: int(1024, 1024 * 1024 * 1024, 8 * 1024 * 1024),
+  })
+  .superRefine((admin, ctx) => {
+    if ((admin.tlsCertFile === undefined) !== (admin.tlsKeyFile === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [admin.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'],
+        message: 'the admin API over HTTPS needs both ADMIN_TLS_CERT_FILE and ADMIN_TLS_KEY_FILE',
+      });
+    }
+    // Beyond loopback anyone who reaches the port could send commands to every charger.
+    if (!isLoopbackHost(admin.host) && admin.token === undefined && admin.tokenFile === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['token'],
+        message: `the admin API would listen on ${admin.host}, beyond loopback, without a token: set ADMIN_TOKEN or ADMIN_TOKEN_FILE, or ADMIN_HOST=127.0.0.1`,
+      });
+    }
   })
   .prefault({});
 

@@ -4,6 +4,8 @@ export const CLOSE = {
   goingAway: 1001,
   /** The charger stopped reading and its outbox filled. */
   outboxFull: 1008,
+  /** The charger kept sending CALLs beyond its rate (ocpp.inboundRate) after being refused. */
+  rateLimited: 1008,
   /** Cluster mode: this instance lost its ownership registration; reconnect (to any instance). */
   serviceRestart: 1012,
   /** Cluster mode: the charger's identity could not be claimed (registry unreachable); reconnect later. */

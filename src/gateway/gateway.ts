@@ -22,8 +22,10 @@ import { createValidators, type OcppValidator } from '../ocpp/validation.js';
 import type { OcppVersion } from '../ocpp/versions.js';
 import { RefreshScheduler } from '../registry/refresh-scheduler.js';
 import type { Ownership } from '../registry/types.js';
+import { AdmissionLimits } from '../transport/admission-limits.js';
 import { type AdmissionVerdict, type AdmittedCharger, ChargerServer } from '../transport/charger-server.js';
 import { KeepaliveSweep } from '../transport/keepalive.js';
+import { jitteredRetryAfter } from '../transport/token-bucket.js';
 import { ChargerCallHandler } from './charger-calls.js';
 import { ChargerMemory } from './charger-memory.js';
 import { readChargerMemory, type SavedChargerMemory, writeChargerMemory } from './charger-memory-file.js';
@@ -31,6 +33,7 @@ import { CLOSE } from './close-codes.js';
 import { ClusterTransactionIds } from './cluster-transaction-ids.js';
 import { type CommandRequest, type CommandResult, CommandService } from './commands.js';
 import { EventPublisher } from './event-publisher.js';
+import { InboundCallRate } from './inbound-call-rate.js';
 import { LocalAnswers } from './local-answers.js';
 import { ChargerSession, type SessionEnvironment } from './session.js';
 import { SessionTable } from './session-table.js';
@@ -79,6 +82,11 @@ export class Gateway {
   readonly sessions = new SessionTable();
   readonly validators: Record<OcppVersion, OcppValidator>;
   readonly keepalive: KeepaliveSweep;
+  /**
+   * Handshake bound and upgrade rates (server.admission), attached to the plain listener; a TLS listener is
+   * attached with `admission.attach(tlsServer)` and reports completed upgrades the same way.
+   */
+  readonly admission: AdmissionLimits;
   private readonly server: ChargerServer;
   private readonly environment: SessionEnvironment;
   private readonly calls: ChargerCallHandler;
@@ -157,6 +165,7 @@ export class Gateway {
       (session, action, response) => this.compat.checkAnswer(session, this.validators, action, response),
     );
 
+    const inboundRate = new InboundCallRate(config.ocpp.inboundRate, () => this.metrics.inboundCallsRateLimited.inc());
     const rpc: RpcShared<ChargerSession> = {
       log,
       warnings: this.warnings,
@@ -185,6 +194,7 @@ export class Gateway {
       identityOf: (session) => session.identity,
       errorSpellingOf: (session) => this.compat.spellingOf(session),
       readCallError: (session, version, frame) => this.compat.readCallError(session, version, frame),
+      limitInboundCall: (session) => inboundRate.check(session),
     };
     this.environment = {
       gatewayId: this.id,
@@ -206,9 +216,17 @@ export class Gateway {
       fallbackProtocol: ocpp.fallbackProtocol,
       log,
       countAttempt: (outcome) => this.metrics.connectionAttempts.labels(outcome).inc(),
-      admit: (identity, _request, forSession) => this.admit(identity, forSession),
+      admit: (identity, request, forSession) => this.admit(identity, request.socket.remoteAddress, forSession),
       accept: (socket, charger) => this.accept(socket, charger),
+      upgraded: (socket) => this.admission.handshakeEnded(socket),
     });
+    this.admission = new AdmissionLimits({
+      ...server.admission,
+      countAttempt: (outcome) => this.metrics.connectionAttempts.labels(outcome).inc(),
+      onHandshakes: (inFlight) => this.metrics.handshakesInFlight.set(inFlight),
+      onTrackedAddresses: (size) => this.metrics.admissionTrackedAddresses.set(size),
+    });
+    this.admission.attach(this.server.http);
   }
 
   /** Builds a gateway and opens what must survive restarts; call `start` to listen. */
@@ -328,9 +346,16 @@ export class Gateway {
    * Capacity counts every connection that holds a descriptor: sessions, and connections completed only to be
    * closed (no supported subprotocol). A charger replacing its own session takes no new place.
    */
-  private admit(identity: string, forSession: boolean): AdmissionVerdict {
+  private admit(identity: string, remoteAddress: string | undefined, forSession: boolean): AdmissionVerdict {
+    // Every Retry-After is jittered (base..2×base s), so chargers refused together do not return together.
     if (!this.accepting) {
-      return { ok: false, status: 503, reason: 'the gateway is shutting down; reconnect later', outcome: 'draining', headers: { 'Retry-After': '10' } };
+      return {
+        ok: false,
+        status: 503,
+        reason: 'the gateway is shutting down; reconnect later',
+        outcome: 'draining',
+        headers: { 'Retry-After': jitteredRetryAfter(10) },
+      };
     }
     if (this.cluster !== undefined && !this.cluster.registry.ownershipValid()) {
       return {
@@ -338,15 +363,22 @@ export class Gateway {
         status: 503,
         reason: 'the gateway is not registered in the ownership registry; reconnect later',
         outcome: 'not_registered',
-        headers: { 'Retry-After': '10' },
+        headers: { 'Retry-After': jitteredRetryAfter(10) },
       };
     }
     const max = this.config.server.maxConnections;
     const open = this.sessions.size + this.server.heldWithoutSession;
     if (open >= max && !(forSession && this.sessions.get(identity) !== undefined)) {
-      return { ok: false, status: 503, reason: `the gateway holds its maximum of ${max} chargers`, outcome: 'over_capacity', headers: { 'Retry-After': '30' } };
+      return {
+        ok: false,
+        status: 503,
+        reason: `the gateway holds its maximum of ${max} chargers`,
+        outcome: 'over_capacity',
+        headers: { 'Retry-After': jitteredRetryAfter(30) },
+      };
     }
-    return { ok: true };
+    // Last, so only a connection that would otherwise be taken spends a token.
+    return this.admission.checkUpgrade(remoteAddress);
   }
 
   private accept(socket: WebSocket, charger: AdmittedCharger): ChargerSession {

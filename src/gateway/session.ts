@@ -10,11 +10,12 @@ import type { KeepaliveSweep } from '../transport/keepalive.js';
 import { Outbox, type OutboxLimits, type OutboxObserver } from '../transport/outbox.js';
 import type { ChargerRecord } from './charger-memory.js';
 import { CLOSE } from './close-codes.js';
+import type { CallRateState, RateLimitedConnection } from './inbound-call-rate.js';
 
 export type SessionState = 'open' | 'closing' | 'closed';
 
 /** Why a session ended, as the gateway saw it (the close code and reason say the rest). */
-export type CloseCause = 'charger' | 'replaced' | 'keepalive' | 'outbox_full' | 'shutdown' | 'server';
+export type CloseCause = 'charger' | 'replaced' | 'keepalive' | 'outbox_full' | 'shutdown' | 'server' | 'rate_limited';
 
 /** What every session shares: one object per gateway. */
 export interface SessionEnvironment {
@@ -33,7 +34,7 @@ export interface SessionEnvironment {
  * It is its outbox's observer and its socket's keepalive subject, so a connection costs one object here, not a
  * set of callbacks.
  */
-export class ChargerSession implements TransportConnection, OutboxObserver {
+export class ChargerSession implements TransportConnection, OutboxObserver, RateLimitedConnection {
   state: SessionState = 'open';
   lastSeenAt: number;
   pingSentAt = 0;
@@ -55,6 +56,8 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
   ownership: Promise<void> | undefined;
   /** The compatibility profile that applies to this connection, and why (set on accept, changed by a BootNotification). */
   compat: CompatChoice | undefined;
+  /** Its CALL rate bucket (ocpp.inboundRate), made on its first CALL. */
+  inboundRate: CallRateState | undefined;
   private context: EventContext | undefined;
 
   constructor(
@@ -120,6 +123,11 @@ export class ChargerSession implements TransportConnection, OutboxObserver {
     this.env.keepalive.delete(this);
     this.rpc.close();
     this.env.sessionClosed(this, code, reason);
+  }
+
+  /** Refused CALLs kept coming (ocpp.inboundRate): 1008 with the reason. */
+  closeForAbuse(reason: string): void {
+    this.close(CLOSE.rateLimited, reason, 'rate_limited');
   }
 
   // OutboxObserver

@@ -17,7 +17,9 @@ export function createMetrics() {
       name: 'ocpp_connection_attempts_total',
       help:
         'WebSocket upgrade attempts by outcome: accepted; no_subprotocol (completed, then closed 1002); refused by the gateway: ' +
-        'bad_path (404), bad_identity (400), over_capacity (503), draining (503), not_registered (503, cluster mode: ownership registration lapsed); refused by the WebSocket handshake itself: ' +
+        'bad_path (404), bad_identity (400), over_capacity (503), draining (503), not_registered (503, cluster mode: ownership registration lapsed); ' +
+        'refused by admission limits: too_many_handshakes (503 at accept), too_many_handshakes_tls (TLS connection dropped unread), address_rate (503), overall_rate (503); ' +
+        'refused by the WebSocket handshake itself: ' +
         'bad_method (405), bad_upgrade_header, bad_key, bad_version, bad_subprotocol_header, bad_extensions_header, bad_handshake (400)',
       labelNames: ['outcome'],
       ...r,
@@ -68,6 +70,21 @@ export function createMetrics() {
     inboundCallsRejected: new Counter({
       name: 'ocpp_inbound_calls_rejected_total',
       help: 'Charger CALLs refused because the charger had too many CALLs in flight',
+      ...r,
+    }),
+    inboundCallsRateLimited: new Counter({
+      name: 'ocpp_inbound_calls_rate_limited_total',
+      help: 'Charger CALLs answered GenericError for exceeding the per-charger rate (ocpp.inboundRate); chargers closed for it are disconnects{cause="rate_limited"}',
+      ...r,
+    }),
+    handshakesInFlight: new Gauge({
+      name: 'ocpp_handshakes_in_flight',
+      help: 'Charger connections accepted and not yet upgraded, refused or closed (server.admission.maxHandshakes bounds it)',
+      ...r,
+    }),
+    admissionTrackedAddresses: new Gauge({
+      name: 'ocpp_admission_tracked_addresses',
+      help: 'Source addresses whose upgrade rate is tracked (server.admission.maxTrackedAddresses bounds it)',
       ...r,
     }),
     eventPublishDuration: new HotHistogram(

@@ -72,10 +72,17 @@ export class RpcEndpoint<Owner = unknown> {
       return;
     }
     switch (frame.kind) {
-      case 'call':
+      case 'call': {
         this.shared.metrics.inboundCall(frame.action, this.version);
+        const limited = this.shared.limitInboundCall?.(this.owner) ?? null;
+        if (limited !== null) {
+          this.sendError(frame.messageId, limited.reason, limited.message);
+          limited.afterAnswer?.();
+          return;
+        }
         this.holdInbound(frame, text);
         return;
+      }
       case 'result':
         this.settle(frame.messageId, (call) => call.resolve(frame.payload));
         return;

@@ -14,6 +14,11 @@ export interface InboundCheckFailure {
   details?: JsonObject;
 }
 
+/** A CALL refused before it is held (the charger's CALL rate): its CALLERROR, then `afterAnswer` if given. */
+export interface InboundRateRefusal extends InboundCheckFailure {
+  afterAnswer?(): void;
+}
+
 /**
  * Everything the RPC endpoints of all connections share: one copy per gateway, not one per charger,
  * so a connection costs a few fields rather than a set of closures.
@@ -38,4 +43,6 @@ export interface RpcShared<Owner> {
   /** How a charger's CALLERROR answering a gateway CALL is read (its compatibility profile); as sent by default. */
   readCallError?(owner: Owner, version: OcppVersion, frame: CallErrorFrame): { errorCode: string; errorDetails: JsonObject };
   identityOf(owner: Owner): string;
+  /** The per-connection CALL rate, checked as each CALL arrives: null to hold it, else its refusal. */
+  limitInboundCall?(owner: Owner): InboundRateRefusal | null;
 }

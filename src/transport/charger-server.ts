@@ -48,6 +48,8 @@ export interface ChargerServerOptions {
   admit(identity: string, request: IncomingMessage, forSession: boolean): AdmissionVerdict;
   /** Builds the session for an accepted socket. */
   accept(socket: WebSocket, charger: AdmittedCharger): TransportConnection;
+  /** The upgrade of this socket completed: its handshake no longer counts against admission limits. */
+  upgraded?(socket: Duplex): void;
 }
 
 const CONNECTION = Symbol('connection');
@@ -178,6 +180,11 @@ export class ChargerServer {
   }
 
   private onPlainRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Turned away at accept (admission limits): it already has its answer.
+    if (!req.socket.writable) {
+      req.socket.destroy();
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0];
     const isChargerPath = path.startsWith(this.prefix);
     res.writeHead(isChargerPath ? 426 : 404, { 'Content-Type': 'text/plain; charset=utf-8', ...(isChargerPath ? { Upgrade: 'websocket' } : {}) });
@@ -190,6 +197,11 @@ export class ChargerServer {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Turned away at accept (admission limits): it already has its answer, and its request is now read.
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
     // Synchronously, so the socket is never without an error listener: Node removed its own before emitting
     // 'upgrade', and handleUpgrade's first step is to add ws's.
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onUpgraded(ws, req as AdmittedRequest));
@@ -237,6 +249,7 @@ export class ChargerServer {
   private onUpgraded(ws: WebSocket, req: AdmittedRequest): void {
     const { identity, choice } = req[ADMISSION]!;
     req[ADMISSION] = undefined;
+    this.options.upgraded?.(req.socket);
     if (choice.kind !== 'chosen') {
       // OCPP-J: a server that agrees to no offered version completes the handshake without the header and closes.
       this.options.countAttempt('no_subprotocol');

@@ -221,6 +221,10 @@ export async function runPrimary(config: GatewayConfig, log: Logger): Promise<vo
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Each worker reloads its own secrets (admin token file, certificates); the primary only passes SIGHUP on.
+  process.on('SIGHUP', () => {
+    for (const slot of slots) slot.worker?.process.kill('SIGHUP');
+  });
 
   log.info({ workers: count, podId }, 'starting workers');
   for (const slot of slots) fork(slot);
