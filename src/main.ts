@@ -6,6 +6,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { createLogger } from './observability/logger.js';
 import { guardProcess } from './observability/process-guard.js';
 import { InstanceIdInUseError } from './registry/types.js';
+import { TlsMaterialError } from './transport/tls-material.js';
 import type { WorkerLink } from './workers/worker.js';
 
 async function main(): Promise<void> {
@@ -53,12 +54,24 @@ async function main(): Promise<void> {
       process.stderr.write(`gateway: cannot join the cluster: ${err.message}\n`);
       process.exit(1);
     }
+    if (err instanceof TlsMaterialError) {
+      process.stderr.write(`gateway: invalid configuration at tls: ${err.message}\n`);
+      process.exit(2);
+    }
     throw err;
   }
   const { gateway, admin } = app;
   guardProcess(log, gateway.metrics.uncaughtErrors);
   log.info({ gatewayId: gateway.id, config: redactConfig(config) }, 'effective configuration');
-  log.info({ gatewayId: gateway.id, port: gateway.port, path: config.server.pathPrefix, adminPort: admin.port }, 'gateway accepting chargers');
+  log.info(
+    { gatewayId: gateway.id, port: gateway.port || null, tlsPort: gateway.tlsPort || null, path: config.server.pathPrefix, adminPort: admin.port },
+    'gateway accepting chargers',
+  );
+  // SIGHUP reloads the TLS certificate, key and CA (the file watch does too); without TLS it is only logged.
+  process.on('SIGHUP', () => {
+    if (gateway.tlsPort === 0) log.info('SIGHUP: no TLS listener to reload');
+    else void gateway.reloadTls();
+  });
 
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -221,6 +221,11 @@ export async function runPrimary(config: GatewayConfig, log: Logger): Promise<vo
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP (reload the TLS files) is the workers' to act on: each holds its own TLS context. Handled here at all
+  // because its default action would end the primary.
+  process.on('SIGHUP', () => {
+    for (const slot of slots) slot.worker?.process.kill('SIGHUP');
+  });
 
   log.info({ workers: count, podId }, 'starting workers');
   for (const slot of slots) fork(slot);
