@@ -1,8 +1,30 @@
-// Runs before `npm start`: compiles when the TypeScript compiler is installed (a development checkout), and on a
-// deployed package installed with `npm ci --omit=dev` starts the build that was shipped with it instead.
+// Runs before `npm start` (and `npm run credentials`): compiles when the TypeScript compiler is installed (a development
+// checkout), and on a deployed package installed with `npm ci --omit=dev` starts the build that was shipped with it instead.
+//   --entry FILE   the compiled file the command runs (default dist/src/main.js)
+//   --if-stale     compile only when FILE is missing or older than a source file (a CLI should not wait for a build)
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const args = process.argv.slice(2);
+const entryAt = args.indexOf('--entry');
+const entry = entryAt === -1 ? 'dist/src/main.js' : args[entryAt + 1];
+const onlyIfStale = args.includes('--if-stale');
+
+/** Newest modification time of the sources the build reads. */
+function newestSource() {
+  let newest = statSync('tsconfig.json').mtimeMs;
+  const walk = (dir) => {
+    for (const item of readdirSync(dir, { withFileTypes: true })) {
+      const file = join(dir, item.name);
+      if (item.isDirectory()) walk(file);
+      else if (item.name.endsWith('.ts')) newest = Math.max(newest, statSync(file).mtimeMs);
+    }
+  };
+  for (const dir of ['src', 'test', 'bench']) if (existsSync(dir)) walk(dir);
+  return newest;
+}
 
 const require = createRequire(import.meta.url);
 let compiler;
@@ -11,11 +33,12 @@ try {
 } catch {
   compiler = undefined;
 }
-if (compiler !== undefined) {
+const upToDate = onlyIfStale && existsSync(entry) && statSync(entry).mtimeMs >= newestSource();
+if (compiler !== undefined && !upToDate) {
   const build = spawnSync(process.execPath, [compiler, '-p', 'tsconfig.json'], { stdio: 'inherit' });
   process.exit(build.status ?? 1);
 }
-if (!existsSync('dist/src/main.js')) {
-  process.stderr.write('gateway: no build found (dist/src/main.js) and no TypeScript compiler installed: run `npm ci && npm run build` first\n');
+if (!existsSync(entry)) {
+  process.stderr.write(`gateway: no build found (${entry}) and no TypeScript compiler installed: run \`npm ci && npm run build\` first\n`);
   process.exit(1);
 }

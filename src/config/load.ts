@@ -54,6 +54,7 @@ const ENVIRONMENT: Record<string, string> = {
   NATS_MAX_IN_FLIGHT: 'cluster.maxInFlight',
   OWNERSHIP_TTL_MS: 'cluster.ownershipTtlMs',
   EVICT_TIMEOUT_MS: 'cluster.evictTimeoutMs',
+  CREDENTIALS_FILE: 'security.credentialsFile',
 };
 
 export interface LoadOptions {
@@ -114,8 +115,11 @@ function environmentLayer(env: NodeJS.ProcessEnv): Tree {
   return layer;
 }
 
-/** Defaults → application.yaml → application-{APP_PROFILE}.yaml → environment → overrides, validated as a whole. */
-export function loadConfig(options: LoadOptions = {}): GatewayConfig {
+/**
+ * application.yaml → application-{APP_PROFILE}.yaml → environment → overrides, merged but not yet validated: for
+ * tools (the credentials CLI) that validate only the part of the configuration they use.
+ */
+export function loadConfigLayers(options: LoadOptions = {}): Record<string, unknown> {
   const env = options.env ?? process.env;
   const dir = options.configDir ?? env.CONFIG_DIR ?? 'config';
   const profile = env.APP_PROFILE || undefined;
@@ -127,14 +131,23 @@ export function loadConfig(options: LoadOptions = {}): GatewayConfig {
   tree = mergeLayers(tree, environmentLayer(env));
   if (options.overrides) tree = mergeLayers(tree, options.overrides);
   if (profile) tree.profile = profile;
+  return tree;
+}
 
-  const result = configSchema.safeParse(tree);
+/** Defaults → application.yaml → application-{APP_PROFILE}.yaml → environment → overrides, validated as a whole. */
+export function loadConfig(options: LoadOptions = {}): GatewayConfig {
+  const result = configSchema.safeParse(loadConfigLayers(options));
   if (!result.success) {
     const issue = result.error.issues[0];
     const key = issue.path.join('.') || '(root)';
-    const envName = key === 'cluster.redisUrl' ? 'REDIS_URL' : Object.entries(ENVIRONMENT).find(([, p]) => p === key)?.[0];
+    const envName = environmentVariableOf(key);
     const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
     throw new ConfigError(`invalid configuration at ${key}${envName ? ` (${envName})` : ''}: ${issue.message}${more}`);
   }
   return result.data;
+}
+
+/** The environment variable that sets a config key, for error messages of tools that validate part of the config. */
+export function environmentVariableOf(key: string): string | undefined {
+  return key === 'cluster.redisUrl' ? 'REDIS_URL' : Object.entries(ENVIRONMENT).find(([, p]) => p === key)?.[0];
 }

@@ -271,11 +271,19 @@ const chargersSchema = z
   })
   .prefault({});
 
+/** Charger authentication (docs: README "Credentials"). */
+export const securitySchema = z
+  .object({
+    /** The credential store file (CREDENTIALS_FILE), relative to the working directory; Redis replaces it in cluster mode. */
+    credentialsFile: z.string().min(1).default('data/credentials.json'),
+  })
+  .prefault({});
+
 /**
  * Cluster mode: set both URLs (NATS_URL, REDIS_URL) to run as one of several instances sharing chargers;
  * neither keeps the embedded mode. docs/cluster.md ("Running a cluster") has the flows.
  */
-const clusterSchema = z
+export const clusterSchema = z
   .object({
     /** NATS server URL(s), comma-separated (`nats://host:4222`); selects the JetStream bus. */
     natsUrl: z.string().min(1).optional(),
@@ -326,6 +334,7 @@ export const configSchema = z
     instance: instanceSchema,
     chargers: chargersSchema,
     cluster: clusterSchema,
+    security: securitySchema,
     profile: z.string().optional(),
   })
   .strict()
