@@ -74,9 +74,11 @@ const failureLimit = (perWhat: number) =>
     })
     .prefault({});
 
-/** Who may connect and how (security profiles); credentials themselves are in the credential store. */
-const securitySchema = z
+/** Charger authentication: who may connect and how (security profiles); docs: README "Credentials". */
+export const securitySchema = z
   .object({
+    /** The credential store file (CREDENTIALS_FILE), relative to the working directory; Redis replaces it in cluster mode. */
+    credentialsFile: z.string().min(1).default('data/credentials.json'),
     /**
      * Identities that have no record in the credential store: true lets them in (with `defaultProfile`), false
      * refuses them with 404. Unset: allowed while the store holds no record at all, so the quick start works.
@@ -271,14 +273,6 @@ const chargersSchema = z
   })
   .prefault({});
 
-/** Charger authentication (docs: README "Credentials"). */
-export const securitySchema = z
-  .object({
-    /** The credential store file (CREDENTIALS_FILE), relative to the working directory; Redis replaces it in cluster mode. */
-    credentialsFile: z.string().min(1).default('data/credentials.json'),
-  })
-  .prefault({});
-
 /**
  * Cluster mode: set both URLs (NATS_URL, REDIS_URL) to run as one of several instances sharing chargers;
  * neither keeps the embedded mode. docs/cluster.md ("Running a cluster") has the flows.
@@ -334,7 +328,6 @@ export const configSchema = z
     instance: instanceSchema,
     chargers: chargersSchema,
     cluster: clusterSchema,
-    security: securitySchema,
     profile: z.string().optional(),
   })
   .strict()
