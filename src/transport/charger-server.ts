@@ -291,6 +291,8 @@ export class ChargerServer {
     const { countAttempt } = this.options;
     const refuse = (outcome: string, status: number, reason: string, headers?: Record<string, string>) => {
       countAttempt(outcome);
+      // Never the request's headers: they may carry credentials.
+      this.options.log.debug({ path: (req.url ?? '').split('?')[0].slice(0, 100), outcome, status, remoteAddress: req.socket.remoteAddress }, 'upgrade refused');
       verdict(false, status, `${reason}\n`, { ...PLAIN_TEXT, ...headers });
     };
     const path = (req.url ?? '/').split('?')[0];
