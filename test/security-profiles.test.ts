@@ -376,6 +376,25 @@ describe('security profiles 1, 2 and 3, their refusals and throttling', () => {
     await assertServesAnother();
   });
 
+  it('TLS handshakes cut or garbled are counted and dropped, never thrown', async () => {
+    const before = await metricValue(h.gateway, 'ocpp_tls_client_errors_total');
+    const { connect: rawConnect } = await import('node:net');
+    const send = (bytes: Buffer, cut: boolean) =>
+      new Promise<void>((resolve) => {
+        const socket = rawConnect({ host: '127.0.0.1', port: h.gateway.tlsPort }, () => {
+          socket.write(bytes);
+          if (cut) setTimeout(() => socket.destroy(), 50);
+        });
+        socket.on('error', () => resolve());
+        socket.on('close', () => resolve());
+      });
+    // Plain HTTP on the TLS port, then the first bytes of a ClientHello and gone.
+    await send(Buffer.from('GET /ocpp/CP-1 HTTP/1.1\r\nHost: x\r\n\r\n'), false);
+    await send(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]), true);
+    await waitUntil(async () => (await metricValue(h.gateway, 'ocpp_tls_client_errors_total')) >= before + 2, 3000, 'both handshakes to be counted');
+    await assertServesAnother();
+  });
+
   it('certificate reload while connected: the open TLS session goes on, new connections get the new certificate; a bad file keeps it', async () => {
     const url = h.tlsUrl as string;
     const client = await connected(pki, { url, identity: p2.identity, authorization: basic(p2.identity, p2.password as string) });
