@@ -7,6 +7,9 @@ import { type ClusterServices, startClusterServices } from './cluster/cluster-se
 import { type GatewayConfig, isClusterMode } from './config/schema.js';
 import { shutdownDrainBudget } from './config/shutdown-budget.js';
 import { Gateway } from './gateway/gateway.js';
+import type { CredentialStore } from './security/credential-store.js';
+import { openCredentialStore } from './security/open-credential-store.js';
+import { PasswordVerifier } from './security/password-verifier.js';
 
 export interface Application {
   gateway: Gateway;
@@ -28,10 +31,22 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
   let cluster: ClusterServices | undefined;
   // The schema guarantees POD_ID in cluster mode.
   if (isClusterMode(config)) cluster = await startClusterServices(config, config.instance.id as string, log);
+  let store: CredentialStore;
+  try {
+    // Chargers' passwords and pins: the file by default, Redis in cluster mode (every instance sees the same).
+    store = await openCredentialStore(config);
+  } catch (err) {
+    await cluster?.registry.close();
+    await cluster?.bus.close();
+    throw err;
+  }
+  const verifier = new PasswordVerifier();
+  const credentials = { store, verifyPassword: verifier.verify.bind(verifier) };
   let gateway: Gateway;
   try {
-    gateway = await Gateway.create({ config, log, bus, cluster });
+    gateway = await Gateway.create({ config, log, bus, cluster, credentials });
   } catch (err) {
+    await store.close();
     await cluster?.registry.close();
     await cluster?.bus.close();
     throw err;
@@ -40,6 +55,7 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
     await gateway.start();
   } catch (err) {
     // Gives the POD_ID back at once rather than after the registration's TTL.
+    await store.close();
     await cluster?.registry.close();
     await cluster?.bus.close();
     throw err;
@@ -71,6 +87,7 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
   } catch (err) {
     clusterAdmin?.directoryResponder.unsubscribe();
     await gateway.stop();
+    await store.close();
     throw err;
   }
 
@@ -85,6 +102,7 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
       admin.endStreams();
       clusterAdmin?.directoryResponder.unsubscribe();
       await gateway.close();
+      await store.close();
       await admin.close();
       log.info({ chargers, ms: Date.now() - startedAt }, 'shutdown complete');
     })());

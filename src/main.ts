@@ -6,6 +6,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { createLogger } from './observability/logger.js';
 import { guardProcess } from './observability/process-guard.js';
 import { InstanceIdInUseError } from './registry/types.js';
+import { TlsMaterialError } from './transport/tls-material.js';
 import type { WorkerLink } from './workers/worker.js';
 
 async function main(): Promise<void> {
@@ -58,12 +59,26 @@ async function main(): Promise<void> {
       process.stderr.write(`gateway: cannot join the cluster: ${err.message}\n`);
       process.exit(1);
     }
+    if (err instanceof TlsMaterialError) {
+      process.stderr.write(`gateway: invalid configuration at tls: ${err.message}\n`);
+      process.exit(2);
+    }
     throw err;
   }
   const { gateway, admin } = app;
   guardProcess(log, gateway.metrics.uncaughtErrors);
   log.info({ gatewayId: gateway.id, config: redactConfig(config) }, 'effective configuration');
-  log.info({ gatewayId: gateway.id, port: gateway.port, path: config.server.pathPrefix, adminPort: admin.port }, 'gateway accepting chargers');
+  log.info(
+    { gatewayId: gateway.id, port: gateway.port || null, tlsPort: gateway.tlsPort || null, path: config.server.pathPrefix, adminPort: admin.port },
+    'gateway accepting chargers',
+  );
+  // SIGHUP re-reads rotated secrets instead of ending the process: the chargers' TLS certificate, key and CA, the
+  // admin token file and the admin certificate (the file watches catch changes too).
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading secrets');
+    if (gateway.tlsPort !== 0) void gateway.reloadTls();
+    void admin.reload();
+  });
 
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -90,11 +105,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // SIGHUP re-reads rotated secrets (the admin token file, the admin certificate) instead of ending the process.
-  process.on('SIGHUP', () => {
-    log.info('SIGHUP: reloading secrets');
-    void admin.reload();
-  });
   if (worker !== undefined) {
     // The primary's request drains like a first signal; a worker that got the signal itself (Ctrl-C reaches the
     // whole process group) is already draining and goes on.

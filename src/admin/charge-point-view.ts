@@ -7,6 +7,8 @@ export interface ChargePointView {
   protocol: string;
   state: string;
   remoteAddress: string;
+  /** The OCPP security profile the connection proved: 0 none, 1 Basic auth, 2 TLS + Basic auth, 3 client certificate. */
+  securityProfile: number;
   connectedAt: string;
   lastSeen: string;
   boot: {
@@ -38,6 +40,7 @@ export function chargePointView(session: ChargerSession): ChargePointView {
     protocol: session.protocol,
     state: session.state,
     remoteAddress: session.remoteAddress,
+    securityProfile: session.securityProfile,
     connectedAt: iso(session.connectedAt),
     lastSeen: iso(session.lastSeenAt),
     boot:

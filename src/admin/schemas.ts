@@ -42,13 +42,18 @@ const chargePointProperties = {
   protocol: { type: 'string', enum: ['ocpp1.6', 'ocpp2.0.1'] },
   state: { type: 'string', enum: ['open', 'closing', 'closed'] },
   remoteAddress: { type: 'string' },
+  securityProfile: {
+    type: 'integer',
+    enum: [0, 1, 2, 3],
+    description: 'OCPP security profile the connection proved: 0 none, 1 Basic auth, 2 TLS + Basic auth, 3 client certificate',
+  },
   connectedAt: { type: 'string', format: 'date-time' },
   lastSeen: { type: 'string', format: 'date-time', description: 'Last frame, ping or pong from the charger' },
   boot: { anyOf: [{ $ref: 'BootInfo#' }, { type: 'null' }] },
   instance: { type: 'string', description: 'Cluster mode only: the gateway instance (POD_ID) that holds the connection' },
 } as const;
 
-const chargePointRequired = ['identity', 'protocol', 'state', 'remoteAddress', 'connectedAt', 'lastSeen', 'boot'];
+const chargePointRequired = ['identity', 'protocol', 'state', 'remoteAddress', 'securityProfile', 'connectedAt', 'lastSeen', 'boot'];
 
 export const ChargePointSchema = {
   $id: 'ChargePoint',

@@ -10,6 +10,8 @@ import { SHUTDOWN_RESERVE_MS } from './shutdown-budget.js';
  */
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+/** A boolean from YAML or from an environment variable (`true`/`false`; z.coerce would read "false" as true). */
+const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], 'must be true or false');
 
 /** strict: a payload that breaks the schema gets a CALLERROR; log: it is logged and counted, then handled; off: not checked. */
 export const validationModeSchema = z.enum(['strict', 'log', 'off']);
@@ -70,6 +72,66 @@ const serverSchema = z
     /** Listen backlog, so a reconnect storm is queued by the kernel instead of refused. */
     backlog: int(1, 65535, 4096),
     admission: admissionSchema,
+    /** False: no plain ws listener, chargers connect over TLS only (needs `tls`). */
+    plainEnabled: bool.default(true),
+  })
+  .prefault({});
+
+/** The chargers' TLS listener (wss, security profiles 2 and 3), beside the plain one; off without certFile/keyFile. */
+const tlsSchema = z
+  .object({
+    /** PEM certificate chain of the listener. */
+    certFile: z.string().min(1).optional(),
+    /** PEM private key of the listener. */
+    keyFile: z.string().min(1).optional(),
+    /** PEM CA(s) that client certificates (profile 3) must chain to; without it none is asked for. */
+    caFile: z.string().min(1).optional(),
+    port: int(0, 65535, 8443),
+    /** Quiet time after a change to the files before they are reloaded. */
+    reloadDebounceMs: int(0, 60_000, 250),
+    /** Stat check of the files beside the file watch (some file systems never report changes); 0: off. */
+    reloadPollMs: int(0, 3_600_000, 10_000),
+  })
+  .superRefine((tls, ctx) => {
+    if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [tls.certFile === undefined ? 'certFile' : 'keyFile'], message: 'TLS needs both TLS_CERT_FILE and TLS_KEY_FILE' });
+    } else if (tls.caFile !== undefined && tls.certFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'client certificates need the TLS listener: set TLS_CERT_FILE and TLS_KEY_FILE too' });
+    }
+  })
+  .prefault({});
+
+const failureLimit = (perWhat: number) =>
+  z
+    .object({
+      /** Failed authentications within `windowMs` before the key is blocked. */
+      maxFailures: int(1, 1_000_000, perWhat),
+      /** Failures older than this (counted from the last one) are forgotten. */
+      windowMs: int(1000, 86_400_000, 300_000),
+      /** First block; it doubles with every further failure. */
+      blockMs: int(100, 86_400_000, 5_000),
+      maxBlockMs: int(100, 86_400_000, 300_000),
+      /** Keys remembered at most (the one touched longest ago is forgotten first). */
+      maxTracked: int(1, 10_000_000, 10_000),
+    })
+    .prefault({});
+
+/** Charger authentication: who may connect and how (security profiles); docs: README "Credentials". */
+export const securitySchema = z
+  .object({
+    /** The credential store file (CREDENTIALS_FILE), relative to the working directory; Redis replaces it in cluster mode. */
+    credentialsFile: z.string().min(1).default('data/credentials.json'),
+    /**
+     * Identities that have no record in the credential store: true lets them in (with `defaultProfile`), false
+     * refuses them with 404. Unset: allowed while the store holds no record at all, so the quick start works.
+     */
+    allowUnknownChargers: bool.optional(),
+    /** The lowest security profile for chargers without a pin of their own (a charger with a password: at least 1). */
+    defaultProfile: z.coerce.number().int().min(0).max(3).default(0),
+    /** Failed authentications per identity: a small number, since real chargers get their password right. */
+    identityFailures: failureLimit(5),
+    /** Per source address: higher, since chargers behind one NAT share it. */
+    addressFailures: failureLimit(20),
   })
   .prefault({});
 
@@ -297,14 +359,6 @@ const chargersSchema = z
   })
   .prefault({});
 
-/** Charger authentication (docs: README "Credentials"). */
-export const securitySchema = z
-  .object({
-    /** The credential store file (CREDENTIALS_FILE), relative to the working directory; Redis replaces it in cluster mode. */
-    credentialsFile: z.string().min(1).default('data/credentials.json'),
-  })
-  .prefault({});
-
 /**
  * Cluster mode: set both URLs (NATS_URL, REDIS_URL) to run as one of several instances sharing chargers;
  * neither keeps the embedded mode. docs/cluster.md ("Running a cluster") has the flows.
@@ -347,6 +401,8 @@ export const clusterSchema = z
 export const configSchema = z
   .object({
     server: serverSchema,
+    tls: tlsSchema,
+    security: securitySchema,
     ocpp: ocppSchema,
     outbox: outboxSchema,
     keepalive: keepaliveSchema,
@@ -360,11 +416,17 @@ export const configSchema = z
     cluster: clusterSchema,
     /** Compatibility profiles for firmware quirks, per charger or per model (README "Compatibility profiles"). */
     compat: compatSchema,
-    security: securitySchema,
     profile: z.string().optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
+    if (!config.server.plainEnabled && config.tls.certFile === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server', 'plainEnabled'],
+        message: 'the plain listener can only be switched off when TLS is configured (TLS_CERT_FILE, TLS_KEY_FILE)',
+      });
+    }
     const { natsUrl, redisUrl } = config.cluster;
     if ((natsUrl === undefined) !== (redisUrl === undefined)) {
       ctx.addIssue({

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { MemoryBus } from '../bus/memory-bus.js';
@@ -26,6 +27,9 @@ import { AdmissionLimits } from '../transport/admission-limits.js';
 import { type AdmissionVerdict, type AdmittedCharger, ChargerServer } from '../transport/charger-server.js';
 import { KeepaliveSweep } from '../transport/keepalive.js';
 import { jitteredRetryAfter } from '../transport/token-bucket.js';
+import { ChargerAuthenticator, type ChargerAuthenticatorOptions } from '../security/charger-authenticator.js';
+import type { CredentialStore, SecurityProfile } from '../security/credential-store.js';
+import { loadTlsMaterial, TlsReloader } from '../transport/tls-material.js';
 import { ChargerCallHandler } from './charger-calls.js';
 import { ChargerMemory } from './charger-memory.js';
 import { readChargerMemory, type SavedChargerMemory, writeChargerMemory } from './charger-memory-file.js';
@@ -46,7 +50,32 @@ export interface GatewayOptions {
   bus?: Bus;
   /** Cluster mode: the shared bus and registry (the bus option is then ignored). */
   cluster?: ClusterServices;
+  /**
+   * Where chargers' credentials and pins live, and how a password is checked against a record. Without it no
+   * identity is known: passwords cannot be checked, client certificates and the default profile still apply.
+   */
+  credentials?: GatewayCredentials;
 }
+
+export interface GatewayCredentials {
+  store: CredentialStore;
+  verifyPassword: ChargerAuthenticatorOptions['verifyPassword'];
+}
+
+/** A store that holds nothing: a gateway embedded without credentials knows no identity. */
+const NO_CREDENTIALS: GatewayCredentials = {
+  store: {
+    exists: async () => false,
+    get: async () => undefined,
+    put: async () => {
+      throw new Error('this gateway has no credential store');
+    },
+    remove: async () => false,
+    list: async () => [],
+    close: async () => {},
+  },
+  verifyPassword: async () => false,
+};
 
 /** What /readyz reports: ready or not, and in cluster mode each dependency. */
 export interface Readiness {
@@ -112,7 +141,13 @@ export class Gateway {
   /** Cluster mode: releases under way, awaited before the registry closes. */
   private readonly releases = new Set<Promise<unknown>>();
   private stopOwnershipWatch: (() => void) | undefined;
+  /** Who the charger proved to be, its pins, and the failed-authentication throttles. */
+  readonly authenticator: ChargerAuthenticator;
+  private readonly tlsReloader: TlsReloader | undefined;
+  /** The plain listener's port (0 when it is off). */
   port = 0;
+  /** The TLS listener's port (0 without TLS). */
+  tlsPort = 0;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -122,6 +157,8 @@ export class Gateway {
     saved: SavedChargerMemory | undefined,
     warnings: RateLimitedLog,
     private readonly cluster: ClusterServices | undefined,
+    credentials: GatewayCredentials,
+    tlsMaterial: SecureContextOptions | undefined,
   ) {
     this.id = cluster?.instanceId ?? config.instance.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics();
@@ -205,10 +242,35 @@ export class Gateway {
       sessionClosed: (session, code, reason) => this.onSessionClosed(session, code, reason),
     };
 
-    const { server, ocpp } = config;
+    const { server, ocpp, security } = config;
+    this.authenticator = new ChargerAuthenticator({
+      store: credentials.store,
+      verifyPassword: credentials.verifyPassword,
+      allowUnknown: security.allowUnknownChargers,
+      defaultProfile: security.defaultProfile as SecurityProfile,
+      perIdentity: security.identityFailures,
+      perAddress: security.addressFailures,
+      onStoreError: (err) => this.warnings.write('error', 'credential-store', { err }, 'the credential store cannot be read; refusing chargers with 503'),
+    });
+    const tls = config.tls;
+    if (tlsMaterial !== undefined && tls.certFile !== undefined && tls.keyFile !== undefined) {
+      this.tlsReloader = new TlsReloader({
+        files: { certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile },
+        apply: (material) => this.server.setSecureContext(material),
+        onResult: (result, error) => {
+          this.metrics.tlsReloads.labels(result).inc();
+          if (result === 'ok') log.info('TLS certificate, key and CA reloaded; new connections use them');
+          else log.error({ reason: error?.message }, 'TLS reload failed; the previous certificate stays in use');
+        },
+        debounceMs: tls.reloadDebounceMs,
+        pollMs: tls.reloadPollMs,
+      });
+    }
     this.server = new ChargerServer({
       host: server.host,
       port: server.port,
+      plainEnabled: server.plainEnabled,
+      tls: tlsMaterial === undefined ? undefined : { port: tls.port, material: tlsMaterial, requestClientCertificates: tls.caFile !== undefined },
       pathPrefix: server.pathPrefix,
       maxFrameBytes: server.maxFrameBytes,
       backlog: server.backlog,
@@ -217,6 +279,8 @@ export class Gateway {
       log,
       countAttempt: (outcome) => this.metrics.connectionAttempts.labels(outcome).inc(),
       admit: (identity, request, forSession) => this.admit(identity, request.socket.remoteAddress, forSession),
+      authenticate: (facts) => this.authenticator.authenticate(facts),
+      countTlsClientError: (reason) => this.metrics.tlsClientErrors.labels(reason).inc(),
       accept: (socket, charger) => this.accept(socket, charger),
       upgraded: (socket) => this.admission.handshakeEnded(socket),
     });
@@ -227,6 +291,7 @@ export class Gateway {
       onTrackedAddresses: (size) => this.metrics.admissionTrackedAddresses.set(size),
     });
     this.admission.attach(this.server.http);
+    if (this.server.https !== undefined) this.admission.attach(this.server.https);
   }
 
   /** Builds a gateway and opens what must survive restarts; call `start` to listen. */
@@ -245,11 +310,18 @@ export class Gateway {
       options.cluster?.bus ??
       options.bus ??
       new MemoryBus((err, subject) => warnings.write('error', `subscriber:${subject}`, { err, subject }, 'event subscriber failed'));
-    return new Gateway(options.config, options.log, transactionIds, bus, saved, warnings, options.cluster);
+    // A certificate that cannot be used stops the start with one line naming the files (TlsMaterialError).
+    const { certFile, keyFile, caFile } = options.config.tls;
+    const tlsMaterial = certFile !== undefined && keyFile !== undefined ? await loadTlsMaterial({ certFile, keyFile, caFile }) : undefined;
+    return new Gateway(options.config, options.log, transactionIds, bus, saved, warnings, options.cluster, options.credentials ?? NO_CREDENTIALS, tlsMaterial);
   }
 
+  /** Starts listening; resolves with the plain port (0 when it is off; `tlsPort` has the TLS one). */
   async start(): Promise<number> {
-    this.port = await this.server.listen();
+    const ports = await this.server.listen();
+    this.port = ports.port;
+    this.tlsPort = ports.tlsPort;
+    await this.tlsReloader?.start();
     this.keepalive.start();
     this.chargers.start();
     // Backends that live on the bus send commands there instead of calling the HTTP API.
@@ -331,7 +403,7 @@ export class Gateway {
   }
 
   readiness(): Readiness {
-    const base = this.accepting && this.port !== 0;
+    const base = this.accepting && (this.port !== 0 || this.tlsPort !== 0);
     const cluster = this.cluster;
     if (cluster === undefined) return { ready: base && this.bus.isReady() };
     const dependencies = {
@@ -385,7 +457,9 @@ export class Gateway {
     const record = this.chargers.attach(charger.identity);
     const session = new ChargerSession(charger.identity, charger.protocol, charger.remoteAddress, charger.acceptSequence, socket, this.environment, record);
     this.compat.attach(session);
+    session.securityProfile = charger.securityProfile;
     this.metrics.connections.labels(charger.protocol).inc();
+    this.metrics.securityProfiles.labels(String(charger.securityProfile)).inc();
     const current = this.sessions.get(charger.identity);
     if (current !== undefined && current.acceptSequence > charger.acceptSequence) {
       // An older connection's handshake finished after a newer one's (the charger retried while it waited):
@@ -409,7 +483,7 @@ export class Gateway {
     session.claimed = true;
     const epoch = this.epochOf(session);
     if (epoch > this.lastEpoch) this.lastEpoch = epoch;
-    this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress, epoch })]);
+    this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress, securityProfile: session.securityProfile, epoch })]);
     this.log.debug({ chargePointId: charger.identity, protocol: charger.protocol, remoteAddress: charger.remoteAddress }, 'charger connected');
     return session;
   }
@@ -441,7 +515,9 @@ export class Gateway {
     session.claimed = true;
     session.ownership = undefined;
     if (claim.epoch > this.lastEpoch) this.lastEpoch = claim.epoch;
-    this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: session.remoteAddress, epoch: claim.epoch })]);
+    this.events.publishDetached([
+      connectedEvent(session.eventContext(), { remoteAddress: session.remoteAddress, securityProfile: session.securityProfile, epoch: claim.epoch }),
+    ]);
     this.log.debug({ chargePointId: session.identity, protocol: session.protocol, epoch: claim.epoch }, 'charger connected');
   }
 
@@ -524,6 +600,11 @@ export class Gateway {
     this.server.stopAccepting();
   }
 
+  /** SIGHUP: reads the TLS certificate, key and CA again (a failure keeps the ones in use, logged and counted). */
+  reloadTls(): Promise<void> {
+    return this.tlsReloader?.reload() ?? Promise.resolve();
+  }
+
   /**
    * Closes every charger with 1001 (going away) in `waves` jittered waves spread over `drainMs`, so they do
    * not all reconnect to the rest of the cluster in the same second. Each charger's CALLs in flight are given
@@ -563,6 +644,7 @@ export class Gateway {
   /** Releases what is left once chargers are gone: stragglers are dropped, timers stopped, state flushed. */
   async close(): Promise<void> {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.tlsReloader?.stop();
     this.stopOwnershipWatch?.();
     await this.scheduler?.stop();
     for (const session of [...this.sessions.values()]) session.outbox.terminate();

@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { RpcEndpoint } from '../ocpp/rpc-endpoint.js';
 import type { RpcShared } from '../ocpp/rpc-shared.js';
 import type { OcppVersion } from '../ocpp/versions.js';
+import type { SecurityProfile } from '../security/credential-store.js';
 import type { TransportConnection } from '../transport/charger-server.js';
 import type { KeepaliveSweep } from '../transport/keepalive.js';
 import { Outbox, type OutboxLimits, type OutboxObserver } from '../transport/outbox.js';
@@ -47,6 +48,8 @@ export class ChargerSession implements TransportConnection, OutboxObserver, Rate
   claimed = false;
   /** Whether its `charge_point.disconnected` is out: after it, nothing more is published for this session. */
   presenceEnded = false;
+  /** The OCPP security profile this connection proved at its upgrade (0: none). */
+  securityProfile: SecurityProfile = 0;
   /**
    * Cluster mode: the epoch the registry gave this connection's claim (undefined until it did); the presence
    * events carry it instead of the local epoch.

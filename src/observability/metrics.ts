@@ -19,9 +19,29 @@ export function createMetrics() {
         'WebSocket upgrade attempts by outcome: accepted; no_subprotocol (completed, then closed 1002); refused by the gateway: ' +
         'bad_path (404), bad_identity (400), over_capacity (503), draining (503), not_registered (503, cluster mode: ownership registration lapsed); ' +
         'refused by admission limits: too_many_handshakes (503 at accept), too_many_handshakes_tls (TLS connection dropped unread), address_rate (503), overall_rate (503); ' +
-        'refused by the WebSocket handshake itself: ' +
+        'refused by authentication: auth_missing, auth_malformed, auth_failed, username_mismatch (401), profile_too_low, certificate_untrusted, ' +
+        'certificate_mismatch, protocol_not_allowed (403), unknown_identity (404), throttled_identity, throttled_address (429), ' +
+        'credentials_unavailable (503), auth_error (500); refused by the WebSocket handshake itself: ' +
         'bad_method (405), bad_upgrade_header, bad_key, bad_version, bad_subprotocol_header, bad_extensions_header, bad_handshake (400)',
       labelNames: ['outcome'],
+      ...r,
+    }),
+    securityProfiles: new Counter({
+      name: 'ocpp_security_profile_connections_total',
+      help: 'Accepted charger connections by the OCPP security profile they proved (0: none, 1: Basic, 2: TLS + Basic, 3: client certificate)',
+      labelNames: ['profile'],
+      ...r,
+    }),
+    tlsReloads: new Counter({
+      name: 'ocpp_tls_reloads_total',
+      help: "Reloads of the chargers' TLS certificate, key and CA by result (ok; failed: the previous material stays in use)",
+      labelNames: ['result'],
+      ...r,
+    }),
+    tlsClientErrors: new Counter({
+      name: 'ocpp_tls_client_errors_total',
+      help: "TLS handshakes on the chargers' port that failed, by reason: reset, protocol_version, no_shared_cipher, timeout, bad_handshake, other",
+      labelNames: ['reason'],
       ...r,
     }),
     disconnects: new Counter({ name: 'ocpp_disconnects_total', help: 'Charger disconnects by cause', labelNames: ['cause'], ...r }),

@@ -1,8 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { OcppVersion } from '../ocpp/versions.js';
+import type { AuthenticationVerdict, ClientCertificate, ConnectionFacts } from '../security/charger-authenticator.js';
+import type { SecurityProfile } from '../security/credential-store.js';
 import { parseIdentity } from './identity.js';
 import type { KeepaliveSubject } from './keepalive.js';
 import { type Outbox, truncateReason } from './outbox.js';
@@ -18,6 +23,8 @@ export interface AdmittedCharger {
   acceptSequence: number;
   protocol: OcppVersion;
   remoteAddress: string;
+  /** The OCPP security profile the connection proved (0: none). */
+  securityProfile: SecurityProfile;
   request: IncomingMessage;
 }
 
@@ -30,9 +37,21 @@ export interface TransportConnection extends KeepaliveSubject {
 
 export type AdmissionVerdict = { ok: true } | { ok: false; status: number; reason: string; outcome: string; headers?: Record<string, string> };
 
+/** The TLS listener (wss): security profiles 2 and 3. */
+export interface ChargerTlsOptions {
+  port: number;
+  /** Certificate, key, CA, versions and ciphers; replaced later with `setSecureContext`. */
+  material: SecureContextOptions;
+  /** Ask for a client certificate (profile 3); only when a CA to check it against is configured. */
+  requestClientCertificates: boolean;
+}
+
 export interface ChargerServerOptions {
   host: string;
   port: number;
+  /** False: no plain ws listener at all (only `tls`). */
+  plainEnabled?: boolean;
+  tls?: ChargerTlsOptions;
   pathPrefix: string;
   maxFrameBytes: number;
   backlog: number;
@@ -46,6 +65,13 @@ export interface ChargerServerOptions {
    * is false for a connection that offered no supported subprotocol: it will be closed, not become a session.
    */
   admit(identity: string, request: IncomingMessage, forSession: boolean): AdmissionVerdict;
+  /**
+   * Who the charger proved to be (Basic auth, client certificate) and its pins, after `admit`; without it every
+   * connection is profile 0.
+   */
+  authenticate?(facts: ConnectionFacts): Promise<AuthenticationVerdict>;
+  /** Counts a TLS handshake a client cut, garbled or could not agree on, by a short reason. */
+  countTlsClientError?(reason: string): void;
   /** Builds the session for an accepted socket. */
   accept(socket: WebSocket, charger: AdmittedCharger): TransportConnection;
   /** The upgrade of this socket completed: its handshake no longer counts against admission limits. */
@@ -114,6 +140,29 @@ function answerWsRefusal(socket: Duplex, status: number, reason: string, headers
 interface Admission {
   identity: string;
   choice: SubprotocolChoice;
+  securityProfile: SecurityProfile;
+}
+
+/**
+ * TLS handshake failures by a reason with few values (a metric label): OpenSSL's codes for the usual ones, the
+ * rest as `other`. A client that goes away mid-handshake shows up as a reset or an end of stream.
+ */
+function tlsErrorReason(err: Error & { code?: string }): string {
+  const code = err.code ?? '';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
+  if (code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' || code.includes('VERSION')) return 'protocol_version';
+  if (code.includes('NO_SHARED_CIPHER')) return 'no_shared_cipher';
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT' || /timeout/i.test(err.message)) return 'timeout';
+  if (code.startsWith('ERR_SSL_') || code === 'ECONNABORTED') return 'bad_handshake';
+  return 'other';
+}
+
+/** The client certificate of a TLS connection, if one was presented. */
+function clientCertificate(socket: TLSSocket): ClientCertificate | undefined {
+  const peer = socket.getPeerCertificate();
+  if (peer === null || typeof peer !== 'object' || Object.keys(peer).length === 0) return undefined;
+  const cn = peer.subject?.CN as string | string[] | undefined;
+  return { trusted: socket.authorized, commonName: typeof cn === 'string' ? cn : undefined };
 }
 const ADMISSION = Symbol('admission');
 type AdmittedRequest = IncomingMessage & { [ADMISSION]?: Admission };
@@ -124,7 +173,12 @@ type Verdict = (accept: boolean, status?: number, message?: string, headers?: Re
  * subprotocol, then the gateway's own checks) and hands each accepted socket to the gateway.
  */
 export class ChargerServer {
+  /** The plain listener (created even when it is switched off, so hooks can attach to it alike). */
   readonly http: Server;
+  /** The TLS listener, when configured. */
+  readonly https: TlsServer | undefined;
+  /** Port the TLS listener is bound to once listening; 0 without one. */
+  tlsPort = 0;
   private readonly wss: WebSocketServer;
   private readonly prefix: string;
   private held = 0;
@@ -158,17 +212,47 @@ export class ChargerServer {
     this.http.on('connection', (socket) => {
       (socket as SequencedSocket)[ACCEPT_SEQUENCE] = ++accepted;
     });
+    const tls = options.tls;
+    if (tls !== undefined) {
+      const https = createTlsServer(
+        // rejectUnauthorized false: a bad client certificate still completes the handshake, so the charger gets an
+        // HTTP 403 that says why instead of a TLS alert its log may not show.
+        { ...tls.material, requestCert: tls.requestClientCertificates, rejectUnauthorized: false },
+        (req, res) => this.onPlainRequest(req, res),
+      );
+      this.https = https;
+      https.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+      https.on('clientError', (_err, socket) => socket.destroy());
+      // Without this listener a handshake that fails is only dropped; with it, it is counted. Never thrown.
+      https.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+        this.options.countTlsClientError?.(tlsErrorReason(err));
+        socket.destroy();
+      });
+      // The order of completed TLS handshakes: the TLS socket is the one a request reaches.
+      https.on('secureConnection', (socket) => {
+        (socket as SequencedSocket)[ACCEPT_SEQUENCE] = ++accepted;
+      });
+    }
   }
 
-  listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen({ host: this.options.host, port: this.options.port, backlog: this.options.backlog }, () => {
-        this.http.off('error', reject);
-        const address = this.http.address();
-        resolve(typeof address === 'object' && address !== null ? address.port : this.options.port);
-      });
-    });
+  /** Starts the listeners; resolves with their ports (0 for one that is off). */
+  async listen(): Promise<{ port: number; tlsPort: number }> {
+    const { host, backlog } = this.options;
+    const port = this.options.plainEnabled === false ? 0 : await listenOn(this.http, host, this.options.port, backlog);
+    if (this.https !== undefined && this.options.tls !== undefined) {
+      try {
+        this.tlsPort = await listenOn(this.https, host, this.options.tls.port, backlog);
+      } catch (err) {
+        if (this.http.listening) this.http.close();
+        throw err;
+      }
+    }
+    return { port, tlsPort: this.tlsPort };
+  }
+
+  /** New certificate, key or CA for connections from now on; open ones keep what they began with. */
+  setSecureContext(material: SecureContextOptions): void {
+    this.https?.setSecureContext(material);
   }
 
   /**
@@ -177,6 +261,7 @@ export class ChargerServer {
    */
   stopAccepting(): void {
     if (this.http.listening) this.http.close();
+    if (this.https?.listening) this.https.close();
   }
 
   private onPlainRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -218,6 +303,8 @@ export class ChargerServer {
     const { countAttempt } = this.options;
     const refuse = (outcome: string, status: number, reason: string, headers?: Record<string, string>) => {
       countAttempt(outcome);
+      // Never the request's headers: they may carry credentials.
+      this.options.log.debug({ path: (req.url ?? '').split('?')[0].slice(0, 100), outcome, status, remoteAddress: req.socket.remoteAddress }, 'upgrade refused');
       verdict(false, status, `${reason}\n`, { ...PLAIN_TEXT, ...headers });
     };
     const path = (req.url ?? '/').split('?')[0];
@@ -235,19 +322,58 @@ export class ChargerServer {
       refuse('bad_identity', 400, identity.reason);
       return;
     }
-    const choice = chooseSubprotocol(offeredSubprotocols(req.headers['sec-websocket-protocol']), this.options.protocols, this.options.fallbackProtocol);
+    const offered = offeredSubprotocols(req.headers['sec-websocket-protocol']);
+    const choice = chooseSubprotocol(offered, this.options.protocols, this.options.fallbackProtocol);
     // A connection without a supported version still holds a descriptor until it is closed: admitted the same way.
     const admission = this.options.admit(identity.identity, req, choice.kind === 'chosen');
     if (!admission.ok) {
       refuse(admission.outcome, admission.status, admission.reason, admission.headers);
       return;
     }
-    (req as AdmittedRequest)[ADMISSION] = { identity: identity.identity, choice };
-    verdict(true);
+    const authenticate = this.options.authenticate;
+    if (authenticate === undefined) {
+      (req as AdmittedRequest)[ADMISSION] = { identity: identity.identity, choice, securityProfile: 0 };
+      verdict(true);
+      return;
+    }
+    const socket = req.socket as Socket & Partial<TLSSocket>;
+    const secure = socket.encrypted === true;
+    const facts: ConnectionFacts = {
+      identity: identity.identity,
+      remoteAddress: socket.remoteAddress ?? '',
+      secure,
+      authorization: req.headers.authorization,
+      certificate: secure ? clientCertificate(socket as TLSSocket) : undefined,
+    };
+    // ws checks the socket is still open before it completes an upgrade, and guards it against errors meanwhile.
+    authenticate(facts).then(
+      (auth) => {
+        if (!auth.ok) {
+          refuse(auth.outcome, auth.status, auth.reason, auth.headers);
+          return;
+        }
+        let granted = choice;
+        const pin = auth.protocol;
+        if (pin !== undefined && choice.kind === 'chosen' && choice.protocol !== pin) {
+          // The charger's pinned version, if it offered it among others; else it may not connect with another.
+          granted = chooseSubprotocol(offered, this.options.protocols.includes(pin) ? [pin] : [], this.options.fallbackProtocol === pin ? pin : null);
+          if (granted.kind !== 'chosen') {
+            refuse('protocol_not_allowed', 403, `this charger may only connect with ${pin}; offer it as a subprotocol`);
+            return;
+          }
+        }
+        (req as AdmittedRequest)[ADMISSION] = { identity: identity.identity, choice: granted, securityProfile: auth.profile };
+        verdict(true);
+      },
+      (err: unknown) => {
+        this.options.log.error({ err, chargePointId: identity.identity }, 'authentication failed unexpectedly; refusing the connection');
+        refuse('auth_error', 500, 'the gateway could not check this connection; reconnect later');
+      },
+    );
   }
 
   private onUpgraded(ws: WebSocket, req: AdmittedRequest): void {
-    const { identity, choice } = req[ADMISSION]!;
+    const { identity, choice, securityProfile } = req[ADMISSION]!;
     req[ADMISSION] = undefined;
     this.options.upgraded?.(req.socket);
     if (choice.kind !== 'chosen') {
@@ -268,6 +394,7 @@ export class ChargerServer {
       acceptSequence: (req.socket as SequencedSocket)[ACCEPT_SEQUENCE] ?? 0,
       protocol: choice.protocol,
       remoteAddress: req.socket.remoteAddress ?? '',
+      securityProfile,
       request: req,
     });
     ws.on('message', onMessage);
@@ -276,4 +403,15 @@ export class ChargerServer {
     ws.on('close', onClose);
     ws.on('error', onError);
   }
+}
+
+function listenOn(server: Server | TlsServer, host: string, port: number, backlog: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, backlog }, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    });
+  });
 }

@@ -221,7 +221,8 @@ export async function runPrimary(config: GatewayConfig, log: Logger): Promise<vo
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // Each worker reloads its own secrets (admin token file, certificates); the primary only passes SIGHUP on.
+  // Each worker reloads its own secrets (admin token file, certificates, TLS context); the primary only passes
+  // SIGHUP on, and handles it at all because its default action would end the primary.
   process.on('SIGHUP', () => {
     for (const slot of slots) slot.worker?.process.kill('SIGHUP');
   });

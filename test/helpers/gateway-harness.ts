@@ -217,7 +217,10 @@ export { freePort };
 
 export interface ServerProcess {
   child: ChildProcess;
+  /** The plain listener's port; the TLS one's when the plain listener is off. */
   port: number;
+  /** The TLS listener's port, when it has one. */
+  tlsPort?: number;
   url: string;
   /** Every stdout line so far (pino JSON). */
   stdout: string[];
@@ -282,6 +285,7 @@ export async function startServerProcess(options: ProcessOptions = {}): Promise<
       return child.exitCode;
     })());
 
+  let tlsPort: number | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`the gateway process did not start within ${options.timeoutMs ?? 15000} ms`)), options.timeoutMs ?? 15000);
     const fail = (err: Error) => {
@@ -292,10 +296,11 @@ export async function startServerProcess(options: ProcessOptions = {}): Promise<
     lines(child.stdout!, (line) => {
       stdout.push(line);
       try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg === 'gateway accepting chargers' && typeof entry.port === 'number') {
+        const entry = JSON.parse(line) as { msg?: string; port?: number | null; tlsPort?: number | null };
+        if (entry.msg === 'gateway accepting chargers' && (typeof entry.port === 'number' || typeof entry.tlsPort === 'number')) {
           clearTimeout(timer);
-          resolve(entry.port);
+          if (typeof entry.tlsPort === 'number') tlsPort = entry.tlsPort;
+          resolve(typeof entry.port === 'number' ? entry.port : (tlsPort as number));
         }
       } catch {
         // not a log line
@@ -306,7 +311,7 @@ export async function startServerProcess(options: ProcessOptions = {}): Promise<
     await stop();
     throw err;
   });
-  return { child, port, url: `ws://127.0.0.1:${port}`, stdout, stderr, stop };
+  return { child, port, tlsPort, url: `ws://127.0.0.1:${port}`, stdout, stderr, stop };
 }
 
 /** Runs the server process expecting it to exit by itself (a bad config); kills it after `timeoutMs`. */

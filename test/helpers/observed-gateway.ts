@@ -13,7 +13,7 @@ import { type AdminServer, startAdminServer } from '../../src/admin/admin-server
 import { SUBJECTS } from '../../src/bus/types.js';
 import { loadConfig, mergeLayers } from '../../src/config/load.js';
 import type { GatewayEvent } from '../../src/events/index.js';
-import { Gateway } from '../../src/gateway/gateway.js';
+import { Gateway, type GatewayCredentials } from '../../src/gateway/gateway.js';
 import { TestCharger, type TestChargerOptions } from './backend-charger.js';
 
 export interface ObservedGateway {
@@ -21,6 +21,8 @@ export interface ObservedGateway {
   admin: AdminServer;
   /** `ws://127.0.0.1:PORT/ocpp`. */
   chargerUrl: string;
+  /** `wss://127.0.0.1:TLS_PORT/ocpp` when TLS is configured. */
+  tlsUrl: string | undefined;
   adminUrl: string;
   stateDir: string;
   /** Every event published so far, in publish order. */
@@ -39,6 +41,8 @@ export interface ObservedOptions {
   /** Reuse a state folder (to restart on it); it is then left in place. */
   stateDir?: string;
   logLevel?: 'warn' | 'info' | 'debug';
+  /** The credential store and password check the gateway authenticates chargers with. */
+  credentials?: GatewayCredentials;
 }
 
 export async function startObservedGateway(options: ObservedOptions = {}): Promise<ObservedGateway> {
@@ -60,7 +64,7 @@ export async function startObservedGateway(options: ObservedOptions = {}): Promi
     overrides: mergeLayers({ server: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, instance: { stateDir } }, options.overrides ?? {}),
   });
   const log = pino({ level: options.logLevel ?? 'warn' }, sink);
-  const gateway = await Gateway.create({ config, log });
+  const gateway = await Gateway.create({ config, log, credentials: options.credentials });
   const events: GatewayEvent<any>[] = [];
   gateway.bus.subscribe(SUBJECTS.allEvents, (message) => {
     events.push(message.data as GatewayEvent<any>);
@@ -74,6 +78,7 @@ export async function startObservedGateway(options: ObservedOptions = {}): Promi
     gateway,
     admin,
     chargerUrl,
+    tlsUrl: gateway.tlsPort === 0 ? undefined : `wss://127.0.0.1:${gateway.tlsPort}${config.server.pathPrefix}`,
     adminUrl: `http://127.0.0.1:${admin.port}`,
     stateDir,
     events,

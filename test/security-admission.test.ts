@@ -1,0 +1,153 @@
+/**
+ * Admission rules around the profiles: the per-address throttle (a second loopback address, 127.0.0.2, is the
+ * other source), unknown chargers and the default profile, and the real server process with its plain port
+ * switched off, reloading its certificate on SIGHUP.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import { FileCredentialStore } from '../src/security/file-credential-store.js';
+import { hashPassword } from '../src/security/password-hash.js';
+import { PasswordVerifier } from '../src/security/password-verifier.js';
+import { freePort, metricValue, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
+import { type ObservedGateway, startObservedGateway } from './helpers/observed-gateway.js';
+import { expectResult } from './helpers/ocpp-assert.js';
+import { OcppClient } from './helpers/ocpp-client.js';
+import { TestCa } from './helpers/test-pki.js';
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('per-address throttle, unknown chargers and the default profile', () => {
+  let dir: string;
+  let h: ObservedGateway;
+  const password = `pw-${randomBytes(9).toString('base64url')}`;
+
+  const tryFrom = (localAddress: string, identity: string, authorization?: string) =>
+    OcppClient.tryConnect(h.chargerUrl, identity, ['ocpp1.6'], { ws: { localAddress, headers: authorization === undefined ? {} : { Authorization: authorization } } });
+
+  async function assertServes(localAddress: string, identity = 'CP-KNOWN'): Promise<void> {
+    const outcome = await tryFrom(localAddress, identity, basic(identity, password));
+    assert.ok(outcome.ok, `CP-KNOWN from ${localAddress}: ${outcome.ok ? '' : (outcome.refusal?.status ?? outcome.error?.message)}`);
+    expectResult(await outcome.client.call('Heartbeat', {}));
+    await outcome.client.close();
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gw-admission-'));
+    const store = new FileCredentialStore({ file: join(dir, 'credentials.json'), recheckMs: 0 });
+    await store.put({ identity: 'CP-KNOWN', passwordHash: await hashPassword(password), updatedAt: new Date().toISOString() });
+    const verifier = new PasswordVerifier();
+    h = await startObservedGateway({
+      credentials: { store, verifyPassword: verifier.verify.bind(verifier) },
+      overrides: {
+        security: {
+          allowUnknownChargers: true,
+          defaultProfile: 1,
+          identityFailures: { maxFailures: 100 },
+          addressFailures: { maxFailures: 3, blockMs: 60_000 },
+        },
+      },
+    });
+  });
+  after(async () => {
+    await h?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the default profile applies to unknown chargers: with DEFAULT_SECURITY_PROFILE=1 one without credentials gets 401', async () => {
+    const outcome = await tryFrom('127.0.0.1', 'CP-UNKNOWN');
+    assert.equal(outcome.ok, false);
+    assert.equal(!outcome.ok && outcome.refusal?.status, 401);
+    assert.equal(!outcome.ok && outcome.refusal?.headers['www-authenticate'], 'Basic realm="OCPP", charset="UTF-8"');
+    await assertServes('127.0.0.1');
+  });
+
+  it('failed authentications from one address block it (429) even for right credentials; other addresses go on', async () => {
+    const before = await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'throttled_address' });
+    for (let i = 0; i < 3; i++) {
+      const outcome = await tryFrom('127.0.0.2', 'CP-KNOWN', basic('CP-KNOWN', `guess-${i}`));
+      assert.equal(!outcome.ok && outcome.refusal?.status, 401);
+    }
+    const blocked = await tryFrom('127.0.0.2', 'CP-KNOWN', basic('CP-KNOWN', password));
+    assert.equal(blocked.ok, false);
+    assert.equal(!blocked.ok && blocked.refusal?.status, 429);
+    assert.match(String(!blocked.ok && blocked.refusal?.headers['retry-after']), /^[1-9][0-9]*$/);
+    assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'throttled_address' }), before + 1);
+    // The identity itself is not locked (its own limit is high here): from another address it connects.
+    await assertServes('127.0.0.1');
+    // That success cleared the identity's count; the address stays blocked (and tracked).
+    assert.deepEqual(h.gateway.authenticator.trackedFailures, { identities: 0, addresses: 1 });
+    const still = await tryFrom('127.0.0.2', 'CP-KNOWN', basic('CP-KNOWN', password));
+    assert.equal(!still.ok && still.refusal?.status, 429);
+  });
+});
+
+describe('the server process with only the TLS listener', () => {
+  let dir: string;
+  let ca: TestCa;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gw-tls-proc-'));
+    ca = await TestCa.create();
+    const server = await ca.server();
+    await writeFile(join(dir, 'server.crt'), server.cert);
+    await writeFile(join(dir, 'server.key'), server.key, { mode: 0o600 });
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('SERVER_PLAIN_ENABLED=false: wss only (unknown chargers allowed while the store is empty); SIGHUP reloads the certificate', async () => {
+    const plainPort = await freePort();
+    const proc = await startServerProcess({
+      env: {
+        SERVER_PORT: String(plainPort),
+        SERVER_PLAIN_ENABLED: 'false',
+        TLS_CERT_FILE: join(dir, 'server.crt'),
+        TLS_KEY_FILE: join(dir, 'server.key'),
+        TLS_PORT: String(await freePort()),
+        CREDENTIALS_FILE: join(dir, 'credentials.json'),
+      },
+    });
+    try {
+      const tlsPort = proc.tlsPort as number;
+      assert.equal(typeof tlsPort, 'number');
+      const client = await OcppClient.connect(`wss://127.0.0.1:${tlsPort}/ocpp`, 'CP-TLS-ONLY', ['ocpp1.6'], { ws: { ca: ca.cert } });
+      expectResult(await client.call('Heartbeat', {}));
+      const refused = await new Promise<string>((resolve) => {
+        const socket = tcpConnect({ host: '127.0.0.1', port: plainPort });
+        socket.on('connect', () => {
+          socket.destroy();
+          resolve('connected');
+        });
+        socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+      });
+      assert.equal(refused, 'ECONNREFUSED', 'nothing listens on the plain port');
+
+      const renewed = await ca.server();
+      await writeFile(join(dir, 'server.crt'), renewed.cert);
+      await writeFile(join(dir, 'server.key'), renewed.key);
+      proc.child.kill('SIGHUP');
+      await waitUntil(() => proc.stdout.some((l) => l.includes('TLS certificate, key and CA reloaded')), 10_000, 'the reload line');
+      const served = await new Promise<string>((resolve, reject) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: tlsPort, ca: ca.cert }, () => {
+          resolve(socket.getPeerCertificate().fingerprint256);
+          socket.destroy();
+        });
+        socket.on('error', reject);
+      });
+      assert.equal(served, renewed.fingerprint256);
+      expectResult(await client.call('Heartbeat', {}));
+      await client.close();
+      assert.equal(proc.child.exitCode, null, 'SIGHUP did not end the process');
+      assert.doesNotMatch(proc.stdout.join('\n'), /PRIVATE KEY/);
+    } finally {
+      assert.equal(await proc.stop(), 0);
+    }
+  });
+});
