@@ -45,6 +45,9 @@ export interface ChargerAuthenticatorOptions {
   now?: () => number;
 }
 
+/** How long a seen "the store exists / does not exist yet" is trusted before it is asked again. */
+const PRESENCE_RECHECK_MS = 2000;
+
 const CHALLENGE = { 'WWW-Authenticate': BASIC_CHALLENGE };
 
 function retryAfter(ms: number): Record<string, string> {
@@ -65,10 +68,14 @@ function retryAfter(ms: number): Record<string, string> {
 export class ChargerAuthenticator {
   private readonly identities: FailureThrottle;
   private readonly addresses: FailureThrottle;
+  private readonly now: () => number;
+  private presence: { exists: boolean; checkedAt: number } | undefined;
+  private presenceCheck: Promise<boolean> | undefined;
 
   constructor(private readonly options: ChargerAuthenticatorOptions) {
     this.identities = new FailureThrottle(options.perIdentity, options.now);
     this.addresses = new FailureThrottle(options.perAddress, options.now);
+    this.now = options.now ?? Date.now;
   }
 
   /** Keys tracked by the two throttles (bounded by their `maxTracked`). */
@@ -91,8 +98,12 @@ export class ChargerAuthenticator {
 
     let record: CredentialRecord | undefined;
     try {
-      record = await this.options.store.get(identity);
-      if (record === undefined && !(await this.unknownAllowed())) {
+      const { allowUnknown } = this.options;
+      // With the default (unknown chargers allowed while there is no store) a fleet without credentials never
+      // reads the store per connection: only whether one exists yet, checked now and then.
+      const storeInUse = allowUnknown !== undefined || (await this.storeExists());
+      record = storeInUse ? await this.options.store.get(identity) : undefined;
+      if (record === undefined && !(allowUnknown ?? !storeInUse)) {
         this.addresses.fail(remoteAddress);
         return { ok: false, status: 404, reason: 'this charge point identity is not known to the gateway', outcome: 'unknown_identity' };
       }
@@ -125,8 +136,31 @@ export class ChargerAuthenticator {
     return { ok: true, profile: proven.profile, protocol: record?.protocol };
   }
 
-  private async unknownAllowed(): Promise<boolean> {
-    return this.options.allowUnknown ?? !(await this.options.store.exists());
+  /**
+   * Whether the store holds (or held) any record, re-checked at most every PRESENCE_RECHECK_MS: a Redis store
+   * costs a round trip, and a fleet without credentials must not depend on Redis (or wait for it) to connect.
+   * Once a store exists it never stops existing, so a stale "absent" lasts at most one re-check, and a store that
+   * cannot be read is taken to be as it was last seen (absent: nothing to check; present: the record read fails).
+   */
+  private async storeExists(): Promise<boolean> {
+    const now = this.now();
+    if (this.presence !== undefined && now - this.presence.checkedAt < PRESENCE_RECHECK_MS) return this.presence.exists;
+    this.presenceCheck ??= this.options.store
+      .exists()
+      .then((exists) => {
+        this.presence = { exists, checkedAt: this.now() };
+        return exists;
+      })
+      .finally(() => {
+        this.presenceCheck = undefined;
+      });
+    try {
+      return await this.presenceCheck;
+    } catch (err) {
+      if (this.presence === undefined) throw err;
+      this.options.onStoreError(err);
+      return this.presence.exists;
+    }
   }
 
   /** A charger with a password is at least profile 1 whatever the default; a pin overrides both. */
