@@ -40,7 +40,8 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
     await cluster?.bus.close();
     throw err;
   }
-  const verifier = new PasswordVerifier();
+  const { verifyConcurrency, verifyQueue } = config.security;
+  const verifier = new PasswordVerifier({ concurrency: verifyConcurrency === 0 ? undefined : verifyConcurrency, queue: verifyQueue });
   const credentials = { store, verifyPassword: verifier.verify.bind(verifier) };
   let gateway: Gateway;
   try {

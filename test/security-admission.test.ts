@@ -87,6 +87,49 @@ describe('per-address throttle, unknown chargers and the default profile', () =>
   });
 });
 
+describe('password checks beyond the scrypt slots (a cold reconnect storm)', () => {
+  let dir: string;
+  let h: ObservedGateway;
+  const password = `pw-${randomBytes(9).toString('base64url')}`;
+  const identities = Array.from({ length: 20 }, (_, i) => `CP-STORM-${i}`);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gw-verify-busy-'));
+    const store = new FileCredentialStore({ file: join(dir, 'credentials.json'), recheckMs: 0 });
+    const passwordHash = await hashPassword(password);
+    for (const identity of identities) await store.put({ identity, passwordHash, updatedAt: new Date().toISOString() });
+    // One check at a time and no line: every request that arrives while a check runs is busy.
+    const verifier = new PasswordVerifier({ concurrency: 1, queue: 0 });
+    h = await startObservedGateway({ credentials: { store, verifyPassword: verifier.verify.bind(verifier) } });
+  });
+  after(async () => {
+    await h?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('are answered 503 auth_busy with a jittered Retry-After of 5..10 s, count nothing against the charger, and the charger gets in on retry', async () => {
+    const outcomes = await Promise.all(identities.map((id) => OcppClient.tryConnect(h.chargerUrl, id, ['ocpp1.6'], { ws: { headers: { Authorization: basic(id, password) } } })));
+    const refused = outcomes.flatMap((o, i) => (o.ok ? [] : [{ identity: identities[i], refusal: o.refusal, error: o.error }]));
+    for (const r of refused) {
+      assert.equal(r.refusal?.status, 503, `${r.identity}: ${r.refusal?.status ?? r.error?.message}`);
+      assert.match(r.refusal?.body ?? '', /checking many passwords at once/);
+      const retryAfter = Number(r.refusal?.headers['retry-after']);
+      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 5 && retryAfter <= 10, `Retry-After ${r.refusal?.headers['retry-after']}`);
+    }
+    assert.ok(refused.length > 0, 'twenty simultaneous cold checks with one slot and no line: some are busy');
+    assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'auth_busy' }), refused.length);
+    assert.deepEqual(h.gateway.authenticator.trackedFailures, { identities: 0, addresses: 0 }, 'busy is not a failed authentication');
+    for (const o of outcomes) if (o.ok) await o.client.close();
+    // One at a time, as their spread Retry-After would bring them back: every one is admitted.
+    for (const { identity } of refused) {
+      const again = await OcppClient.tryConnect(h.chargerUrl, identity, ['ocpp1.6'], { ws: { headers: { Authorization: basic(identity, password) } } });
+      assert.ok(again.ok, `${identity} on retry: ${again.ok ? '' : (again.refusal?.status ?? again.error?.message)}`);
+      expectResult(await again.client.call('Heartbeat', {}));
+      await again.client.close();
+    }
+  });
+});
+
 describe('the server process with only the TLS listener', () => {
   let dir: string;
   let ca: TestCa;

@@ -71,6 +71,8 @@ const ENVIRONMENT: Record<string, string> = {
   EVICT_TIMEOUT_MS: 'cluster.evictTimeoutMs',
   COMPAT_PROFILE_DEFAULT: 'compat.default',
   CREDENTIALS_FILE: 'security.credentialsFile',
+  AUTH_VERIFY_CONCURRENCY: 'security.verifyConcurrency',
+  AUTH_VERIFY_QUEUE: 'security.verifyQueue',
 };
 
 export interface LoadOptions {

@@ -132,6 +132,12 @@ export const securitySchema = z
     identityFailures: failureLimit(5),
     /** Per source address: higher, since chargers behind one NAT share it. */
     addressFailures: failureLimit(20),
+    /**
+     * scrypt password checks running at once (0: one per CPU core) and waiting for a slot; one more is answered 503
+     * with a jittered Retry-After (outcome auth_busy). Only checks the verified-credentials cache cannot answer count.
+     */
+    verifyConcurrency: int(0, 64, 0),
+    verifyQueue: int(0, 100_000, 256),
   })
   .prefault({});
 

@@ -21,7 +21,7 @@ export function createMetrics() {
         'refused by admission limits: too_many_handshakes (503 at accept), too_many_handshakes_tls (TLS connection dropped unread), address_rate (503), overall_rate (503); ' +
         'refused by authentication: auth_missing, auth_malformed, auth_failed, username_mismatch (401), profile_too_low, certificate_untrusted, ' +
         'certificate_mismatch, protocol_not_allowed (403), unknown_identity (404), throttled_identity, throttled_address (429), ' +
-        'credentials_unavailable (503), auth_error (500); refused by the WebSocket handshake itself: ' +
+        'credentials_unavailable, auth_busy (503), auth_error (500); refused by the WebSocket handshake itself: ' +
         'bad_method (405), bad_upgrade_header, bad_key, bad_version, bad_subprotocol_header, bad_extensions_header, bad_handshake (400)',
       labelNames: ['outcome'],
       ...r,

@@ -1,7 +1,9 @@
 import type { OcppVersion } from '../ocpp/versions.js';
 import { BASIC_CHALLENGE, parseBasicAuthorization } from './basic-auth.js';
 import type { CredentialRecord, CredentialStore, SecurityProfile } from './credential-store.js';
+import { jitteredRetryAfter } from '../transport/token-bucket.js';
 import { FailureThrottle, type FailureThrottleOptions } from './failure-throttle.js';
+import { VerifierBusyError } from './password-verifier.js';
 
 /** What the authenticator needs to know about one upgrade request; nothing here is ever logged whole. */
 export interface ConnectionFacts {
@@ -201,7 +203,21 @@ export class ChargerAuthenticator {
     // Nothing to check them against (an unknown charger, or one that authenticates by certificate only): the
     // connection has proven nothing, and the required profile decides.
     if (record?.passwordHash === undefined) return { ok: true, profile: 0, presentedCredentials: false };
-    if (!(await this.options.verifyPassword(identity, credentials.password, record))) {
+    let verified: boolean;
+    try {
+      verified = await this.options.verifyPassword(identity, credentials.password, record);
+    } catch (err) {
+      if (!(err instanceof VerifierBusyError)) throw err;
+      // Not a failure of the charger's: nothing is counted against it, and it comes back after a spread wait.
+      return {
+        ok: false,
+        status: 503,
+        reason: 'the gateway is checking many passwords at once (a reconnect storm); reconnect later',
+        outcome: 'auth_busy',
+        headers: { 'Retry-After': jitteredRetryAfter(5) },
+      };
+    }
+    if (!verified) {
       this.failed(identity, remoteAddress);
       return { ok: false, status: 401, reason: 'wrong user name or password', outcome: 'auth_failed', headers: CHALLENGE };
     }

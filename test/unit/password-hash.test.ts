@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CredentialRecord } from '../../src/security/credential-store.js';
 import { hashPassword, isPasswordHash, MAX_PASSWORD_BYTES, SCRYPT_COST, verifyAgainstDummy, verifyPassword } from '../../src/security/password-hash.js';
-import { PasswordVerifier } from '../../src/security/password-verifier.js';
+import { PasswordVerifier, VerifierBusyError } from '../../src/security/password-verifier.js';
 import { VerifiedCredentialsCache } from '../../src/security/verified-cache.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -146,7 +146,7 @@ describe('PasswordVerifier', () => {
 
   it('accepts the right password, remembers only successes, and refuses the old password after a rotation', async () => {
     const cache = new VerifiedCredentialsCache(10);
-    const verifier = new PasswordVerifier(cache);
+    const verifier = new PasswordVerifier({}, cache);
     const before = await record('CP-1', PASSWORD);
     assert.equal(await verifier.verify('CP-1', 'wrong password', before), false);
     assert.equal(cache.size, 0, 'a failure is not cached');
@@ -165,5 +165,22 @@ describe('PasswordVerifier', () => {
     assert.equal(await verifier.verify('CP-404', PASSWORD, undefined), false);
     assert.equal(await verifier.verify('CP-3', PASSWORD, { identity: 'CP-3', minProfile: 3, updatedAt: new Date().toISOString() }), false);
     assert.equal(await verifier.verify('CP-2', PASSWORD, await record('CP-1', PASSWORD)), false);
+  });
+
+  it('runs at most `concurrency` scrypt checks, lines up at most `queue` more and refuses the next as busy; cache hits skip the line', async () => {
+    const verifier = new PasswordVerifier({ concurrency: 1, queue: 1 });
+    const records = await Promise.all(['CP-A', 'CP-B', 'CP-C', 'CP-D'].map((id) => record(id, PASSWORD)));
+    const first = verifier.verify('CP-A', PASSWORD, records[0]);
+    const second = verifier.verify('CP-B', PASSWORD, records[1]);
+    assert.deepEqual(verifier.load, { running: 1, waiting: 1 });
+    await assert.rejects(verifier.verify('CP-C', PASSWORD, records[2]), VerifierBusyError);
+    assert.deepEqual(await Promise.all([first, second]), [true, true]);
+    assert.deepEqual(verifier.load, { running: 0, waiting: 0 });
+
+    // CP-A is now in the cache: it is answered while the only slot and the line are taken.
+    const busyA = verifier.verify('CP-C', PASSWORD, records[2]);
+    const busyB = verifier.verify('CP-D', PASSWORD, records[3]);
+    assert.equal(await verifier.verify('CP-A', PASSWORD, records[0]), true);
+    assert.deepEqual(await Promise.all([busyA, busyB]), [true, true]);
   });
 });
