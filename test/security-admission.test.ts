@@ -108,7 +108,9 @@ describe('password checks beyond the scrypt slots (a cold reconnect storm)', () 
   });
 
   it('are answered 503 auth_busy with a jittered Retry-After of 5..10 s, count nothing against the charger, and the charger gets in on retry', async () => {
-    const outcomes = await Promise.all(identities.map((id) => OcppClient.tryConnect(h.chargerUrl, id, ['ocpp1.6'], { ws: { headers: { Authorization: basic(id, password) } } })));
+    const outcomes = await Promise.all(
+      identities.map((id) => OcppClient.tryConnect(h.chargerUrl, id, ['ocpp1.6'], { ws: { headers: { Authorization: basic(id, password) } } })),
+    );
     const refused = outcomes.flatMap((o, i) => (o.ok ? [] : [{ identity: identities[i], refusal: o.refusal, error: o.error }]));
     for (const r of refused) {
       assert.equal(r.refusal?.status, 503, `${r.identity}: ${r.refusal?.status ?? r.error?.message}`);

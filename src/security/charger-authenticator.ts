@@ -1,7 +1,7 @@
 import type { OcppVersion } from '../ocpp/versions.js';
+import { jitteredRetryAfter } from '../transport/token-bucket.js';
 import { BASIC_CHALLENGE, parseBasicAuthorization } from './basic-auth.js';
 import type { CredentialRecord, CredentialStore, SecurityProfile } from './credential-store.js';
-import { jitteredRetryAfter } from '../transport/token-bucket.js';
 import { FailureThrottle, type FailureThrottleOptions } from './failure-throttle.js';
 import { VerifierBusyError } from './password-verifier.js';
 
