@@ -35,7 +35,7 @@ export interface ChargerAuthenticatorOptions {
    * Checks a password against the record's salted hash (scrypt, constant-time compare, a cache of verified
    * credentials); must never throw for a malformed hash.
    */
-  verifyPassword(identity: string, password: string, record: CredentialRecord): Promise<boolean>;
+  verifyPassword(identity: string, password: string, record: CredentialRecord | undefined): Promise<boolean>;
   /** Undefined: allowed while the store holds no record at all (the quick start), refused once it does. */
   allowUnknown: boolean | undefined;
   /** The lowest profile for a charger without a pin of its own (unknown chargers included). */
@@ -202,7 +202,11 @@ export class ChargerAuthenticator {
     }
     // Nothing to check them against (an unknown charger, or one that authenticates by certificate only): the
     // connection has proven nothing, and the required profile decides.
-    if (record?.passwordHash === undefined) return { ok: true, profile: 0, presentedCredentials: false };
+    if (record?.passwordHash === undefined) {
+      // The same scrypt run a wrong password costs a charger that has one, so timing does not tell which do.
+      await this.options.verifyPassword(identity, credentials.password, record).catch(() => false);
+      return { ok: true, profile: 0, presentedCredentials: false };
+    }
     let verified: boolean;
     try {
       verified = await this.options.verifyPassword(identity, credentials.password, record);
