@@ -1,13 +1,17 @@
 /**
- * One fuzz campaign against the real gateway process: three fast-check lanes run side by side (OCPP-J frames on
- * a 1.6 and a 2.0.1 connection, HTTP upgrade requests, floods and slow readers) while a well-behaved charger
- * sends Heartbeats beside them and a monitor reads the gateway's own metrics. It holds, throughout:
+ * One fuzz campaign against the real gateway process: fast-check lanes run side by side (OCPP-J frames on a 1.6
+ * and a 2.0.1 connection, HTTP upgrade requests, floods and slow readers, and the security lanes of
+ * security-lanes.ts: credentials, client certificates, cut TLS handshakes against the process's TLS listener and
+ * credential store) while a well-behaved charger sends Heartbeats beside them and a monitor reads the gateway's
+ * own metrics. It holds, throughout:
  * - the process never dies;
  * - its RSS (the gateway's `process_resident_memory_bytes`) never passes `baseline + rssHeadroomBytes`, and the
  *   lowest RSS of every 30 s after the first 30 s (what it keeps across collections) stays under
  *   `baseline + rssKeptBytes`;
  * - every Heartbeat of the well-behaved charger gets its CALLRESULT within `heartbeatCeilingMs`;
- * - every input gets the answer the test's own oracles (oracle.ts, handshake-oracle.ts) call for;
+ * - every input gets the answer the test's own oracles (oracle.ts, handshake-oracle.ts, credentials-oracle.ts)
+ *   call for, and at the end the gateway's counters agree (failed TLS handshakes, profiles proven) and its output
+ *   holds no password or Authorization value the lanes sent;
  * - a backend reading the admin API's event stream keeps it open, and the gateway logs nothing at error level:
  *   its error lines mean a failure inside it (an event it could not deliver, a CALL it could not handle), which
  *   no input from the network should cause.
