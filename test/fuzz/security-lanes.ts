@@ -580,7 +580,7 @@ export function tlsHandshakeLane(t: SecurityTarget, handshakeTimeoutMs: number, 
       });
       const what = `${input.kind}${'at' in input ? ` ${input.at}` : ''}${'ending' in input ? ` then ${input.ending}` : ''}`;
       const fails = input.kind !== 'completeThenLeave';
-      tally.add(fails ? `${what}: counted${'ending' in input && input.ending === 'stall' ? ', dropped on timeout' : ''}` : `${what}: not a TLS error`);
+      tally.add(fails ? `${what}: counted${input.kind === 'cut' && input.ending === 'stall' ? ' as a timeout' : ''}` : `${what}: not a TLS error`);
       if (fails) counts.failed++;
       // Only a cut handshake waits for more on the gateway's side; random bytes or HTTP fail at once, stalled or not.
       if (input.kind === 'cut' && input.ending === 'stall') counts.stalled++;
