@@ -5,9 +5,12 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { WebSocket } from 'ws';
 import { type FuzzedGateway, gatewayRss, httpText, scrapeMetrics, startFuzzedGateway } from './fuzz/gateway-process.js';
+import { createSecurityFixture, type SecurityFixture } from './fuzz/security-fixture.js';
 import { encodeFrame, OP, openWebSocket, RawConnection, standardHeaders, upgradeRequest } from './fuzz/wire.js';
+import { freePort } from './helpers/gateway-harness.js';
 import { schemaOracle } from './helpers/schema-oracle.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -211,5 +214,57 @@ describe('fuzz findings replayed against the real process', () => {
       }
     }
     assert.equal(await attempts(), before + 4);
+  });
+});
+
+// Found by the TLS handshake lane: {"kind":"cut","at":"clientHello","ending":"stall"}. A client that stopped in the
+// middle of its TLS handshake (or never began one) was held for Node's default of 120 s, each holding a place in
+// `server.admission.maxHandshakes`: a few thousand such clients kept every charger out, two minutes at a time.
+describe('stalled TLS handshakes against the real process', () => {
+  const TIMEOUT_MS = 1500;
+  let g: FuzzedGateway;
+  let fixture: SecurityFixture;
+  let tlsPort: number;
+  beforeEach(async () => {
+    fixture = await createSecurityFixture(1);
+    tlsPort = await freePort();
+    g = await startFuzzedGateway({ ...fixture.env(tlsPort), TLS_HANDSHAKE_TIMEOUT_MS: String(TIMEOUT_MS) });
+  });
+  afterEach(async () => {
+    await g.stop();
+    await fixture.cleanup();
+  });
+
+  it('a client silent from the start, and one that stops inside its ClientHello, are dropped on the handshake timeout and counted; chargers still connect', async () => {
+    const silent = await RawConnection.open(tlsPort);
+    const halfHello = await RawConnection.open(tlsPort);
+    // A handshake record announcing 512 bytes of ClientHello, and then nothing.
+    halfHello.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
+    const started = Date.now();
+    try {
+      assert.equal(await silent.waitEnded(TIMEOUT_MS + 5000), true, 'a client that never sent a byte was not dropped');
+      assert.equal(await halfHello.waitEnded(TIMEOUT_MS + 5000), true, 'a client that stopped inside its ClientHello was not dropped');
+    } finally {
+      silent.destroy();
+      halfHello.destroy();
+    }
+    assert.ok(Date.now() - started >= TIMEOUT_MS - 200, `dropped after ${Date.now() - started} ms, before the timeout`);
+    const metrics = await scrapeMetrics(g.adminPort);
+    assert.equal(metrics.get('ocpp_tls_client_errors_total{reason="timeout"}'), 2);
+    assert.equal(metrics.get('ocpp_handshakes_in_flight'), 0);
+    const charger = fixture.chargers.p3[0];
+    const cert = await fixture.clientCertificate('right', charger.identity);
+    const socket = tlsConnect({ host: '127.0.0.1', port: tlsPort, servername: 'localhost', ca: fixture.caCert, cert: cert.cert, key: cert.key });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    const c = RawConnection.over(socket);
+    try {
+      c.write(upgradeRequest(`/ocpp/${encodeURIComponent(charger.identity)}`, standardHeaders(tlsPort, 'ocpp1.6')));
+      assert.equal((await c.readHead(5000))?.status, 101);
+    } finally {
+      c.destroy();
+    }
   });
 });

@@ -22,6 +22,7 @@ const ENVIRONMENT: Record<string, string> = {
   TLS_KEY_FILE: 'tls.keyFile',
   TLS_CA_FILE: 'tls.caFile',
   TLS_PORT: 'tls.port',
+  TLS_HANDSHAKE_TIMEOUT_MS: 'tls.handshakeTimeoutMs',
   ALLOW_UNKNOWN_CHARGERS: 'security.allowUnknownChargers',
   DEFAULT_SECURITY_PROFILE: 'security.defaultProfile',
   AUTH_MAX_FAILURES_PER_IDENTITY: 'security.identityFailures.maxFailures',

@@ -91,6 +91,13 @@ const tlsSchema = z
     reloadDebounceMs: int(0, 60_000, 250),
     /** Stat check of the files beside the file watch (some file systems never report changes); 0: off. */
     reloadPollMs: int(0, 3_600_000, 10_000),
+    /**
+     * Longest a client may take from TCP accept to a completed TLS handshake before it is dropped (and counted as
+     * a `timeout` TLS client error). Each one holds a place in `server.admission.maxHandshakes` meanwhile, so
+     * Node's own default (120 s) would let a few thousand stalled clients keep everyone out for two minutes at a
+     * time; a charger completes its handshake in a few round trips, seconds even on a poor cellular link.
+     */
+    handshakeTimeoutMs: int(1000, 120_000, 10_000),
   })
   .superRefine((tls, ctx) => {
     if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {

@@ -270,7 +270,10 @@ export class Gateway {
       host: server.host,
       port: server.port,
       plainEnabled: server.plainEnabled,
-      tls: tlsMaterial === undefined ? undefined : { port: tls.port, material: tlsMaterial, requestClientCertificates: tls.caFile !== undefined },
+      tls:
+        tlsMaterial === undefined
+          ? undefined
+          : { port: tls.port, material: tlsMaterial, requestClientCertificates: tls.caFile !== undefined, handshakeTimeoutMs: tls.handshakeTimeoutMs },
       pathPrefix: server.pathPrefix,
       maxFrameBytes: server.maxFrameBytes,
       backlog: server.backlog,

@@ -44,6 +44,8 @@ export interface ChargerTlsOptions {
   material: SecureContextOptions;
   /** Ask for a client certificate (profile 3); only when a CA to check it against is configured. */
   requestClientCertificates: boolean;
+  /** From TCP accept to a completed TLS handshake; a client slower than this is dropped (Node's default: 120 s). */
+  handshakeTimeoutMs?: number;
 }
 
 export interface ChargerServerOptions {
@@ -217,7 +219,7 @@ export class ChargerServer {
       const https = createTlsServer(
         // rejectUnauthorized false: a bad client certificate still completes the handshake, so the charger gets an
         // HTTP 403 that says why instead of a TLS alert its log may not show.
-        { ...tls.material, requestCert: tls.requestClientCertificates, rejectUnauthorized: false },
+        { ...tls.material, requestCert: tls.requestClientCertificates, rejectUnauthorized: false, handshakeTimeout: tls.handshakeTimeoutMs },
         (req, res) => this.onPlainRequest(req, res),
       );
       this.https = https;

@@ -1,13 +1,17 @@
 /**
- * One fuzz campaign against the real gateway process: three fast-check lanes run side by side (OCPP-J frames on
- * a 1.6 and a 2.0.1 connection, HTTP upgrade requests, floods and slow readers) while a well-behaved charger
- * sends Heartbeats beside them and a monitor reads the gateway's own metrics. It holds, throughout:
+ * One fuzz campaign against the real gateway process: fast-check lanes run side by side (OCPP-J frames on a 1.6
+ * and a 2.0.1 connection, HTTP upgrade requests, floods and slow readers, and the security lanes of
+ * security-lanes.ts: credentials, client certificates, cut TLS handshakes against the process's TLS listener and
+ * credential store) while a well-behaved charger sends Heartbeats beside them and a monitor reads the gateway's
+ * own metrics. It holds, throughout:
  * - the process never dies;
  * - its RSS (the gateway's `process_resident_memory_bytes`) never passes `baseline + rssHeadroomBytes`, and the
  *   lowest RSS of every 30 s after the first 30 s (what it keeps across collections) stays under
  *   `baseline + rssKeptBytes`;
  * - every Heartbeat of the well-behaved charger gets its CALLRESULT within `heartbeatCeilingMs`;
- * - every input gets the answer the test's own oracles (oracle.ts, handshake-oracle.ts) call for;
+ * - every input gets the answer the test's own oracles (oracle.ts, handshake-oracle.ts, credentials-oracle.ts)
+ *   call for, and at the end the gateway's counters agree (failed TLS handshakes, profiles proven) and its output
+ *   holds no password or Authorization value the lanes sent;
  * - a backend reading the admin API's event stream keeps it open, and the gateway logs nothing at error level:
  *   its error lines mean a failure inside it (an event it could not deliver, a CALL it could not handle), which
  *   no input from the network should cause.
@@ -17,11 +21,19 @@ import { randomBytes } from 'node:crypto';
 import { type ClientRequest, request } from 'node:http';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
+import { freePort } from '../helpers/gateway-harness.js';
 import { schemaOracle, VERSIONS, type Version } from '../helpers/schema-oracle.js';
 import { type FloodCase, type FrameCase, floodCaseArb, frameCaseArb, type GarbageCase, type HandshakeCase, handshakeCaseArb } from './arbitraries.js';
 import { type FuzzedGateway, gatewayRss, httpText, scrapeMetrics, startFuzzedGateway } from './gateway-process.js';
+import { describeInput, FuzzFailure, type Lane, Recent, sleep, Tally, within } from './lane.js';
+
+export { describeInput, FuzzFailure } from './lane.js';
+
+import { ThrottleModel } from './credentials-oracle.js';
 import { expectedHandshake, handshakeRequest } from './handshake-oracle.js';
 import { answerMismatch, type Expectation, expectedAnswer, frameCategory } from './oracle.js';
+import { createSecurityFixture } from './security-fixture.js';
+import { certificateLane, credentialsLane, type SecurityTarget, type TlsLaneCounts, tlsHandshakeLane } from './security-lanes.js';
 import { encodeFrame, OP, openWebSocket, RawConnection, type ServerFrame, standardHeaders, upgradeRequest } from './wire.js';
 
 export interface CampaignOptions {
@@ -57,6 +69,8 @@ export interface CampaignOptions {
   exclude?: readonly string[];
 }
 
+const STOPPED = 'stopped';
+
 export interface CampaignReport {
   seed: number;
   runs: Record<string, number>;
@@ -65,64 +79,6 @@ export interface CampaignReport {
   baselineRssBytes: number;
   maxRssBytes: number;
   rssBoundBytes: number;
-}
-
-export class FuzzFailure extends Error {
-  override name = 'FuzzFailure';
-}
-
-const RECENT = 6;
-const STOPPED = 'stopped';
-
-/** How many inputs got each kind of expected answer: shows the oracle was exercised, not only consulted. */
-class Tally {
-  readonly counts = new Map<string, number>();
-  add(key: string): void {
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-  }
-  toString(): string {
-    return [...this.counts]
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ');
-  }
-}
-
-/** A lane's last few inputs, printed when the process dies (the culprit may be another lane's current input). */
-class Recent {
-  private readonly items: string[] = [];
-  add(text: string): void {
-    this.items.push(text);
-    if (this.items.length > RECENT) this.items.shift();
-  }
-  toString(): string {
-    return this.items.join('\n    ');
-  }
-}
-
-export function describeInput(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
-      const b = Buffer.from((v as { data: number[] }).data);
-      return b.length > 400
-        ? `<${b.length} bytes: ${JSON.stringify(b.subarray(0, 200).toString('latin1'))}...>`
-        : `<bytes base64:${b.toString('base64')} text:${JSON.stringify(b.toString('latin1'))}>`;
-    }
-    return v;
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new FuzzFailure(`${what}: no outcome within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -246,14 +202,6 @@ function errorLogLine(lines: readonly string[], from: number): string | undefine
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-
-interface Lane<T> {
-  name: string;
-  arb: fc.Arbitrary<T>;
-  run(input: T): Promise<void>;
-  recent: Recent;
-  close(): Promise<void>;
-}
 
 /** OCPP-J messages and WebSocket violations on one long-lived connection of one version (reopened after a close). */
 function frameLane(g: FuzzedGateway, version: Version, seed: number, tally: Tally, categories: Tally): Lane<FrameCase> {
@@ -493,7 +441,18 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const exclude = new Set(options.exclude ?? []);
   // Compile the schemas before the clock starts.
   for (const v of VERSIONS) schemaOracle(v);
-  const g = await startFuzzedGateway();
+  const fixture = await createSecurityFixture(seed);
+  const tlsPort = await freePort();
+  let g: FuzzedGateway;
+  try {
+    g = await startFuzzedGateway({ ...fixture.env(tlsPort), TLS_HANDSHAKE_TIMEOUT_MS: String(TLS_HANDSHAKE_TIMEOUT_MS) });
+  } catch (err) {
+    await fixture.cleanup();
+    throw err;
+  }
+  const security: SecurityTarget = { port: g.port, tlsPort, fixture, throttle: new ThrottleModel(), tally: new Tally(), profiles: new Tally(), secrets: new Set() };
+  const tlsCounts: TlsLaneCounts = { failed: 0, stalled: 0 };
+  const tlsTally = new Tally();
   const watcher = new WellBehavedCharger(`ws://127.0.0.1:${g.port}/ocpp/well-behaved-${randomBytes(12).toString('hex')}`, ceiling);
   const events = new EventStreamReader();
   let monitor: NodeJS.Timeout | undefined;
@@ -560,6 +519,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       frameLane(g, 'ocpp2.0.1', seed, frameTally, categories),
       handshakeLane(g, exclude, handshakeTally),
       floodLane(g, seed, exclude),
+      credentialsLane(security, seed),
+      certificateLane(security, seed),
+      tlsHandshakeLane(security, TLS_HANDSHAKE_TIMEOUT_MS, tlsCounts, tlsTally),
     );
     const runs: Record<string, number> = {};
     let errorSeenBy: string | undefined;
@@ -633,6 +595,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     if (events.failure !== undefined) throw new FuzzFailure(events.failure);
     if (!g.alive()) throw new FuzzFailure(g.deathNote());
     await checkCounted(g, frameTally, categories);
+    await checkSecurity(g, security, tlsCounts);
     const health = await httpText(g.adminPort, '/healthz');
     if (health.status !== 200) throw new FuzzFailure(`/healthz answered ${health.status} after the campaign`);
     const report: CampaignReport = {
@@ -647,6 +610,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     if (watcher.answered === 0) throw new FuzzFailure('the well-behaved charger got no Heartbeat answered');
     log(`fuzz: frames expected: ${frameTally}`);
     log(`fuzz: handshakes expected: ${handshakeTally}`);
+    log(`fuzz: credentials and certificates expected: ${security.tally}`);
+    const blocked = security.throttle.blocked;
+    log(`fuzz: accepted by proven profile: ${security.profiles}; keys blocked by the throttle: ${blocked.identities} identities, ${blocked.addresses} addresses`);
+    log(`fuzz: TLS handshakes expected: ${tlsTally}`);
     log(
       `fuzz: seed ${seed} passed: ${Object.entries(runs)
         .map(([k, v]) => `${k} ${v}`)
@@ -660,6 +627,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     for (const lane of lanes) await lane.close();
     await watcher.stop().catch(() => {});
     const code = await g.stop();
+    await fixture.cleanup();
     if (code !== 0 && g.proc.child.signalCode === null) log(`fuzz: the gateway exited with ${code} when stopped`);
   }
 }
@@ -696,6 +664,42 @@ async function checkCounted(g: FuzzedGateway, answers: Tally, categories: Tally)
     expect(`ocpp_callerrors_sent_total{code="${code}"}`, count(answers, code));
   }
   if (problems.length > 0) throw new FuzzFailure(`inputs were not counted as they were answered: ${problems.join('; ')}`);
+}
+
+/**
+ * Short, so the TLS lane's stalled handshakes are dropped within a few seconds of the campaign and each costs the
+ * lane little time; the default (10 s) is what operators get.
+ */
+const TLS_HANDSHAKE_TIMEOUT_MS = 3000;
+
+/**
+ * The security lanes' outcomes as the gateway counted them: every failed TLS handshake exactly once (stalled ones
+ * as timeouts), every accepted connection under the profile it proved; and not one secret in its output.
+ */
+async function checkSecurity(g: FuzzedGateway, t: SecurityTarget, tls: TlsLaneCounts): Promise<void> {
+  const problems: string[] = [];
+  // A reset reaches the gateway a moment after the lane has moved on: give the last ones time to be counted.
+  let metrics = await scrapeMetrics(g.adminPort);
+  for (let i = 0; i < 50 && (metrics.get('ocpp_tls_client_errors_total') ?? 0) < tls.failed; i++) {
+    await sleep(100);
+    metrics = await scrapeMetrics(g.adminPort);
+  }
+  const got = (name: string) => metrics.get(name) ?? 0;
+  if (got('ocpp_tls_client_errors_total') !== tls.failed) problems.push(`ocpp_tls_client_errors_total is ${got('ocpp_tls_client_errors_total')}, expected ${tls.failed}`);
+  if (got('ocpp_tls_client_errors_total{reason="timeout"}') !== tls.stalled)
+    problems.push(
+      `ocpp_tls_client_errors_total{reason="timeout"} is ${got('ocpp_tls_client_errors_total{reason="timeout"}')}, expected ${tls.stalled} (the stalled handshakes)`,
+    );
+  for (const profile of ['1', '2', '3']) {
+    const name = `ocpp_security_profile_connections_total{profile="${profile}"}`;
+    const want = t.profiles.counts.get(profile) ?? 0;
+    if (got(name) !== want) problems.push(`${name} is ${got(name)}, expected ${want}`);
+  }
+  const output = [...g.proc.stdout, ...g.proc.stderr].join('\n');
+  for (const secret of [...t.fixture.passwords, ...t.secrets]) {
+    if (output.includes(secret)) problems.push(`the gateway printed a secret (${secret.length} characters, starting ${JSON.stringify(secret.slice(0, 3))})`);
+  }
+  if (problems.length > 0) throw new FuzzFailure(`the security lanes' inputs were not counted as they were answered, or leaked: ${problems.join('; ')}`);
 }
 
 function mib(bytes: number): number {

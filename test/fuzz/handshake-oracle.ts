@@ -16,7 +16,7 @@ const SUPPORTED = ['ocpp1.6', 'ocpp2.0.1'];
 
 export type HandshakeExpectation = { status: 101; protocol: string } | { status: 101; protocol: undefined; close: 1002 } | { status: 400 | 404 | 405 | 426 };
 
-function identityValid(segment: string): boolean {
+export function identityValid(segment: string): boolean {
   if (segment.length === 0 || segment.includes('/')) return false;
   let id: string;
   try {

@@ -96,9 +96,15 @@ export class RawConnection {
     });
   }
 
-  static open(port: number): Promise<RawConnection> {
+  /** A connection over a socket opened elsewhere (a TLS socket, once its handshake is done). */
+  static over(socket: Socket): RawConnection {
+    return new RawConnection(socket);
+  }
+
+  /** `localAddress`: the source address (any 127.x.y.z on loopback), so lanes can stand for many clients. */
+  static open(port: number, localAddress?: string): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port });
+      const socket = connect({ host: '127.0.0.1', port, localAddress });
       socket.setNoDelay(true);
       const onError = (err: Error) => reject(err);
       socket.once('error', onError);

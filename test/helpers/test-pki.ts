@@ -29,6 +29,8 @@ export interface IssuedCertificate {
 export interface IssueOptions {
   notBefore?: Date;
   notAfter?: Date;
+  /** The whole subject instead of `CN=<name>`: no CN, two CNs, or a CN with characters a string form would escape. */
+  subject?: x509.JsonName;
 }
 
 async function keyPair(): Promise<CryptoKeyPair> {
@@ -115,7 +117,7 @@ export class TestCa {
     if (altNames !== undefined) extensions.push(new x509.SubjectAlternativeNameExtension(altNames));
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: nextSerial(),
-      subject: `CN=${commonName}`,
+      subject: options.subject ?? `CN=${commonName}`,
       issuer: `CN=${this.name}`,
       notBefore: options.notBefore ?? new Date(Date.now() - DAY_MS),
       notAfter: options.notAfter ?? new Date(Date.now() + 30 * DAY_MS),
