@@ -12,10 +12,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSimulation } from '../src/sim/index.js';
+import { DEFAULTS as SIM_DEFAULTS } from '../src/sim/options.js';
 import { type CommandStats, runCommandRoundTrips } from './commands.js';
 import { MachineLoad, machineInfo, sourceInfo, tcpCounters, tcpDelta } from './machine.js';
 import { childPids, ProcessSampler, type WatchedProcess } from './process-sampler.js';
-import { deriveResult, type Mode, type RunResult, ratios, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
+import { deriveResult, type GatewayCounters, type Mode, type RunResult, ratios, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
 import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
 import { type ClusterServices, type ServicesSnapshot, servicesFigures, startClusterServices } from './services.js';
 import { formatScenarioText, writeBenchmarksMd } from './summary.js';
@@ -90,12 +91,38 @@ async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Pr
       inspect: settle,
       nodeArgs: kind === 'baseline' ? [] : ctx.gatewayNodeArgs,
       ...(services ? { cluster: { natsUrl: services.natsUrl, redisUrl: services.redisUrl, podId: 'bench', workers }, timeoutMs: 60_000 } : {}),
+      ...(kind === 'tls' ? { tlsFleet: fleetIdentities(p) } : {}),
     });
     return await loadTarget(kind, p, ctx, target, services, workers);
   } finally {
     await target?.stop(5000);
     await services?.stop();
   }
+}
+
+/** The identities the simulator will give the scenario's chargers (its default prefix and first index). */
+function fleetIdentities(p: ScenarioPlan): string[] {
+  const prefix = p.sim.prefix ?? SIM_DEFAULTS.prefix;
+  const first = p.sim.firstIndex ?? SIM_DEFAULTS.firstIndex;
+  return Array.from({ length: p.sim.chargers }, (_, i) => `${prefix}${first + i}`);
+}
+
+/** A counter of the gateway's /metrics page by one label, e.g. connection attempts by outcome. */
+function countsByLabel(metrics: string | null, name: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const line = new RegExp(`^${name}\\{[^}]*${label}="([^"]+)"[^}]*\\} ([0-9.e+]+)`, 'gm');
+  for (const m of (metrics ?? '').matchAll(line)) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+  return out;
+}
+
+/** What the gateway itself counted during the run: every upgrade attempt by outcome (refusals included), TLS client errors, profiles. */
+function gatewayCounters(metrics: string | null): GatewayCounters | null {
+  if (metrics === null) return null;
+  return {
+    attemptsByOutcome: countsByLabel(metrics, 'ocpp_connection_attempts_total', 'outcome'),
+    tlsClientErrorsByReason: countsByLabel(metrics, 'ocpp_tls_client_errors_total', 'reason'),
+    acceptedByProfile: countsByLabel(metrics, 'ocpp_security_profile_connections_total', 'profile'),
+  };
 }
 
 /** The processes of a cluster deployment: each gateway worker (or the single instance), NATS and Redis. */
@@ -153,6 +180,7 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
     report = await runSimulation({
       ...p.sim,
       url: target.url,
+      ...(target.chargerAuth ? { password: target.chargerAuth.password, caFile: target.chargerAuth.caFile } : {}),
       // Several workers: the primary's own figures would say nothing; the sampler reads each worker.
       ...(workers > 1 ? {} : { serverPid: target.pid }),
       reportEverySec: ctx.mode === 'full' ? 10 : 5,
@@ -181,6 +209,8 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
       perConnectionKB: connections > 0 && loadedMB > settledBefore ? Math.round((((loadedMB - settledBefore) * 1024) / connections) * 100) / 100 : null,
     };
   }
+  // A fresh process per target run: its counters are this run's. Read before it is stopped.
+  const counters = p.readGatewayCounters && kind !== 'baseline' ? gatewayCounters(await httpText(target.adminPort, '/metrics')) : null;
   const alive = target.alive();
   const exit = await target.stop();
   if (!alive) log(`[${p.id} ${kind}] the ${kind} process went away during the run:\n${target.output().join('\n')}`);
@@ -194,6 +224,7 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
     loadAverageBefore: machine.loadAverageBefore,
     benchCpuPct,
     tcp,
+    ...(counters ? { gatewayCounters: counters } : {}),
     ...(servicesBefore && servicesAtLoad ? { services: servicesFigures(servicesBefore, servicesAtLoad) } : {}),
     ...(servicesAtSteady && servicesAtLoad ? { servicesSteady: servicesFigures(servicesAtSteady, servicesAtLoad) } : {}),
     ...(processes ? { processes, deployment: { workers, instances: workers > 1 ? Array.from({ length: workers }, (_, i) => `bench-w${i + 1}`) : ['bench'] } } : {}),
@@ -266,7 +297,7 @@ async function runCommandScenario(p: ScenarioPlan, ctx: RunContext): Promise<Com
 
 function notesFor(s: ScenarioResult): string[] {
   const notes: string[] = [];
-  for (const t of [s.baseline, s.gateway, s.cluster ?? null]) {
+  for (const t of [s.baseline, s.gateway, s.cluster ?? null, s.tls ?? null]) {
     if (!t) continue;
     if (t.simulator.bottleneck) {
       notes.push(
@@ -401,6 +432,7 @@ async function main(): Promise<number> {
       baseline: null,
       gateway: null,
       ...(p.runs?.includes('cluster') ? { cluster: null } : {}),
+      ...(p.runs?.includes('tls') ? { tls: null } : {}),
       ratios: {},
       targets: [],
       notes: [],
@@ -422,7 +454,7 @@ async function main(): Promise<number> {
       log(`(${id}) failed: ${(error as Error)?.stack ?? String(error)}`);
     }
     scenario.ratios = ratios(scenario.baseline, scenario.gateway);
-    scenario.targets = check(scenario.baseline, scenario.gateway, scenario.cluster ?? null, scenario.commands ?? []);
+    scenario.targets = check(scenario.baseline, scenario.gateway, scenario.cluster ?? null, scenario.commands ?? [], scenario.tls ?? null);
     scenario.notes = notesFor(scenario);
     process.stdout.write(`\n${formatScenarioText(scenario)}\n`);
     save();
