@@ -134,7 +134,8 @@ function deploymentProcesses(target: Target, services: ClusterServices, workers:
 /** Runs the simulator against a started target and derives its result (the target is stopped here, to read its exit). */
 async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, target: Target, services: ClusterServices | null, workers: number): Promise<TargetResult> {
   const settle = p.settleAtSec !== undefined;
-  log(`[${p.id} ${kind}] pid ${target.pid} on port ${target.port}; ${p.sim.chargers} chargers for ${p.sim.durationSec} s`);
+  const sim = { ...p.sim, ...p.simFor?.[kind] };
+  log(`[${p.id} ${kind}] pid ${target.pid} on port ${target.port}; ${sim.chargers} chargers for ${sim.durationSec} s`);
   const settledBefore = settle ? await settledRss(target.collectGarbage, target.pid) : 0;
   const sampler = services ? new ProcessSampler(deploymentProcesses(target, services, workers)) : null;
   sampler?.markLoadStart();
@@ -156,10 +157,10 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
     const own = process.cpuUsage(cpuAtStart);
     benchCpuPct = Math.round(((own.user + own.system) / 1000 / Math.max(1, machine.elapsedSec * 1000)) * 1000) / 10;
   };
-  const loadTimer = setTimeout(measureMachine, p.sim.durationSec * 1000);
+  const loadTimer = setTimeout(measureMachine, sim.durationSec * 1000);
   let servicesSteadyStart: Promise<ServicesSnapshot> | null = null;
   const steadyTimer =
-    sampler && services && p.steadyFromSec !== undefined && p.steadyFromSec < p.sim.durationSec
+    sampler && services && p.steadyFromSec !== undefined && p.steadyFromSec < sim.durationSec
       ? setTimeout(() => {
           sampler.markSteadyStart();
           servicesSteadyStart = services.snapshot();
@@ -178,7 +179,7 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
   let report: Awaited<ReturnType<typeof runSimulation>>;
   try {
     report = await runSimulation({
-      ...p.sim,
+      ...sim,
       url: target.url,
       ...(target.chargerAuth ? { password: target.chargerAuth.password, caFile: target.chargerAuth.caFile } : {}),
       // Several workers: the primary's own figures would say nothing; the sampler reads each worker.
@@ -428,6 +429,7 @@ async function main(): Promise<number> {
         ...(p.commands ? { ...p.commands } : rest.sim),
         ...(p.settleAtSec !== undefined ? { settleAtSec: p.settleAtSec } : {}),
         ...(p.clusterWorkers !== undefined ? { clusterWorkers: p.clusterWorkers } : {}),
+        ...(p.simFor ? { simFor: p.simFor } : {}),
       },
       baseline: null,
       gateway: null,

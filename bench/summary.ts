@@ -201,6 +201,7 @@ export function tlsStormTable(s: ScenarioResult): Table {
   const stormHs = (x: TargetResult | null) => x?.report.connections.stormConnectLatency;
   const allHs = (x: TargetResult | null) => x?.report.connections.connectLatency;
   row('connections held', (x) => `${x.heldPct.toFixed(3)} % (${x.openAtEnd}/${x.chargers})`);
+  row('start: ramp, new connections/s (reconnects included)', (x) => num(x.report.options.rampPerSec, 0));
   row('all connected at the start after, s (cold)', (x) => num(x.allConnectedAfterSec), ratioOf(t?.allConnectedAfterSec, p?.allConnectedAfterSec));
   row(
     'storm: all booted again after',
