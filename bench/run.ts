@@ -47,7 +47,8 @@ const USAGE = `Usage: npm run bench [-- options]
 Scenarios: (a) TC-E2E-04 12,000 chargers 10 min, (b) 19,000 chargers in one process, (c) flood,
 (d) reconnect storm, (e) idle memory, each against the baseline responder and the gateway;
 (f) 36,000 chargers on two cluster-mode workers, (g) event publishing with JetStream acknowledgements
-(baseline, embedded bus, cluster mode), (h) command round trip to the same and to another instance.
+(baseline, embedded bus, cluster mode), (h) command round trip to the same and to another instance,
+(i) the reconnect storm of (d) over plain ws and over TLS with Basic auth (security profile 2).
 (f)-(h) start a private nats-server -js and redis-server (NATS_SERVER_BIN, REDIS_SERVER_BIN to override).`;
 
 function log(line: string): void {

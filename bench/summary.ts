@@ -349,6 +349,9 @@ function methodMarkdown(): string {
       'starts on free ports for each target run and stops after it, and `WORKERS` where the scenario says. Events are ' +
       'stored in JetStream before a charger is answered; each connection is claimed in Redis. NATS and Redis share the ' +
       "machine's two cores with the gateway and the simulator; their RSS and CPU are reported per process.",
+    '- **gateway, TLS + Basic auth** (scenario i): the same gateway with the plain port off (`SERVER_PLAIN_ENABLED=false`), ' +
+      'chargers on `TLS_PORT` with a server certificate made for the run, and a `CREDENTIALS_FILE` holding every charger of ' +
+      'the scenario pinned to security profile 2 (`ALLOW_UNKNOWN_CHARGERS=false`); the files live in a temp dir removed after the run.',
     '',
     'Both face exactly the same simulator options. Measuring the baseline minutes apart on the same machine turns every ' +
       "figure into a ratio that says what the gateway's own work costs, largely independent of how fast or how busy the " +
@@ -381,7 +384,9 @@ function methodMarkdown(): string {
   lines.push(
     '',
     'Reproduce: `npm run bench` (every scenario, about 50 minutes), `npm run bench -- --quick` (a few minutes), ' +
-      '`npm run bench -- --scenario a,c` to pick scenarios. Each run writes `bench/results/<ISO date>-<full|quick>.json` ' +
+      '`npm run bench -- --scenario a,c` to pick scenarios (`--scenario i`: about 25 minutes at full size, most of it the TLS ' +
+      "fleet's cold start, one scrypt verify per charger; `--quick --scenario i` about 6). " +
+      'Each run writes `bench/results/<ISO date>-<full|quick>.json` ' +
       "(machine, commit, exact command, every number and the simulator's full reports) and rewrites this file from the " +
       'latest full and quick runs. `npm run bench -- --gateway-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles ' +
       'the gateway during the scenarios.',
