@@ -92,9 +92,9 @@ function httpStatus(port: number, path: string): Promise<number> {
 }
 
 /** GET over HTTP; the body when the answer is 200, else null. */
-export function httpText(port: number, path: string): Promise<string | null> {
+export function httpText(port: number, path: string, timeoutMs = 2000): Promise<string | null> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, timeout: 2000 }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
