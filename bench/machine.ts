@@ -61,9 +61,10 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-function git(args: string[]): string | null {
+function git(args: string[], trim = true): string | null {
   try {
-    return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const out = execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return trim ? out.trim() : out;
   } catch {
     return null;
   }
@@ -71,7 +72,8 @@ function git(args: string[]): string | null {
 
 export function sourceInfo(): SourceInfo {
   const commit = git(['rev-parse', 'HEAD']);
-  const status = git(['status', '--porcelain', '--', '.', ':(exclude)bench/results', ':(exclude)BENCHMARKS.md']);
+  // Untrimmed: each porcelain line starts with two status columns, the first often a space (" M path").
+  const status = git(['status', '--porcelain', '--', '.', ':(exclude)bench/results', ':(exclude)BENCHMARKS.md'], false);
   const paths =
     status === null
       ? []

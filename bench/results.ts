@@ -93,8 +93,20 @@ export interface TargetResult {
   services?: ServicesFigures;
   /** The same over the steady part of the load only (scenarios with `steadyFromSec`). */
   servicesSteady?: ServicesFigures;
+  /** Scenario i: what the gateway counted (refusals by outcome, TLS client errors). */
+  gatewayCounters?: GatewayCounters;
   /** The simulator's full report. */
   report: SimulationReport;
+}
+
+/** Counted by the gateway itself (its /metrics) over one target run. */
+export interface GatewayCounters {
+  /** `ocpp_connection_attempts_total`: accepted, and every refusal by outcome (503s of admission control among them). */
+  attemptsByOutcome: Record<string, number>;
+  /** `ocpp_tls_client_errors_total`: TLS connections that failed before an HTTP request, by reason. */
+  tlsClientErrorsByReason: Record<string, number>;
+  /** `ocpp_security_profile_connections_total`: accepted connections by the security profile they proved. */
+  acceptedByProfile: Record<string, number>;
 }
 
 export interface TargetCheck {
@@ -115,6 +127,8 @@ export interface ScenarioResult {
   gateway: TargetResult | null;
   /** The gateway in cluster mode (scenarios f and g; absent in runs before they existed). */
   cluster?: TargetResult | null;
+  /** The gateway over TLS with Basic auth, plain port off (scenario i). */
+  tls?: TargetResult | null;
   /** Command round trips (scenario h), one entry per place the charger was. */
   commands?: CommandStats[];
   /** gateway / baseline; null where either is missing or the baseline is 0. */
@@ -161,6 +175,7 @@ export interface DeriveExtras {
   deployment?: { workers: number; instances: string[] };
   services?: ServicesFigures;
   servicesSteady?: ServicesFigures;
+  gatewayCounters?: GatewayCounters;
 }
 
 /** The numbers a scenario compares, from one simulator report and what the benchmark measured around it. */
@@ -231,6 +246,7 @@ export function deriveResult(r: SimulationReport, x: DeriveExtras): TargetResult
     ...(x.deployment ? { deployment: x.deployment } : {}),
     ...(x.services ? { services: x.services } : {}),
     ...(x.servicesSteady ? { servicesSteady: x.servicesSteady } : {}),
+    ...(x.gatewayCounters ? { gatewayCounters: x.gatewayCounters } : {}),
     report: r,
   };
 }

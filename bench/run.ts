@@ -12,10 +12,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSimulation } from '../src/sim/index.js';
+import { DEFAULTS as SIM_DEFAULTS } from '../src/sim/options.js';
 import { type CommandStats, runCommandRoundTrips } from './commands.js';
 import { MachineLoad, machineInfo, sourceInfo, tcpCounters, tcpDelta } from './machine.js';
 import { childPids, ProcessSampler, type WatchedProcess } from './process-sampler.js';
-import { deriveResult, type Mode, type RunResult, ratios, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
+import { deriveResult, type GatewayCounters, type Mode, type RunResult, ratios, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
 import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
 import { type ClusterServices, type ServicesSnapshot, servicesFigures, startClusterServices } from './services.js';
 import { formatScenarioText, writeBenchmarksMd } from './summary.js';
@@ -46,7 +47,8 @@ const USAGE = `Usage: npm run bench [-- options]
 Scenarios: (a) TC-E2E-04 12,000 chargers 10 min, (b) 19,000 chargers in one process, (c) flood,
 (d) reconnect storm, (e) idle memory, each against the baseline responder and the gateway;
 (f) 36,000 chargers on two cluster-mode workers, (g) event publishing with JetStream acknowledgements
-(baseline, embedded bus, cluster mode), (h) command round trip to the same and to another instance.
+(baseline, embedded bus, cluster mode), (h) command round trip to the same and to another instance,
+(i) the reconnect storm of (d) over plain ws and over TLS with Basic auth (security profile 2).
 (f)-(h) start a private nats-server -js and redis-server (NATS_SERVER_BIN, REDIS_SERVER_BIN to override).`;
 
 function log(line: string): void {
@@ -90,12 +92,38 @@ async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Pr
       inspect: settle,
       nodeArgs: kind === 'baseline' ? [] : ctx.gatewayNodeArgs,
       ...(services ? { cluster: { natsUrl: services.natsUrl, redisUrl: services.redisUrl, podId: 'bench', workers }, timeoutMs: 60_000 } : {}),
+      ...(kind === 'tls' ? { tlsFleet: fleetIdentities(p) } : {}),
     });
     return await loadTarget(kind, p, ctx, target, services, workers);
   } finally {
     await target?.stop(5000);
     await services?.stop();
   }
+}
+
+/** The identities the simulator will give the scenario's chargers (its default prefix and first index). */
+function fleetIdentities(p: ScenarioPlan): string[] {
+  const prefix = p.sim.prefix ?? SIM_DEFAULTS.prefix;
+  const first = p.sim.firstIndex ?? SIM_DEFAULTS.firstIndex;
+  return Array.from({ length: p.sim.chargers }, (_, i) => `${prefix}${first + i}`);
+}
+
+/** A counter of the gateway's /metrics page by one label, e.g. connection attempts by outcome. */
+function countsByLabel(metrics: string | null, name: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const line = new RegExp(`^${name}\\{[^}]*${label}="([^"]+)"[^}]*\\} ([0-9.e+]+)`, 'gm');
+  for (const m of (metrics ?? '').matchAll(line)) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+  return out;
+}
+
+/** What the gateway itself counted during the run: every upgrade attempt by outcome (refusals included), TLS client errors, profiles. */
+function gatewayCounters(metrics: string | null): GatewayCounters | null {
+  if (metrics === null) return null;
+  return {
+    attemptsByOutcome: countsByLabel(metrics, 'ocpp_connection_attempts_total', 'outcome'),
+    tlsClientErrorsByReason: countsByLabel(metrics, 'ocpp_tls_client_errors_total', 'reason'),
+    acceptedByProfile: countsByLabel(metrics, 'ocpp_security_profile_connections_total', 'profile'),
+  };
 }
 
 /** The processes of a cluster deployment: each gateway worker (or the single instance), NATS and Redis. */
@@ -107,7 +135,8 @@ function deploymentProcesses(target: Target, services: ClusterServices, workers:
 /** Runs the simulator against a started target and derives its result (the target is stopped here, to read its exit). */
 async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, target: Target, services: ClusterServices | null, workers: number): Promise<TargetResult> {
   const settle = p.settleAtSec !== undefined;
-  log(`[${p.id} ${kind}] pid ${target.pid} on port ${target.port}; ${p.sim.chargers} chargers for ${p.sim.durationSec} s`);
+  const sim = { ...p.sim, ...p.simFor?.[kind] };
+  log(`[${p.id} ${kind}] pid ${target.pid} on port ${target.port}; ${sim.chargers} chargers for ${sim.durationSec} s`);
   const settledBefore = settle ? await settledRss(target.collectGarbage, target.pid) : 0;
   const sampler = services ? new ProcessSampler(deploymentProcesses(target, services, workers)) : null;
   sampler?.markLoadStart();
@@ -129,10 +158,10 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
     const own = process.cpuUsage(cpuAtStart);
     benchCpuPct = Math.round(((own.user + own.system) / 1000 / Math.max(1, machine.elapsedSec * 1000)) * 1000) / 10;
   };
-  const loadTimer = setTimeout(measureMachine, p.sim.durationSec * 1000);
+  const loadTimer = setTimeout(measureMachine, sim.durationSec * 1000);
   let servicesSteadyStart: Promise<ServicesSnapshot> | null = null;
   const steadyTimer =
-    sampler && services && p.steadyFromSec !== undefined && p.steadyFromSec < p.sim.durationSec
+    sampler && services && p.steadyFromSec !== undefined && p.steadyFromSec < sim.durationSec
       ? setTimeout(() => {
           sampler.markSteadyStart();
           servicesSteadyStart = services.snapshot();
@@ -151,8 +180,9 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
   let report: Awaited<ReturnType<typeof runSimulation>>;
   try {
     report = await runSimulation({
-      ...p.sim,
+      ...sim,
       url: target.url,
+      ...(target.chargerAuth ? { password: target.chargerAuth.password, caFile: target.chargerAuth.caFile } : {}),
       // Several workers: the primary's own figures would say nothing; the sampler reads each worker.
       ...(workers > 1 ? {} : { serverPid: target.pid }),
       reportEverySec: ctx.mode === 'full' ? 10 : 5,
@@ -181,6 +211,9 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
       perConnectionKB: connections > 0 && loadedMB > settledBefore ? Math.round((((loadedMB - settledBefore) * 1024) / connections) * 100) / 100 : null,
     };
   }
+  // A fresh process per target run: its counters are this run's. Read before it is stopped, with time to spare: just
+  // after the simulator closed 19,000 TLS connections the gateway took more than 2 s to answer.
+  const counters = p.readGatewayCounters && kind !== 'baseline' ? gatewayCounters(await httpText(target.adminPort, '/metrics', 30_000)) : null;
   const alive = target.alive();
   const exit = await target.stop();
   if (!alive) log(`[${p.id} ${kind}] the ${kind} process went away during the run:\n${target.output().join('\n')}`);
@@ -194,6 +227,7 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
     loadAverageBefore: machine.loadAverageBefore,
     benchCpuPct,
     tcp,
+    ...(counters ? { gatewayCounters: counters } : {}),
     ...(servicesBefore && servicesAtLoad ? { services: servicesFigures(servicesBefore, servicesAtLoad) } : {}),
     ...(servicesAtSteady && servicesAtLoad ? { servicesSteady: servicesFigures(servicesAtSteady, servicesAtLoad) } : {}),
     ...(processes ? { processes, deployment: { workers, instances: workers > 1 ? Array.from({ length: workers }, (_, i) => `bench-w${i + 1}`) : ['bench'] } } : {}),
@@ -266,7 +300,7 @@ async function runCommandScenario(p: ScenarioPlan, ctx: RunContext): Promise<Com
 
 function notesFor(s: ScenarioResult): string[] {
   const notes: string[] = [];
-  for (const t of [s.baseline, s.gateway, s.cluster ?? null]) {
+  for (const t of [s.baseline, s.gateway, s.cluster ?? null, s.tls ?? null]) {
     if (!t) continue;
     if (t.simulator.bottleneck) {
       notes.push(
@@ -397,10 +431,12 @@ async function main(): Promise<number> {
         ...(p.commands ? { ...p.commands } : rest.sim),
         ...(p.settleAtSec !== undefined ? { settleAtSec: p.settleAtSec } : {}),
         ...(p.clusterWorkers !== undefined ? { clusterWorkers: p.clusterWorkers } : {}),
+        ...(p.simFor ? { simFor: p.simFor } : {}),
       },
       baseline: null,
       gateway: null,
       ...(p.runs?.includes('cluster') ? { cluster: null } : {}),
+      ...(p.runs?.includes('tls') ? { tls: null } : {}),
       ratios: {},
       targets: [],
       notes: [],
@@ -422,7 +458,7 @@ async function main(): Promise<number> {
       log(`(${id}) failed: ${(error as Error)?.stack ?? String(error)}`);
     }
     scenario.ratios = ratios(scenario.baseline, scenario.gateway);
-    scenario.targets = check(scenario.baseline, scenario.gateway, scenario.cluster ?? null, scenario.commands ?? []);
+    scenario.targets = check(scenario.baseline, scenario.gateway, scenario.cluster ?? null, scenario.commands ?? [], scenario.tls ?? null);
     scenario.notes = notesFor(scenario);
     process.stdout.write(`\n${formatScenarioText(scenario)}\n`);
     save();

@@ -172,9 +172,74 @@ export function commandTable(s: ScenarioResult): Table {
   return rows;
 }
 
-/** The table a scenario is shown with: baseline against gateway (a-e), per target (f, g), per place (h). */
+const counts = (m: Record<string, number> | undefined): string =>
+  m && Object.keys(m).length
+    ? Object.entries(m)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')
+    : '0';
+
+/** Quantiles of a latency summary of the simulator's report (ms): p50 / p99 / p99.9 / max. */
+function handshakeCell(l: { count: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number } | undefined): string {
+  if (!l || l.count === 0) return '-';
+  return `${num(l.p50Ms, 2)} / ${num(l.p99Ms, 2)} / ${num(l.p999Ms, 2)} / ${num(l.maxMs, 1)} (${num(l.count, 0)})`;
+}
+
+function ratioOf(a: number | null | undefined, b: number | null | undefined): string {
+  return a === null || a === undefined || b === null || b === undefined || b === 0 ? '-' : `${(a / b).toFixed(2)}x`;
+}
+
+/** Scenario i: the same storm over plain ws and over TLS with Basic auth, side by side, with TLS / plain. */
+export function tlsStormTable(s: ScenarioResult): Table {
+  const p = s.gateway ?? null;
+  const t = s.tls ?? null;
+  const rows: Table = [['', 'gateway, plain ws (profile 0)', 'gateway, TLS + Basic auth (profile 2)', 'TLS / plain']];
+  const row = (label: string, f: (x: TargetResult) => string, r = ''): void => {
+    rows.push([label, p ? f(p) : '-', t ? f(t) : '-', r]);
+  };
+  const stormHs = (x: TargetResult | null) => x?.report.connections.stormConnectLatency;
+  const allHs = (x: TargetResult | null) => x?.report.connections.connectLatency;
+  row('connections held', (x) => `${x.heldPct.toFixed(3)} % (${x.openAtEnd}/${x.chargers})`);
+  row('start: ramp, new connections/s (reconnects included)', (x) => num(x.report.options.rampPerSec, 0));
+  row('all connected at the start after, s (cold)', (x) => num(x.allConnectedAfterSec), ratioOf(t?.allConnectedAfterSec, p?.allConnectedAfterSec));
+  row(
+    'storm: all booted again after',
+    (x) =>
+      x.storm
+        ? x.storm.allRebootedAfterSec === null
+          ? `never (${x.storm.rebooted}/${x.storm.dropped})`
+          : `${x.storm.allRebootedAfterSec} s (${x.storm.rebooted}/${x.storm.dropped}, drop at ${x.storm.atSec} s)`
+        : '-',
+    ratioOf(t?.storm?.allRebootedAfterSec, p?.storm?.allRebootedAfterSec),
+  );
+  row(
+    'storm handshake p50 / p99 / p99.9 / max, ms (handshakes)',
+    (x) => handshakeCell(stormHs(x)),
+    stormHs(p)?.count && stormHs(t)?.count ? `${ratioOf(stormHs(t)?.p50Ms, stormHs(p)?.p50Ms)} / ${ratioOf(stormHs(t)?.p99Ms, stormHs(p)?.p99Ms)}` : '-',
+  );
+  row('handshake over the whole run, ms (cold start included)', (x) => handshakeCell(allHs(x)));
+  row('connect failures (by reason)', (x) => `${x.failed} (${counts(x.failedByReason)})`);
+  row('unexpected closes (by code)', (x) => `${x.unexpectedCloses}${x.unexpectedCloses ? ` (${counts(x.unexpectedClosesByCode)})` : ''}`);
+  row('gateway: upgrade attempts by outcome', (x) => (x.gatewayCounters ? counts(x.gatewayCounters.attemptsByOutcome) : '-'));
+  row('gateway: TLS client errors by reason', (x) => (x.gatewayCounters ? counts(x.gatewayCounters.tlsClientErrorsByReason) : '-'));
+  row('CALLs answered', (x) => `${x.calls.answeredPct.toFixed(3)} % (${x.calls.answered}/${x.calls.sent - x.calls.cutByDrop})`);
+  row('CALLERROR / timed out', (x) => `${x.calls.callErrors} / ${x.calls.timedOut}`);
+  row('server CPU avg / peak, % of one core', (x) => `${num(x.serverCpuPct)} / ${num(x.serverCpuPeakPct)}`, ratioOf(t?.serverCpuPct, p?.serverCpuPct));
+  row('server RSS before / loaded / peak, MB', (x) => (x.rss ? `${x.rss.beforeMB} / ${x.rss.loadedMB} / ${x.rss.peakMB}` : '-'));
+  row('RSS per connection, KB', (x) => num(x.rss?.perConnectionKB, 2), ratioOf(t?.rss?.perConnectionKB, p?.rss?.perConnectionKB));
+  row('kernel: accept-queue overflows / SYN retransmits / failed SYN cookies', (x) =>
+    x.tcp ? `${x.tcp.listenOverflows} / ${x.tcp.synRetransmits} / ${x.tcp.syncookiesFailed}` : '-',
+  );
+  row('simulator CPU per worker, %', (x) => x.simulator.workerCpuPct.join(', ') + (x.simulator.bottleneck ? ' (bottleneck)' : ''));
+  row('machine CPU / other processes, % of one core', (x) => `${num(x.machine.cpuPct)} / ${num(x.machine.otherCpuPct)}`);
+  return rows;
+}
+
+/** The table a scenario is shown with: baseline against gateway (a-e), per target (f, g), per place (h), plain against TLS (i). */
 function tableOf(s: ScenarioResult): Table {
   if (s.commands) return commandTable(s);
+  if (s.tls !== undefined) return tlsStormTable(s);
   if (s.cluster !== undefined) return clusterTable(s);
   return [['', 'baseline', 'gateway', 'gateway / baseline'], ...scenarioRows(s)];
 }
@@ -284,6 +349,9 @@ function methodMarkdown(): string {
       'starts on free ports for each target run and stops after it, and `WORKERS` where the scenario says. Events are ' +
       'stored in JetStream before a charger is answered; each connection is claimed in Redis. NATS and Redis share the ' +
       "machine's two cores with the gateway and the simulator; their RSS and CPU are reported per process.",
+    '- **gateway, TLS + Basic auth** (scenario i): the same gateway with the plain port off (`SERVER_PLAIN_ENABLED=false`), ' +
+      'chargers on `TLS_PORT` with a server certificate made for the run, and a `CREDENTIALS_FILE` holding every charger of ' +
+      'the scenario pinned to security profile 2 (`ALLOW_UNKNOWN_CHARGERS=false`); the files live in a temp dir removed after the run.',
     '',
     'Both face exactly the same simulator options. Measuring the baseline minutes apart on the same machine turns every ' +
       "figure into a ratio that says what the gateway's own work costs, largely independent of how fast or how busy the " +
@@ -316,7 +384,9 @@ function methodMarkdown(): string {
   lines.push(
     '',
     'Reproduce: `npm run bench` (every scenario, about 50 minutes), `npm run bench -- --quick` (a few minutes), ' +
-      '`npm run bench -- --scenario a,c` to pick scenarios. Each run writes `bench/results/<ISO date>-<full|quick>.json` ' +
+      '`npm run bench -- --scenario a,c` to pick scenarios (`--scenario i`: about 25 minutes at full size, most of it the TLS ' +
+      "fleet's cold start, one scrypt verify per charger; `--quick --scenario i` about 6). " +
+      'Each run writes `bench/results/<ISO date>-<full|quick>.json` ' +
       "(machine, commit, exact command, every number and the simulator's full reports) and rewrites this file from the " +
       'latest full and quick runs. `npm run bench -- --gateway-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles ' +
       'the gateway during the scenarios.',

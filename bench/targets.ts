@@ -2,7 +2,8 @@
  * The servers a benchmark scenario measures, each started as a fresh child process on a free
  * loopback port: the gateway (`dist/src/main.js`, default configuration: strict schema validation,
  * events published on the embedded bus) and the raw `ws` baseline responder. Only one runs at a
- * time; each is stopped (SIGTERM, then SIGKILL) before the next starts.
+ * time; each is stopped (SIGTERM, then SIGKILL) before the next starts. `tls` is the same gateway serving chargers
+ * over TLS only, every one of them in its credential store and pinned to security profile 2 (TLS + Basic auth).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,9 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { makeTlsFleetFiles } from './tls-fleet.js';
 
-/** `cluster`: the gateway in cluster mode (NATS + Redis given in `StartOptions.cluster`), possibly with several workers. */
-export type TargetKind = 'baseline' | 'gateway' | 'cluster';
+/**
+ * `cluster`: the gateway in cluster mode (NATS + Redis given in `StartOptions.cluster`), possibly with several workers.
+ * `tls`: the embedded gateway with the plain port off, chargers over TLS with Basic auth (`StartOptions.tlsFleet`).
+ */
+export type TargetKind = 'baseline' | 'gateway' | 'cluster' | 'tls';
 
 /** The repository root (this file runs from dist/bench/). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,6 +38,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** For `cluster`: the services, the instance id and the number of worker processes (`WORKERS`). */
   cluster?: { natsUrl: string; redisUrl: string; podId: string; workers?: number };
+  /** For `tls`: the identities of the fleet, each given a credential record (profile 2, one shared password). */
+  tlsFleet?: string[];
 }
 
 export interface Target {
@@ -45,6 +52,8 @@ export interface Target {
   env: Record<string, string>;
   /** The admin API's port (0 for the baseline). */
   adminPort: number;
+  /** For `tls`: what each charger connects with (its password; the CA to trust for the server's certificate). */
+  chargerAuth?: { password: string; caFile: string };
   argv: string[];
   /** Last lines of the process's stderr and stdout, for a note when something went wrong. */
   output(): string[];
@@ -83,9 +92,9 @@ function httpStatus(port: number, path: string): Promise<number> {
 }
 
 /** GET over HTTP; the body when the answer is 200, else null. */
-export function httpText(port: number, path: string): Promise<string | null> {
+export function httpText(port: number, path: string, timeoutMs = 2000): Promise<string | null> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, timeout: 2000 }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -110,7 +119,9 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
   const args: string[] = [];
   if (options.inspect) args.push('--inspect=127.0.0.1:0');
   args.push(...(options.nodeArgs ?? []));
-  if (kind === 'gateway' || kind === 'cluster') {
+  let url = `ws://127.0.0.1:${port}/ocpp`;
+  let chargerAuth: Target['chargerAuth'];
+  if (kind === 'gateway' || kind === 'cluster' || kind === 'tls') {
     const configDir = await mkdtemp(join(tmpdir(), 'bench-gw-config-'));
     const stateDir = await mkdtemp(join(tmpdir(), 'bench-gw-state-'));
     cleanups.push(
@@ -132,6 +143,22 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
       const c = options.cluster;
       if (!c) throw new Error('a cluster target needs StartOptions.cluster');
       Object.assign(env, { NATS_URL: c.natsUrl, REDIS_URL: c.redisUrl, POD_ID: c.podId, WORKERS: String(c.workers ?? 1) });
+    }
+    if (kind === 'tls') {
+      if (!options.tlsFleet?.length) throw new Error('a tls target needs StartOptions.tlsFleet');
+      const files = await makeTlsFleetFiles(options.tlsFleet);
+      cleanups.push(files.remove);
+      const tlsPort = await freePort();
+      Object.assign(env, {
+        TLS_PORT: String(tlsPort),
+        TLS_CERT_FILE: files.certFile,
+        TLS_KEY_FILE: files.keyFile,
+        SERVER_PLAIN_ENABLED: 'false',
+        CREDENTIALS_FILE: files.credentialsFile,
+        ALLOW_UNKNOWN_CHARGERS: 'false',
+      });
+      url = `wss://127.0.0.1:${tlsPort}/ocpp`;
+      chargerAuth = { password: files.password, caFile: files.caFile };
     }
     args.push(GATEWAY_MAIN);
   } else {
@@ -245,8 +272,9 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
     kind,
     pid: child.pid!,
     port,
-    url: `ws://127.0.0.1:${port}/ocpp`,
+    url,
     env,
+    ...(chargerAuth ? { chargerAuth } : {}),
     adminPort: env.ADMIN_PORT ? Number(env.ADMIN_PORT) : 0,
     argv: [process.execPath, ...args],
     output: () => [...output],

@@ -56,11 +56,16 @@ const SPEC: Record<string, OptionSpec> = {
     arg: 'SEC',
     help: 'reconnect storm: at this second cut every open socket at once (no close frame); chargers reconnect with the back-off',
   },
+  'drop-after-boot': {
+    type: 'string',
+    arg: 'SEC',
+    help: 'reconnect storm: cut every open socket this long after every charger had booted (instead of --drop-all-at)',
+  },
   'drop-ramp': { type: 'string', arg: 'N', help: 'new connections per second after the drop (default 0: no limit, each charger comes back when its back-off ends)' },
   'end-after-storm': {
     type: 'string',
     arg: 'SEC',
-    help: 'with --drop-all-at: end the run this long after every dropped charger booted again (--duration stays the limit)',
+    help: 'with --drop-all-at or --drop-after-boot: end the run this long after every dropped charger booted again (--duration stays the limit)',
   },
   'server-pid': { type: 'string', arg: 'PID', help: 'sample this process (the server under test): RSS and CPU from /proc' },
   'report-every': { type: 'string', arg: 'SEC', help: `live line interval on stderr (default ${DEFAULTS.reportEverySec})` },
@@ -68,6 +73,7 @@ const SPEC: Record<string, OptionSpec> = {
   json: { type: 'string', arg: 'FILE', help: 'write the full report as JSON' },
   'require-all': { type: 'boolean', help: 'exit 1 unless every charger connected and every CALL got a CALLRESULT' },
   insecure: { type: 'boolean', help: 'accept any TLS certificate on wss://' },
+  'ca-file': { type: 'string', arg: 'FILE', help: "wss://: trust the CA(s) in this PEM file for the server's certificate (checked, unlike --insecure)" },
   help: { type: 'boolean', help: 'print this help' },
 };
 
@@ -141,11 +147,13 @@ function toOptions(values: Record<string, unknown>): SimulationOptions {
     sourcePorts,
     rampPerSec: number(values, 'ramp'),
     dropAllAtSec: number(values, 'drop-all-at'),
+    dropAfterAllBootedSec: number(values, 'drop-after-boot'),
     dropRampPerSec: number(values, 'drop-ramp'),
     endAfterStormSec: number(values, 'end-after-storm'),
     serverPid: number(values, 'server-pid'),
     reportEverySec: number(values, 'report-every'),
     insecure: values.insecure === true,
+    caFile: values['ca-file'] as string | undefined,
   };
 }
 

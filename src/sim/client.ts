@@ -54,6 +54,8 @@ export interface ChargerOptions {
   headers?: Record<string, string>;
   /** For wss:// against a self-signed certificate. Default true. */
   rejectUnauthorized?: boolean;
+  /** For wss://: the CA(s) (PEM) to trust for the server's certificate instead of the system's. */
+  ca?: string | Buffer;
   /** Keep frames nobody consumed for waitForMessage(). Default true; the load generator turns it off. */
   inbox?: boolean;
   /** Do not append the identity to the URL (the URL already names it). */
@@ -227,6 +229,7 @@ export class SimulatedCharger {
           family: o.family,
           headers,
           rejectUnauthorized: o.rejectUnauthorized ?? true,
+          ...(o.ca !== undefined ? { ca: o.ca } : {}),
           maxPayload: 16 * 1024 * 1024,
         });
       } catch (error) {
@@ -380,7 +383,7 @@ export class SimulatedCharger {
     const attempt = this.connectAttempt;
     this.connectAttempt = null;
     if (attempt) {
-      this.metrics?.connectLatency.record((performance.now() - attempt.startedAt) * 1000);
+      this.metrics?.connected((performance.now() - attempt.startedAt) * 1000);
       attempt.resolve(ws.protocol);
     }
   }

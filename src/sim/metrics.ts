@@ -31,7 +31,10 @@ export class ShardMetrics {
   booted = 0;
   /** When this shard first had every charger open, in ms since the shard started; -1 until then. */
   allOpenAtMs = -1;
+  /** Opening handshakes from the first byte to the WebSocket open: TCP connect, TLS on wss://, the HTTP upgrade (and the server's authentication within it). */
   connectLatency = new Histogram();
+  /** The same, for connections opened after the drop (the reconnect storm) only. */
+  stormConnectLatency = new Histogram();
   /** Open sockets when the run ended, just before the simulator closed them. */
   openAtEnd = 0;
   /** Handshakes still in progress when the run ended (a server that accepts too slowly). */
@@ -46,6 +49,8 @@ export class ShardMetrics {
   rebooted = 0;
   /** Ms from the drop until every dropped charger had booted again; -1 until then. */
   allRebootedAtMs = -1;
+  /** When this shard cut its sockets, in ms since the shard started; -1 until then. */
+  droppedAtMs = -1;
 
   // charger → server calls
   callsSent = 0;
@@ -102,6 +107,11 @@ export class ShardMetrics {
     if (this.steady) this.steadyLatency.record(latencyUs);
   }
 
+  connected(latencyUs: number): void {
+    this.connectLatency.record(latencyUs);
+    if (this.droppedAtMs >= 0) this.stormConnectLatency.record(latencyUs);
+  }
+
   connectFailed(reason: string): void {
     this.failed++;
     bump(this.failedByReason, reason);
@@ -147,7 +157,9 @@ export class ShardMetrics {
       dropped: this.dropped,
       rebooted: this.rebooted,
       allRebootedAtMs: this.allRebootedAtMs,
+      droppedAtMs: this.droppedAtMs,
       connectLatency: this.connectLatency.toJSON(),
+      stormConnectLatency: this.stormConnectLatency.toJSON(),
       callsSent: this.callsSent,
       callsAnswered: this.callsAnswered,
       callErrors: this.callErrors,
@@ -193,7 +205,9 @@ export interface MetricsData {
   dropped: number;
   rebooted: number;
   allRebootedAtMs: number;
+  droppedAtMs: number;
   connectLatency: HistogramData;
+  stormConnectLatency: HistogramData;
   callsSent: number;
   callsAnswered: number;
   callErrors: number;
@@ -244,10 +258,12 @@ export function mergeMetrics(parts: MetricsData[]): {
   latency: Histogram;
   steadyLatency: Histogram;
   connectLatency: Histogram;
+  stormConnectLatency: Histogram;
 } {
   const latency = new Histogram();
   const steadyLatency = new Histogram();
   const connectLatency = new Histogram();
+  const stormConnectLatency = new Histogram();
   const out = new ShardMetrics().snapshot();
   let allOpenAtMs = parts.length ? 0 : -1;
   // The storm is over when it is over in every shard that dropped something.
@@ -255,7 +271,7 @@ export function mergeMetrics(parts: MetricsData[]): {
   for (const p of parts) {
     for (const key of Object.keys(out) as Array<keyof MetricsData>) {
       const value = p[key];
-      if (typeof value === 'number' && key !== 'allOpenAtMs' && key !== 'allRebootedAtMs') (out[key] as number) += value;
+      if (typeof value === 'number' && key !== 'allOpenAtMs' && key !== 'allRebootedAtMs' && key !== 'droppedAtMs') (out[key] as number) += value;
     }
     if (p.dropped > 0) {
       if (p.allRebootedAtMs < 0 || allRebootedAtMs < 0) allRebootedAtMs = -1;
@@ -267,6 +283,10 @@ export function mergeMetrics(parts: MetricsData[]): {
     latency.add(p.latency);
     steadyLatency.add(p.steadyLatency);
     connectLatency.add(p.connectLatency);
+    // Older snapshots (a worker of another version) have none.
+    if (p.stormConnectLatency) stormConnectLatency.add(p.stormConnectLatency);
+    // The shards are told together; the earliest is when the storm began.
+    if (p.droppedAtMs >= 0) out.droppedAtMs = out.droppedAtMs < 0 ? p.droppedAtMs : Math.min(out.droppedAtMs, p.droppedAtMs);
     if (p.allOpenAtMs < 0 || allOpenAtMs < 0) allOpenAtMs = -1;
     else allOpenAtMs = Math.max(allOpenAtMs, p.allOpenAtMs);
   }
@@ -275,5 +295,6 @@ export function mergeMetrics(parts: MetricsData[]): {
   out.latency = latency.toJSON();
   out.steadyLatency = steadyLatency.toJSON();
   out.connectLatency = connectLatency.toJSON();
-  return { data: out, latency, steadyLatency, connectLatency };
+  out.stormConnectLatency = stormConnectLatency.toJSON();
+  return { data: out, latency, steadyLatency, connectLatency, stormConnectLatency };
 }

@@ -57,6 +57,12 @@ export interface SimulationOptions {
    */
   dropAllAtSec?: number;
   /**
+   * Instead of a fixed second: cut every open socket this many seconds after every charger of the run had
+   * booted (the workers are told together). For a fleet whose start takes an unknown time, e.g. when each
+   * charger's first connection pays a slow password hash on the server.
+   */
+  dropAfterAllBootedSec?: number;
+  /**
    * New connections per second across all workers once the drop happened; 0 (the default): no
    * limit, each charger reconnects when its back-off ends, as a real fleet does.
    */
@@ -68,6 +74,8 @@ export interface SimulationOptions {
   reportEverySec?: number;
   /** Accept self-signed certificates on wss://. */
   insecure?: boolean;
+  /** A PEM file of the CA(s) that signed the server's certificate on wss://: trusted instead of the system's (and checked, unlike --insecure). */
+  caFile?: string;
   /** Receives the live progress lines; none when absent. */
   log?: (line: string) => void;
   /** Aborting ends the run early, with the usual drain and report. */
@@ -128,6 +136,8 @@ export interface ResolvedOptions {
   rampPerSec: number;
   /** When every open socket is cut (ms from the start); null: never. */
   dropAllAtMs: number | null;
+  /** Cut every open socket this long after every charger had booted (ms); null: no such drop. */
+  dropAfterAllBootedMs: number | null;
   /** Admission rate after the drop; 0: unlimited. */
   dropRampPerSec: number;
   /** End the run this long after the storm is over; null: run to the end of the duration. */
@@ -135,6 +145,8 @@ export interface ResolvedOptions {
   serverPid: number | undefined;
   reportEveryMs: number;
   insecure: boolean;
+  /** Read by each worker (a path, not the PEM, crosses IPC). */
+  caFile: string | undefined;
 }
 
 function check(condition: boolean, message: string): void {
@@ -218,6 +230,7 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
   check(Number.isInteger(connectors), '--connectors must be an integer');
   const rampPerSec = num(o.rampPerSec, DEFAULTS.rampPerSec, '--ramp');
   check(rampPerSec > 0, '--ramp must be > 0');
+  if (o.caFile !== undefined) check(o.caFile.length > 0 && url.protocol === 'wss:', '--ca-file needs a wss:// URL');
   if (o.serverPid !== undefined) check(Number.isInteger(o.serverPid) && o.serverPid > 0, '--server-pid must be a process id');
   const durationSec = num(o.durationSec, DEFAULTS.durationSec, '--duration');
   let dropAllAtMs: number | null = null;
@@ -227,10 +240,16 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
     check(o.reconnect !== false, '--drop-all-at needs reconnecting chargers (not --no-reconnect)');
     dropAllAtMs = at * 1000;
   }
+  let dropAfterAllBootedMs: number | null = null;
+  if (o.dropAfterAllBootedSec !== undefined) {
+    check(dropAllAtMs === null, '--drop-after-boot and --drop-all-at exclude each other');
+    check(o.reconnect !== false, '--drop-after-boot needs reconnecting chargers (not --no-reconnect)');
+    dropAfterAllBootedMs = num(o.dropAfterAllBootedSec, 0, '--drop-after-boot') * 1000;
+  }
   const dropRampPerSec = num(o.dropRampPerSec, 0, '--drop-ramp');
   let endAfterStormMs: number | null = null;
   if (o.endAfterStormSec !== undefined) {
-    check(dropAllAtMs !== null, '--end-after-storm needs --drop-all-at');
+    check(dropAllAtMs !== null || dropAfterAllBootedMs !== null, '--end-after-storm needs --drop-all-at or --drop-after-boot');
     endAfterStormMs = num(o.endAfterStormSec, 0, '--end-after-storm') * 1000;
   }
   const prefix = o.prefix ?? DEFAULTS.prefix;
@@ -263,11 +282,13 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
     sourcePortSpan: portSpan,
     rampPerSec,
     dropAllAtMs,
+    dropAfterAllBootedMs,
     dropRampPerSec,
     endAfterStormMs,
     serverPid: o.serverPid,
     reportEveryMs: num(o.reportEverySec, DEFAULTS.reportEverySec, '--report-every', 0.1) * 1000,
     insecure: o.insecure ?? false,
+    caFile: o.caFile,
   };
 }
 

@@ -44,8 +44,8 @@ export interface ServerReport {
 }
 
 export interface ReconnectStormReport {
-  /** When the drop happened, seconds from the start. */
-  atSec: number;
+  /** When the drop happened, seconds from the start; null when it never did (--drop-after-boot and not every charger booted). */
+  atSec: number | null;
   /** Open sockets cut at the drop. */
   dropped: number;
   /** Dropped chargers whose BootNotification was accepted again. */
@@ -89,6 +89,8 @@ export interface SimulationReport {
     /** Seconds from start until every charger had been open; null if some never were. */
     allConnectedAfterSec: number | null;
     connectLatency: LatencySummary;
+    /** Opening handshakes of the connections made after the drop (the reconnect storm) only; absent without a drop. */
+    stormConnectLatency?: LatencySummary;
   };
   calls: {
     sent: number;
@@ -175,7 +177,7 @@ export interface ReportInput {
 
 export function buildReport(input: ReportInput): SimulationReport {
   const o = input.options;
-  const { data: m, latency, steadyLatency, connectLatency } = mergeMetrics(input.snapshots.map((s) => s.metrics));
+  const { data: m, latency, steadyLatency, connectLatency, stormConnectLatency } = mergeMetrics(input.snapshots.map((s) => s.metrics));
   const loadSec = Math.max(0.001, input.loadMs / 1000);
 
   let server: ServerReport | null = null;
@@ -230,16 +232,19 @@ export function buildReport(input: ReportInput): SimulationReport {
     failures.push('CALL accounting does not add up (sent != answered + errors + timed out + aborted + unanswered + cut by the drop)');
   }
   let reconnectStorm: ReconnectStormReport | null = null;
-  if (o.dropAllAtMs !== null) {
-    const done = m.allRebootedAtMs >= 0 && m.rebooted === m.dropped;
+  const storming = o.dropAllAtMs !== null || o.dropAfterAllBootedMs !== null;
+  if (storming) {
+    const done = m.allRebootedAtMs >= 0 && m.rebooted === m.dropped && m.droppedAtMs >= 0;
+    const atMs = o.dropAllAtMs ?? (m.droppedAtMs >= 0 ? m.droppedAtMs : null);
     reconnectStorm = {
-      atSec: round(o.dropAllAtMs / 1000, 3),
+      atSec: atMs === null ? null : round(atMs / 1000, 3),
       dropped: m.dropped,
       rebooted: m.rebooted,
       allRebootedAfterSec: done ? round(m.allRebootedAtMs / 1000, 3) : null,
       rampPerSec: o.dropRampPerSec > 0 ? o.dropRampPerSec : null,
     };
-    if (input.loadMs >= o.dropAllAtMs && m.dropped === 0) failures.push('the drop found no open socket to cut');
+    if (o.dropAllAtMs !== null && input.loadMs >= o.dropAllAtMs && m.dropped === 0) failures.push('the drop found no open socket to cut');
+    if (o.dropAfterAllBootedMs !== null && m.droppedAtMs < 0) failures.push('not every charger booted, so the drop never happened');
     if (m.rebooted < m.dropped) failures.push(`${m.dropped - m.rebooted} of ${m.dropped} dropped chargers did not boot again`);
   }
 
@@ -269,6 +274,7 @@ export function buildReport(input: ReportInput): SimulationReport {
       portRetries: m.portRetries,
       allConnectedAfterSec: m.allOpenAtMs >= 0 && m.everConnected === o.chargers ? round(m.allOpenAtMs / 1000, 3) : null,
       connectLatency: summarizeMicros(connectLatency),
+      ...(storming ? { stormConnectLatency: summarizeMicros(stormConnectLatency) } : {}),
     },
     calls: {
       sent: m.callsSent,
@@ -344,6 +350,7 @@ export function formatSummary(r: SimulationReport): string {
       `${c.portRetries ? `  source-port retries ${c.portRetries}` : ''}${c.droppedOnPurpose ? `  dropped on purpose ${c.droppedOnPurpose}` : ''}`,
   );
   lines.push(`             handshake ${latencyLine(c.connectLatency)}`);
+  if (c.stormConnectLatency) lines.push(`             handshake after the drop ${latencyLine(c.stormConnectLatency)}`);
   lines.push(
     `calls        sent ${k.sent}  answered ${k.answered} (${pct(k.answered, k.sent)})  CALLERROR ${k.callErrors}  ` +
       `timed out ${k.timedOut}  cut by close ${k.abortedByClose}  unanswered at end ${k.unansweredAtEnd}` +
@@ -360,7 +367,7 @@ export function formatSummary(r: SimulationReport): string {
   const st = r.reconnectStorm;
   if (st) {
     lines.push(
-      `storm        at ${st.atSec} s: dropped ${st.dropped}, booted again ${st.rebooted}, all booted again after ` +
+      `storm        at ${st.atSec === null ? 'never' : `${st.atSec} s`}: dropped ${st.dropped}, booted again ${st.rebooted}, all booted again after ` +
         `${st.allRebootedAfterSec === null ? 'never' : `${st.allRebootedAfterSec} s`} (admission ${st.rampPerSec === null ? 'unlimited' : `${st.rampPerSec}/s`})`,
     );
   }

@@ -13,6 +13,8 @@ export interface ShardHooks {
   onSnapshot?: (snapshot: WorkerSnapshot) => void;
   /** Resolves when the run should end early. */
   stopped?: Promise<void>;
+  /** Resolves when every open socket should be cut (--drop-after-boot: the parent saw every charger booted). */
+  drop?: Promise<void>;
 }
 
 /** Runs one shard for the whole timeline (ramp and load, drain, close) and returns its final snapshot. */
@@ -25,6 +27,7 @@ export async function runShard(config: ShardConfig, hooks: ShardHooks = {}): Pro
     hooks.onSnapshot?.(shard.snapshot(s, [], false));
   }, 1000);
   shard.start();
+  void hooks.drop?.then(() => shard.dropAll());
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([new Promise((r) => (timer = setTimeout(r, o.durationMs))), hooks.stopped ?? new Promise(() => {})]);
   clearTimeout(timer);

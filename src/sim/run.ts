@@ -30,7 +30,7 @@ function planShards(o: ResolvedOptions): ShardConfig[] {
 }
 
 /** Runs one shard in a forked worker; resolves with its final snapshot (or its last one if it died). */
-function runInWorker(config: ShardConfig, onSnapshot: (s: WorkerSnapshot) => void, stopped: Promise<void>): Promise<WorkerSnapshot> {
+function runInWorker(config: ShardConfig, onSnapshot: (s: WorkerSnapshot) => void, stopped: Promise<void>, dropped: Promise<void>): Promise<WorkerSnapshot> {
   const o = config.options;
   return new Promise((resolve, reject) => {
     // No inherited execArgv: under `node --test` it would make the worker a test file.
@@ -62,6 +62,7 @@ function runInWorker(config: ShardConfig, onSnapshot: (s: WorkerSnapshot) => voi
       if (child.connected) child.send(m);
     };
     send({ type: 'start', config });
+    void dropped.then(() => send({ type: 'drop' }));
     void stopped.then(() => send({ type: 'stop' }));
   });
 }
@@ -99,8 +100,24 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   let lastLine = 0;
   /** When every worker reported its dropped chargers all booted again (--end-after-storm). */
   let stormOverAt: number | null = null;
+  let drop: () => void = () => {};
+  const dropped = new Promise<void>((resolve) => (drop = resolve));
+  /** --drop-after-boot: when every charger of the run was seen booted, and whether the workers were told to drop. */
+  let allBootedAt: number | null = null;
+  let dropSent = false;
   const ticker = setInterval(() => {
     const now = performance.now();
+    if (o.dropAfterAllBootedMs !== null && !dropSent) {
+      const workers = latest.filter(Boolean);
+      if (allBootedAt === null && workers.length === shards.length && workers.reduce((a, s) => a + s.metrics.booted, 0) === o.chargers) {
+        allBootedAt = now;
+        log?.(`[${((now - t0) / 1000).toFixed(1).padStart(6)}s] every charger booted; cutting every socket in ${o.dropAfterAllBootedMs / 1000} s`);
+      }
+      if (allBootedAt !== null && now - allBootedAt >= o.dropAfterAllBootedMs) {
+        dropSent = true;
+        drop();
+      }
+    }
     if (o.endAfterStormMs !== null) {
       const workers = latest.filter(Boolean);
       if (stormOverAt === null && workers.length === shards.length && workers.every((s) => s.metrics.allRebootedAtMs >= 0)) {
@@ -127,9 +144,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       latest[s.workerIndex] = s;
     };
     if (o.workers === 0) {
-      finals = [await runShard(shards[0], { onSnapshot, stopped })];
+      finals = [await runShard(shards[0], { onSnapshot, stopped, drop: dropped })];
     } else {
-      finals = await Promise.all(shards.map((cfg) => runInWorker(cfg, onSnapshot, stopped)));
+      finals = await Promise.all(shards.map((cfg) => runInWorker(cfg, onSnapshot, stopped, dropped)));
     }
   } finally {
     clearInterval(ticker);

@@ -8,6 +8,7 @@
  * (reconnect.ts). With --drop-all-at, every open socket is cut at once at that moment (a network
  * blip) and the fleet storms back.
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { ADMISSION_TICK_MS, Admission } from './admission.js';
 import { answerCentralCall } from './central-calls.js';
@@ -52,6 +53,8 @@ export class Shard implements ChargerHost {
     const o = this.o;
     this.paceMs = o.callsPerMinute > 0 ? 60_000 / o.callsPerMinute : 0;
     this.admission = new Admission(config.rampPerSec);
+    // Read once per process; every charger's TLS context gets the same buffer.
+    const ca = o.caFile !== undefined ? readFileSync(o.caFile) : undefined;
     for (let i = config.from; i < config.to; i++) {
       const c = new LoadCharger(this, i, {
         url: o.url,
@@ -62,6 +65,7 @@ export class Shard implements ChargerHost {
         callTimeoutMs: o.callTimeoutMs,
         handshakeTimeoutMs: o.handshakeTimeoutMs,
         rejectUnauthorized: !o.insecure,
+        ca,
         inbox: false,
         metrics: this.metrics,
       });
@@ -96,12 +100,15 @@ export class Shard implements ChargerHost {
    * Cuts every open socket at once without a closing handshake, as a network blip would. The
    * chargers see their connection gone, wait their back-off and reconnect; from now on admission
    * follows --drop-ramp (none by default), so the storm hits the server as a real one would.
+   * Called by the timer of --drop-all-at, or by the parent for --drop-after-boot (once).
    */
-  private dropAll(): void {
+  dropAll(): void {
+    if (this.dropTimer) clearTimeout(this.dropTimer);
     this.dropTimer = null;
-    if (this.draining) return;
+    if (this.draining || this.droppedAt >= 0) return;
     const m = this.metrics;
     this.droppedAt = performance.now();
+    m.droppedAtMs = this.droppedAt - this.startedAt;
     const rate = this.o.dropRampPerSec / Math.max(1, this.o.workers);
     this.admission.setRate(rate > 0 ? rate : Infinity);
     for (const c of this.chargers) {

@@ -3,14 +3,14 @@
  * Each worker runs one shard of the chargers in its own event loop and within its own open-file
  * limit, and reports cumulative counters to the parent once a second.
  *
- * Messages from the parent: {type:'start', config} then optionally {type:'stop'}.
+ * Messages from the parent: {type:'start', config} then optionally {type:'drop'} (cut every socket now) and {type:'stop'}.
  * Messages to the parent: {type:'snapshot', snapshot} each second, {type:'final', snapshot} at the end.
  */
 
 import type { WorkerSnapshot } from './metrics.js';
 import { runShard, type ShardConfig } from './run-shard.js';
 
-export type ToWorker = { type: 'start'; config: ShardConfig } | { type: 'stop' };
+export type ToWorker = { type: 'start'; config: ShardConfig } | { type: 'stop' } | { type: 'drop' };
 export type FromWorker = { type: 'snapshot'; snapshot: WorkerSnapshot } | { type: 'final'; snapshot: WorkerSnapshot };
 
 if (!process.send) {
@@ -22,6 +22,8 @@ const sendToParent = process.send.bind(process);
 let stop: () => void = () => {};
 const stopped = new Promise<void>((resolve) => (stop = resolve));
 let started = false;
+let drop: () => void = () => {};
+const dropped = new Promise<void>((resolve) => (drop = resolve));
 
 function send(message: FromWorker): Promise<void> {
   return new Promise((resolve) => {
@@ -35,10 +37,15 @@ process.on('message', (message: ToWorker) => {
     stop();
     return;
   }
+  if (message.type === 'drop') {
+    drop();
+    return;
+  }
   if (message.type !== 'start' || started) return;
   started = true;
   runShard(message.config, {
     stopped,
+    drop: dropped,
     onSnapshot: (snapshot) => void send({ type: 'snapshot', snapshot }),
   }).then(
     async (snapshot) => {

@@ -48,6 +48,7 @@ describe('benchmark: BENCHMARKS.md from the results folder', () => {
   const CORE_FULL = '2026-11-27T23-37-16Z-full.json';
   const CORE_QUICK = '2026-11-27T23-28-07Z-quick.json';
   const CLUSTER_QUICK = '2026-12-01T15-51-06Z-quick.json';
+  const TLS_STORM_QUICK = '2026-12-01T17-36-04Z-quick.json';
 
   function render(files: string[]): string {
     const dir = mkdtempSync(join(tmpdir(), 'bench-summary-'));
@@ -88,5 +89,21 @@ describe('benchmark: BENCHMARKS.md from the results folder', () => {
       '| same instance | 5 | 50 / 50 | 1.91 / 2.55 / 4.56 / 4.6 | 0 | - |',
       '| other instance | 5 | 50 / 50 | 3.91 / 4.95 / 6.4 / 6.4 | 0 | forwarded 50 |',
     ]);
+  });
+  it('shows the TLS storm (i) in a section of its own, plain ws and TLS side by side with their ratio', () => {
+    const text = render([CORE_FULL, CORE_QUICK, CLUSTER_QUICK, TLS_STORM_QUICK]);
+    const headings = text.split('\n').filter((l) => l.startsWith('## '));
+    assert.deepEqual(headings, ['## Latest full run', '## Latest quick run', '## Quick run of scenario (f), (g), (h)', '## Quick run of scenario (i)', '## Method']);
+    const lines = text.split('\n');
+    const i = lines.findIndex((l) => l.startsWith('### (i) '));
+    assert.ok(i >= 0, 'no (i) table');
+    assert.deepEqual(lines.slice(i + 2, i + 4), ['| | gateway, plain ws (profile 0) | gateway, TLS + Basic auth (profile 2) | TLS / plain |', '|---|---|---|---|']);
+    const row = (label: string): string | undefined => lines.slice(i).find((l) => l.startsWith(`| ${label} |`));
+    assert.equal(
+      row('storm: all booted again after'),
+      '| storm: all booted again after | 8.724 s (6000/6000, drop at 25.193 s) | 22.561 s (6000/6000, drop at 287.65 s) | 2.59x |',
+    );
+    assert.match(row('storm handshake p50 / p99 / p99.9 / max, ms (handshakes)') ?? '', /\| 2\.47x \/ 3\.07x \|$/);
+    assert.equal(row('gateway: upgrade attempts by outcome'), '| gateway: upgrade attempts by outcome | accepted 12000 | accepted 12000 |  |');
   });
 });
