@@ -71,6 +71,8 @@ describe('handshakes in flight on the TLS listener', () => {
       assert.equal(refused.ok, false);
       assert.equal(refused.ok ? undefined : refused.refusal, undefined, 'no HTTP answer: the connection is closed before TLS');
       assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'too_many_handshakes_tls' }), 1);
+      // Counted once: the reset admission caused is not also a failed TLS handshake.
+      assert.equal(await metricValue(h.gateway, 'ocpp_tls_client_errors_total', { reason: 'reset' }), 0);
     } finally {
       for (const socket of silent) socket.destroy();
     }

@@ -37,6 +37,18 @@ const LIMITS = Symbol('admissionLimits');
 /** A socket counted as a handshake in flight carries the limits that count it, until it is released. */
 type CountedSocket = Socket & { [LIMITS]?: AdmissionLimits };
 
+const DROPPED = Symbol('droppedByAdmission');
+type DroppableSocket = { [DROPPED]?: boolean; _parent?: DroppableSocket };
+
+/**
+ * Whether admission dropped this connection unread (the TLS socket wrapping it, or the raw socket): the TLS layer
+ * then reports the reset as a failed handshake, which it is not; it is counted once, as too_many_handshakes_tls.
+ */
+export function droppedByAdmission(socket: unknown): boolean {
+  const s = socket as DroppableSocket | undefined;
+  return s?.[DROPPED] === true || s?._parent?.[DROPPED] === true;
+}
+
 function releaseOnClose(this: CountedSocket): void {
   this[LIMITS]?.handshakeEnded(this);
 }
@@ -119,6 +131,7 @@ export class AdmissionLimits {
         // the TLS handshake, and completing that handshake only to say 503 would spend the very CPU this bound
         // protects. The client sees the connection reset and retries on its own back-off.
         this.options.countAttempt('too_many_handshakes_tls');
+        (socket as DroppableSocket)[DROPPED] = true;
         socket.destroy();
         return;
       }

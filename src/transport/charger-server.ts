@@ -8,6 +8,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { OcppVersion } from '../ocpp/versions.js';
 import type { AuthenticationVerdict, ClientCertificate, ConnectionFacts } from '../security/charger-authenticator.js';
 import type { SecurityProfile } from '../security/credential-store.js';
+import { droppedByAdmission } from './admission-limits.js';
 import { parseIdentity } from './identity.js';
 import type { KeepaliveSubject } from './keepalive.js';
 import { type Outbox, truncateReason } from './outbox.js';
@@ -227,7 +228,7 @@ export class ChargerServer {
       https.on('clientError', (_err, socket) => socket.destroy());
       // Without this listener a handshake that fails is only dropped; with it, it is counted. Never thrown.
       https.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
-        this.options.countTlsClientError?.(tlsErrorReason(err));
+        if (!droppedByAdmission(socket)) this.options.countTlsClientError?.(tlsErrorReason(err));
         socket.destroy();
       });
       // The order of completed TLS handshakes: the TLS socket is the one a request reaches.
