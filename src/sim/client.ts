@@ -8,6 +8,7 @@
  * ws listeners are shared functions that find their charger on the socket).
  */
 import { performance } from 'node:perf_hooks';
+import type { SecureContext } from 'node:tls';
 import WebSocket from 'ws';
 import { defaultAnswer, type SimVersion } from './charger-answers.js';
 import { CallError, CallTimeoutError, ConnectError, connectFailureReason, NotConnectedError } from './errors.js';
@@ -56,6 +57,11 @@ export interface ChargerOptions {
   rejectUnauthorized?: boolean;
   /** For wss://: the CA(s) (PEM) to trust for the server's certificate instead of the system's. */
   ca?: string | Buffer;
+  /**
+   * For wss://: one TLS context shared by many connections. Without it Node builds a context per connection (and
+   * parses the CA again each time), which makes a simulator of thousands of chargers the bottleneck of a storm.
+   */
+  secureContext?: SecureContext;
   /** Keep frames nobody consumed for waitForMessage(). Default true; the load generator turns it off. */
   inbox?: boolean;
   /** Do not append the identity to the URL (the URL already names it). */
@@ -229,7 +235,7 @@ export class SimulatedCharger {
           family: o.family,
           headers,
           rejectUnauthorized: o.rejectUnauthorized ?? true,
-          ...(o.ca !== undefined ? { ca: o.ca } : {}),
+          ...(o.secureContext !== undefined ? { secureContext: o.secureContext } : o.ca !== undefined ? { ca: o.ca } : {}),
           maxPayload: 16 * 1024 * 1024,
         });
       } catch (error) {

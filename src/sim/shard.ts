@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { createSecureContext } from 'node:tls';
 import { ADMISSION_TICK_MS, Admission } from './admission.js';
 import { answerCentralCall } from './central-calls.js';
 import type { CloseInfo, SimulatedCharger } from './client.js';
@@ -53,8 +54,8 @@ export class Shard implements ChargerHost {
     const o = this.o;
     this.paceMs = o.callsPerMinute > 0 ? 60_000 / o.callsPerMinute : 0;
     this.admission = new Admission(config.rampPerSec);
-    // Read once per process; every charger's TLS context gets the same buffer.
-    const ca = o.caFile !== undefined ? readFileSync(o.caFile) : undefined;
+    // One TLS context per process, shared by every charger's connections (the CA read and parsed once).
+    const secureContext = o.url.startsWith('wss:') ? createSecureContext(o.caFile !== undefined ? { ca: readFileSync(o.caFile) } : {}) : undefined;
     for (let i = config.from; i < config.to; i++) {
       const c = new LoadCharger(this, i, {
         url: o.url,
@@ -65,7 +66,7 @@ export class Shard implements ChargerHost {
         callTimeoutMs: o.callTimeoutMs,
         handshakeTimeoutMs: o.handshakeTimeoutMs,
         rejectUnauthorized: !o.insecure,
-        ca,
+        secureContext,
         inbox: false,
         metrics: this.metrics,
       });
