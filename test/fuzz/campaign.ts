@@ -451,7 +451,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     throw err;
   }
   const security: SecurityTarget = { port: g.port, tlsPort, fixture, throttle: new ThrottleModel(), tally: new Tally(), profiles: new Tally(), secrets: new Set() };
-  const tlsCounts: TlsLaneCounts = { failed: 0, stalled: 0 };
+  const tlsCounts: TlsLaneCounts = { failed: 0, stalled: 0, resetAfterWrite: 0 };
   const tlsTally = new Tally();
   const watcher = new WellBehavedCharger(`ws://127.0.0.1:${g.port}/ocpp/well-behaved-${randomBytes(12).toString('hex')}`, ceiling);
   const events = new EventStreamReader();
@@ -685,7 +685,15 @@ async function checkSecurity(g: FuzzedGateway, t: SecurityTarget, tls: TlsLaneCo
     metrics = await scrapeMetrics(g.adminPort);
   }
   const got = (name: string) => metrics.get(name) ?? 0;
-  if (got('ocpp_tls_client_errors_total') !== tls.failed) problems.push(`ocpp_tls_client_errors_total is ${got('ocpp_tls_client_errors_total')}, expected ${tls.failed}`);
+  const counted = got('ocpp_tls_client_errors_total');
+  if (counted > tls.failed || counted < tls.failed - tls.resetAfterWrite) {
+    const byReason = [...metrics].filter(([name]) => name.startsWith('ocpp_tls_client_errors_total{')).map(([name, v]) => `${name.slice(29)} ${v}`);
+    const dropped = got('ocpp_connection_attempts_total{outcome="too_many_handshakes_tls"}');
+    problems.push(
+      `ocpp_tls_client_errors_total is ${counted} (${byReason.join(', ')}; dropped by the handshake bound ${dropped}), expected ${tls.failed} ` +
+        `(at least ${tls.failed - tls.resetAfterWrite}: ${tls.resetAfterWrite} ended with a reset right after writing)`,
+    );
+  }
   if (got('ocpp_tls_client_errors_total{reason="timeout"}') !== tls.stalled)
     problems.push(
       `ocpp_tls_client_errors_total{reason="timeout"} is ${got('ocpp_tls_client_errors_total{reason="timeout"}')}, expected ${tls.stalled} (the stalled handshakes)`,

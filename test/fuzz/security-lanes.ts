@@ -535,6 +535,12 @@ export interface TlsLaneCounts {
   failed: number;
   /** Of those, stalled ones it must drop on its handshake timeout. */
   stalled: number;
+  /**
+   * Of those, ones the lane ends with a reset right after writing: when the reset reaches the gateway's kernel
+   * before the process read the bytes, they are discarded with the connection, and Node drops a socket that never
+   * delivered a byte without reporting a TLS error. Each of these is counted at most once, the rest exactly once.
+   */
+  resetAfterWrite: number;
 }
 
 export function tlsHandshakeLane(t: SecurityTarget, handshakeTimeoutMs: number, counts: TlsLaneCounts, tally: Tally): Lane<TlsCase> {
@@ -584,6 +590,7 @@ export function tlsHandshakeLane(t: SecurityTarget, handshakeTimeoutMs: number, 
       if (fails) counts.failed++;
       // Only a cut handshake waits for more on the gateway's side; random bytes or HTTP fail at once, stalled or not.
       if (input.kind === 'cut' && input.ending === 'stall') counts.stalled++;
+      if (fails && 'ending' in input && input.ending === 'reset') counts.resetAfterWrite++;
       if (input.kind === 'random' || input.kind === 'plainHttp') {
         raw.write(input.kind === 'random' ? input.bytes : Buffer.from(`GET /ocpp/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
         await finish(raw, input.ending, what);
