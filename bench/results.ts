@@ -124,6 +124,8 @@ export interface ScenarioResult {
   /** The simulator options both targets ran with. */
   params: Record<string, unknown>;
   baseline: TargetResult | null;
+  /** The peer baseline: ocpp-rpc in strict mode (scenarios that run it; absent in runs before it existed). */
+  peer?: TargetResult | null;
   gateway: TargetResult | null;
   /** The gateway in cluster mode (scenarios f and g; absent in runs before they existed). */
   cluster?: TargetResult | null;
@@ -251,14 +253,28 @@ export function deriveResult(r: SimulationReport, x: DeriveExtras): TargetResult
   };
 }
 
+/**
+ * Messages per core-second of a target for a ratio: null when the simulator, not the server, was the bottleneck of its
+ * run, since the figure then measures the load generator (the issue saw the raw baseline held to 69 % CPU that way).
+ */
+export function usablePerCore(t: TargetResult | null | undefined): number | null {
+  if (!t || t.simulator.bottleneck) return null;
+  return t.msgsPerSecPerCore;
+}
+
 function ratio(g: number | null | undefined, b: number | null | undefined, digits = 3): number | null {
   if (g === null || g === undefined || b === null || b === undefined || b === 0) return null;
   return round(g / b, digits);
 }
 
-/** gateway / baseline for every figure the scenarios compare. */
-export function ratios(b: TargetResult | null, g: TargetResult | null): Record<string, number | null> {
-  if (!b || !g) return {};
+/**
+ * gateway / baseline for every figure the scenarios compare, and gateway / peer per core where the peer ran.
+ * Per-core ratios are null (not used) when the simulator was the bottleneck of either run.
+ */
+export function ratios(b: TargetResult | null, g: TargetResult | null, peer: TargetResult | null = null): Record<string, number | null> {
+  const perPeer: Record<string, number | null> =
+    peer && g ? { peerMsgsPerSec: ratio(g.msgsPerSec, peer.msgsPerSec), peerMsgsPerSecPerCore: ratio(usablePerCore(g), usablePerCore(peer)) } : {};
+  if (!b || !g) return perPeer;
   // No steady latency when not every charger connected: no ratio rather than a ratio to nothing.
   const steady = b.steadyLatencyMs.count > 0 && g.steadyLatencyMs.count > 0;
   const steadyRatio = (gv: number, bv: number): number | null => (steady ? ratio(gv, bv) : null);
@@ -275,9 +291,10 @@ export function ratios(b: TargetResult | null, g: TargetResult | null): Record<s
     steadyMax: steadyRatio(g.steadyLatencyMs.max, b.steadyLatencyMs.max),
     msgsPerSec: ratio(g.msgsPerSec, b.msgsPerSec),
     serverCpuPct: ratio(g.serverCpuPct, b.serverCpuPct),
-    msgsPerSecPerCore: ratio(g.msgsPerSecPerCore, b.msgsPerSecPerCore),
+    msgsPerSecPerCore: ratio(usablePerCore(g), usablePerCore(b)),
     rssPerConnection: ratio(g.rss?.perConnectionKB, b.rss?.perConnectionKB),
     settledRssPerConnection: ratio(g.settled?.perConnectionKB, b.settled?.perConnectionKB),
     allRebootedAfterSec: ratio(g.storm?.allRebootedAfterSec, b.storm?.allRebootedAfterSec),
+    ...perPeer,
   };
 }

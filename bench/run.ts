@@ -20,7 +20,7 @@ import { deriveResult, type GatewayCounters, type Mode, type RunResult, ratios, 
 import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
 import { type ClusterServices, type ServicesSnapshot, servicesFigures, startClusterServices } from './services.js';
 import { formatScenarioText, writeBenchmarksMd } from './summary.js';
-import { httpText, REPO_ROOT, startTarget, type Target, type TargetKind } from './targets.js';
+import { httpText, isBaselineKind, REPO_ROOT, startTarget, type Target, type TargetKind } from './targets.js';
 
 /** An absolute path inside the repository as a path relative to it; anything else as it is. */
 function repoRelative(arg: string): string {
@@ -90,7 +90,7 @@ async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Pr
     }
     target = await startTarget(kind, {
       inspect: settle,
-      nodeArgs: kind === 'baseline' ? [] : ctx.gatewayNodeArgs,
+      nodeArgs: isBaselineKind(kind) ? [] : ctx.gatewayNodeArgs,
       ...(services ? { cluster: { natsUrl: services.natsUrl, redisUrl: services.redisUrl, podId: 'bench', workers }, timeoutMs: 60_000 } : {}),
       ...(kind === 'tls' ? { tlsFleet: fleetIdentities(p) } : {}),
     });
@@ -213,7 +213,7 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
   }
   // A fresh process per target run: its counters are this run's. Read before it is stopped, with time to spare: just
   // after the simulator closed 19,000 TLS connections the gateway took more than 2 s to answer.
-  const counters = p.readGatewayCounters && kind !== 'baseline' ? gatewayCounters(await httpText(target.adminPort, '/metrics', 30_000)) : null;
+  const counters = p.readGatewayCounters && !isBaselineKind(kind) ? gatewayCounters(await httpText(target.adminPort, '/metrics', 30_000)) : null;
   const alive = target.alive();
   const exit = await target.stop();
   if (!alive) log(`[${p.id} ${kind}] the ${kind} process went away during the run:\n${target.output().join('\n')}`);
@@ -300,11 +300,11 @@ async function runCommandScenario(p: ScenarioPlan, ctx: RunContext): Promise<Com
 
 function notesFor(s: ScenarioResult): string[] {
   const notes: string[] = [];
-  for (const t of [s.baseline, s.gateway, s.cluster ?? null, s.tls ?? null]) {
+  for (const t of [s.baseline, s.peer ?? null, s.gateway, s.cluster ?? null, s.tls ?? null]) {
     if (!t) continue;
     if (t.simulator.bottleneck) {
       notes.push(
-        `${t.kind}: the load generator (the simulator), not the server, was the bottleneck (${t.simulator.notes.join('; ')}); the ${t.kind}'s figures are a lower bound of what it can do`,
+        `${t.kind}: the load generator (the simulator), not the server, was the bottleneck (${t.simulator.notes.join('; ')}); the ${t.kind}'s figures are a lower bound of what it can do, and its per-core ratios are n/a (not used)`,
       );
     }
     if (t.machine.otherCpuPct !== null && t.machine.otherCpuPct > OTHER_CPU_NOTE) {
@@ -324,7 +324,7 @@ function notesFor(s: ScenarioResult): string[] {
       notes.push(`${t.kind}: ${t.failed} connection attempts failed (${reasons}) and were retried after the back-off${kernel}`);
     }
   }
-  for (const t of s.id === 'c' ? [s.baseline, s.gateway] : []) {
+  for (const t of s.id === 'c' ? [s.baseline, s.peer ?? null, s.gateway] : []) {
     if (t && t.everConnected < t.chargers) {
       notes.push(
         `${t.kind}: ${t.chargers - t.everConnected} chargers were still shaking hands at the end: a saturated Node.js event loop ` +
@@ -334,7 +334,7 @@ function notesFor(s: ScenarioResult): string[] {
     }
   }
   if (s.id === 'c' && s.baseline?.simulator.bottleneck && !s.gateway?.simulator.bottleneck) {
-    notes.push('the baseline was held back by the simulator and the gateway was not: the flood ratio flatters the gateway');
+    notes.push('the baseline was held back by the simulator and the gateway was not: the plain msgs/s ratio flatters the gateway');
   }
   return notes;
 }
@@ -435,6 +435,7 @@ async function main(): Promise<number> {
       },
       baseline: null,
       gateway: null,
+      ...(p.runs?.includes('peer') ? { peer: null } : {}),
       ...(p.runs?.includes('cluster') ? { cluster: null } : {}),
       ...(p.runs?.includes('tls') ? { tls: null } : {}),
       ratios: {},
@@ -457,8 +458,8 @@ async function main(): Promise<number> {
       scenario.error = (error as Error)?.message ?? String(error);
       log(`(${id}) failed: ${(error as Error)?.stack ?? String(error)}`);
     }
-    scenario.ratios = ratios(scenario.baseline, scenario.gateway);
-    scenario.targets = check(scenario.baseline, scenario.gateway, scenario.cluster ?? null, scenario.commands ?? [], scenario.tls ?? null);
+    scenario.ratios = ratios(scenario.baseline, scenario.gateway, scenario.peer ?? null);
+    scenario.targets = check(scenario.baseline, scenario.gateway, scenario.cluster ?? null, scenario.commands ?? [], scenario.tls ?? null, scenario.peer ?? null);
     scenario.notes = notesFor(scenario);
     process.stdout.write(`\n${formatScenarioText(scenario)}\n`);
     save();

@@ -18,13 +18,20 @@ import { makeTlsFleetFiles } from './tls-fleet.js';
 /**
  * `cluster`: the gateway in cluster mode (NATS + Redis given in `StartOptions.cluster`), possibly with several workers.
  * `tls`: the embedded gateway with the plain port off, chargers over TLS with Basic auth (`StartOptions.tlsFleet`).
+ * `peer`: the second baseline, an OCPP server on the ocpp-rpc library in strict mode (bench/baseline/ocpp-rpc-peer.ts).
  */
-export type TargetKind = 'baseline' | 'gateway' | 'cluster' | 'tls';
+export type TargetKind = 'baseline' | 'peer' | 'gateway' | 'cluster' | 'tls';
+
+/** The baselines: small stand-alone servers that print `listening <port>`, without admin API or config. */
+export function isBaselineKind(kind: TargetKind): kind is 'baseline' | 'peer' {
+  return kind === 'baseline' || kind === 'peer';
+}
 
 /** The repository root (this file runs from dist/bench/). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GATEWAY_MAIN = join(REPO_ROOT, 'dist', 'src', 'main.js');
 const RESPONDER = join(REPO_ROOT, 'dist', 'bench', 'baseline', 'responder.js');
+const PEER = join(REPO_ROOT, 'dist', 'bench', 'baseline', 'ocpp-rpc-peer.js');
 
 export interface StartOptions {
   /**
@@ -162,7 +169,7 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
     }
     args.push(GATEWAY_MAIN);
   } else {
-    args.push(RESPONDER, '--port', String(port), '--host', '127.0.0.1');
+    args.push(kind === 'peer' ? PEER : RESPONDER, '--port', String(port), '--host', '127.0.0.1');
   }
 
   const child: ChildProcess = spawn(process.execPath, args, {
@@ -238,19 +245,19 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
       // `gateway_workers_ready` gauge on /metrics counts them.
       const workers = kind === 'cluster' ? (options.cluster?.workers ?? 1) : 1;
       onStdout = (line) => {
-        if (kind === 'baseline' && /^listening \d+/.test(line)) finish();
-        if (kind !== 'baseline' && workers === 1 && line.includes('"gateway accepting chargers"')) finish();
+        if (isBaselineKind(kind) && /^listening \d+/.test(line)) finish();
+        if (!isBaselineKind(kind) && workers === 1 && line.includes('"gateway accepting chargers"')) finish();
       };
       const poll = setInterval(() => {
         if (Date.now() > deadline) {
           finish(new Error(`${kind} was not ready within ${timeoutMs} ms:\n${output.join('\n')}`));
           return;
         }
-        if (kind !== 'baseline' && workers === 1) {
+        if (!isBaselineKind(kind) && workers === 1) {
           void httpStatus(Number(env.ADMIN_PORT), '/readyz').then((status) => {
             if (status === 200) finish();
           });
-        } else if (kind !== 'baseline') {
+        } else if (!isBaselineKind(kind)) {
           void httpText(Number(env.ADMIN_PORT), '/metrics').then((text) => {
             const m = /^gateway_workers_ready(?:\{[^}]*\})? (\d+)/m.exec(text ?? '');
             if (m && Number(m[1]) >= workers) finish();

@@ -28,6 +28,11 @@ export interface SimulationOptions {
   callsPerMinute?: number;
   /** Send the next CALL as soon as the last is answered. */
   flood?: boolean;
+  /**
+   * Instead of the session script, every paced (or flooding) CALL is drawn from this mix of actions by weight,
+   * e.g. `MeterValues:60,Heartbeat:25,StatusNotification:15` (the realistic flood of issue 10).
+   */
+  mix?: string;
   connectors?: number;
   meterValuesPerSession?: number;
   heartbeatsBetweenSessions?: number;
@@ -118,6 +123,8 @@ export interface ResolvedOptions {
   drainMs: number;
   callsPerMinute: number;
   flood: boolean;
+  /** The mix of actions by cumulative weight (null: the session script). */
+  mix: MixEntry[] | null;
   connectors: number;
   meterValuesPerSession: number;
   heartbeatsBetweenSessions: number;
@@ -147,6 +154,31 @@ export interface ResolvedOptions {
   insecure: boolean;
   /** Read by each worker (a path, not the PEM, crosses IPC). */
   caFile: string | undefined;
+}
+
+/** One action of a `--mix` and its weight's upper bound on the cumulative scale (0..total). */
+export interface MixEntry {
+  action: string;
+  upTo: number;
+}
+
+/** The actions a `--mix` may name: the ones a charger sends unprompted outside a session. */
+export const MIX_ACTIONS = ['MeterValues', 'Heartbeat', 'StatusNotification'] as const;
+
+/** Parses `Action:weight,...` into cumulative entries; throws RangeError on an unknown action or a weight that is not a positive number. */
+export function parseMix(text: string): MixEntry[] {
+  const entries: MixEntry[] = [];
+  let total = 0;
+  for (const part of text.split(',')) {
+    const m = /^\s*([A-Za-z]+)\s*:\s*(\d+(?:\.\d+)?)\s*$/.exec(part);
+    check(m !== null, `--mix: expected Action:weight, got "${part}"`);
+    const [, action, weight] = m!;
+    check((MIX_ACTIONS as readonly string[]).includes(action), `--mix: ${action} is not one of ${MIX_ACTIONS.join(', ')}`);
+    check(Number(weight) > 0, `--mix: the weight of ${action} must be > 0`);
+    total += Number(weight);
+    entries.push({ action, upTo: total });
+  }
+  return entries;
 }
 
 function check(condition: boolean, message: string): void {
@@ -266,6 +298,7 @@ export function resolveOptions(o: SimulationOptions): ResolvedOptions {
     drainMs: num(o.drainSec, DEFAULTS.drainSec, '--drain') * 1000,
     callsPerMinute,
     flood: o.flood ?? false,
+    mix: o.mix === undefined ? null : parseMix(o.mix),
     connectors,
     meterValuesPerSession: Math.floor(num(o.meterValuesPerSession, DEFAULTS.meterValuesPerSession, '--meter-values')),
     heartbeatsBetweenSessions: Math.floor(num(o.heartbeatsBetweenSessions, DEFAULTS.heartbeatsBetweenSessions, '--heartbeats')),

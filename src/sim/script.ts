@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { type LoadCharger, Step, type Trigger } from './load-charger.js';
 import * as msg from './messages.js';
-import type { ResolvedOptions } from './options.js';
+import type { MixEntry, ResolvedOptions } from './options.js';
 
 export type OutgoingCall = [action: string, payload: Record<string, unknown>];
 
@@ -120,5 +120,25 @@ export function triggeredCall(c: LoadCharger, t: Trigger): OutgoingCall | undefi
       const payload = msg.idleNotification(t.action);
       return payload ? [t.action, payload] : undefined;
     }
+  }
+}
+
+/**
+ * The next CALL of a `--mix` charger: an action drawn by weight, with the payload a charger outside a session sends
+ * (meter values without a transaction, connector Available). No script state moves: each draw is independent.
+ */
+export function mixCall(c: LoadCharger, o: ResolvedOptions, mix: MixEntry[]): OutgoingCall {
+  const r = Math.random() * mix[mix.length - 1].upTo;
+  const action = (mix.find((e) => r < e.upTo) ?? mix[mix.length - 1]).action;
+  const v16 = c.version === 'ocpp1.6';
+  c.connector = (c.connector % o.connectors) + 1;
+  switch (action) {
+    case 'MeterValues':
+      c.meterWh += 150 + Math.floor(Math.random() * 300);
+      return ['MeterValues', v16 ? msg.meterValues16(c.connector, undefined, c.meterWh) : msg.meterValues201(c.connector, c.meterWh)];
+    case 'StatusNotification':
+      return ['StatusNotification', msg.statusNotification(c.version, c.connector, 'Available')];
+    default:
+      return ['Heartbeat', {}];
   }
 }

@@ -21,7 +21,7 @@ import * as msg from './messages.js';
 import { type SelfSample, ShardMetrics, type WorkerSnapshot } from './metrics.js';
 import { identityOf, protocolsOf, type ResolvedOptions } from './options.js';
 import { backoffDelayMs, sourcePair } from './reconnect.js';
-import { advance, applyRemoteRequests, expandTrigger, scriptCall, triggeredCall } from './script.js';
+import { advance, applyRemoteRequests, expandTrigger, mixCall, scriptCall, triggeredCall } from './script.js';
 
 /** What one process runs: the run's options plus its slice of charger numbers. */
 export interface ShardConfig {
@@ -361,6 +361,15 @@ export class Shard implements ChargerHost {
   }
 
   private fireSlot(c: LoadCharger, now: number): void {
+    const mix = this.o.mix;
+    if (mix) {
+      const [action, payload] = mixCall(c, this.o, mix);
+      c.callWith(action, payload, this.o.callTimeoutMs, () => {
+        c.nextSlotAt = now + this.gap(c);
+        this.afterCall(c);
+      });
+      return;
+    }
     applyRemoteRequests(c);
     const [action, payload] = scriptCall(c, this.o);
     c.callWith(action, payload, this.o.callTimeoutMs, (error, result) => {
