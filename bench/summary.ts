@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import type { RunResult, ScenarioResult, TargetResult } from './results.js';
 import { CORE_SCENARIO_IDS, plan, SCENARIO_IDS } from './scenarios.js';
 
-type Row = [label: string, baseline: string, gateway: string, ratio: string];
 /** A table of any width: a header row, then rows of cells. */
 type Table = string[][];
 
@@ -28,55 +27,82 @@ function latencyRatio(s: ScenarioResult, steady: boolean): string {
   return keys.map((k) => (r[k] === null || r[k] === undefined ? '-' : r[k]!.toFixed(2))).join(' / ');
 }
 
-/** The comparison rows of one scenario: label, baseline, gateway, gateway / baseline. */
-export function scenarioRows(s: ScenarioResult): Row[] {
+/**
+ * Messages per core-second of a target, with a word when it is not used for a ratio: a run the simulator held back
+ * measures the load generator, not the server.
+ */
+function perCoreCell(t: TargetResult): string {
+  return `${num(t.msgsPerSecPerCore, 0)}${t.simulator.bottleneck && t.msgsPerSecPerCore !== null ? ' (simulator bottleneck: not used)' : ''}`;
+}
+
+/** A per-core ratio, or why there is none. */
+function perCoreRatio(r: number | null | undefined, a: TargetResult | null | undefined, b: TargetResult | null | undefined): string {
+  if (a?.simulator.bottleneck || b?.simulator.bottleneck) return 'n/a (simulator bottleneck)';
+  return ratio(r);
+}
+
+/**
+ * The comparison rows of one scenario: label, baseline, [peer,] gateway, gateway / baseline[, gateway / peer].
+ * The peer's columns are there only when the scenario ran it.
+ */
+export function scenarioRows(s: ScenarioResult): string[][] {
   const b = s.baseline;
   const g = s.gateway;
-  const both = (f: (t: TargetResult) => string): [string, string] => [b ? f(b) : '-', g ? f(g) : '-'];
-  const rows: Row[] = [];
-  rows.push(['connections held', ...both((t) => `${t.heldPct.toFixed(3)} % (${t.openAtEnd}/${t.chargers})`), ratio(s.ratios.heldPct)]);
-  rows.push([
-    'CALLs answered',
-    ...both((t) => `${t.calls.answeredPct.toFixed(3)} % (${t.calls.answered}/${t.calls.sent - t.calls.cutByDrop})`),
-    ratio(s.ratios.answeredPct),
-  ]);
-  rows.push(['CALLERROR / timed out', ...both((t) => `${t.calls.callErrors} / ${t.calls.timedOut}`), '']);
-  rows.push(['connect failures', ...both((t) => String(t.failed)), '']);
-  rows.push(['unexpected closes', ...both((t) => String(t.unexpectedCloses)), '']);
-  rows.push(['round trip p50 / p99 / p99.9 / max, ms (all)', latencyCell(b, false), latencyCell(g, false), latencyRatio(s, false)]);
-  rows.push(['round trip p50 / p99 / p99.9 / max, ms (steady)', latencyCell(b, true), latencyCell(g, true), latencyRatio(s, true)]);
-  rows.push(['msgs/s (both ways)', ...both((t) => num(t.msgsPerSec, 0)), ratio(s.ratios.msgsPerSec)]);
-  rows.push(['server CPU, % of one core', ...both((t) => num(t.serverCpuPct)), ratio(s.ratios.serverCpuPct)]);
-  if (s.id === 'c') rows.push(['msgs/s per server core', ...both((t) => num(t.msgsPerSecPerCore, 0)), ratio(s.ratios.msgsPerSecPerCore)]);
-  rows.push(['server RSS before / loaded / peak, MB', ...both((t) => (t.rss ? `${t.rss.beforeMB} / ${t.rss.loadedMB} / ${t.rss.peakMB}` : '-')), '']);
-  rows.push(['RSS per connection, KB', ...both((t) => num(t.rss?.perConnectionKB, 2)), ratio(s.ratios.rssPerConnection)]);
+  const withPeer = s.peer !== undefined;
+  const peer = s.peer ?? null;
+  const rows: string[][] = [];
+  const add = (label: string, f: (t: TargetResult) => string, vsBaseline = '', vsPeer = ''): void => {
+    const cells = (withPeer ? [b, peer, g] : [b, g]).map((t) => (t ? f(t) : '-'));
+    rows.push(withPeer ? [label, ...cells, vsBaseline, vsPeer] : [label, ...cells, vsBaseline]);
+  };
+  const toPeer = (gv: number | null | undefined, pv: number | null | undefined): string =>
+    gv === null || gv === undefined || pv === null || pv === undefined || pv === 0 ? '-' : `${(gv / pv).toFixed(2)}x`;
+  add('connections held', (t) => `${t.heldPct.toFixed(3)} % (${t.openAtEnd}/${t.chargers})`, ratio(s.ratios.heldPct));
+  add('CALLs answered', (t) => `${t.calls.answeredPct.toFixed(3)} % (${t.calls.answered}/${t.calls.sent - t.calls.cutByDrop})`, ratio(s.ratios.answeredPct));
+  add('CALLERROR / timed out', (t) => `${t.calls.callErrors} / ${t.calls.timedOut}`);
+  add('connect failures', (t) => String(t.failed));
+  add('unexpected closes', (t) => String(t.unexpectedCloses));
+  add(
+    'round trip p50 / p99 / p99.9 / max, ms (all)',
+    (t) => latencyCell(t, false),
+    latencyRatio(s, false),
+    withPeer ? `p99 ${toPeer(g?.latencyMs.p99, peer?.latencyMs.p99)}` : '',
+  );
+  add('round trip p50 / p99 / p99.9 / max, ms (steady)', (t) => latencyCell(t, true), latencyRatio(s, true));
+  add('msgs/s (both ways)', (t) => num(t.msgsPerSec, 0), ratio(s.ratios.msgsPerSec), ratio(s.ratios.peerMsgsPerSec));
+  add('server CPU, % of one core', (t) => num(t.serverCpuPct), ratio(s.ratios.serverCpuPct), toPeer(g?.serverCpuPct, peer?.serverCpuPct));
+  add(
+    'msgs per server core-second (msgs/s ÷ server CPU)',
+    perCoreCell,
+    perCoreRatio(s.ratios.msgsPerSecPerCore, g, b),
+    withPeer ? perCoreRatio(s.ratios.peerMsgsPerSecPerCore, g, peer) : '',
+  );
+  add('server RSS before / loaded / peak, MB', (t) => (t.rss ? `${t.rss.beforeMB} / ${t.rss.loadedMB} / ${t.rss.peakMB}` : '-'));
+  add('RSS per connection, KB', (t) => num(t.rss?.perConnectionKB, 2), ratio(s.ratios.rssPerConnection));
   if (b?.settled || g?.settled) {
-    rows.push([
+    add(
       'settled RSS per connection, KB (after full GC)',
-      ...both((t) => (t.settled ? `${num(t.settled.perConnectionKB, 2)} (${t.settled.beforeMB} → ${t.settled.loadedMB} MB)` : '-')),
+      (t) => (t.settled ? `${num(t.settled.perConnectionKB, 2)} (${t.settled.beforeMB} → ${t.settled.loadedMB} MB)` : '-'),
       ratio(s.ratios.settledRssPerConnection),
-    ]);
+    );
   }
   if (b?.storm || g?.storm) {
-    rows.push([
+    add(
       'storm: all booted again after',
-      ...both((t) =>
+      (t) =>
         t.storm
           ? t.storm.allRebootedAfterSec === null
             ? `never (${t.storm.rebooted}/${t.storm.dropped})`
             : `${t.storm.allRebootedAfterSec} s (${t.storm.rebooted}/${t.storm.dropped})`
           : '-',
-      ),
       ratio(s.ratios.allRebootedAfterSec),
-    ]);
+    );
   }
-  rows.push([
-    'kernel: accept-queue overflows / SYN retransmits / failed SYN cookies',
-    ...both((t) => (t.tcp ? `${t.tcp.listenOverflows} / ${t.tcp.synRetransmits} / ${t.tcp.syncookiesFailed}` : '-')),
-    '',
-  ]);
-  rows.push(['simulator CPU per worker, %', ...both((t) => t.simulator.workerCpuPct.join(', ') + (t.simulator.bottleneck ? ' (bottleneck)' : '')), '']);
-  rows.push(['machine CPU / other processes, % of one core', ...both((t) => `${num(t.machine.cpuPct)} / ${num(t.machine.otherCpuPct)}`), '']);
+  add('kernel: accept-queue overflows / SYN retransmits / failed SYN cookies', (t) =>
+    t.tcp ? `${t.tcp.listenOverflows} / ${t.tcp.synRetransmits} / ${t.tcp.syncookiesFailed}` : '-',
+  );
+  add('simulator CPU per worker, %', (t) => t.simulator.workerCpuPct.join(', ') + (t.simulator.bottleneck ? ' (bottleneck)' : ''));
+  add('machine CPU / other processes, % of one core', (t) => `${num(t.machine.cpuPct)} / ${num(t.machine.otherCpuPct)}`);
   return rows;
 }
 
@@ -102,6 +128,7 @@ export function clusterTable(s: ScenarioResult): Table {
   rows.push(row('CALLs/s', (t) => num(t.callsPerSec, 0)));
   rows.push(row('msgs/s (both ways)', (t) => num(t.msgsPerSec, 0)));
   rows.push(row('server CPU, % of one core (all gateway processes)', (t) => num(t.serverCpuPct)));
+  rows.push(row('msgs per server core-second (msgs/s ÷ server CPU)', perCoreCell));
   rows.push(row('server RSS before / loaded / peak, MB', (t) => (t.rss ? `${t.rss.beforeMB} / ${t.rss.loadedMB} / ${t.rss.peakMB}` : '-')));
   for (const proc of c?.processes ?? []) {
     rows.push(
@@ -226,6 +253,7 @@ export function tlsStormTable(s: ScenarioResult): Table {
   row('CALLs answered', (x) => `${x.calls.answeredPct.toFixed(3)} % (${x.calls.answered}/${x.calls.sent - x.calls.cutByDrop})`);
   row('CALLERROR / timed out', (x) => `${x.calls.callErrors} / ${x.calls.timedOut}`);
   row('server CPU avg / peak, % of one core', (x) => `${num(x.serverCpuPct)} / ${num(x.serverCpuPeakPct)}`, ratioOf(t?.serverCpuPct, p?.serverCpuPct));
+  row('msgs/s; msgs per server core-second', (x) => `${num(x.msgsPerSec, 0)}; ${perCoreCell(x)}`);
   row('server RSS before / loaded / peak, MB', (x) => (x.rss ? `${x.rss.beforeMB} / ${x.rss.loadedMB} / ${x.rss.peakMB}` : '-'));
   row('RSS per connection, KB', (x) => num(x.rss?.perConnectionKB, 2), ratioOf(t?.rss?.perConnectionKB, p?.rss?.perConnectionKB));
   row('kernel: accept-queue overflows / SYN retransmits / failed SYN cookies', (x) =>
@@ -241,7 +269,11 @@ function tableOf(s: ScenarioResult): Table {
   if (s.commands) return commandTable(s);
   if (s.tls !== undefined) return tlsStormTable(s);
   if (s.cluster !== undefined) return clusterTable(s);
-  return [['', 'baseline', 'gateway', 'gateway / baseline'], ...scenarioRows(s)];
+  const header =
+    s.peer !== undefined
+      ? ['', 'raw baseline', 'peer (ocpp-rpc strict)', 'gateway', 'gateway / raw', 'gateway / peer']
+      : ['', 'baseline', 'gateway', 'gateway / baseline'];
+  return [header, ...scenarioRows(s)];
 }
 
 /** Plain-text table for the console. */
