@@ -367,12 +367,16 @@ function methodMarkdown(): string {
   const lines = [
     '## Method',
     '',
-    'Every scenario runs twice in the same benchmark run, one target after the other and never both at once, each on a ' +
+    'Every scenario runs against each of its targets in the same benchmark run (two, three for the flood), one after the other and never two at once, each on a ' +
       'fresh process started for it on a free loopback port:',
     '',
     '- **baseline**: `bench/baseline/responder.ts`, a raw `ws` server that answers every CALL with a fixed CALLRESULT, ' +
       'reading nothing but the message id and action (no JSON parsing, no validation, no state). It is the least any ' +
       'OCPP-J server can do on this machine with this Node.js.',
+    '- **peer** (scenario c): `bench/baseline/ocpp-rpc-peer.ts`, an OCPP server on the `ocpp-rpc` library in strict mode ' +
+      '(`strictMode: true`: every CALL and every answer it gives checked against the OCPP 1.6 / 2.0.1 schemas), answering ' +
+      'each action the simulator sends with a fixed, schema-valid payload and doing nothing else (no events, no metrics): ' +
+      'what a well-known library that validates costs, run between the raw baseline and the gateway.',
     '- **gateway**: `node dist/src/main.js` with its built-in defaults (an empty `CONFIG_DIR`): strict JSON-schema ' +
       'validation of every CALL, events published on the embedded bus and acknowledged before the charger is answered, ' +
       'the keepalive sweep, admin API and metrics on; `LOG_LEVEL=warn`, `SHUTDOWN_DRAIN_MS=0`.',
@@ -393,6 +397,11 @@ function methodMarkdown(): string {
       'the simulator and the benchmark itself: when it is high, something else was running and the numbers are distorted. ' +
       "The kernel's TCP counters (accept-queue overflows, SYN retransmits, failed SYN cookies; machine-wide, from " +
       '`/proc/net/netstat`) show a server that takes new connections off its listen queue more slowly than they arrive.',
+    '',
+    'Per core: *msgs per server core-second* = msgs/s ÷ (server CPU % / 100), reported for every scenario and target, ' +
+      'since on two shared cores a server that gets less CPU (the simulator taking the rest) also answers fewer messages; the ' +
+      "flood's targets compare it. When the simulator reports itself the bottleneck of a run, that run's per-core figure is " +
+      'marked and its ratios are n/a (not used): they would measure the load generator.',
     '',
     'What the figures mean: *connections held* = chargers still connected at the end / chargers; *CALLs answered* = ' +
       "CALLRESULTs / CALLs sent (calls cut by the storm's deliberate drop left out); *unexpected closes* = sockets the " +
