@@ -235,23 +235,6 @@ describe('cluster mode under faults: an instance killed, NATS and Redis restarte
     await waitUntil(() => chargers.every((c, i) => c.acknowledged >= marks[i] + more), 60_000, `every charger to progress ${what}`);
   }
 
-  /**
-   * Connects as a charger does after the previous test restarted Redis without persistence: an instance may find
-   * its registration gone at its next refresh and refuse chargers (503, not registered) until it has registered
-   * again, so a 503 is retried, as a charger retries it, for up to 20 s.
-   */
-  async function connectWhenAdmitted(url: string, identity: string): Promise<OcppClient> {
-    const until = Date.now() + 20_000;
-    for (;;) {
-      const outcome = await OcppClient.tryConnect(url, identity, ['ocpp1.6']);
-      if (outcome.ok) return outcome.client;
-      if (outcome.refusal?.status !== 503 || Date.now() > until) {
-        assert.fail(`${identity} at ${url}: ${outcome.refusal ? `HTTP ${outcome.refusal.status} ${outcome.refusal.body.trim()}` : outcome.error?.message}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-
   async function readyz(instance: Instance): Promise<{ status: number; body: Json }> {
     return getJson(`${instance.admin}/readyz`);
   }
@@ -417,7 +400,8 @@ describe('cluster mode under faults: an instance killed, NATS and Redis restarte
     const [podA, podB] = instances;
     const identity = 'FLT-START';
     const start = startTransaction16(1, 'TAG-9', 5000);
-    const onA = await connectWhenAdmitted(podA.chargers, identity);
+    // The previous test restarted Redis empty: an instance may refuse (503) until its next refresh registers it again.
+    const onA = await OcppClient.connectRetrying503(podA.chargers, identity);
     await nats.pause();
     let first: Frame;
     try {
@@ -432,7 +416,7 @@ describe('cluster mode under faults: an instance killed, NATS and Redis restarte
     const storedId = (await startedEvents())[0];
     await onA.close();
 
-    const onB = await connectWhenAdmitted(podB.chargers, identity);
+    const onB = await OcppClient.connectRetrying503(podB.chargers, identity);
     try {
       const retry = await onB.call('StartTransaction', start, { messageId: 'start-1', timeoutMs: 20_000 });
       assert.equal(retry[0], 3, JSON.stringify(retry));

@@ -17,10 +17,10 @@ import { PasswordVerifier } from '../src/security/password-verifier.js';
 import { freePort, metricValue, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
 import { type ObservedGateway, startObservedGateway } from './helpers/observed-gateway.js';
 import { expectResult } from './helpers/ocpp-assert.js';
-import { OcppClient } from './helpers/ocpp-client.js';
+import { basicAuthorization, OcppClient } from './helpers/ocpp-client.js';
 import { TestCa } from './helpers/test-pki.js';
 
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const basic = basicAuthorization;
 
 describe('per-address throttle, unknown chargers and the default profile', () => {
   let dir: string;

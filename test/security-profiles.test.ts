@@ -18,11 +18,11 @@ import { PasswordVerifier } from '../src/security/password-verifier.js';
 import { metricValue, waitUntil } from './helpers/gateway-harness.js';
 import { getJson, type ObservedGateway, startObservedGateway } from './helpers/observed-gateway.js';
 import { expectResult } from './helpers/ocpp-assert.js';
-import { type ConnectOutcome, OcppClient } from './helpers/ocpp-client.js';
+import { basicAuthorization, type ConnectOutcome, OcppClient } from './helpers/ocpp-client.js';
 import { type IssuedCertificate, TestCa } from './helpers/test-pki.js';
 
 const secret = () => `pw-${randomBytes(9).toString('base64url')}`;
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const basic = basicAuthorization;
 
 interface Charger {
   identity: string;

@@ -131,15 +131,8 @@ describe('WORKERS=2: one primary, two worker instances on one charger port and o
       },
     };
     // A worker whose registration lapsed (its refresh starved on a loaded machine, with the short TTL these tests
-    // use) answers 503 until its next refresh: retried as a charger retries it, for up to 20 s.
-    const until = Date.now() + 20_000;
-    let outcome = await OcppClient.tryConnect(chargerUrl, identity, ['ocpp1.6'], options);
-    while (!outcome.ok && outcome.refusal?.status === 503 && Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      outcome = await OcppClient.tryConnect(chargerUrl, identity, ['ocpp1.6'], options);
-    }
-    if (!outcome.ok) assert.fail(`${identity}: ${outcome.refusal ? `HTTP ${outcome.refusal.status} ${outcome.refusal.body.trim()}` : outcome.error?.message}`);
-    const client = outcome.client;
+    // use) answers 503 until its next refresh: retried as a charger retries it.
+    const client = await OcppClient.connectRetrying503(chargerUrl, identity, ['ocpp1.6'], options);
     clients.push(client);
     await waitUntil(async () => (await holder(redis, identity)) !== undefined, 10_000, `${identity} claimed`);
     return client;

@@ -87,6 +87,28 @@ export class OcppClient {
     throw outcome.error ?? new Error('connection failed');
   }
 
+  /**
+   * Like `connect`, but a 503 is retried every 250 ms for up to `withinMs`, as a charger retries it: for instances
+   * that refuse chargers for a moment (a cluster registration lapsed or lost with an empty Redis, then renewed).
+   */
+  static async connectRetrying503(
+    url: string,
+    identity: string,
+    protocols: string[] = ['ocpp1.6'],
+    options: ConnectOptions = {},
+    withinMs = 20_000,
+  ): Promise<OcppClient> {
+    const until = Date.now() + withinMs;
+    let outcome = await OcppClient.tryConnect(url, identity, protocols, options);
+    while (!outcome.ok && outcome.refusal?.status === 503 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      outcome = await OcppClient.tryConnect(url, identity, protocols, options);
+    }
+    if (outcome.ok) return outcome.client;
+    if (outcome.refusal) throw new Error(`upgrade refused: HTTP ${outcome.refusal.status} ${outcome.refusal.body.trim()}`);
+    throw outcome.error ?? new Error('connection failed');
+  }
+
   /** Like `connect`, but reports a refusal (HTTP status and body) or a handshake error instead of throwing. */
   static tryConnect(url: string, identity: string, protocols: string[] = ['ocpp1.6'], options: ConnectOptions = {}): Promise<ConnectOutcome> {
     return new Promise((resolve) => {
@@ -258,4 +280,9 @@ export function encodeClientFrame(payload: Buffer, opcode: number): Buffer {
   const masked = Buffer.alloc(length);
   for (let i = 0; i < length; i++) masked[i] = payload[i] ^ mask[i & 3];
   return Buffer.concat([header, masked]);
+}
+
+/** An HTTP Basic `Authorization` value (user name and password as UTF-8, base64). */
+export function basicAuthorization(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 }
