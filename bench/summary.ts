@@ -371,8 +371,8 @@ function methodMarkdown(): string {
       'fresh process started for it on a free loopback port:',
     '',
     '- **baseline**: `bench/baseline/responder.ts`, a raw `ws` server that answers every CALL with a fixed CALLRESULT, ' +
-      'reading nothing but the message id and action (no JSON parsing, no validation, no state). It is the least any ' +
-      'OCPP-J server can do on this machine with this Node.js.',
+      'parsing the JSON of each frame and reading nothing but the message id and action from it (no validation, no state). ' +
+      'It is the least any OCPP-J server can do on this machine with this Node.js.',
     '- **peer** (scenario c): `bench/baseline/ocpp-rpc-peer.ts`, an OCPP server on the `ocpp-rpc` library in strict mode ' +
       '(`strictMode: true`: every CALL and every answer it gives checked against the OCPP 1.6 / 2.0.1 schemas), answering ' +
       'each action the simulator sends with a fixed, schema-valid payload and doing nothing else (no events, no metrics): ' +

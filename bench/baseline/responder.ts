@@ -1,8 +1,8 @@
 /**
  * Baseline responder: the least a server can do and still look like an OCPP central system to the
  * simulator. It accepts any /ocpp/{id}, picks the first offered ocpp1.6 / ocpp2.0.1, and answers
- * every CALL with a fixed, plausible CALLRESULT, reading nothing but the message id and action
- * (no JSON parsing, no validation, no state beyond a transaction counter).
+ * every CALL with a fixed, plausible CALLRESULT: it parses each frame's JSON (as every server must) and reads
+ * nothing but the message id and action from it (no validation, no state beyond a transaction counter).
  *
  * The benchmark runs it and the real gateway on the same machine with the same load: the gap
  * between the two is what the gateway's work costs.
@@ -67,44 +67,20 @@ function answer(action: string, v201: boolean): string {
 }
 
 /**
- * Reads a JSON string token starting at `i` (which must be a quote); returns [value, next index]
- * or null. Escapes are kept as they are: ids and action names never need them.
+ * Parses the frame (as any server must to read a CALL) and answers `[2, id, action, ...]` with the fixed payload;
+ * anything else, answers included, is ignored. The id is written back through JSON.stringify so that any id the
+ * charger chose comes back exactly.
  */
-function readString(text: string, i: number): [string, number] | null {
-  if (text.charCodeAt(i) !== 34) return null;
-  const end = text.indexOf('"', i + 1);
-  if (end < 0) return null;
-  return [text.slice(i + 1, end), end + 1];
-}
-
-function skipSpace(text: string, i: number): number {
-  let c = text.charCodeAt(i);
-  while (c === 32 || c === 9 || c === 10 || c === 13) c = text.charCodeAt(++i);
-  return i;
-}
-
-/** Picks the id and action out of `[2,"id","Action",...]`; null for anything else (answers are ignored). */
-function callHead(text: string): [string, string] | null {
-  let i = skipSpace(text, 0);
-  if (text.charCodeAt(i) !== 91) return null; // [
-  i = skipSpace(text, i + 1);
-  if (text.charCodeAt(i) !== 50) return null; // 2
-  i = skipSpace(text, i + 1);
-  if (text.charCodeAt(i) !== 44) return null; // ,
-  const id = readString(text, skipSpace(text, i + 1));
-  if (!id) return null;
-  i = skipSpace(text, id[1]);
-  if (text.charCodeAt(i) !== 44) return null;
-  const action = readString(text, skipSpace(text, i + 1));
-  if (!action) return null;
-  return [id[0], action[0]];
-}
-
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
   if (isBinary) return;
-  const head = callHead(data.toString());
-  if (!head) return;
-  this.send(`[3,"${head[0]}",${answer(head[1], this.protocol === 'ocpp2.0.1')}]`);
+  let frame: unknown;
+  try {
+    frame = JSON.parse(data.toString());
+  } catch {
+    return;
+  }
+  if (!Array.isArray(frame) || frame[0] !== 2 || typeof frame[1] !== 'string' || typeof frame[2] !== 'string') return;
+  this.send(`[3,${JSON.stringify(frame[1])},${answer(frame[2], this.protocol === 'ocpp2.0.1')}]`);
 }
 
 function ignoreError(): void {
