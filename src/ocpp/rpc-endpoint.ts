@@ -34,8 +34,8 @@ interface OutboundCall {
  * gateway's CALLs one at a time from a bounded FIFO, matching answers by message id. It knows nothing of sockets.
  *
  * Pipelined CALLs follow one rule whatever the action and however it is answered: the CALLs of one read are all
- * held before the first is answered (answering starts on the next turn of the event loop), then answered one at
- * a time, in order. Up to `maxQueuedInboundCalls` (and `maxQueuedInboundBytes`) may wait behind the one being
+ * held before the first is answered (answering starts once the read's callback has returned: ws emits every
+ * message of a read synchronously within it), then answered one at a time, in order. Up to `maxQueuedInboundCalls` (and `maxQueuedInboundBytes`) may wait behind the one being
  * answered; one more gets a GenericError at once. Without that deferral a burst of CALLs answered synchronously
  * would never queue while the same burst of CALLs answered asynchronously would overflow: a charger cannot tell
  * which is which.
@@ -138,11 +138,14 @@ export class RpcEndpoint<Owner = unknown> {
     held.push({ frame, bytes });
     if (!this.inboundRunning) {
       this.inboundRunning = true;
-      setImmediate(RpcEndpoint.answerHeldOf, this);
+      // process.nextTick, not setImmediate: it still runs after every CALL of this read is held, but in the same
+      // turn of the event loop, so a lone CALL is answered without waiting for the loop's check phase (and without
+      // the Immediate object and libuv handle that costs per CALL).
+      process.nextTick(RpcEndpoint.answerHeldOf, this);
     }
   }
 
-  /** setImmediate's callback: a static function and an argument, not a closure per connection. */
+  /** The deferred callback: a static function and an argument, not a closure per connection. */
   private static answerHeldOf(endpoint: RpcEndpoint<any>): void {
     endpoint.answerHeld();
   }

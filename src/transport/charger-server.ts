@@ -198,6 +198,9 @@ export class ChargerServer {
       clientTracking: false,
       // Pongs leave through the outbox like every other frame.
       autoPong: false,
+      // Every message of one read is emitted within that read's callback (ws's default, stated because the RPC
+      // endpoint's rule for pipelined CALLs, all of one read held before the first is answered, relies on it).
+      allowSynchronousEvents: true,
       // Admission runs inside ws's upgrade handling, on a socket ws already guards against errors, and after
       // ws's own header checks; its refusals are written by ws.
       verifyClient: (info: { req: IncomingMessage }, verdict: Verdict) => this.verify(info.req, verdict),
