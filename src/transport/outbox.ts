@@ -1,4 +1,6 @@
+import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { textFrame } from './text-frame.js';
 
 export interface OutboxLimits {
   highWaterBytes: number;
@@ -36,16 +38,23 @@ function queuedSize(frame: QueuedFrame): number {
 export class Outbox {
   private queue: QueuedFrame[] | null = null;
   private queuedBytes = 0;
-  private readonly onWritten: (err?: Error) => void;
+  private readonly onWritten: (err?: Error | null) => void;
+  /**
+   * The TCP (or TLS) stream under the WebSocket, which text frames are written to pre-framed. ws writes to it
+   * synchronously too and keeps nothing of its own queued without compression (off here), so frames, pings,
+   * pongs and the close frame still leave in the order they were handed over, and `bufferedAmount` counts them.
+   */
+  private readonly stream: Writable | null;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly limits: OutboxLimits,
     private readonly observer: OutboxObserver,
   ) {
+    this.stream = (socket as unknown as { _socket?: Writable | null })._socket ?? null;
     // One bound callback per connection: ws calls it when a frame of any kind reaches the kernel, which is when
     // a waiting frame may follow.
-    this.onWritten = (err?: Error) => {
+    this.onWritten = (err?: Error | null) => {
       if (err === undefined || err === null) this.flush();
       else this.discardQueue();
     };
@@ -61,8 +70,13 @@ export class Outbox {
       this.observer.discarded(1);
       return false;
     }
-    if (this.queue === null && this.socket.bufferedAmount < this.limits.highWaterBytes) {
-      this.socket.send(text, this.onWritten);
+    const buffered = this.socket.bufferedAmount;
+    if (this.queue === null && buffered < this.limits.highWaterBytes) {
+      // Only a write that could lift the buffer to the high-water mark asks to be told when it is done: later frames
+      // wait only while the buffer is that full, so some write still in flight then has the callback that flushes them
+      // (the latest one: nothing written since can have drained it). Every other write skips a callback per frame.
+      // A UTF-16 code unit is at most 3 bytes of UTF-8, and a frame header at most 14.
+      this.writeText(text, buffered + text.length * 3 + 14 >= this.limits.highWaterBytes ? this.onWritten : undefined);
       return true;
     }
     return this.enqueue(text, Buffer.byteLength(text));
@@ -105,8 +119,14 @@ export class Outbox {
     return true;
   }
 
+  private writeText(text: string, onWritten: ((err?: Error | null) => void) | undefined): void {
+    if (this.stream === null) this.socket.send(text, onWritten);
+    else if (onWritten === undefined) this.stream.write(textFrame(text));
+    else this.stream.write(textFrame(text), onWritten);
+  }
+
   private write(frame: QueuedFrame): void {
-    if (typeof frame === 'string') this.socket.send(frame, this.onWritten);
+    if (typeof frame === 'string') this.writeText(frame, this.onWritten);
     else if (frame === PING) this.socket.ping(undefined, undefined, this.onWritten);
     else this.socket.pong(frame, undefined, this.onWritten);
   }
