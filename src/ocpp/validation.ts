@@ -8,6 +8,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { FormatsPlugin } from 'ajv-formats';
 import addFormatsImport from 'ajv-formats';
+import { dateTimeFormat } from './date-time-format.js';
 import type { OcppErrorReason } from './errors.js';
 import { type JsonSchema, loadOcppSchemas, type SchemaTable } from './schemas.js';
 import { OCPP_VERSIONS, type OcppVersion } from './versions.js';
@@ -82,7 +83,8 @@ function newAjv(): Ajv {
     // The schema files are trusted data; checking them against the meta-schema only slows start-up.
     validateSchema: false,
   });
-  addFormats(ajv, ['date-time', 'uri']);
+  addFormats(ajv, ['uri']);
+  ajv.addFormat('date-time', dateTimeFormat);
   return ajv;
 }
 
