@@ -1,8 +1,9 @@
 /**
  * The shipped monitoring (monitoring/prometheus/alerts.yml and monitoring/grafana/ocpp-gateway.json) against the
- * metrics the gateway really exports. Two real gateway processes are scraped over HTTP: one embedded, and a
- * cluster of two instances on a NATS (JetStream) and a Redis of this test's own. Chargers, commands and a NATS
- * stall make the labelled series appear, so the label names queries rely on are read from real samples.
+ * metrics the gateway really exports. Real gateway processes are scraped over HTTP: one embedded, and a cluster
+ * of two instances (one of them WORKERS=2) on a NATS (JetStream) and a Redis of this test's own. Chargers,
+ * commands and a NATS stall make the labelled series appear, so the label names queries rely on are read from
+ * real samples.
  *
  * The static checks (rule fields, durations, SLO coverage, runbook sections, dashboard layout) need no server.
  * Without the nats-server or redis-server binaries the scrape checks are skipped with the reason; with CI=true
@@ -41,6 +42,10 @@ const SLO_METRICS: Record<string, string[]> = {
   event_publish_failures: ['gateway_event_publish_failures_total'],
   outbox_closes: ['ocpp_backpressure_closes_total'],
 };
+
+/** What every panel and target queries: Grafana's data source variable, written literally in the JSON. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JavaScript template
+const PROMETHEUS_DATASOURCE = { type: 'prometheus', uid: '${DS_PROMETHEUS}' };
 
 /** Prometheus's duration syntax (units in descending order, each at most once), not zero-length. */
 const DURATION = /^(?:\d+y)?(?:\d+w)?(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?:\d+ms)?$/;
@@ -213,7 +218,7 @@ describe('Grafana dashboard: importable and filtered by instance', () => {
     assert.equal(variables.get('DS_PROMETHEUS')?.type, 'datasource');
     assert.equal(variables.get('DS_PROMETHEUS')?.query, 'prometheus');
     assert.equal(variables.get('instance')?.type, 'query');
-    assert.deepEqual(variables.get('instance')?.datasource, { type: 'prometheus', uid: '${DS_PROMETHEUS}' });
+    assert.deepEqual(variables.get('instance')?.datasource, PROMETHEUS_DATASOURCE);
     assert.deepEqual(
       templateMetricQueries(dashboard).map((q) => [q.name, q.label]),
       [['instance', 'instance']],
@@ -229,7 +234,7 @@ describe('Grafana dashboard: importable and filtered by instance', () => {
       assert.ok(x >= 0 && w > 0 && x + w <= 24 && y >= 0 && h > 0, `panel "${panel.title}" fits the grid: ${JSON.stringify(panel.gridPos)}`);
       if (panel.type === 'row') continue;
       assert.ok(typeof panel.description === 'string' && panel.description.length > 0, `panel "${panel.title}" says what it shows`);
-      assert.deepEqual(panel.datasource, { type: 'prometheus', uid: '${DS_PROMETHEUS}' }, `panel "${panel.title}" data source`);
+      assert.deepEqual(panel.datasource, PROMETHEUS_DATASOURCE, `panel "${panel.title}" data source`);
       const refIds = (panel.targets as Json[]).map((t) => t.refId);
       assert.ok(refIds.length > 0 && new Set(refIds).size === refIds.length, `panel "${panel.title}" targets have distinct refIds`);
       for (const target of panel.targets as Json[]) assert.deepEqual(target.datasource, panel.datasource, `panel "${panel.title}" target ${target.refId}`);
@@ -310,7 +315,8 @@ describe('the monitoring reads only what the gateway exports', { skip: skipScrap
     redis = await OwnRedis.start();
     const cluster = { NATS_URL: nats.url, REDIS_URL: `redis://127.0.0.1:${redis.port}`, NATS_ACK_TIMEOUT_MS: '500' };
     const a = await startAdmin({ ...cluster, POD_ID: 'mon-a' });
-    const b = await startAdmin({ ...cluster, POD_ID: 'mon-b' });
+    // Two worker processes behind instance B: the workers' metrics are exported only then.
+    const b = await startAdmin({ ...cluster, POD_ID: 'mon-b', WORKERS: '2' });
     await exerciseCharger(a, 'MON-CLUSTER');
     // A command through the other instance is forwarded; the same charger connecting to it evicts the first.
     const forwarded = postCall(b.admin, 'MON-CLUSTER', { action: 'ChangeAvailability', payload: { connectorId: 0, type: 'Operative' } });
