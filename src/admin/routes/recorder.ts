@@ -43,11 +43,16 @@ export function recorderRoutes(app: FastifyInstance, directory: RecorderDirector
   app.put<{ Params: { id: string }; Body: RecordingBody | undefined }>(
     '/api/v1/charge-points/:id/recording',
     {
+      // A PUT without a body takes the defaults; validation would otherwise refuse "nothing" as not an object.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
       schema: {
         tags: ['flight recorder'],
         summary: "Starts recording a connected charger's raw frames (a new recording replaces the old one's frames)",
         params: chargePointIdParams,
         body: { $ref: 'RecordingRequest#' },
+        description: 'The body may be left out: the defaults apply.',
         response: {
           200: { $ref: 'RecordingStatus#' },
           ...COMMON_ERRORS,
