@@ -112,7 +112,7 @@ async function startClusterAdmin(gateway: Gateway, cluster: ClusterServices) {
   const { bus, registry, instanceId } = cluster;
   const { sessions, recorder } = gateway;
   const metrics = gateway.metrics.registry;
-  const localRecorder = new LocalRecorderDirectory(recorder, sessions);
+  const localRecorder = new LocalRecorderDirectory(recorder, sessions, instanceId);
   const sampler = new DashboardSampler(gateway.metrics, instanceId, gateway.config.admin.dashboardIntervalMs);
   await sampler.start();
   return {

@@ -32,10 +32,16 @@ const notRecording = (identity: string) => ({ error: { code: 'NOT_RECORDING' as 
 
 /** This instance's recorder and sessions. */
 export class LocalRecorderDirectory implements RecorderDirectory {
+  private readonly instanceId: string | undefined;
+
   constructor(
     private readonly recorder: FlightRecorder,
     private readonly sessions: SessionLookup,
-  ) {}
+    /** Named in every status (cluster mode); default the recorder's own. */
+    instanceId?: string,
+  ) {
+    this.instanceId = instanceId ?? recorder.instanceId;
+  }
 
   async start(identity: string, durationSeconds: number, maxFrames: number): Promise<RecorderOutcome<RecordingStatus>> {
     return this.startNow(identity, durationSeconds, maxFrames);
@@ -47,7 +53,7 @@ export class LocalRecorderDirectory implements RecorderDirectory {
       const message = outcome.refused === 'DEVICE_OFFLINE' ? `charge point ${identity} is not connected` : outcome.message;
       return { error: { code: outcome.refused, message } };
     }
-    return { ok: outcome };
+    return { ok: this.named(outcome) };
   }
 
   async stop(identity: string): Promise<RecorderOutcome<RecordingStatus>> {
@@ -56,25 +62,29 @@ export class LocalRecorderDirectory implements RecorderDirectory {
 
   stopNow(identity: string): RecorderOutcome<RecordingStatus> {
     const status = this.recorder.stop(identity);
-    return status === undefined ? notRecording(identity) : { ok: status };
+    return status === undefined ? notRecording(identity) : { ok: this.named(status) };
   }
 
   async frames(identity: string): Promise<RecorderOutcome<RecordingWithFrames>> {
     const recording = this.recorder.get(identity);
     if (recording === undefined) return notRecording(identity);
-    return { ok: { ...recording.status(this.recorder.instanceId), items: recording.items() } };
+    return { ok: { ...recording.status(this.instanceId), items: recording.items() } };
+  }
+
+  private named(status: RecordingStatus): RecordingStatus {
+    return this.instanceId === undefined || status.instance !== undefined ? status : { ...status, instance: this.instanceId };
   }
 
   /** The status only, or undefined: what the cluster asks every instance when it looks for a recording. */
   statusNow(identity: string): RecordingStatus | undefined {
-    return this.recorder.get(identity)?.status(this.recorder.instanceId);
+    return this.recorder.get(identity)?.status(this.instanceId);
   }
 
   /** Frames from `fromSeq` on, within `maxBytes`, with the status as it is now. */
   pageNow(identity: string, fromSeq: number, maxBytes: number): { status: RecordingStatus; page: FramePage } | undefined {
     const recording = this.recorder.get(identity);
     if (recording === undefined) return undefined;
-    return { status: recording.status(this.recorder.instanceId), page: recording.page(fromSeq, maxBytes) };
+    return { status: recording.status(this.instanceId), page: recording.page(fromSeq, maxBytes) };
   }
 }
 
