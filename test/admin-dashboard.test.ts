@@ -171,6 +171,24 @@ describe('dashboard admin API', () => {
     assert.equal((await postCall(api, 'ALPHA-1', 'ChangeAvailability', good)).status, 200);
   });
 
+  test('the OpenAPI document describes the new routes and their schemas', async () => {
+    const doc = (await getJson(`${api}/openapi.json`)).body;
+    for (const path of [
+      '/api/v1/dashboard/summary',
+      '/api/v1/dashboard/stream',
+      '/api/v1/protocols/{protocol}/commands',
+      '/api/v1/charge-points/{id}/recording',
+      '/api/v1/charge-points/{id}/recording.jsonl',
+    ]) {
+      assert.ok(doc.paths[path], `path ${path} is described`);
+    }
+    assert.ok(doc.paths['/api/v1/charge-points/{id}/recording'].put.responses['429'], 'RECORDER_FULL is described');
+    assert.ok(doc.paths['/api/v1/charge-points'].get.parameters.some((p: any) => p.name === 'q'));
+    for (const name of ['DashboardSnapshot', 'RecordingStatus', 'RecordedFrame', 'RecordingFrames', 'RecordingRequest']) {
+      assert.ok(doc.components.schemas[name], `component ${name}`);
+    }
+  });
+
   test('the summary and the stream count exactly what the chargers did', async () => {
     const stream = await openStats(api);
     try {
