@@ -154,10 +154,18 @@ export function sumRates(rates: Record<string, number>): number {
 
 /**
  * The fleet's history from each instance's own: points are put in slots of one interval by their time and
- * summed per slot (instances sample at their own moments, each once per interval), oldest first.
+ * summed per slot (instances sample at their own moments, each once per interval), oldest first, up to the
+ * newest slot every instance has reached.
  */
 export function mergeHistories(histories: HistoryPoint[][], intervalMs: number, maxPoints: number): HistoryPoint[] {
   if (histories.length === 1) return histories[0].slice(-maxPoints);
+  // The newest slots are complete only once every instance has sampled in them: later ones are left for the next
+  // summary, so the last point never adds up only some of the instances.
+  let complete = Number.POSITIVE_INFINITY;
+  for (const history of histories) {
+    const last = Array.isArray(history) && history.length > 0 ? Date.parse(history[history.length - 1]?.at) : Number.NaN;
+    if (Number.isFinite(last)) complete = Math.min(complete, Math.floor(last / intervalMs));
+  }
   const slots = new Map<number, HistoryPoint>();
   for (const history of histories) {
     if (!Array.isArray(history)) continue;
@@ -165,6 +173,7 @@ export function mergeHistories(histories: HistoryPoint[][], intervalMs: number, 
       const ms = Date.parse(point?.at);
       if (!Number.isFinite(ms)) continue;
       const slot = Math.floor(ms / intervalMs);
+      if (slot > complete) continue;
       let merged = slots.get(slot);
       if (merged === undefined) {
         merged = { at: new Date(slot * intervalMs).toISOString(), connected: { 'ocpp1.6': 0, 'ocpp2.0.1': 0 }, inboundPerSecond: 0, outboundPerSecond: 0 };

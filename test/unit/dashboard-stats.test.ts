@@ -22,7 +22,7 @@ test('histograms of two instances add up bucket by bucket; other bounds are left
   assert.deepEqual(merged, { bounds: [1, 2], cumulative: [1, 7, 8] });
 });
 
-test('histories of instances are summed per interval slot, oldest first', () => {
+test('histories of instances are summed per interval slot, oldest first, up to the newest slot all have reached', () => {
   const point = (at: number, v16: number, inbound: number) => ({
     at: new Date(at).toISOString(),
     connected: { 'ocpp1.6': v16, 'ocpp2.0.1': 0 },
@@ -31,7 +31,7 @@ test('histories of instances are summed per interval slot, oldest first', () => 
   });
   const merged = mergeHistories(
     [
-      [point(10_100, 1, 2), point(12_100, 1, 3)],
+      [point(10_100, 1, 2), point(12_100, 1, 3), point(14_100, 1, 3)],
       [point(10_900, 2, 5), point(12_050, 2, 1)],
     ],
     2000,
