@@ -16,6 +16,11 @@ export interface OutboxObserver {
   discarded(count: number): void;
 }
 
+/** Sees every text frame an outbox or a session passes on (the flight recorder), when one is set. */
+export interface FrameTap {
+  record(direction: 'in' | 'out', text: string): void;
+}
+
 const OPEN = 1;
 
 /** A ping waiting in the queue (it carries no payload). */
@@ -39,6 +44,8 @@ export class Outbox {
   private queue: QueuedFrame[] | null = null;
   private queuedBytes = 0;
   private readonly onWritten: (err?: Error | null) => void;
+  /** The flight recorder's tap while this charger is recorded; otherwise undefined, one check per frame. */
+  recorder: FrameTap | undefined = undefined;
   /**
    * The TCP (or TLS) stream under the WebSocket, which text frames are written to pre-framed. ws writes to it
    * synchronously too and keeps nothing of its own queued without compression (off here), so frames, pings,
@@ -70,6 +77,7 @@ export class Outbox {
       this.observer.discarded(1);
       return false;
     }
+    if (this.recorder !== undefined) this.recorder.record('out', text);
     const buffered = this.socket.bufferedAmount;
     if (this.queue === null && buffered < this.limits.highWaterBytes) {
       // Only a write that could lift the buffer to the high-water mark asks to be told when it is done: later frames
