@@ -9,6 +9,7 @@ import { AdminToken, type TokenCheck } from './admin-token.js';
 import { describeError, errorBody } from './api-errors.js';
 import { bearerAuth } from './bearer-auth.js';
 import { type ChargerDirectory, LocalChargerDirectory } from './charger-directory.js';
+import { dashboardRoutes } from './dashboard-static.js';
 import { EmbeddedEventFeed, type EventFeed } from './event-feed.js';
 import { chargePointRoutes } from './routes/charge-points.js';
 import { commandRoutes } from './routes/commands.js';
@@ -47,6 +48,8 @@ export interface AdminServerOptions {
   chargers?: ChargerDirectory;
   /** What `/metrics` serves. Default: this gateway's registry. A worker of WORKERS > 1 passes every worker's sum. */
   scrapeMetrics?: () => Promise<string>;
+  /** The built dashboard served at `/`. Default: dist/ui of this build; tests point it elsewhere. */
+  dashboardDir?: string;
 }
 
 export interface AdminServer {
@@ -67,7 +70,7 @@ const LINGER_MS = 5_000;
 /** How long close() lets streams' clients take their final event before dropping the sockets. */
 const STREAM_RELEASE_MS = 1_000;
 
-/** Builds the admin API on its own port: health, metrics, the charger list, commands, the event stream, OpenAPI. */
+/** Builds the admin API on its own port: health, metrics, the charger list, commands, the event stream, OpenAPI, and the dashboard page at `/`. */
 export async function startAdminServer(gateway: AdminGateway, options: AdminServerOptions = {}): Promise<AdminServer> {
   const config = gateway.config.admin;
   const host = options.host ?? config.host;
@@ -92,7 +95,7 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
 
   const lifecycle = { closing: false };
   const chargers = options.chargers ?? new LocalChargerDirectory(gateway.sessions);
-  const app = await buildApp(gateway, hub, feed, chargers, metrics, token, tls, lifecycle, options.scrapeMetrics);
+  const app = await buildApp(gateway, hub, feed, chargers, metrics, token, tls, lifecycle, options.scrapeMetrics, options.dashboardDir);
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -141,6 +144,7 @@ async function buildApp(
   tls: { cert: Buffer; key: Buffer } | undefined,
   lifecycle: { closing: boolean },
   scrapeMetrics: (() => Promise<string>) | undefined,
+  dashboardDir: string | undefined,
 ): Promise<FastifyInstance> {
   const log = gateway.log;
   const app = fastify({
@@ -199,6 +203,7 @@ async function buildApp(
   eventRoutes(app, hub, feed);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await dashboardRoutes(app, dashboardDir);
 
   await app.ready();
   return app;
