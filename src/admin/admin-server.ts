@@ -9,7 +9,7 @@ import { AdminToken, type TokenCheck } from './admin-token.js';
 import { describeError, errorBody } from './api-errors.js';
 import { bearerAuth } from './bearer-auth.js';
 import { type ChargerDirectory, LocalChargerDirectory } from './charger-directory.js';
-import { dashboardRoutes } from './dashboard-static.js';
+import { dashboardPageRoutes } from './dashboard-static.js';
 import { EmbeddedEventFeed, type EventFeed } from './event-feed.js';
 import { chargePointRoutes } from './routes/charge-points.js';
 import { commandRoutes } from './routes/commands.js';
@@ -203,7 +203,7 @@ async function buildApp(
   eventRoutes(app, hub, feed);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  await dashboardRoutes(app, dashboardDir);
+  await dashboardPageRoutes(app, dashboardDir);
 
   await app.ready();
   return app;

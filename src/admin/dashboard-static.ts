@@ -29,7 +29,7 @@ const CONTENT_SECURITY_POLICY = [
  * files are public: the shell holds no data and every /api call it makes carries the token. Names under
  * assets/ carry a content hash and never change; index.html is revalidated on every load so a new build shows.
  */
-export async function dashboardRoutes(app: FastifyInstance, dir: string = BUILT_DASHBOARD_DIR): Promise<void> {
+export async function dashboardPageRoutes(app: FastifyInstance, dir: string = BUILT_DASHBOARD_DIR): Promise<void> {
   if (!existsSync(join(dir, 'index.html'))) {
     app.get('/', { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
       reply.code(503).send(errorBody('UNAVAILABLE', 'the dashboard was not built: run `npm run build`')),
