@@ -52,12 +52,16 @@ export async function waitForText(page: Page, testId: string, text: string, time
   }
 }
 
-/** Collects what the page logs as errors (uncaught exceptions, console.error), to fail a test that hid one. */
+/**
+ * Collects what the page logs as errors (uncaught exceptions, console.error), to fail a test that hid one.
+ * Chromium's own line for every HTTP error answer is left out: the API answers 404 NOT_RECORDING, 401 and the
+ * like as part of normal use, and the page shows those itself.
+ */
 export function pageErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource: the server responded with a status of')) errors.push(message.text());
   });
   return errors;
 }

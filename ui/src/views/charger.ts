@@ -21,7 +21,7 @@ export function chargerView(root: HTMLElement, id: string): Dispose {
   const state = h('div', { 'data-testid': 'charger-state' }, h('p', { class: 'muted' }, 'loading…'));
   const commands = h('div', {}, h('p', { class: 'muted' }, 'The command form appears when the charger is connected.'));
   const events = h('ol', { class: 'events', 'data-testid': 'charger-events', reversed: true });
-  const eventsState = h('span', { class: 'muted' });
+  const eventsState = h('span', { class: 'muted', 'data-testid': 'charger-events-state' });
   const recorder = recorderPanel(id);
   fill(
     root,
@@ -89,6 +89,7 @@ export function chargerView(root: HTMLElement, id: string): Dispose {
     },
     onState: (s) => {
       eventsState.textContent = s === 'open' ? '(live)' : `(${s})`;
+      eventsState.dataset.state = s;
     },
   });
   const refresh = setInterval(() => {

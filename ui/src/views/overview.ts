@@ -55,7 +55,7 @@ export function overviewView(root: HTMLElement): Dispose {
 
   const showStatus = () => {
     const parts = [streamState === 'open' ? 'live' : streamState];
-    if (last !== undefined) parts.push(`${last.mode} mode`, `updated ${clock(last.at)}`, `every ${last.intervalMs / 1000} s`);
+    if (last !== undefined) parts.push(`${last.mode} mode`, `updated ${clock(last.at)}`, `every ${(last.intervalMs / 1000).toFixed(1)} s`);
     status.textContent = parts.join(' · ');
     status.dataset.state = streamState;
   };
@@ -181,7 +181,7 @@ function latencyTable(t: InstanceStats): HTMLElement {
   return h(
     'table',
     { class: 'data', 'data-testid': 'latency' },
-    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'p50'), h('th', {}, 'p90'), h('th', {}, 'p99'), h('th', {}, 'CALLs'))),
+    h('thead', {}, h('tr', {}, h('th', {}, ''), ...['p50', 'p90', 'p99', 'CALLs'].map((c) => h('th', { class: 'num' }, c)))),
     h(
       'tbody',
       {},
