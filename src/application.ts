@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
 import { type AdminServer, startAdminServer } from './admin/admin-server.js';
 import { ClusterChargerDirectory, serveChargerDirectory } from './admin/cluster-charger-directory.js';
+import { DashboardSampler } from './admin/dashboard-sampler.js';
+import { ClusterDashboard, serveDashboard } from './admin/dashboard-source.js';
 import { JetStreamEventFeed } from './admin/jetstream-event-feed.js';
+import { ClusterRecorderDirectory, LocalRecorderDirectory, serveRecorder } from './admin/recorder-directory.js';
 import type { Bus } from './bus/types.js';
 import { type ClusterServices, startClusterServices } from './cluster/cluster-services.js';
 import { type GatewayConfig, isClusterMode } from './config/schema.js';
@@ -64,18 +67,8 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
   let admin: AdminServer;
   // In a cluster the admin API of any instance shows the whole cluster: its event stream reads the JetStream
   // stream (resumable by Last-Event-ID), its charger listing asks every live instance, and this instance answers
-  // the others' listings.
-  const clusterAdmin = cluster && {
-    events: new JetStreamEventFeed(cluster.bus),
-    chargers: new ClusterChargerDirectory({
-      registry: cluster.registry,
-      bus: cluster.bus,
-      instanceId: cluster.instanceId,
-      sessions: gateway.sessions,
-      metrics: gateway.metrics.registry,
-    }),
-    directoryResponder: serveChargerDirectory({ bus: cluster.bus, instanceId: cluster.instanceId, sessions: gateway.sessions, metrics: gateway.metrics.registry }),
-  };
+  // the others' listings; the same for recordings and the dashboard's statistics.
+  const clusterAdmin = cluster && (await startClusterAdmin(gateway, cluster));
   try {
     admin = await startAdminServer(gateway, {
       host: config.admin.host,
@@ -83,10 +76,13 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
       token: config.admin.token,
       events: clusterAdmin?.events,
       chargers: clusterAdmin?.chargers,
+      recorder: clusterAdmin?.recorder,
+      dashboard: clusterAdmin?.dashboard,
       scrapeMetrics: options.scrapeMetrics,
     });
   } catch (err) {
-    clusterAdmin?.directoryResponder.unsubscribe();
+    clusterAdmin?.dashboard.close();
+    for (const responder of clusterAdmin?.responders ?? []) responder.unsubscribe();
     await gateway.stop();
     await store.close();
     throw err;
@@ -101,7 +97,7 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
       // Every wait of the drain fits in the deadline, with room left for the steps below.
       await gateway.drain(config.shutdown.drainMs, config.shutdown.waves, shutdownDrainBudget(config.shutdown));
       admin.endStreams();
-      clusterAdmin?.directoryResponder.unsubscribe();
+      for (const responder of clusterAdmin?.responders ?? []) responder.unsubscribe();
       await gateway.close();
       await store.close();
       await admin.close();
@@ -109,4 +105,25 @@ export async function startApplication(config: GatewayConfig, log: Logger, bus?:
     })());
 
   return { gateway, admin, shutdown };
+}
+
+/** What the admin API of a cluster instance reads from the whole cluster, and what this instance answers for it. */
+async function startClusterAdmin(gateway: Gateway, cluster: ClusterServices) {
+  const { bus, registry, instanceId } = cluster;
+  const { sessions, recorder } = gateway;
+  const metrics = gateway.metrics.registry;
+  const localRecorder = new LocalRecorderDirectory(recorder, sessions, instanceId);
+  const sampler = new DashboardSampler(gateway.metrics, instanceId, gateway.config.admin.dashboardIntervalMs);
+  await sampler.start();
+  return {
+    events: new JetStreamEventFeed(bus),
+    chargers: new ClusterChargerDirectory({ registry, bus, instanceId, sessions, metrics, recorder }),
+    recorder: new ClusterRecorderDirectory({ registry, bus, instanceId, local: localRecorder }),
+    dashboard: new ClusterDashboard({ registry, bus, instanceId, sampler }),
+    responders: [
+      serveChargerDirectory({ bus, instanceId, sessions, metrics, recorder }),
+      serveRecorder({ bus, instanceId, local: localRecorder, metrics }),
+      serveDashboard({ bus, instanceId, sampler }),
+    ],
+  };
 }

@@ -9,12 +9,19 @@ import { AdminToken, type TokenCheck } from './admin-token.js';
 import { describeError, errorBody } from './api-errors.js';
 import { bearerAuth } from './bearer-auth.js';
 import { type ChargerDirectory, LocalChargerDirectory } from './charger-directory.js';
+import { DashboardFeed } from './dashboard-feed.js';
+import { DashboardSampler } from './dashboard-sampler.js';
+import { type DashboardSource, LocalDashboard } from './dashboard-source.js';
 import { dashboardPageRoutes } from './dashboard-static.js';
 import { EmbeddedEventFeed, type EventFeed } from './event-feed.js';
+import { LocalRecorderDirectory, type RecorderDirectory } from './recorder-directory.js';
 import { chargePointRoutes } from './routes/charge-points.js';
 import { commandRoutes } from './routes/commands.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { protocolRoutes } from './routes/protocols.js';
+import { recorderRoutes } from './routes/recorder.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { SseHub } from './sse-hub.js';
 
@@ -50,6 +57,16 @@ export interface AdminServerOptions {
   scrapeMetrics?: () => Promise<string>;
   /** The built dashboard served at `/`. Default: dist/ui of this build; tests point it elsewhere. */
   dashboardDir?: string;
+  /**
+   * Where the flight recorder routes find recordings. Default: this instance's recorder. Cluster mode passes a
+   * ClusterRecorderDirectory: the instance holding the charger records, any instance's API reaches it.
+   */
+  recorder?: RecorderDirectory;
+  /**
+   * Where the dashboard statistics come from. Default: a sampler of this gateway's metrics, started here and
+   * stopped on close. Cluster mode passes a ClusterDashboard (every live instance added up); it is closed here too.
+   */
+  dashboard?: DashboardSource;
 }
 
 export interface AdminServer {
@@ -94,12 +111,30 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
   });
 
   const lifecycle = { closing: false };
-  const chargers = options.chargers ?? new LocalChargerDirectory(gateway.sessions);
-  const app = await buildApp(gateway, hub, feed, chargers, metrics, token, tls, lifecycle, options.scrapeMetrics, options.dashboardDir);
+  const chargers = options.chargers ?? new LocalChargerDirectory(gateway.sessions, undefined, gateway.recorder);
+  const recorder = options.recorder ?? new LocalRecorderDirectory(gateway.recorder, gateway.sessions);
+  let dashboard = options.dashboard;
+  if (dashboard === undefined) {
+    const sampler = new DashboardSampler(gateway.metrics, gateway.id, config.dashboardIntervalMs);
+    await sampler.start();
+    dashboard = new LocalDashboard(sampler);
+  }
+  const dashboardHub = new SseHub({
+    feed: new DashboardFeed(dashboard),
+    metrics,
+    log: gateway.log,
+    bufferEvents: options.sseBufferEvents ?? config.sseBufferEvents,
+    bufferBytes: options.sseBufferBytes ?? config.sseBufferBytes,
+    heartbeatMs: options.sseHeartbeatMs ?? HEARTBEAT_MS,
+    lingerMs: options.sseLingerMs ?? LINGER_MS,
+  });
+  const routes = { chargers, recorder, dashboard, dashboardHub };
+  const app = await buildApp(gateway, hub, feed, routes, metrics, token, tls, lifecycle, options.scrapeMetrics, options.dashboardDir);
   try {
     await app.listen({ host, port });
   } catch (err) {
     token?.close();
+    dashboard.close();
     await app.close();
     throw err;
   }
@@ -121,13 +156,19 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
         gateway.log.error({ certFile: tlsFiles.certFile, problem: (err as Error).message }, 'admin TLS certificate not reloaded; the one in force stays');
       }
     },
-    endStreams: () => hub.endAll(),
+    endStreams: () => {
+      hub.endAll();
+      dashboardHub.endAll();
+    },
     close: () =>
       (closing ??= (async () => {
         lifecycle.closing = true;
         hub.endAll();
-        await hub.whenReleased(STREAM_RELEASE_MS);
+        dashboardHub.endAll();
+        await Promise.all([hub.whenReleased(STREAM_RELEASE_MS), dashboardHub.whenReleased(STREAM_RELEASE_MS)]);
         hub.destroyAll();
+        dashboardHub.destroyAll();
+        dashboard.close();
         token?.close();
         await app.close();
       })()),
@@ -138,7 +179,7 @@ async function buildApp(
   gateway: AdminGateway,
   hub: SseHub,
   feed: EventFeed,
-  chargers: ChargerDirectory,
+  routes: { chargers: ChargerDirectory; recorder: RecorderDirectory; dashboard: DashboardSource; dashboardHub: SseHub },
   metrics: ReturnType<typeof createAdminMetrics>,
   token: TokenCheck | undefined,
   tls: { cert: Buffer; key: Buffer } | undefined,
@@ -198,9 +239,12 @@ async function buildApp(
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
   healthRoutes(app, gateway, scrapeMetrics);
-  chargePointRoutes(app, chargers);
+  chargePointRoutes(app, routes.chargers);
   commandRoutes(app, gateway);
   eventRoutes(app, hub, feed);
+  recorderRoutes(app, routes.recorder);
+  protocolRoutes(app);
+  dashboardRoutes(app, routes.dashboard, routes.dashboardHub);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await dashboardPageRoutes(app, dashboardDir);

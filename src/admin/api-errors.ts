@@ -15,6 +15,10 @@ export type ApiErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'UNAVAILABLE'
   | 'INTERNAL_ERROR'
+  /** The flight recorder's global limits (chargers recording at once, total bytes) are reached. */
+  | 'RECORDER_FULL'
+  /** The charger has no recording (none was started, or it was freed after recorder.retainMs). */
+  | 'NOT_RECORDING'
   | CallFailureCode;
 
 export interface ApiErrorBody {

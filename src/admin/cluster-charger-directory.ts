@@ -11,8 +11,10 @@
 import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import { encodeSubjectToken } from '../bus/subject-token.js';
 import type { Bus, Subscription } from '../bus/types.js';
+import type { FlightRecorder } from '../gateway/flight-recorder.js';
+import { isOcppVersion } from '../ocpp/versions.js';
 import type { Registry } from '../registry/types.js';
-import type { ChargerDirectory, ChargerPageResult, DetailedCharger, ListedCharger, SessionLookup } from './charger-directory.js';
+import type { ChargerDirectory, ChargerFilter, ChargerPageResult, DetailedCharger, ListedCharger, SessionLookup } from './charger-directory.js';
 import { LocalChargerDirectory } from './charger-directory.js';
 
 /** The subject an instance answers charger look-ups on. */
@@ -20,8 +22,11 @@ export function instanceChargePointsSubject(instanceId: string, subjectRoot = 'g
   return `${subjectRoot}.instance.${encodeSubjectToken(instanceId)}.charge-points`;
 }
 
-/** A request on that subject: a page (`after`, `limit`) or one charger (`identity`). */
-export type ChargePointsRequest = { after?: string; limit: number } | { identity: string };
+/** A request on that subject: a page (`after`, `limit`, filtered by `q` and `protocol`) or one charger (`identity`). */
+export type ChargePointsRequest = { after?: string; limit: number; q?: string; protocol?: string } | { identity: string };
+
+/** The longest `q` a listing takes (the API's own bound). */
+export const MAX_QUERY_LENGTH = 128;
 
 export interface ChargePointsPageAnswer {
   instance: string;
@@ -47,6 +52,8 @@ export interface ServeChargerDirectoryOptions {
   subjectRoot?: string;
   /** The gateway's metrics registry: refused requests are counted there. */
   metrics?: MetricsRegistry;
+  /** This instance's flight recorder: a charger's detail shows its recording. */
+  recorder?: Pick<FlightRecorder, 'get'>;
 }
 
 /** A counter on `registry`, fetched when it exists (several directories or responders on one gateway). */
@@ -60,7 +67,7 @@ function counter(registry: MetricsRegistry | undefined, name: string, help: stri
  * one of the two forms are refused (the requester sees a responder error), never guessed at.
  */
 export function serveChargerDirectory(options: ServeChargerDirectoryOptions): Subscription {
-  const local = new LocalChargerDirectory(options.sessions, options.instanceId);
+  const local = new LocalChargerDirectory(options.sessions, options.instanceId, options.recorder);
   const refusals = counter(options.metrics, 'gateway_charger_directory_refusals_total', 'Charge-point look-ups from other instances refused as malformed', []);
   return options.bus.respond(instanceChargePointsSubject(options.instanceId, options.subjectRoot), (message) => {
     try {
@@ -82,12 +89,15 @@ function answerLookup(local: LocalChargerDirectory, instanceId: string, data: un
     const answer: ChargePointAnswer = { instance: instanceId, charger: local.detailNow(request.identity) ?? null };
     return answer;
   }
-  const { after, limit } = request;
+  const { after, limit, q, protocol } = request;
   if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_ANSWER_ITEMS) {
     throw new Error(`limit must be an integer from 1 to ${MAX_ANSWER_ITEMS}`);
   }
   if (after !== undefined && (typeof after !== 'string' || after.length > MAX_IDENTITY_LENGTH)) throw new Error('after must be an identity');
-  const page = local.pageNow(after as string | undefined, limit as number);
+  if (q !== undefined && (typeof q !== 'string' || q.length === 0 || q.length > MAX_QUERY_LENGTH)) throw new Error(`q must be 1 to ${MAX_QUERY_LENGTH} characters`);
+  if (protocol !== undefined && !isOcppVersion(protocol)) throw new Error('protocol must be ocpp1.6 or ocpp2.0.1');
+  const filter: ChargerFilter = { ...(q !== undefined ? { q: q as string } : {}), ...(protocol !== undefined ? { protocol } : {}) };
+  const page = local.pageNow(after as string | undefined, limit as number, filter);
   const answer: ChargePointsPageAnswer = { instance: instanceId, total: page.total, items: page.items };
   return answer;
 }
@@ -115,6 +125,8 @@ export interface ClusterChargerDirectoryOptions {
   timeoutMs?: number;
   /** The gateway's metrics registry: instances that did not answer are counted there. */
   metrics?: MetricsRegistry;
+  /** This instance's flight recorder: a charger's detail shows its recording. */
+  recorder?: Pick<FlightRecorder, 'get'>;
 }
 
 export class ClusterChargerDirectory implements ChargerDirectory {
@@ -123,7 +135,7 @@ export class ClusterChargerDirectory implements ChargerDirectory {
   private readonly unanswered: Counter<string> | undefined;
 
   constructor(private readonly options: ClusterChargerDirectoryOptions) {
-    this.local = new LocalChargerDirectory(options.sessions, options.instanceId);
+    this.local = new LocalChargerDirectory(options.sessions, options.instanceId, options.recorder);
     this.timeoutMs = options.timeoutMs ?? 2000;
     this.unanswered = counter(
       options.metrics,
@@ -133,7 +145,7 @@ export class ClusterChargerDirectory implements ChargerDirectory {
     );
   }
 
-  async page(after: string | undefined, limit: number): Promise<ChargerPageResult> {
+  async page(after: string | undefined, limit: number, filter?: ChargerFilter): Promise<ChargerPageResult> {
     const instances = [...(await this.options.registry.liveInstances())];
     // Our own part even when our registration lapsed: its chargers are still connected here.
     if (!instances.includes(this.options.instanceId)) instances.push(this.options.instanceId);
@@ -142,13 +154,18 @@ export class ClusterChargerDirectory implements ChargerDirectory {
     const parts = await Promise.all(
       instances.map(async (instance) => {
         if (instance === this.options.instanceId) {
-          const own = this.local.pageNow(after, limit + 1);
+          const own = this.local.pageNow(after, limit + 1, filter);
           return { instance, answer: { instance, total: own.total, items: own.items } as ChargePointsPageAnswer };
         }
         try {
           const answer = (await this.options.bus.request(
             instanceChargePointsSubject(instance, this.options.subjectRoot),
-            after === undefined ? { limit: limit + 1 } : { after, limit: limit + 1 },
+            {
+              ...(after !== undefined ? { after } : {}),
+              limit: limit + 1,
+              ...(filter?.q !== undefined ? { q: filter.q } : {}),
+              ...(filter?.protocol !== undefined ? { protocol: filter.protocol } : {}),
+            },
             this.timeoutMs,
           )) as ChargePointsPageAnswer;
           return { instance, answer };

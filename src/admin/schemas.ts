@@ -49,6 +49,10 @@ const chargePointProperties = {
   },
   connectedAt: { type: 'string', format: 'date-time' },
   lastSeen: { type: 'string', format: 'date-time', description: 'Last frame, ping or pong from the charger' },
+  status: {
+    type: 'string',
+    description: 'Connector (1.6) or EVSE (2.0.1) 0 last reported status when it reported one, else the last status any connector reported',
+  },
   boot: { anyOf: [{ $ref: 'BootInfo#' }, { type: 'null' }] },
   instance: { type: 'string', description: 'Cluster mode only: the gateway instance (POD_ID) that holds the connection' },
 } as const;
@@ -119,6 +123,7 @@ export const ChargePointDetailSchema = {
     connectors: { type: 'array', items: { $ref: 'ConnectorStatus#' }, description: 'Connector statuses as last reported (also before a reconnect)' },
     transactions: { type: 'array', items: { $ref: 'OpenTransaction#' }, description: 'Open transactions as last reported (also before a reconnect)' },
     refusals: { type: 'array', items: { $ref: 'SchemaRefusal#' }, description: 'The last few CALLs the schema refused, oldest first' },
+    recording: { $ref: 'RecordingStatus#' },
     compat: {
       type: 'object',
       required: ['profile', 'reason'],
@@ -182,7 +187,132 @@ export const CommandResultSchema = {
   },
 } as const;
 
+export const RecordingStatusSchema = {
+  $id: 'RecordingStatus',
+  type: 'object',
+  description: "The flight recorder's recording of one charger",
+  required: ['chargePointId', 'active', 'startedAt', 'until', 'maxFrames', 'frames', 'droppedFrames', 'bytes'],
+  properties: {
+    chargePointId: { type: 'string' },
+    instance: { type: 'string', description: 'Cluster mode: the instance that records (or recorded) it' },
+    active: { type: 'boolean', description: 'Whether frames are still being recorded' },
+    startedAt: { type: 'string', format: 'date-time' },
+    until: { type: 'string', format: 'date-time', description: 'When the recording ends by itself' },
+    stoppedAt: { type: 'string', format: 'date-time', description: 'When it ended; its frames are kept recorder.retainMs from then' },
+    maxFrames: { type: 'integer' },
+    frames: { type: 'integer', description: 'Frames held now' },
+    droppedFrames: { type: 'integer', description: 'Frames dropped to keep within maxFrames and the byte caps (oldest first)' },
+    bytes: { type: 'integer', description: 'Bytes of the frames held (as stored: redacted and cut)' },
+  },
+} as const;
+
+export const RecordedFrameSchema = {
+  $id: 'RecordedFrame',
+  type: 'object',
+  required: ['at', 'direction', 'size', 'frame'],
+  properties: {
+    at: { type: 'string', format: 'date-time', description: 'When the gateway read or wrote it (ms)' },
+    direction: { type: 'string', enum: ['in', 'out'], description: 'in: from the charger; out: to the charger' },
+    size: { type: 'integer', description: 'Bytes of the frame as it went over the wire' },
+    frame: { type: 'string', description: 'The raw text, credentials replaced by "***", cut to recorder.maxFrameBytes' },
+    truncated: { type: 'boolean', enum: [true], description: 'Present when the frame was cut' },
+  },
+} as const;
+
+export const RecordingFramesSchema = {
+  $id: 'RecordingFrames',
+  type: 'object',
+  required: [...RecordingStatusSchema.required, 'items'],
+  properties: {
+    ...RecordingStatusSchema.properties,
+    items: { type: 'array', items: { $ref: 'RecordedFrame#' }, description: 'The frames held, oldest first' },
+  },
+} as const;
+
+export const RecordingRequestSchema = {
+  $id: 'RecordingRequest',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    durationSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 600, description: 'How long to record' },
+    maxFrames: { type: 'integer', minimum: 1, maximum: 5000, default: 1000, description: 'Frames kept; older ones are dropped beyond it' },
+  },
+} as const;
+
+const connectedSchema = {
+  type: 'object',
+  required: ['ocpp1.6', 'ocpp2.0.1'],
+  properties: { 'ocpp1.6': { type: 'integer' }, 'ocpp2.0.1': { type: 'integer' } },
+} as const;
+
+const countsSchema = (description: string) => ({ type: 'object', additionalProperties: { type: 'number' }, description });
+
+const percentilesSchema = (description: string) => ({
+  type: 'object',
+  description,
+  required: ['p50', 'p90', 'p99', 'count'],
+  properties: { p50: nullable('number'), p90: nullable('number'), p99: nullable('number'), count: { type: 'integer' } },
+});
+
+const instanceStatsProperties = {
+  connected: connectedSchema,
+  messagesPerSecond: {
+    type: 'object',
+    required: ['inbound', 'outbound'],
+    description: 'Messages a second over the last interval by action (CALLs and their CALLRESULTs); actions without any are left out',
+    properties: { inbound: countsSchema('From chargers'), outbound: countsSchema('To chargers') },
+  },
+  callRoundTripMs: percentilesSchema('Commands (gateway → charger CALLs): time to the charger answer in ms over the last interval'),
+  inboundCallMs: percentilesSchema("Charger CALLs: time to the gateway's answer in ms over the last interval"),
+  callErrors: countsSchema('CALLERRORs sent and received since the start, by OCPP error code'),
+  refusals: countsSchema('Connection attempts refused since the start by outcome (ocpp_connection_attempts_total); `schema`: CALLs refused by the OCPP schema'),
+  closes: {
+    type: 'object',
+    required: ['outbox', 'keepalive'],
+    description: 'Connections closed since the start: outbox (the charger stopped reading), keepalive (no pong), the other causes by name',
+    properties: { outbox: { type: 'integer' }, keepalive: { type: 'integer' }, other: countsSchema('By cause: charger, replaced, shutdown, server, rate_limited') },
+  },
+} as const;
+
+const instanceStatsRequired = ['connected', 'messagesPerSecond', 'callRoundTripMs', 'callErrors', 'refusals', 'closes'];
+
+export const DashboardSnapshotSchema = {
+  $id: 'DashboardSnapshot',
+  type: 'object',
+  required: ['at', 'mode', 'intervalMs', 'totals', 'instances', 'missingInstances'],
+  properties: {
+    at: { type: 'string', format: 'date-time' },
+    mode: { type: 'string', enum: ['embedded', 'cluster'] },
+    intervalMs: { type: 'number', description: 'The sampling interval the rates were computed over' },
+    totals: { type: 'object', required: instanceStatsRequired, properties: instanceStatsProperties, description: 'Every instance added up' },
+    instances: {
+      type: 'array',
+      items: { type: 'object', required: ['instance', ...instanceStatsRequired], properties: { instance: { type: 'string' }, ...instanceStatsProperties } },
+    },
+    missingInstances: { type: 'array', items: { type: 'string' }, description: 'Cluster mode: live instances that did not answer in time' },
+    history: {
+      type: 'array',
+      description: 'The totals of each sample of the last 30 minutes, oldest first (summary only)',
+      items: {
+        type: 'object',
+        required: ['at', 'connected', 'inboundPerSecond', 'outboundPerSecond'],
+        properties: {
+          at: { type: 'string', format: 'date-time' },
+          connected: connectedSchema,
+          inboundPerSecond: { type: 'number' },
+          outboundPerSecond: { type: 'number' },
+        },
+      },
+    },
+  },
+} as const;
+
 export const SHARED_SCHEMAS = [
+  DashboardSnapshotSchema,
+  RecordingStatusSchema,
+  RecordedFrameSchema,
+  RecordingFramesSchema,
+  RecordingRequestSchema,
   ApiErrorSchema,
   BootInfoSchema,
   ChargePointSchema,

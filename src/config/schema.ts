@@ -283,6 +283,8 @@ const adminSchema = z
     sseBufferEvents: int(10, 1_000_000, 10_000),
     /** The same bound in bytes: events carry OCPP payloads of up to 1 MiB. */
     sseBufferBytes: int(1024, 1024 * 1024 * 1024, 8 * 1024 * 1024),
+    /** How often the dashboard statistics are sampled: the rates and percentiles cover this interval. */
+    dashboardIntervalMs: int(100, 60_000, 2000),
   })
   .superRefine((admin, ctx) => {
     if ((admin.tlsCertFile === undefined) !== (admin.tlsKeyFile === undefined)) {
@@ -373,6 +375,26 @@ const chargersSchema = z
   .prefault({});
 
 /**
+ * The flight recorder (docs/flight-recorder.md): the raw frames of chargers an operator chose to record. Each
+ * bound is a cap on memory: a frame is cut at `maxFrameBytes`, a recording drops its oldest frames beyond its
+ * `maxFrames` or `maxChargerBytes`, and all recordings together hold at most `maxTotalBytes`.
+ */
+const recorderSchema = z
+  .object({
+    /** Chargers recording at once; one more is refused with 429 RECORDER_FULL. */
+    maxChargers: int(1, 10_000, 100),
+    /** Bytes of frames all recordings hold together, stopped ones kept for download included. */
+    maxTotalBytes: int(64 * 1024, 4 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
+    /** Bytes of frames one recording holds; beyond it its oldest frames are dropped (and counted). */
+    maxChargerBytes: int(1024, 4 * 1024 * 1024 * 1024, 8 * 1024 * 1024),
+    /** A frame longer than this is stored cut to it and marked `truncated`. */
+    maxFrameBytes: int(256, 16 * 1024 * 1024, 64 * 1024),
+    /** How long a recording's frames stay downloadable after it ended (even after the charger left). */
+    retainMs: int(100, 7 * 86_400_000, 3_600_000),
+  })
+  .prefault({});
+
+/**
  * Cluster mode: set both URLs (NATS_URL, REDIS_URL) to run as one of several instances sharing chargers;
  * neither keeps the embedded mode. docs/cluster.md ("Running a cluster") has the flows.
  */
@@ -426,6 +448,7 @@ export const configSchema = z
     log: logSchema,
     instance: instanceSchema,
     chargers: chargersSchema,
+    recorder: recorderSchema,
     cluster: clusterSchema,
     /** Compatibility profiles for firmware quirks, per charger or per model (README "Compatibility profiles"). */
     compat: compatSchema,

@@ -37,6 +37,7 @@ import { CLOSE } from './close-codes.js';
 import { ClusterTransactionIds } from './cluster-transaction-ids.js';
 import { type CommandRequest, type CommandResult, CommandService } from './commands.js';
 import { EventPublisher } from './event-publisher.js';
+import { FlightRecorder } from './flight-recorder.js';
 import { InboundCallRate } from './inbound-call-rate.js';
 import { LocalAnswers } from './local-answers.js';
 import { ChargerSession, type SessionEnvironment } from './session.js';
@@ -125,6 +126,8 @@ export class Gateway {
   readonly chargers: ChargerMemory;
   /** Compatibility profiles: each charger's, applied to its CALLs, answers and CALLERRORs. */
   readonly compat: CompatService;
+  /** Raw frames of the chargers an operator chose to record (admin API); see flight-recorder.ts. */
+  readonly recorder: FlightRecorder;
   /** Per-message warnings of the CALL path: one line per key and interval. */
   private readonly warnings: RateLimitedLog;
   /**
@@ -169,6 +172,16 @@ export class Gateway {
     this.validators = createValidators();
     this.compat = new CompatService(config.compat, this.validators, this.metrics, log);
     const protocolMetrics = new ProtocolMetrics(this.metrics);
+    const { recorderFrames, recorderActive, recorderBytes } = this.metrics;
+    this.recorder = new FlightRecorder(
+      config.recorder,
+      {
+        framesRecorded: (count) => recorderFrames.inc(count),
+        activeRecordings: (count) => recorderActive.set(count),
+        bytesHeld: (bytes) => recorderBytes.set(bytes),
+      },
+      cluster?.instanceId,
+    );
     this.keepalive = new KeepaliveSweep({
       ...config.keepalive,
       onExpired: () => this.metrics.keepaliveTerminations.inc(),
@@ -471,6 +484,8 @@ export class Gateway {
       return session;
     }
     const previous = this.sessions.claim(session);
+    // A recording of this identity goes on with its newest connection.
+    this.recorder.attach(session);
     if (previous !== undefined) {
       const reason = 'replaced by a newer connection with the same identity';
       previous.close(CLOSE.replaced, reason, 'replaced');
@@ -561,6 +576,7 @@ export class Gateway {
     this.release(session);
     this.chargers.detach(session.charger);
     this.compat.detach(session);
+    this.recorder.detach(session);
     this.metrics.connections.labels(session.protocol).dec();
     this.metrics.disconnects.labels(session.closeCause).inc();
     if (!session.claimed) return;
@@ -653,6 +669,7 @@ export class Gateway {
     for (const session of [...this.sessions.values()]) session.outbox.terminate();
     this.keepalive.stop();
     this.chargers.stop();
+    this.recorder.close();
     this.warnings.flush();
     await this.saveChargerMemory();
     await this.transactionIds.close();

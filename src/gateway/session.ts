@@ -8,7 +8,7 @@ import type { OcppVersion } from '../ocpp/versions.js';
 import type { SecurityProfile } from '../security/credential-store.js';
 import type { TransportConnection } from '../transport/charger-server.js';
 import type { KeepaliveSweep } from '../transport/keepalive.js';
-import { Outbox, type OutboxLimits, type OutboxObserver } from '../transport/outbox.js';
+import { type FrameTap, Outbox, type OutboxLimits, type OutboxObserver } from '../transport/outbox.js';
 import type { ChargerRecord } from './charger-memory.js';
 import { CLOSE } from './close-codes.js';
 import type { CallRateState, RateLimitedConnection } from './inbound-call-rate.js';
@@ -61,6 +61,8 @@ export class ChargerSession implements TransportConnection, OutboxObserver, Rate
   compat: CompatChoice | undefined;
   /** Its CALL rate bucket (ocpp.inboundRate), made on its first CALL. */
   inboundRate: CallRateState | undefined;
+  /** The flight recorder's tap while this charger is recorded (gateway/flight-recorder.ts); otherwise undefined. */
+  recorder: FrameTap | undefined = undefined;
   private context: EventContext | undefined;
 
   constructor(
@@ -96,7 +98,9 @@ export class ChargerSession implements TransportConnection, OutboxObserver, Rate
 
   onFrame(data: Buffer, isBinary: boolean): void {
     if (this.state !== 'open') return;
-    this.rpc.receive(data.toString(), isBinary);
+    const text = data.toString();
+    if (this.recorder !== undefined) this.recorder.record('in', text);
+    this.rpc.receive(text, isBinary);
   }
 
   ping(): void {

@@ -177,6 +177,17 @@ export function createMetrics() {
       labelNames: ['action', 'outcome'],
       ...r,
     }),
+    recorderFrames: new Counter({
+      name: 'gateway_recorder_frames_total',
+      help: 'Frames the flight recorder kept (both directions, every recorded charger)',
+      ...r,
+    }),
+    recorderActive: new Gauge({ name: 'gateway_recorder_recordings_active', help: 'Chargers the flight recorder records now', ...r }),
+    recorderBytes: new Gauge({
+      name: 'gateway_recorder_bytes',
+      help: 'Bytes of frames the flight recorder holds, recordings kept for download included (recorder.maxTotalBytes bounds it)',
+      ...r,
+    }),
     compatProfileChargers: new Gauge({
       name: 'gateway_compat_profile_chargers',
       help: 'Connected chargers by the compatibility profile that applies to them (README "Compatibility profiles")',

@@ -14,6 +14,11 @@ export interface OutboxObserver {
   discarded(count: number): void;
 }
 
+/** Sees every text frame an outbox or a session passes on (the flight recorder), when one is set. */
+export interface FrameTap {
+  record(direction: 'in' | 'out', text: string): void;
+}
+
 const OPEN = 1;
 
 /** A ping waiting in the queue (it carries no payload). */
@@ -37,6 +42,8 @@ export class Outbox {
   private queue: QueuedFrame[] | null = null;
   private queuedBytes = 0;
   private readonly onWritten: (err?: Error) => void;
+  /** The flight recorder's tap while this charger is recorded; otherwise undefined, one check per frame. */
+  recorder: FrameTap | undefined = undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -61,6 +68,7 @@ export class Outbox {
       this.observer.discarded(1);
       return false;
     }
+    if (this.recorder !== undefined) this.recorder.record('out', text);
     if (this.queue === null && this.socket.bufferedAmount < this.limits.highWaterBytes) {
       this.socket.send(text, this.onWritten);
       return true;

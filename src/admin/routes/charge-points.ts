@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { OcppVersion } from '../../ocpp/versions.js';
 import { RegistryUnavailableError } from '../../registry/types.js';
 import { errorBody } from '../api-errors.js';
 import type { ChargerDirectory, ListedCharger } from '../charger-directory.js';
@@ -12,6 +13,8 @@ export const MAX_PAGE_SIZE = 1000;
 interface ListQuery {
   limit: number;
   cursor?: string;
+  q?: string;
+  protocol?: OcppVersion;
 }
 
 export const chargePointIdParams = {
@@ -30,13 +33,15 @@ export function chargePointRoutes(app: FastifyInstance, directory: ChargerDirect
     {
       schema: {
         tags: ['charge points'],
-        summary: 'Connected chargers, sorted by identity, a page at a time',
+        summary: 'Connected chargers, sorted by identity, a page at a time, optionally filtered (`total` counts the matching ones)',
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE },
             cursor: { type: 'string', minLength: 1, maxLength: 512, description: "The previous page's nextCursor" },
+            q: { type: 'string', minLength: 1, maxLength: 128, description: 'Only chargers whose identity, boot vendor or boot model contains this (any case)' },
+            protocol: { type: 'string', enum: ['ocpp1.6', 'ocpp2.0.1'], description: 'Only chargers speaking this version' },
           },
         },
         response: {
@@ -47,7 +52,7 @@ export function chargePointRoutes(app: FastifyInstance, directory: ChargerDirect
       },
     },
     async (request, reply) => {
-      const { limit, cursor } = request.query;
+      const { limit, cursor, q, protocol } = request.query;
       let after: string | undefined;
       if (cursor !== undefined) {
         after = decodeCursor(cursor);
@@ -57,7 +62,7 @@ export function chargePointRoutes(app: FastifyInstance, directory: ChargerDirect
       }
       let result: Awaited<ReturnType<ChargerDirectory['page']>>;
       try {
-        result = await directory.page(after, limit);
+        result = await directory.page(after, limit, q === undefined && protocol === undefined ? undefined : { q, protocol });
       } catch (err) {
         return unavailable(reply, err);
       }
