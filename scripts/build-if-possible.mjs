@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const args = process.argv.slice(2);
 const entryAt = args.indexOf('--entry');
@@ -27,6 +27,18 @@ function newestSource() {
 }
 
 const require = createRequire(import.meta.url);
+
+/** Bundles ui/ into dist/ui with Vite; without Vite (a deployed package) the shipped dist/ui stays. */
+function bundleDashboard() {
+  let vite;
+  try {
+    vite = join(dirname(require.resolve('vite/package.json')), 'bin', 'vite.js');
+  } catch {
+    return 0;
+  }
+  return spawnSync(process.execPath, [vite, 'build', '-c', 'ui/vite.config.ts'], { stdio: 'inherit' }).status ?? 1;
+}
+
 let compiler;
 try {
   compiler = require.resolve('typescript/bin/tsc');
@@ -36,7 +48,12 @@ try {
 const upToDate = onlyIfStale && existsSync(entry) && statSync(entry).mtimeMs >= newestSource();
 if (compiler !== undefined && !upToDate) {
   const build = spawnSync(process.execPath, [compiler, '-p', 'tsconfig.json'], { stdio: 'inherit' });
-  process.exit(build.status ?? 1);
+  if (build.status !== 0) process.exit(build.status ?? 1);
+}
+// The gateway serves the dashboard page from dist/ui: bundle it too when Vite is installed (the CLIs need no page).
+if (!onlyIfStale) {
+  const status = bundleDashboard();
+  if (status !== 0) process.exit(status);
 }
 if (!existsSync(entry)) {
   process.stderr.write(`gateway: no build found (${entry}) and no TypeScript compiler installed: run \`npm ci && npm run build\` first\n`);

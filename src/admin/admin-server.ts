@@ -12,6 +12,7 @@ import { type ChargerDirectory, LocalChargerDirectory } from './charger-director
 import { DashboardFeed } from './dashboard-feed.js';
 import { DashboardSampler } from './dashboard-sampler.js';
 import { type DashboardSource, LocalDashboard } from './dashboard-source.js';
+import { dashboardPageRoutes } from './dashboard-static.js';
 import { EmbeddedEventFeed, type EventFeed } from './event-feed.js';
 import { LocalRecorderDirectory, type RecorderDirectory } from './recorder-directory.js';
 import { chargePointRoutes } from './routes/charge-points.js';
@@ -54,6 +55,8 @@ export interface AdminServerOptions {
   chargers?: ChargerDirectory;
   /** What `/metrics` serves. Default: this gateway's registry. A worker of WORKERS > 1 passes every worker's sum. */
   scrapeMetrics?: () => Promise<string>;
+  /** The built dashboard served at `/`. Default: dist/ui of this build; tests point it elsewhere. */
+  dashboardDir?: string;
   /**
    * Where the flight recorder routes find recordings. Default: this instance's recorder. Cluster mode passes a
    * ClusterRecorderDirectory: the instance holding the charger records, any instance's API reaches it.
@@ -84,7 +87,7 @@ const LINGER_MS = 5_000;
 /** How long close() lets streams' clients take their final event before dropping the sockets. */
 const STREAM_RELEASE_MS = 1_000;
 
-/** Builds the admin API on its own port: health, metrics, the charger list, commands, the event stream, OpenAPI. */
+/** Builds the admin API on its own port: health, metrics, the charger list, commands, the event stream, OpenAPI, and the dashboard page at `/`. */
 export async function startAdminServer(gateway: AdminGateway, options: AdminServerOptions = {}): Promise<AdminServer> {
   const config = gateway.config.admin;
   const host = options.host ?? config.host;
@@ -126,7 +129,7 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
     lingerMs: options.sseLingerMs ?? LINGER_MS,
   });
   const routes = { chargers, recorder, dashboard, dashboardHub };
-  const app = await buildApp(gateway, hub, feed, routes, metrics, token, tls, lifecycle, options.scrapeMetrics);
+  const app = await buildApp(gateway, hub, feed, routes, metrics, token, tls, lifecycle, options.scrapeMetrics, options.dashboardDir);
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -182,6 +185,7 @@ async function buildApp(
   tls: { cert: Buffer; key: Buffer } | undefined,
   lifecycle: { closing: boolean },
   scrapeMetrics: (() => Promise<string>) | undefined,
+  dashboardDir: string | undefined,
 ): Promise<FastifyInstance> {
   const log = gateway.log;
   const app = fastify({
@@ -243,6 +247,7 @@ async function buildApp(
   dashboardRoutes(app, routes.dashboard, routes.dashboardHub);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await dashboardPageRoutes(app, dashboardDir);
 
   await app.ready();
   return app;
