@@ -39,12 +39,16 @@ function bundleDashboard() {
   return spawnSync(process.execPath, [vite, 'build', '-c', 'ui/vite.config.ts'], { stdio: 'inherit' }).status ?? 1;
 }
 
-let compiler;
-try {
-  compiler = require.resolve('typescript/bin/tsc');
-} catch {
-  compiler = undefined;
+/** The TypeScript compiler's entry; its package exports no `bin/tsc`, so it is found beside package.json. */
+function typescriptCompiler() {
+  try {
+    return join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
+  } catch {
+    return undefined;
+  }
 }
+
+const compiler = typescriptCompiler();
 const upToDate = onlyIfStale && existsSync(entry) && statSync(entry).mtimeMs >= newestSource();
 if (compiler !== undefined && !upToDate) {
   const build = spawnSync(process.execPath, [compiler, '-p', 'tsconfig.json'], { stdio: 'inherit' });
