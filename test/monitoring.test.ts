@@ -7,10 +7,9 @@
  *
  * The static checks (rule fields, durations, SLO coverage, runbook sections, dashboard layout) need no server.
  * Without the nats-server or redis-server binaries the scrape checks are skipped with the reason; with CI=true
- * they fail. promtool, when installed, checks the rules too; it is optional.
+ * they fail.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -193,13 +192,6 @@ describe('alert rules: shape, syntax and service-level coverage', () => {
       assert.equal(link[1], name.toLowerCase(), `${name}: the runbook anchor is the alert's own section`);
       assert.ok(anchors.has(link[1]), `docs/monitoring.md has a section "${name}"`);
     }
-  });
-
-  const promtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' });
-  const noPromtool = promtool.error !== undefined || promtool.status !== 0 ? 'promtool is not installed (optional: it checks the rules once more)' : false;
-  test('promtool check rules accepts the file', { skip: noPromtool }, () => {
-    const run = spawnSync('promtool', ['check', 'rules', ALERTS_FILE], { encoding: 'utf8' });
-    assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
   });
 });
 
