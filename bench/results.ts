@@ -75,6 +75,8 @@ export interface TargetResult {
   rss: { beforeMB: number; loadedMB: number; peakMB: number; perConnectionKB: number | null } | null;
   settled: SettledMemory | null;
   storm: ReconnectStormReport | null;
+  /** Scenario c: the chargers that arrived all at once during the load, from their own simulator. */
+  lateArrivals: LateArrivals | null;
   simulator: { bottleneck: boolean; notes: string[]; workerCpuPct: number[]; workerLoopDelayP99Ms: number[] };
   /** The whole machine during the load window, to spot other work distorting the numbers. */
   machine: { cpuPct: number | null; otherCpuPct: number | null; loadAverageBefore: number };
@@ -164,6 +166,30 @@ function latency(l: LatencySummary): LatencyMs {
   return { count: l.count, p50: l.p50Ms, p90: l.p90Ms, p99: l.p99Ms, p999: l.p999Ms, max: l.maxMs };
 }
 
+export interface LateArrivals {
+  chargers: number;
+  booted: number;
+  /** Seconds from their simulator's start until every one had its BootNotification accepted; null if some never did. */
+  allBootedAfterSec: number | null;
+  /** Opening handshakes that timed out (the simulator's limit), retries included. */
+  handshakeTimeouts: number;
+  failed: number;
+  connectLatencyMs: { p50: number | null; p99: number | null; max: number | null };
+}
+
+/** What the late arrivals' simulator reported, as the results keep it. */
+export function lateArrivalsOf(r: SimulationReport): LateArrivals {
+  const c = r.connections;
+  return {
+    chargers: c.chargers,
+    booted: c.booted,
+    allBootedAfterSec: c.allBootedAfterSec,
+    handshakeTimeouts: c.failedByReason['handshake-timeout'] ?? 0,
+    failed: c.failed,
+    connectLatencyMs: { p50: c.connectLatency.p50Ms, p99: c.connectLatency.p99Ms, max: c.connectLatency.maxMs },
+  };
+}
+
 export interface DeriveExtras {
   kind: TargetKind;
   pid: number;
@@ -178,6 +204,7 @@ export interface DeriveExtras {
   services?: ServicesFigures;
   servicesSteady?: ServicesFigures;
   gatewayCounters?: GatewayCounters;
+  lateArrivals?: LateArrivals;
 }
 
 /** The numbers a scenario compares, from one simulator report and what the benchmark measured around it. */
@@ -226,6 +253,7 @@ export function deriveResult(r: SimulationReport, x: DeriveExtras): TargetResult
     rss: s ? { beforeMB: s.rssBeforeMB, loadedMB: s.rssLoadedMB, peakMB: s.rssPeakMB, perConnectionKB: s.rssPerConnectionKB } : null,
     settled: x.settled,
     storm: r.reconnectStorm,
+    lateArrivals: x.lateArrivals ?? null,
     simulator: {
       bottleneck: r.simulator.bottleneck,
       notes: r.simulator.notes,

@@ -16,7 +16,17 @@ import { DEFAULTS as SIM_DEFAULTS } from '../src/sim/options.js';
 import { type CommandStats, runCommandRoundTrips } from './commands.js';
 import { MachineLoad, machineInfo, sourceInfo, tcpCounters, tcpDelta } from './machine.js';
 import { childPids, ProcessSampler, type WatchedProcess } from './process-sampler.js';
-import { deriveResult, type GatewayCounters, type Mode, type RunResult, ratios, type ScenarioResult, type SettledMemory, type TargetResult } from './results.js';
+import {
+  deriveResult,
+  type GatewayCounters,
+  lateArrivalsOf,
+  type Mode,
+  type RunResult,
+  ratios,
+  type ScenarioResult,
+  type SettledMemory,
+  type TargetResult,
+} from './results.js';
 import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
 import { type ClusterServices, type ServicesSnapshot, servicesFigures, startClusterServices } from './services.js';
 import { formatScenarioText, writeBenchmarksMd } from './summary.js';
@@ -177,6 +187,23 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
       }, p.settleAtSec! * 1000)
     : null;
 
+  // Scenario c: the late chargers' own simulator, started into the load; its report is awaited after the main one.
+  let lateRun: Promise<Awaited<ReturnType<typeof runSimulation>>> | null = null;
+  const late = p.lateArrivals;
+  const lateTimer = late
+    ? setTimeout(() => {
+        log(`[${p.id} ${kind}] ${late.sim.chargers} more chargers connect at once`);
+        lateRun = runSimulation({
+          ...late.sim,
+          url: target.url,
+          reportEverySec: ctx.mode === 'full' ? 10 : 5,
+          log: (line) => log(`[${p.id} ${kind} late] ${line}`),
+          signal: ctx.signal,
+        });
+        lateRun.catch(() => {}); // read below
+      }, late.afterSec * 1000)
+    : null;
+
   let report: Awaited<ReturnType<typeof runSimulation>>;
   try {
     report = await runSimulation({
@@ -193,7 +220,9 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
     clearTimeout(loadTimer);
     if (steadyTimer) clearTimeout(steadyTimer);
     if (settleTimer) clearTimeout(settleTimer);
+    if (lateTimer) clearTimeout(lateTimer);
   }
+  const lateReport = lateRun ? await (lateRun as Promise<Awaited<ReturnType<typeof runSimulation>>>) : null;
   measureMachine();
   const processes = sampler?.stop();
   const servicesAtLoad = servicesLoaded ? await (servicesLoaded as Promise<ServicesSnapshot>) : null;
@@ -228,6 +257,7 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
     benchCpuPct,
     tcp,
     ...(counters ? { gatewayCounters: counters } : {}),
+    ...(lateReport ? { lateArrivals: lateArrivalsOf(lateReport) } : {}),
     ...(servicesBefore && servicesAtLoad ? { services: servicesFigures(servicesBefore, servicesAtLoad) } : {}),
     ...(servicesAtSteady && servicesAtLoad ? { servicesSteady: servicesFigures(servicesAtSteady, servicesAtLoad) } : {}),
     ...(processes ? { processes, deployment: { workers, instances: workers > 1 ? Array.from({ length: workers }, (_, i) => `bench-w${i + 1}`) : ['bench'] } } : {}),

@@ -39,6 +39,11 @@ export interface ScenarioPlan {
   commands?: { chargersPerSide: number; commandsPerSide: number; perSec: number };
   /** Simulator options that differ for one target (scenario i: the TLS fleet's cold start ramps slower). */
   simFor?: Partial<Record<TargetKind, Partial<SimParams>>>;
+  /**
+   * More chargers that all connect at once this many seconds into the load, from a simulator of their own, and
+   * boot (scenario c: does a server busy with a flood still let chargers in?).
+   */
+  lateArrivals?: { afterSec: number; sim: SimParams };
   /** Read the gateway's own counters (/metrics) at the end of each run: refusals by outcome, TLS client errors. */
   readGatewayCounters?: boolean;
   /** Checks the issue's targets on a finished set of runs (`t`: the TLS target of scenario i). */
@@ -101,6 +106,20 @@ function ratioCheck(name: string, g: number | null | undefined, b: number | null
     target: `${op} ${limit}x baseline`,
     value: r === null ? `n/a (gateway ${fmt(g, unit)}, baseline ${fmt(b, unit)})` : `${r}x (gateway ${fmt(g, unit)}, baseline ${fmt(b, unit)})`,
     pass: r !== null && (op === '<=' ? r <= limit : r >= limit),
+  };
+}
+
+/** Scenario c: every late charger booted within `limitSec` of its arrival, and no opening handshake timed out. */
+function lateArrivalsBooted(g: TargetResult | null, limitSec: number): TargetCheck {
+  const late = g?.lateArrivals ?? null;
+  return {
+    name: 'a flooded server admits 1,000 more chargers: all booted, no handshake timed out',
+    target: `<= ${limitSec} s, 0 timeouts`,
+    value:
+      late === null
+        ? null
+        : `${late.allBootedAfterSec === null ? `not all (${late.booted}/${late.chargers})` : `${late.allBootedAfterSec} s`}, ${late.handshakeTimeouts} handshake timeouts`,
+    pass: late !== null && late.allBootedAfterSec !== null && late.allBootedAfterSec <= limitSec && late.handshakeTimeouts === 0,
   };
 }
 
@@ -188,6 +207,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           answered(g),
           noUnexpectedClose(g),
           ratioCheck('steady p99 round trip', g?.steadyLatencyMs.p99, b?.steadyLatencyMs.p99, '<=', 1.5, ' ms'),
+          ratioCheck('RSS per connection under load', g?.rss?.perConnectionKB, b?.rss?.perConnectionKB, '<=', 1.5, ' KB'),
         ],
       };
     }
@@ -202,11 +222,20 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           `process's own files), ramped in at ${RAMP}/s and then held for ${hold} s at the normal rate (~6 CALLs/charger/min, ` +
           'protocol mix). The simulator spreads them over two worker processes and several 127.0.0.x source addresses.',
         sim: { chargers, protocol: 'mix', durationSec: rampSec(chargers) + hold, callsPerMinute: 6, rampPerSec: RAMP },
-        check: (_b, g) => [held(g), answered(g), noUnexpectedClose(g)],
+        check: (b, g) => [
+          held(g),
+          answered(g),
+          noUnexpectedClose(g),
+          ratioCheck('steady p99 round trip', g?.steadyLatencyMs.p99, b?.steadyLatencyMs.p99, '<=', 1.5, ' ms'),
+          ratioCheck('RSS per connection under load', g?.rss?.perConnectionKB, b?.rss?.perConnectionKB, '<=', 1.5, ' KB'),
+        ],
       };
     }
     case 'c': {
       const duration = full ? 60 : 20;
+      // 1,000 more chargers arrive at once well into the flood, and have time to boot before it ends.
+      const lateAfter = full ? 30 : 6;
+      const lateDuration = full ? 25 : 12;
       return {
         id,
         name: `flood: 1,000 chargers, ${FLOOD_MIX.replace(/,/g, ', ').replace(/:/g, ' ')} %, OCPP 1.6, next CALL as soon as the last is answered, ${duration} s`,
@@ -215,12 +244,19 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           `the moment the last one is answered (still one outstanding per connection, as OCPP requires), drawn from the mix \`--mix ${FLOOD_MIX}\` ` +
           'instead of the session script. Three targets in the same run: the raw baseline, the peer (ocpp-rpc in strict mode) and the gateway. ' +
           'msgs/s counts WebSocket messages both ways; per server core it is msgs/s ÷ (server CPU % / 100), the figure the targets compare, ' +
-          'since on two cores the simulator competes with the server for CPU. A run the simulator held back is reported and its per-core ratio not used.',
+          'since on two cores the simulator competes with the server for CPU. A run the simulator held back is reported and its per-core ratio not used. ' +
+          `At ${full ? 30 : 6} s a third simulator process connects 1,000 more OCPP 1.6 chargers at once, which boot and then stay idle: ` +
+          'measured is how long until every one of them had its BootNotification accepted, and whether any opening handshake timed out.',
         sim: { chargers: 1000, protocol: '1.6', durationSec: duration, flood: true, mix: FLOOD_MIX, workers: 2, rampPerSec: FLOOD_RAMP, drainSec: 5 },
+        lateArrivals: {
+          afterSec: lateAfter,
+          sim: { chargers: 1000, protocol: '1.6', prefix: 'LATE', durationSec: lateDuration, callsPerMinute: 0, workers: 1, rampPerSec: 100_000, drainSec: 1 },
+        },
         runs: ['baseline', 'peer', 'gateway'],
         check: (b, g, _c, _commands, _t, peer) => [
           perCoreCheck('flood msgs per core-second vs raw', g, b, 'raw baseline', 0.9),
           perCoreCheck('flood msgs per core-second vs peer', g, peer, 'peer (ocpp-rpc strict)', 1.4),
+          lateArrivalsBooted(g, 10),
           answered(g),
           answered(peer, 'CALLs answered (peer)'),
           noUnexpectedClose(g),
@@ -252,7 +288,8 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           reconnectMaxSec: 5,
           endAfterStormSec: 10,
         },
-        check: (_b, g) => [
+        check: (b, g) => [
+          ratioCheck('all booted again after the drop, against the raw baseline', g?.storm?.allRebootedAfterSec, b?.storm?.allRebootedAfterSec, '<=', 1.2, ' s'),
           {
             name: 'all booted again after the drop',
             target: '<= 60 s',

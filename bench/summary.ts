@@ -98,6 +98,14 @@ export function scenarioRows(s: ScenarioResult): string[][] {
       ratio(s.ratios.allRebootedAfterSec),
     );
   }
+  if (b?.lateArrivals || g?.lateArrivals) {
+    add('late arrivals: all booted after / handshake p50, p99 / timeouts', (t) =>
+      t.lateArrivals
+        ? `${t.lateArrivals.allBootedAfterSec === null ? `never (${t.lateArrivals.booted}/${t.lateArrivals.chargers})` : `${t.lateArrivals.allBootedAfterSec} s`} / ` +
+          `${num(t.lateArrivals.connectLatencyMs.p50)}, ${num(t.lateArrivals.connectLatencyMs.p99)} ms / ${t.lateArrivals.handshakeTimeouts}`
+        : '-',
+    );
+  }
   add('kernel: accept-queue overflows / SYN retransmits / failed SYN cookies', (t) =>
     t.tcp ? `${t.tcp.listenOverflows} / ${t.tcp.synRetransmits} / ${t.tcp.syncookiesFailed}` : '-',
   );

@@ -31,6 +31,8 @@ export class ShardMetrics {
   booted = 0;
   /** When this shard first had every charger open, in ms since the shard started; -1 until then. */
   allOpenAtMs = -1;
+  /** When this shard first had every charger's BootNotification accepted, in ms since the shard started; -1 until then. */
+  allBootedAtMs = -1;
   /** Opening handshakes from the first byte to the WebSocket open: TCP connect, TLS on wss://, the HTTP upgrade (and the server's authentication within it). */
   connectLatency = new Histogram();
   /** The same, for connections opened after the drop (the reconnect storm) only. */
@@ -152,6 +154,7 @@ export class ShardMetrics {
       everConnected: this.everConnected,
       booted: this.booted,
       allOpenAtMs: this.allOpenAtMs,
+      allBootedAtMs: this.allBootedAtMs,
       openAtEnd: this.openAtEnd,
       connectingAtEnd: this.connectingAtEnd,
       dropped: this.dropped,
@@ -200,6 +203,7 @@ export interface MetricsData {
   everConnected: number;
   booted: number;
   allOpenAtMs: number;
+  allBootedAtMs: number;
   openAtEnd: number;
   connectingAtEnd: number;
   dropped: number;
@@ -266,12 +270,14 @@ export function mergeMetrics(parts: MetricsData[]): {
   const stormConnectLatency = new Histogram();
   const out = new ShardMetrics().snapshot();
   let allOpenAtMs = parts.length ? 0 : -1;
+  let allBootedAtMs = parts.length ? 0 : -1;
   // The storm is over when it is over in every shard that dropped something.
   let allRebootedAtMs = parts.some((p) => p.dropped > 0) ? 0 : -1;
   for (const p of parts) {
     for (const key of Object.keys(out) as Array<keyof MetricsData>) {
       const value = p[key];
-      if (typeof value === 'number' && key !== 'allOpenAtMs' && key !== 'allRebootedAtMs' && key !== 'droppedAtMs') (out[key] as number) += value;
+      if (typeof value === 'number' && key !== 'allOpenAtMs' && key !== 'allBootedAtMs' && key !== 'allRebootedAtMs' && key !== 'droppedAtMs')
+        (out[key] as number) += value;
     }
     if (p.dropped > 0) {
       if (p.allRebootedAtMs < 0 || allRebootedAtMs < 0) allRebootedAtMs = -1;
@@ -289,8 +295,13 @@ export function mergeMetrics(parts: MetricsData[]): {
     if (p.droppedAtMs >= 0) out.droppedAtMs = out.droppedAtMs < 0 ? p.droppedAtMs : Math.min(out.droppedAtMs, p.droppedAtMs);
     if (p.allOpenAtMs < 0 || allOpenAtMs < 0) allOpenAtMs = -1;
     else allOpenAtMs = Math.max(allOpenAtMs, p.allOpenAtMs);
+    // Older snapshots (a worker of another version) have none: unknown, not never.
+    const booted = p.allBootedAtMs ?? -1;
+    if (booted < 0 || allBootedAtMs < 0) allBootedAtMs = -1;
+    else allBootedAtMs = Math.max(allBootedAtMs, booted);
   }
   out.allOpenAtMs = allOpenAtMs;
+  out.allBootedAtMs = allBootedAtMs;
   out.allRebootedAtMs = allRebootedAtMs;
   out.latency = latency.toJSON();
   out.steadyLatency = steadyLatency.toJSON();

@@ -88,6 +88,8 @@ export interface SimulationReport {
     portRetries: number;
     /** Seconds from start until every charger had been open; null if some never were. */
     allConnectedAfterSec: number | null;
+    /** Seconds from start until every charger's BootNotification had been accepted; null if some never was. */
+    allBootedAfterSec: number | null;
     connectLatency: LatencySummary;
     /** Opening handshakes of the connections made after the drop (the reconnect storm) only; absent without a drop. */
     stormConnectLatency?: LatencySummary;
@@ -273,6 +275,7 @@ export function buildReport(input: ReportInput): SimulationReport {
       reconnects: m.reconnects,
       portRetries: m.portRetries,
       allConnectedAfterSec: m.allOpenAtMs >= 0 && m.everConnected === o.chargers ? round(m.allOpenAtMs / 1000, 3) : null,
+      allBootedAfterSec: m.allBootedAtMs >= 0 && m.booted === o.chargers ? round(m.allBootedAtMs / 1000, 3) : null,
       connectLatency: summarizeMicros(connectLatency),
       ...(storming ? { stormConnectLatency: summarizeMicros(stormConnectLatency) } : {}),
     },
@@ -342,7 +345,8 @@ export function formatSummary(r: SimulationReport): string {
   lines.push(
     `connections  attempted ${c.attempted}  opened ${c.opened}  failed ${c.failed}  open at end ${c.openAtEnd}/${c.chargers}` +
       `${c.connectingAtEnd ? ` (+${c.connectingAtEnd} still connecting)` : ''}  ` +
-      `peak ${c.peakOpen}  all connected after ${c.allConnectedAfterSec === null ? 'never' : `${c.allConnectedAfterSec} s`}`,
+      `peak ${c.peakOpen}  all connected after ${c.allConnectedAfterSec === null ? 'never' : `${c.allConnectedAfterSec} s`}` +
+      `  all booted after ${c.allBootedAfterSec === null ? 'never' : `${c.allBootedAfterSec} s`}`,
   );
   lines.push(`             failed by reason: ${counts(c.failedByReason)}`);
   lines.push(

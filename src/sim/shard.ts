@@ -300,7 +300,7 @@ export class Shard implements ChargerHost {
         const m = this.metrics;
         if (!c.everBooted) {
           c.everBooted = true;
-          m.booted++;
+          if (++m.booted === this.chargers.length && m.allBootedAtMs < 0) m.allBootedAtMs = performance.now() - this.startedAt;
         }
         if (c.awaitingReboot) {
           c.awaitingReboot = false;
