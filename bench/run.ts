@@ -87,7 +87,7 @@ interface RunContext {
 }
 
 /** One scenario against one target: start it, run the simulator against it, stop it. */
-async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Promise<TargetResult> {
+async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, extra: { withLateArrivals?: boolean } = {}): Promise<TargetResult> {
   const settle = p.settleAtSec !== undefined;
   log(`[${p.id} ${kind}] starting ${kind}${settle ? ' with the inspector (for forced GC)' : ''}`);
   const workers = kind === 'cluster' ? (p.clusterWorkers ?? 1) : 1;
@@ -104,7 +104,7 @@ async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext): Pr
       ...(services ? { cluster: { natsUrl: services.natsUrl, redisUrl: services.redisUrl, podId: 'bench', workers }, timeoutMs: 60_000 } : {}),
       ...(kind === 'tls' ? { tlsFleet: fleetIdentities(p) } : {}),
     });
-    return await loadTarget(kind, p, ctx, target, services, workers);
+    return await loadTarget(kind, p, ctx, target, services, workers, extra.withLateArrivals === true);
   } finally {
     await target?.stop(5000);
     await services?.stop();
@@ -143,7 +143,15 @@ function deploymentProcesses(target: Target, services: ClusterServices, workers:
 }
 
 /** Runs the simulator against a started target and derives its result (the target is stopped here, to read its exit). */
-async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, target: Target, services: ClusterServices | null, workers: number): Promise<TargetResult> {
+async function loadTarget(
+  kind: TargetKind,
+  p: ScenarioPlan,
+  ctx: RunContext,
+  target: Target,
+  services: ClusterServices | null,
+  workers: number,
+  withLateArrivals: boolean,
+): Promise<TargetResult> {
   const settle = p.settleAtSec !== undefined;
   const sim = { ...p.sim, ...p.simFor?.[kind] };
   log(`[${p.id} ${kind}] pid ${target.pid} on port ${target.port}; ${sim.chargers} chargers for ${sim.durationSec} s`);
@@ -189,7 +197,7 @@ async function loadTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ta
 
   // Scenario c: the late chargers' own simulator, started into the load; its report is awaited after the main one.
   let lateRun: Promise<Awaited<ReturnType<typeof runSimulation>>> | null = null;
-  const late = p.lateArrivals;
+  const late = withLateArrivals ? p.lateArrivals : undefined;
   const lateTimer = late
     ? setTimeout(() => {
         log(`[${p.id} ${kind}] ${late.sim.chargers} more chargers connect at once`);
@@ -481,6 +489,15 @@ async function main(): Promise<number> {
           if (controller.signal.aborted) break;
           if (i > 0) await sleep(PAUSE_MS);
           scenario[kind] = await runTarget(kind, p, ctx);
+        }
+        // Chargers arriving during the load: a run of their own per target, so that their handshakes do not
+        // distort the per-core figures of the runs above; only their figures are kept from it.
+        for (const kind of p.lateArrivals?.runs ?? []) {
+          const measured = scenario[kind];
+          if (controller.signal.aborted || !measured) break;
+          await sleep(PAUSE_MS);
+          log(`[${p.id} ${kind}] again, with ${p.lateArrivals!.sim.chargers} more chargers arriving at ${p.lateArrivals!.afterSec} s`);
+          measured.lateArrivals = (await runTarget(kind, p, ctx, { withLateArrivals: true })).lateArrivals;
         }
       }
     } catch (error) {

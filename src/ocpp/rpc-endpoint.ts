@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { type AnswerTurnRunner, answerTurns } from './answer-turns.js';
 import { CallFailure } from './call-failure.js';
 import { OcppCallError, type OcppErrorReason, spelledErrorCode } from './errors.js';
 import { type CallFrame, type JsonObject, parseFrame, serializeCall, serializeCallError, serializeCallResult } from './framing.js';
@@ -35,12 +36,13 @@ interface OutboundCall {
  *
  * Pipelined CALLs follow one rule whatever the action and however it is answered: the CALLs of one read are all
  * held before the first is answered (answering starts once the read's callback has returned: ws emits every
- * message of a read synchronously within it), then answered one at a time, in order. Up to `maxQueuedInboundCalls` (and `maxQueuedInboundBytes`) may wait behind the one being
+ * message of a read synchronously within it; under load, in a later turn of the event loop, see answer-turns.ts),
+ * then answered one at a time, in order. Up to `maxQueuedInboundCalls` (and `maxQueuedInboundBytes`) may wait behind the one being
  * answered; one more gets a GenericError at once. Without that deferral a burst of CALLs answered synchronously
  * would never queue while the same burst of CALLs answered asynchronously would overflow: a charger cannot tell
  * which is which.
  */
-export class RpcEndpoint<Owner = unknown> {
+export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
   /** The charger's CALLs not yet answered, in arrival order; the first is the one being answered. */
   private inbound: HeldCall[] | null = null;
   /** Bytes of the held CALLs behind the first. */
@@ -138,16 +140,15 @@ export class RpcEndpoint<Owner = unknown> {
     held.push({ frame, bytes });
     if (!this.inboundRunning) {
       this.inboundRunning = true;
-      // process.nextTick, not setImmediate: it still runs after every CALL of this read is held, but in the same
-      // turn of the event loop, so a lone CALL is answered without waiting for the loop's check phase (and without
-      // the Immediate object and libuv handle that costs per CALL).
-      process.nextTick(RpcEndpoint.answerHeldOf, this);
+      // In this turn of the event loop, after the read's callback (every CALL of the read is then held), or in a
+      // later turn when this one has answered its share (answer-turns.ts).
+      answerTurns.schedule(this);
     }
   }
 
-  /** The deferred callback: a static function and an argument, not a closure per connection. */
-  private static answerHeldOf(endpoint: RpcEndpoint<any>): void {
-    endpoint.answerHeld();
+  /** Its turn (AnswerTurnRunner). */
+  runHeld(): void {
+    this.answerHeld();
   }
 
   /** Answers the held CALLs in order; stops at one whose answer must be awaited and resumes when it is sent. */

@@ -1,0 +1,88 @@
+/**
+ * Shares each turn of the event loop between answering chargers and everything else the loop must do, above all
+ * taking new connections in.
+ *
+ * Node's event loop accepts one new connection per turn (libuv takes one from the listen queue each time it polls),
+ * and a turn lasts as long as the work its poll phase brings. Under a flood every charger with a CALL pending is
+ * ready at once, so one turn answered all of them (1,000 CALLs, about 40 ms) and new chargers got in at 25 a second:
+ * after a minute a tenth of those arriving during a flood were still in their handshake. So a turn answers at most
+ * `perTurn` connections' CALLs (in the tick of the read, as before, while there is room); the rest wait, first come
+ * first served, and are answered at the start of the next turns, each turn first polling sockets, which takes one
+ * more connection in and reads only what the answers of the last turn let chargers send. With 64 a turn lasts a few
+ * milliseconds under any load, hundreds of connections a second are accepted, and a message waits at most for the
+ * ones ahead of it. Nothing is refused or dropped: a waiting connection's CALLs are held, as before, under the
+ * endpoint's own bounds.
+ */
+export interface AnswerTurnRunner {
+  /** Answers the CALLs the connection holds (its part of a turn). */
+  runHeld(): void;
+}
+
+const DEFAULT_PER_TURN = 64;
+
+export class AnswerTurns {
+  /** Connections with CALLs to answer that did not fit in their turn, in arrival order (`head` is the next). */
+  private waiting: AnswerTurnRunner[] = [];
+  private head = 0;
+  /** Answers this turn may still start in the tick of the read. */
+  private budget: number;
+  /** A check-phase callback is due: it renews the budget, and answers those waiting. */
+  private turnEndScheduled = false;
+  private readonly onTurnEnd = () => this.turnEnd();
+
+  constructor(private readonly perTurn = DEFAULT_PER_TURN) {
+    this.budget = perTurn;
+  }
+
+  /** Called once per read that held CALLs: the connection's CALLs are answered after the read, in its turn. */
+  schedule(runner: AnswerTurnRunner): void {
+    if (this.budget > 0 && this.head === this.waiting.length) {
+      this.budget--;
+      // After the read's callback returns (every CALL of the read is then held), in the same turn.
+      process.nextTick(runHeldOf, runner);
+    } else {
+      this.waiting.push(runner);
+    }
+    if (!this.turnEndScheduled) {
+      this.turnEndScheduled = true;
+      setImmediate(this.onTurnEnd);
+    }
+  }
+
+  /** Connections waiting for a later turn (for status and tests). */
+  get waitingCount(): number {
+    return this.waiting.length - this.head;
+  }
+
+  /** The check phase, after the poll: a new turn's budget, spent first on those waiting longest. */
+  private turnEnd(): void {
+    this.turnEndScheduled = false;
+    this.budget = this.perTurn;
+    while (this.budget > 0 && this.head < this.waiting.length) {
+      const runner = this.waiting[this.head];
+      this.waiting[this.head++] = undefined as unknown as AnswerTurnRunner;
+      this.budget--;
+      runner.runHeld();
+    }
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    } else {
+      if (this.head > 4096) {
+        // Drop the answered prefix now and then instead of shifting the array per answer.
+        this.waiting = this.waiting.slice(this.head);
+        this.head = 0;
+      }
+      // More wait: the next turn polls sockets (and accepts one connection) before answering them.
+      this.turnEndScheduled = true;
+      setImmediate(this.onTurnEnd);
+    }
+  }
+}
+
+function runHeldOf(runner: AnswerTurnRunner): void {
+  runner.runHeld();
+}
+
+/** One per process: the event loop whose turns it shares is the process's. */
+export const answerTurns = new AnswerTurns();
