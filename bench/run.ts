@@ -365,9 +365,9 @@ function notesFor(s: ScenarioResult): string[] {
   for (const t of s.id === 'c' ? [s.baseline, s.peer ?? null, s.gateway] : []) {
     if (t && t.everConnected < t.chargers) {
       notes.push(
-        `${t.kind}: ${t.chargers - t.everConnected} chargers were still shaking hands at the end: a saturated Node.js event loop ` +
-          'drains its listen queue slowly (seen here at 15-30 connections/s, with the raw baseline too when given work per ' +
-          'message), so the flood ran with fewer chargers; its msgs/s is still the saturated rate',
+        `${t.kind}: ${t.chargers - t.everConnected} chargers were still shaking hands at the end: Node.js accepts one ` +
+          'connection per turn of its event loop, and a server that answers every ready charger in one turn makes turns long ' +
+          '(the gateway bounds the answers per turn, src/ocpp/answer-turns.ts), so the flood ran with fewer chargers; its msgs/s is still the saturated rate',
       );
     }
   }
