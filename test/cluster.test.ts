@@ -13,6 +13,7 @@ import { encodeSubjectToken } from '../src/bus/subject-token.js';
 import { SseStream } from './helpers/backend-http.js';
 import { freePort, runServerProcessToExit, type ServerProcess, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
 import { connectTo, natsServerBinarySkipReason, OwnNatsServer, readStream } from './helpers/nats-server.js';
+import { expectResult } from './helpers/ocpp-assert.js';
 import { OcppClient } from './helpers/ocpp-client.js';
 import { OwnRedis, ownRedisSkipReason } from './helpers/redis-server.js';
 
@@ -407,6 +408,9 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
   test('Redis going away makes /readyz 503 and says which dependency is down', async () => {
     lapsing = await connect(instances.B, 'CL-LAPSE');
     await waitUntil(async () => (await holder(redis, 'CL-LAPSE'))?.instance === 'pod-B', 10_000, 'CL-LAPSE claimed by pod-B');
+    // Redis holds the claim before pod-B has read Redis's answer; a CALL is answered only once it has (CALLs wait
+    // for the claim), so Redis is not killed while that answer is still on its way (which would close with 1013).
+    expectResult(await lapsing.call('Heartbeat', {}));
     await redisServer.kill();
     let last: { status: number; body: Json } = { status: 0, body: undefined };
     await waitUntil(
