@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import { FileCredentialStore } from '../src/security/file-credential-store.js';
 import { hashPassword } from '../src/security/password-hash.js';
 import { PasswordVerifier } from '../src/security/password-verifier.js';
 import { freePort, metricValue, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
+import { listeningPorts } from './helpers/listening-ports.js';
 import { type ObservedGateway, startObservedGateway } from './helpers/observed-gateway.js';
 import { expectResult } from './helpers/ocpp-assert.js';
 import { basicAuthorization, OcppClient } from './helpers/ocpp-client.js';
@@ -164,15 +164,11 @@ describe('the server process with only the TLS listener', () => {
       assert.equal(typeof tlsPort, 'number');
       const client = await OcppClient.connect(`wss://127.0.0.1:${tlsPort}/ocpp`, 'CP-TLS-ONLY', ['ocpp1.6'], { ws: { ca: ca.cert } });
       expectResult(await client.call('Heartbeat', {}));
-      const refused = await new Promise<string>((resolve) => {
-        const socket = tcpConnect({ host: '127.0.0.1', port: plainPort });
-        socket.on('connect', () => {
-          socket.destroy();
-          resolve('connected');
-        });
-        socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-      });
-      assert.equal(refused, 'ECONNREFUSED', 'nothing listens on the plain port');
+      // What the process listens on, from the kernel: a connect to the plain port could reach another test's server
+      // that picked the same free port since.
+      const ports = listeningPorts(proc.child.pid as number);
+      assert.ok(ports.has(tlsPort), `listens on the TLS port ${tlsPort}: ${[...ports].join(', ')}`);
+      assert.ok(!ports.has(plainPort), `nothing listens on the plain port ${plainPort}: ${[...ports].join(', ')}`);
 
       const renewed = await ca.server();
       await writeFile(join(dir, 'server.crt'), renewed.cert);
