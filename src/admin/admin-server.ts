@@ -100,15 +100,18 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
   const tls = tlsFiles && (await readTlsFiles(tlsFiles));
   const metrics = createAdminMetrics(gateway.metrics.registry);
   const feed = options.events ?? new EmbeddedEventFeed(gateway.bus);
-  const hub = new SseHub({
-    feed,
-    metrics,
-    log: gateway.log,
-    bufferEvents: options.sseBufferEvents ?? config.sseBufferEvents,
-    bufferBytes: options.sseBufferBytes ?? config.sseBufferBytes,
-    heartbeatMs: options.sseHeartbeatMs ?? HEARTBEAT_MS,
-    lingerMs: options.sseLingerMs ?? LINGER_MS,
-  });
+  // The event stream and the dashboard's statistics stream follow the same rules (bounded buffers, heartbeats).
+  const sseHub = (hubFeed: EventFeed) =>
+    new SseHub({
+      feed: hubFeed,
+      metrics,
+      log: gateway.log,
+      bufferEvents: options.sseBufferEvents ?? config.sseBufferEvents,
+      bufferBytes: options.sseBufferBytes ?? config.sseBufferBytes,
+      heartbeatMs: options.sseHeartbeatMs ?? HEARTBEAT_MS,
+      lingerMs: options.sseLingerMs ?? LINGER_MS,
+    });
+  const hub = sseHub(feed);
 
   const lifecycle = { closing: false };
   const chargers = options.chargers ?? new LocalChargerDirectory(gateway.sessions, undefined, gateway.recorder);
@@ -119,15 +122,7 @@ export async function startAdminServer(gateway: AdminGateway, options: AdminServ
     await sampler.start();
     dashboard = new LocalDashboard(sampler);
   }
-  const dashboardHub = new SseHub({
-    feed: new DashboardFeed(dashboard),
-    metrics,
-    log: gateway.log,
-    bufferEvents: options.sseBufferEvents ?? config.sseBufferEvents,
-    bufferBytes: options.sseBufferBytes ?? config.sseBufferBytes,
-    heartbeatMs: options.sseHeartbeatMs ?? HEARTBEAT_MS,
-    lingerMs: options.sseLingerMs ?? LINGER_MS,
-  });
+  const dashboardHub = sseHub(new DashboardFeed(dashboard));
   const routes = { chargers, recorder, dashboard, dashboardHub };
   const app = await buildApp(gateway, hub, feed, routes, metrics, token, tls, lifecycle, options.scrapeMetrics, options.dashboardDir);
   try {
