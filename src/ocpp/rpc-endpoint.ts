@@ -325,13 +325,16 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
     this.closed = true;
     this.inbound = null;
     this.inboundWaitingBytes = 0;
-    const failure = new CallFailure('DEVICE_OFFLINE', 'the charger disconnected');
     const pending = this.inFlight ? [this.inFlight, ...(this.outboundQueue ?? [])] : (this.outboundQueue ?? []);
     this.inFlight = null;
     this.outboundQueue = null;
-    for (const call of pending) {
-      clearTimeout(call.timer);
-      call.reject(failure);
+    if (pending.length > 0) {
+      // Made only when a command waits: an Error and its stack trace per disconnect showed in a storm's profile.
+      const failure = new CallFailure('DEVICE_OFFLINE', 'the charger disconnected');
+      for (const call of pending) {
+        clearTimeout(call.timer);
+        call.reject(failure);
+      }
     }
     const waiters = this.idleWaiters ?? [];
     this.idleWaiters = null;
