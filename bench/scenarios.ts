@@ -109,6 +109,17 @@ function ratioCheck(name: string, g: number | null | undefined, b: number | null
   };
 }
 
+/** Scenarios a and b (the fleet at the normal rate): everyone held and answered, p99 and memory against the baseline. */
+function steadyLoadChecks(b: TargetResult | null, g: TargetResult | null): TargetCheck[] {
+  return [
+    held(g),
+    answered(g),
+    noUnexpectedClose(g),
+    ratioCheck('steady p99 round trip', g?.steadyLatencyMs.p99, b?.steadyLatencyMs.p99, '<=', 1.5, ' ms'),
+    ratioCheck('RSS per connection under load', g?.rss?.perConnectionKB, b?.rss?.perConnectionKB, '<=', 1.5, ' KB'),
+  ];
+}
+
 /** Scenario c: every late charger booted within `limitSec` of its arrival, and no opening handshake timed out. */
 function lateArrivalsBooted(g: TargetResult | null, limitSec: number): TargetCheck {
   const late = g?.lateArrivals ?? null;
@@ -202,13 +213,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           'sessions: Authorize, start, status, meter values, stop), jittered. Latency is judged on the steady load (CALLs answered ' +
           "after every charger connected), the ramp's boot storm reported apart.",
         sim: { chargers, protocol: 'mix', durationSec: full ? 600 : 60, callsPerMinute: 6, rampPerSec: RAMP },
-        check: (b, g) => [
-          held(g),
-          answered(g),
-          noUnexpectedClose(g),
-          ratioCheck('steady p99 round trip', g?.steadyLatencyMs.p99, b?.steadyLatencyMs.p99, '<=', 1.5, ' ms'),
-          ratioCheck('RSS per connection under load', g?.rss?.perConnectionKB, b?.rss?.perConnectionKB, '<=', 1.5, ' KB'),
-        ],
+        check: steadyLoadChecks,
       };
     }
     case 'b': {
@@ -222,13 +227,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           `process's own files), ramped in at ${RAMP}/s and then held for ${hold} s at the normal rate (~6 CALLs/charger/min, ` +
           'protocol mix). The simulator spreads them over two worker processes and several 127.0.0.x source addresses.',
         sim: { chargers, protocol: 'mix', durationSec: rampSec(chargers) + hold, callsPerMinute: 6, rampPerSec: RAMP },
-        check: (b, g) => [
-          held(g),
-          answered(g),
-          noUnexpectedClose(g),
-          ratioCheck('steady p99 round trip', g?.steadyLatencyMs.p99, b?.steadyLatencyMs.p99, '<=', 1.5, ' ms'),
-          ratioCheck('RSS per connection under load', g?.rss?.perConnectionKB, b?.rss?.perConnectionKB, '<=', 1.5, ' KB'),
-        ],
+        check: steadyLoadChecks,
       };
     }
     case 'c': {
