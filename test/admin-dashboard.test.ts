@@ -88,6 +88,16 @@ describe('dashboard admin API', () => {
     // ALPHA-1 reports the charger itself (connector 0) after its connector: connector 0 wins.
     expectResult(await clients[0].call('StatusNotification', statusPayload('ocpp1.6', 'Unavailable', 0)));
     expectResult(await clients[0].call('StatusNotification', statusPayload('ocpp1.6', 'Preparing', 1)));
+    // The stream's first event is the sampler's latest sample; on a busy machine the one before the fleet
+    // connected can still be the latest when the tests start, so wait for one taken after.
+    await waitUntil(
+      async () => {
+        const { connected } = (await getJson(`${api}/api/v1/dashboard/summary`)).body.totals;
+        return connected['ocpp1.6'] === 3 && connected['ocpp2.0.1'] === 2;
+      },
+      5000,
+      'a sample taken after the fleet connected',
+    );
   });
 
   after(async () => {
