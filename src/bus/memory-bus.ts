@@ -1,6 +1,8 @@
 import { subjectMatches } from './subject-match.js';
 import { type Bus, type BusHandler, type BusResponder, BusTimeoutError, NoRespondersError, type Subscription } from './types.js';
 
+const MAX_REMEMBERED_SUBJECTS = 1024;
+
 interface Entry {
   pattern: string;
   handler: BusHandler;
@@ -14,6 +16,8 @@ interface Entry {
 export class MemoryBus implements Bus {
   private readonly subscribers = new Set<Entry>();
   private readonly responders = new Map<string, BusResponder>();
+  /** Whether a subject has a subscriber, per subject asked about; forgotten whenever a subscription comes or goes. */
+  private readonly listened = new Map<string, boolean>();
   private closed = false;
 
   constructor(private readonly onHandlerError: (err: unknown, subject: string) => void = () => {}) {}
@@ -29,6 +33,23 @@ export class MemoryBus implements Bus {
       }
     }
     return undefined;
+  }
+
+  hasListeners(subject: string): boolean {
+    let known = this.listened.get(subject);
+    if (known === undefined) {
+      known = false;
+      for (const entry of this.subscribers) {
+        if (subjectMatches(entry.pattern, subject)) {
+          known = true;
+          break;
+        }
+      }
+      // Event subjects are few (one per event type); anything asking about many more only costs a fresh look-up.
+      if (this.listened.size >= MAX_REMEMBERED_SUBJECTS) this.listened.clear();
+      this.listened.set(subject, known);
+    }
+    return known;
   }
 
   mayHaveResponders(subject: string): boolean {
@@ -52,7 +73,13 @@ export class MemoryBus implements Bus {
   subscribe<T>(pattern: string, handler: BusHandler<T>): Subscription {
     const entry: Entry = { pattern, handler: handler as BusHandler };
     this.subscribers.add(entry);
-    return { unsubscribe: () => this.subscribers.delete(entry) };
+    this.listened.clear();
+    return {
+      unsubscribe: () => {
+        this.subscribers.delete(entry);
+        this.listened.clear();
+      },
+    };
   }
 
   respond(subject: string, responder: BusResponder): Subscription {
@@ -72,6 +99,7 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     this.closed = true;
     this.subscribers.clear();
+    this.listened.clear();
     this.responders.clear();
   }
 }

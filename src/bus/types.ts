@@ -27,6 +27,12 @@ export interface Bus {
   publish(subject: string, data: unknown): Promise<void> | undefined;
   /** false when the bus knows nobody answers `subject`, so a caller can skip the request; true when they may. */
   mayHaveResponders(subject: string): boolean;
+  /**
+   * false when nothing would receive a message published on `subject` now (the in-process bus with no matching
+   * subscription), so its publisher need not build it. A bus that keeps what is published for later readers (a
+   * JetStream stream) does not implement it: everything published there is kept.
+   */
+  hasListeners?(subject: string): boolean;
   /** Asks whoever answers `subject`; rejects with NoRespondersError at once when nobody does, TimeoutError after `timeoutMs`. */
   request(subject: string, data: unknown, timeoutMs: number): Promise<unknown>;
   subscribe<T = unknown>(pattern: string, handler: BusHandler<T>): Subscription;

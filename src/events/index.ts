@@ -1,8 +1,9 @@
+import type { OcppVersion } from '../ocpp/versions.js';
 import { ocppActionEvent } from './common-mappers.js';
-import { type EventContext, type EventSource, EventType, eventTimestamp, type GatewayEvent, makeEvent, type OcppExchange } from './envelope.js';
+import { type EventContext, type EventSource, EventType, eventTimestamp, type GatewayEvent, makeEvent, type OcppExchange, ocppActionEventType } from './envelope.js';
 import type { ChargePointConnectedPayload, ChargePointDisconnectedPayload, CommandResponsePayload } from './payloads.js';
-import { V16_MAPPERS } from './v16.js';
-import { V201_MAPPERS } from './v201.js';
+import { V16_EVENT_TYPES, V16_MAPPERS } from './v16.js';
+import { V201_EVENT_TYPES, V201_MAPPERS } from './v201.js';
 
 /*
  * The events layer's entry point: what the gateway calls to turn a charger's traffic and lifecycle into
@@ -51,6 +52,27 @@ export function eventsForCall(ctx: EventContext, action: string, request: Record
   const mapper = (ctx.protocol === 'ocpp1.6' ? V16_MAPPERS : V201_MAPPERS).get(action);
   (mapper ?? ocppActionEvent)(ctx, timestamp, req, res, ocpp, out);
   return out;
+}
+
+/**
+ * The actions whose mapping also updates what the gateway remembers of the charger (connector statuses, open and
+ * stopped transactions): `eventsForCall` must run for them whether or not anyone wants their events. Mapping any
+ * other action only builds events.
+ */
+const MEMORY_ACTIONS: Readonly<Record<OcppVersion, ReadonlySet<string>>> = {
+  'ocpp1.6': new Set(['StatusNotification', 'StartTransaction', 'StopTransaction']),
+  'ocpp2.0.1': new Set(['StatusNotification', 'TransactionEvent']),
+};
+
+/** Whether mapping this CALL updates the charger's memory (and so must happen even when nobody wants its events). */
+export function callUpdatesMemory(version: OcppVersion, action: string): boolean {
+  return MEMORY_ACTIONS[version].has(action);
+}
+
+/** The event types a charger CALL of this action can yield (`ocpp.<action>` for one without events of its own). */
+export function callEventTypes(version: OcppVersion, action: string): readonly string[] {
+  const table = version === 'ocpp1.6' ? V16_EVENT_TYPES : V201_EVENT_TYPES;
+  return Object.hasOwn(table, action) ? table[action] : [ocppActionEventType(action)];
 }
 
 export interface ConnectedInfo {

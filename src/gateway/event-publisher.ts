@@ -16,8 +16,17 @@ function family(eventType: string): string {
  * measures how long the acknowledgement took. `publishDurably` is for events a charger's answer depends on;
  * `publishDetached` for the rest, whose failures are counted and logged, never silent.
  */
+/** What an event type needs on every publish, worked out once per type. */
+interface EventTypeRoute {
+  subject: string;
+  family: string;
+  duration: HistogramCell;
+  unheard: { value: number };
+}
+
 export class EventPublisher {
-  private readonly durationCells = new Map<string, HistogramCell>();
+  /** Per event type (a bounded set: the catalogue's actions and the named types). */
+  private readonly routes = new Map<string, EventTypeRoute>();
 
   constructor(
     private readonly bus: Bus,
@@ -26,32 +35,57 @@ export class EventPublisher {
     private readonly warnings: RateLimitedLog,
   ) {}
 
+  private routeOf(eventType: string): EventTypeRoute {
+    let route = this.routes.get(eventType);
+    if (route === undefined) {
+      const fam = family(eventType);
+      route = {
+        subject: SUBJECTS.event(eventType),
+        family: fam,
+        duration: this.metrics.eventPublishDuration.cell(fam),
+        unheard: this.metrics.eventsUnheard.cell(fam),
+      };
+      this.routes.set(eventType, route);
+    }
+    return route;
+  }
+
+  /**
+   * Whether an event of one of these types would reach anyone now. Only the embedded bus can say no (nothing
+   * subscribed to their subjects); when it does, the events of such a CALL are counted as unheard instead of
+   * being built and handed to nobody. A bus that keeps events (JetStream) always hears them.
+   */
+  wouldBeHeard(eventTypes: readonly string[]): boolean {
+    if (this.bus.hasListeners === undefined) return true;
+    for (const eventType of eventTypes) if (this.bus.hasListeners(this.routeOf(eventType).subject)) return true;
+    for (const eventType of eventTypes) this.routeOf(eventType).unheard.value++;
+    return false;
+  }
+
   private publishOne(event: GatewayEvent): Promise<void> | undefined {
     const startedAt = performance.now();
-    const fam = family(event.eventType);
+    const route = this.routeOf(event.eventType);
     let pending: Promise<void> | undefined;
     try {
-      pending = this.bus.publish(SUBJECTS.event(event.eventType), event);
+      pending = this.bus.publish(route.subject, event);
     } catch (err) {
       pending = Promise.reject(err);
     }
     if (pending === undefined) {
-      this.observe(fam, startedAt);
+      this.observe(route, startedAt);
       return undefined;
     }
     return pending.then(
-      () => this.observe(fam, startedAt),
+      () => this.observe(route, startedAt),
       (err: unknown) => {
-        this.metrics.eventPublishFailures.labels(fam).inc();
+        this.metrics.eventPublishFailures.labels(route.family).inc();
         throw err;
       },
     );
   }
 
-  private observe(fam: string, startedAt: number): void {
-    let cell = this.durationCells.get(fam);
-    if (cell === undefined) this.durationCells.set(fam, (cell = this.metrics.eventPublishDuration.cell(fam)));
-    this.metrics.eventPublishDuration.observe(cell, (performance.now() - startedAt) / 1000);
+  private observe(route: EventTypeRoute, startedAt: number): void {
+    this.metrics.eventPublishDuration.observe(route.duration, (performance.now() - startedAt) / 1000);
   }
 
   /**

@@ -114,6 +114,12 @@ export function createMetrics() {
       [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
       registry,
     ),
+    eventsUnheard: new HotCounter(
+      'gateway_events_unheard_total',
+      'Events not built because nothing on the embedded bus listened to their subject, by event type family (what the charger reported is remembered all the same)',
+      ['family'],
+      registry,
+    ),
     eventPublishFailures: new Counter({
       name: 'gateway_event_publish_failures_total',
       help: 'Events the bus did not acknowledge, by event type family',

@@ -1,0 +1,90 @@
+/**
+ * On the embedded bus the gateway builds a CALL's events only when something listens to their subjects; with no
+ * listener they are counted as unheard (gateway_events_unheard_total), the charger is answered the same, and what
+ * it reported is still remembered. A subscriber to one event type gets exactly those events as soon as it
+ * subscribes, and nothing once it has unsubscribed. Real gateway, real WebSocket charger, the admin API to read
+ * what the gateway remembers.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type AdminServer, startAdminServer } from '../src/admin/admin-server.js';
+import { SUBJECTS } from '../src/bus/types.js';
+import type { GatewayEvent } from '../src/events/index.js';
+import { type GatewayHarness, metricValue, startGateway } from './helpers/gateway-harness.js';
+import { bootPayload, expectResult, statusPayload } from './helpers/ocpp-assert.js';
+import { OcppClient } from './helpers/ocpp-client.js';
+
+const METER_VALUES = {
+  connectorId: 1,
+  meterValue: [{ timestamp: '2024-05-01T10:00:00.000Z', sampledValue: [{ value: '1200', measurand: 'Energy.Active.Import.Register', unit: 'Wh' }] }],
+};
+
+describe('events nobody listens to on the embedded bus', () => {
+  let harness: GatewayHarness;
+  let admin: AdminServer;
+  let charger: OcppClient;
+  const unheard = (family: string) => metricValue(harness.gateway, 'gateway_events_unheard_total', { family });
+  /** Events published on the bus, by family: the count of the publish-time histogram. */
+  const published = async (family: string) => {
+    const histogram = harness.gateway.metrics.registry.getSingleMetric('gateway_event_publish_seconds');
+    const values = (await histogram?.get())?.values ?? [];
+    const count = (values as Array<{ metricName?: string; labels: Record<string, unknown>; value: number }>).find(
+      (v) => v.metricName === 'gateway_event_publish_seconds_count' && v.labels.family === family,
+    );
+    return count?.value ?? 0;
+  };
+
+  before(async () => {
+    harness = await startGateway();
+    admin = await startAdminServer(harness.gateway, { host: '127.0.0.1', port: 0 });
+    charger = await OcppClient.connect(harness.url, 'QUIET-1', ['ocpp1.6']);
+  });
+
+  after(async () => {
+    await charger?.close().catch(() => {});
+    await admin?.close();
+    await harness?.stop();
+  });
+
+  test('are counted, not built; the charger is answered and its status remembered all the same', async () => {
+    expectResult(await charger.call('BootNotification', bootPayload('ocpp1.6')));
+    for (let i = 0; i < 3; i++) expectResult(await charger.call('Heartbeat', {}));
+    for (let i = 0; i < 2; i++) expectResult(await charger.call('MeterValues', METER_VALUES));
+    expectResult(await charger.call('StatusNotification', statusPayload('ocpp1.6', 'Faulted')));
+    // charge_point: booted + 3 heartbeats; transaction: 2 meter values. The status change updates the memory, so it
+    // is built and published (with nobody to receive it), never counted as unheard.
+    assert.equal(await unheard('charge_point'), 4);
+    assert.equal(await unheard('transaction'), 2);
+    assert.equal(await unheard('connector'), 0);
+    assert.equal(await published('connector'), 1);
+    assert.equal(await published('transaction'), 0);
+    const res = await fetch(`http://127.0.0.1:${admin.port}/api/v1/charge-points/QUIET-1`);
+    assert.equal(res.status, 200);
+    const detail = (await res.json()) as { status?: string; connectors: Array<{ connectorId: number; status: string }> };
+    assert.equal(detail.status, 'Faulted');
+    assert.deepEqual(
+      detail.connectors.map((c) => [c.connectorId, c.status]),
+      [[1, 'Faulted']],
+    );
+  });
+
+  test('a subscriber to one event type gets exactly those from when it subscribes until it unsubscribes', async () => {
+    const received: GatewayEvent[] = [];
+    const subscription = harness.gateway.bus.subscribe<GatewayEvent>(SUBJECTS.event('charge_point.heartbeat'), (m) => received.push(m.data));
+    const heartbeatsUnheard = await unheard('charge_point');
+    const meterValuesUnheard = await unheard('transaction');
+    const heartbeat = expectResult(await charger.call('Heartbeat', {}));
+    expectResult(await charger.call('MeterValues', METER_VALUES));
+    assert.equal(received.length, 1);
+    assert.equal(received[0].eventType, 'charge_point.heartbeat');
+    assert.equal(received[0].chargePointId, 'QUIET-1');
+    assert.deepEqual(received[0].payload, { currentTime: heartbeat.currentTime, ocpp: { action: 'Heartbeat', request: {}, response: heartbeat } });
+    assert.equal(await unheard('charge_point'), heartbeatsUnheard, 'the Heartbeat was heard');
+    assert.equal(await unheard('transaction'), meterValuesUnheard + 1, 'the meter values were not');
+
+    subscription.unsubscribe();
+    expectResult(await charger.call('Heartbeat', {}));
+    assert.equal(received.length, 1, 'nothing after unsubscribing');
+    assert.equal(await unheard('charge_point'), heartbeatsUnheard + 1);
+  });
+});
