@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { WebSocket } from 'ws';
+import { SUBJECTS } from '../src/bus/types.js';
 import { loadConfig } from '../src/config/load.js';
 import { Gateway } from '../src/gateway/gateway.js';
 import type { ChargerSession } from '../src/gateway/session.js';
@@ -75,12 +76,15 @@ interface Variant {
 }
 
 /** The gateway itself, with config overrides; its sessions made by its accept path, as for a real connection. */
-async function gatewayVariant(name: string, overrides: Record<string, unknown>, dirs: string[]): Promise<Variant> {
+async function gatewayVariant(name: string, overrides: Record<string, unknown>, dirs: string[], listen = false): Promise<Variant> {
   const configDir = mkdtempSync(join(tmpdir(), 'own-work-config-'));
   const stateDir = mkdtempSync(join(tmpdir(), 'own-work-state-'));
   dirs.push(configDir, stateDir);
   const config = loadConfig({ configDir, env: {}, overrides: { ...overrides, server: { host: '127.0.0.1', port: 0 }, instance: { stateDir } } });
   const gateway = await Gateway.create({ config, log: createLogger('silent') });
+  // An in-process listener of every event (as an open event stream is), which does nothing with them: with nobody
+  // listening the gateway does not build events that would reach nobody, so this variant shows what they cost.
+  if (listen) gateway.bus.subscribe(SUBJECTS.allEvents, () => undefined);
   // accept() is private: it is the gateway's own path from an upgraded socket to a session, which is what is measured.
   const accept = (gateway as unknown as { accept(socket: WebSocket, charger: object): ChargerSession }).accept.bind(gateway);
   const stream = new CountingStream();
@@ -180,6 +184,7 @@ async function main(): Promise<void> {
       await gatewayVariant('gateway', {}, dirs),
       await gatewayVariant('gateway, validation off', { ocpp: { validation: { default: 'off' } } }, dirs),
       rawVariant(),
+      await gatewayVariant('gateway, events listened to', {}, dirs, true),
     ];
     // Every charger boots first, as on a real connection.
     for (const v of variants) {
@@ -203,10 +208,11 @@ async function main(): Promise<void> {
         notCallResults: v.stream.notResults,
       };
     });
-    const [gateway, noValidation, raw] = results;
+    const [gateway, noValidation, raw, listened] = results;
     const summary = {
       gatewayOwnWorkUsPerCall: round2(gateway.wallUsPerCall.median - raw.wallUsPerCall.median),
       validationUsPerCall: round2(gateway.wallUsPerCall.median - noValidation.wallUsPerCall.median),
+      eventsForAListenerUsPerCall: round2(listened.wallUsPerCall.median - gateway.wallUsPerCall.median),
       gatewayOverRaw: round2(gateway.wallUsPerCall.median / raw.wallUsPerCall.median),
     };
     const failures = results.filter((r) => r.notCallResults > 0).map((r) => `${r.variant}: ${r.notCallResults} answers were not CALLRESULTs`);
@@ -240,7 +246,7 @@ async function main(): Promise<void> {
       );
     }
     process.stdout.write(
-      `gateway's own work ${summary.gatewayOwnWorkUsPerCall} µs per CALL (${summary.gatewayOverRaw}x the raw work), of which validation ${summary.validationUsPerCall} µs\n`,
+      `gateway's own work ${summary.gatewayOwnWorkUsPerCall} µs per CALL (${summary.gatewayOverRaw}x the raw work), of which validation ${summary.validationUsPerCall} µs; events built for a listener add ${summary.eventsForAListenerUsPerCall} µs\n`,
     );
     process.stdout.write(`results: ${file}\n`);
     if (failures.length > 0) {
