@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { type AdminServer, startAdminServer } from '../src/admin/admin-server.js';
 import { SUBJECTS } from '../src/bus/types.js';
 import type { GatewayEvent } from '../src/events/index.js';
-import { type GatewayHarness, metricValue, startGateway } from './helpers/gateway-harness.js';
+import { type GatewayHarness, metricValue, startGateway, waitUntil } from './helpers/gateway-harness.js';
 import { bootPayload, expectResult, statusPayload } from './helpers/ocpp-assert.js';
 import { OcppClient } from './helpers/ocpp-client.js';
 
@@ -51,9 +51,9 @@ describe('events nobody listens to on the embedded bus', () => {
     for (let i = 0; i < 3; i++) expectResult(await charger.call('Heartbeat', {}));
     for (let i = 0; i < 2; i++) expectResult(await charger.call('MeterValues', METER_VALUES));
     expectResult(await charger.call('StatusNotification', statusPayload('ocpp1.6', 'Faulted')));
-    // charge_point: booted + 3 heartbeats; transaction: 2 meter values. The status change updates the memory, so it
-    // is built and published (with nobody to receive it), never counted as unheard.
-    assert.equal(await unheard('charge_point'), 4);
+    // charge_point: connected, booted, 3 heartbeats; transaction: 2 meter values. The status change updates the
+    // memory, so it is built and published (with nobody to receive it), never counted as unheard.
+    assert.equal(await unheard('charge_point'), 5);
     assert.equal(await unheard('transaction'), 2);
     assert.equal(await unheard('connector'), 0);
     assert.equal(await published('connector'), 1);
@@ -86,5 +86,26 @@ describe('events nobody listens to on the embedded bus', () => {
     expectResult(await charger.call('Heartbeat', {}));
     assert.equal(received.length, 1, 'nothing after unsubscribing');
     assert.equal(await unheard('charge_point'), heartbeatsUnheard + 1);
+  });
+
+  test('presence events are built for a listener of them, and counted as unheard without one', async () => {
+    const presence: GatewayEvent[] = [];
+    const subscription = harness.gateway.bus.subscribe<GatewayEvent>(SUBJECTS.event('charge_point.*'), (m) => presence.push(m.data));
+    const heard = await OcppClient.connect(harness.url, 'QUIET-2', ['ocpp1.6']);
+    await heard.close();
+    await waitUntil(() => presence.length === 2, 3000, 'connected and disconnected of QUIET-2');
+    assert.deepEqual(
+      presence.map((e) => [e.eventType, e.chargePointId]),
+      [
+        ['charge_point.connected', 'QUIET-2'],
+        ['charge_point.disconnected', 'QUIET-2'],
+      ],
+    );
+    subscription.unsubscribe();
+    const before = await unheard('charge_point');
+    const unheardOne = await OcppClient.connect(harness.url, 'QUIET-3', ['ocpp1.6']);
+    await unheardOne.close();
+    await waitUntil(async () => (await unheard('charge_point')) === before + 2, 3000, 'connected and disconnected of QUIET-3 counted');
+    assert.equal(presence.length, 2);
   });
 });

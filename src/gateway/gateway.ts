@@ -11,7 +11,7 @@ import { ClusterCommandForwarder } from '../cluster/command-forwarder.js';
 import { CompatService } from '../compat/compat-service.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { DrainBudget } from '../config/shutdown-budget.js';
-import { commandResponseEvent, connectedEvent, disconnectedEvent } from '../events/index.js';
+import { commandResponseEvent, connectedEvent, disconnectedEvent, EventType } from '../events/index.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { isActionAllowed } from '../ocpp/catalogue.js';
@@ -62,6 +62,10 @@ export interface GatewayCredentials {
   store: CredentialStore;
   verifyPassword: ChargerAuthenticatorOptions['verifyPassword'];
 }
+
+/** The presence events' types, for asking whether anyone would receive them. */
+const CONNECTED_TYPES = [EventType.ChargePointConnected];
+const DISCONNECTED_TYPES = [EventType.ChargePointDisconnected];
 
 /** A store that holds nothing: a gateway embedded without credentials knows no identity. */
 const NO_CREDENTIALS: GatewayCredentials = {
@@ -501,7 +505,11 @@ export class Gateway {
     session.claimed = true;
     const epoch = this.epochOf(session);
     if (epoch > this.lastEpoch) this.lastEpoch = epoch;
-    this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress, securityProfile: session.securityProfile, epoch })]);
+    // Presence events nobody would receive (the embedded bus with no subscriber) are counted, not built: a reconnect
+    // storm makes one per connection, and the event context it needs is then made only when the charger reports.
+    if (this.events.wouldBeHeard(CONNECTED_TYPES)) {
+      this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress, securityProfile: session.securityProfile, epoch })]);
+    }
     this.log.debug({ chargePointId: charger.identity, protocol: charger.protocol, remoteAddress: charger.remoteAddress }, 'charger connected');
     return session;
   }
@@ -595,6 +603,7 @@ export class Gateway {
   private async endPresence(session: ChargerSession, code: number, reason: string, durable = false): Promise<void> {
     if (session.presenceEnded || !session.claimed) return;
     session.presenceEnded = true;
+    if (!this.events.wouldBeHeard(DISCONNECTED_TYPES)) return;
     const events = [disconnectedEvent(session.eventContext(), { code, reason, initiator: session.closeCause, epoch: this.epochOf(session) })];
     if (!durable) {
       this.events.publishDetached(events);
