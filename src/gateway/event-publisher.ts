@@ -11,11 +11,6 @@ function family(eventType: string): string {
   return dot === -1 ? eventType : eventType.slice(0, dot);
 }
 
-/**
- * Puts events on the bus, in the order given (the bus keeps the order of publishes issued in sequence), and
- * measures how long the acknowledgement took. `publishDurably` is for events a charger's answer depends on;
- * `publishDetached` for the rest, whose failures are counted and logged, never silent.
- */
 /** What an event type needs on every publish, worked out once per type. */
 interface EventTypeRoute {
   subject: string;
@@ -24,6 +19,11 @@ interface EventTypeRoute {
   unheard: { value: number };
 }
 
+/**
+ * Puts events on the bus, in the order given (the bus keeps the order of publishes issued in sequence), and
+ * measures how long the acknowledgement took. `publishDurably` is for events a charger's answer depends on;
+ * `publishDetached` for the rest, whose failures are counted and logged, never silent.
+ */
 export class EventPublisher {
   /** Per event type (a bounded set: the catalogue's actions and the named types). */
   private readonly routes = new Map<string, EventTypeRoute>();
