@@ -30,7 +30,7 @@ import { machineInfo, sourceInfo } from './machine.js';
 import { REPO_ROOT } from './targets.js';
 
 const CHARGERS = 1000;
-/** Distinct frames per action in the mix, so V8 does not see one payload over and over. */
+/** The flood's mix as rounds per 20: every charger gets one frame per round, of that round's action. */
 const MIX: Array<[action: string, weight: number]> = [
   ['MeterValues', 12],
   ['Heartbeat', 5],

@@ -179,7 +179,7 @@ export class ChargerCallHandler {
     // CALL also updates what the gateway remembers of the charger: under a flood of meter values with nobody
     // listening, building them was about a quarter of the gateway's own work per CALL (bench:own-work).
     const version = session.protocol;
-    if (!callUpdatesMemory(version, action) && !this.deps.events.wouldBeHeard(callEventTypes(version, action))) return answer;
+    if (!callUpdatesMemory(version, action) && this.deps.events.countIfUnheard(callEventTypes(version, action))) return answer;
     const events = eventsForCall(session.eventContext(), action, payload, answer);
     if (this.deps.callEventIds === true && events.length > 0) {
       const base = callEventIdBase(session.identity, messageId, action, payload, answer);

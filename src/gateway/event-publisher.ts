@@ -1,7 +1,7 @@
 import type { Bus } from '../bus/types.js';
 import { SUBJECTS } from '../bus/types.js';
 import type { GatewayEvent } from '../events/index.js';
-import type { HistogramCell } from '../observability/hot-metrics.js';
+import type { CounterCell, HistogramCell } from '../observability/hot-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 
@@ -16,7 +16,7 @@ interface EventTypeRoute {
   subject: string;
   family: string;
   duration: HistogramCell;
-  unheard: { value: number };
+  unheard: CounterCell;
 }
 
 /**
@@ -51,15 +51,15 @@ export class EventPublisher {
   }
 
   /**
-   * Whether an event of one of these types would reach anyone now. Only the embedded bus can say no (nothing
-   * subscribed to their subjects); when it does, the events of such a CALL are counted as unheard instead of
-   * being built and handed to nobody. A bus that keeps events (JetStream) always hears them.
+   * Counts events of these types as unheard and returns true when none of them would reach anyone now: then the
+   * caller does not build them. Only the embedded bus can say so (nothing subscribed to their subjects); a bus that
+   * keeps events (JetStream) hears them all, and this returns false.
    */
-  wouldBeHeard(eventTypes: readonly string[]): boolean {
-    if (this.bus.hasListeners === undefined) return true;
-    for (const eventType of eventTypes) if (this.bus.hasListeners(this.routeOf(eventType).subject)) return true;
+  countIfUnheard(eventTypes: readonly string[]): boolean {
+    if (this.bus.hasListeners === undefined) return false;
+    for (const eventType of eventTypes) if (this.bus.hasListeners(this.routeOf(eventType).subject)) return false;
     for (const eventType of eventTypes) this.routeOf(eventType).unheard.value++;
-    return false;
+    return true;
   }
 
   private publishOne(event: GatewayEvent): Promise<void> | undefined {

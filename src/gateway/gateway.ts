@@ -507,7 +507,7 @@ export class Gateway {
     if (epoch > this.lastEpoch) this.lastEpoch = epoch;
     // Presence events nobody would receive (the embedded bus with no subscriber) are counted, not built: a reconnect
     // storm makes one per connection, and the event context it needs is then made only when the charger reports.
-    if (this.events.wouldBeHeard(CONNECTED_TYPES)) {
+    if (!this.events.countIfUnheard(CONNECTED_TYPES)) {
       this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress, securityProfile: session.securityProfile, epoch })]);
     }
     this.log.debug({ chargePointId: charger.identity, protocol: charger.protocol, remoteAddress: charger.remoteAddress }, 'charger connected');
@@ -603,7 +603,7 @@ export class Gateway {
   private async endPresence(session: ChargerSession, code: number, reason: string, durable = false): Promise<void> {
     if (session.presenceEnded || !session.claimed) return;
     session.presenceEnded = true;
-    if (!this.events.wouldBeHeard(DISCONNECTED_TYPES)) return;
+    if (this.events.countIfUnheard(DISCONNECTED_TYPES)) return;
     const events = [disconnectedEvent(session.eventContext(), { code, reason, initiator: session.closeCause, epoch: this.epochOf(session) })];
     if (!durable) {
       this.events.publishDetached(events);

@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 
 type Labels = Record<string, string>;
 
-interface CounterCell {
+export interface CounterCell {
   readonly labels: Labels;
   value: number;
 }

@@ -41,7 +41,8 @@ function isCommonUtcDateTime(s: string): boolean {
 /**
  * The `date-time` format the gateway validates with: exactly ajv-formats' full RFC 3339 check, with the common
  * UTC shape answered first without its regular expressions and string split (in a profile of the flood, the
- * date-time checks cost about as much as the rest of a MeterValues validation together). Whatever the fast path does not accept goes to the full check, so the answers are the same.
+ * date-time checks cost about as much as the rest of a MeterValues validation together). Whatever the fast path
+ * does not accept goes to the full check, so the answers are the same.
  */
 export const dateTimeFormat: FormatDefinition<string> = {
   type: 'string',
