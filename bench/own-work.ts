@@ -158,10 +158,12 @@ async function measure(variant: Variant, rounds: Buffer[][], count: number): Pro
     const round = rounds[r % rounds.length];
     for (let i = 0; i < CHARGERS; i++) variant.receive(i, round[i]);
     calls += CHARGERS;
-    // The gateway answers in answer turns (some in this turn's ticks, the rest in the next turns' check phases).
-    await nextTurn();
+    // As the flood's chargers do, each sends its next CALL once the last one is answered: the gateway answers in
+    // answer turns (some in this turn's ticks, the rest in the next turns' check phases), and the next round waits
+    // for all of them. Handing out rounds without waiting would let CALLs pile up by the hundred thousand, which no
+    // charger does and which costs the gateway garbage collection that a real flood never asks of it.
+    while (variant.stream.frames - framesBefore < calls) await nextTurn();
   }
-  while (variant.stream.frames - framesBefore < calls) await nextTurn();
   const wall = performance.now() - started;
   const used = process.cpuUsage(cpu);
   // GC entries are delivered asynchronously: one more turn lets the last ones in.
