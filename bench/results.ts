@@ -139,8 +139,51 @@ export interface ScenarioResult {
   ratios: Record<string, number | null>;
   targets: TargetCheck[];
   notes: string[];
+  /** Scenarios run in rounds (c, d): every round's figure per target; the targets above are each one's median round. */
+  rounds?: RoundsRecord;
   /** Set when the scenario could not be run to the end (a target did not start, the simulator threw). */
   error?: string;
+}
+
+/**
+ * The figure a scenario run in rounds is judged by: messages per core-second (higher is better; not usable when the
+ * simulator was the bottleneck) or the seconds until every charger was back after a storm (lower is better).
+ */
+export type RoundMeasure = 'perCore' | 'stormSec';
+
+export interface RoundsRecord {
+  measure: RoundMeasure;
+  /** Per round, the order the targets ran in and each one's figure (null: not usable, or every charger not back). */
+  rounds: { order: TargetKind[]; figures: Partial<Record<TargetKind, number | null>> }[];
+}
+
+/** The targets' order in round `round` (from 0): rotated left by that many places, so each round starts with the next one. */
+export function roundOrder<T>(runs: readonly T[], round: number): T[] {
+  const k = round % runs.length;
+  return [...runs.slice(k), ...runs.slice(0, k)];
+}
+
+export function roundFigure(t: TargetResult, measure: RoundMeasure): number | null {
+  return measure === 'perCore' ? usablePerCore(t) : (t.storm?.allRebootedAfterSec ?? null);
+}
+
+/**
+ * A target's median round by the measure, the run the scenario reports and checks. With an even count the worse of
+ * the two middle ones; a round without a usable figure counts as the worst.
+ */
+export function medianRound(results: readonly TargetResult[], measure: RoundMeasure): TargetResult | null {
+  if (results.length === 0) return null;
+  const score = (t: TargetResult): number => {
+    const v = roundFigure(t, measure);
+    if (v === null) return Number.NEGATIVE_INFINITY;
+    return measure === 'perCore' ? v : -v;
+  };
+  const bestFirst = [...results].sort((a, b) => {
+    const sa = score(a);
+    const sb = score(b);
+    return sa === sb ? 0 : sa > sb ? -1 : 1;
+  });
+  return bestFirst[Math.floor(bestFirst.length / 2)];
 }
 
 export interface RunResult {

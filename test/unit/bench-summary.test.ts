@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { latencyOf } from '../../bench/commands.js';
+import { medianRound, roundOrder, type TargetResult } from '../../bench/results.js';
 import { type ServicesSnapshot, servicesFigures } from '../../bench/services.js';
 import { writeBenchmarksMd } from '../../bench/summary.js';
-import { REPO_ROOT } from '../../bench/targets.js';
+import { REPO_ROOT, type TargetKind } from '../../bench/targets.js';
 
 describe('benchmark: figures of the cluster services', () => {
   it('turns two snapshots into events/s, bytes per event, Redis commands/s and the commands run in between', () => {
@@ -105,5 +106,49 @@ describe('benchmark: BENCHMARKS.md from the results folder', () => {
     );
     assert.match(row('storm handshake p50 / p99 / p99.9 / max, ms (handshakes)') ?? '', /\| 2\.47x \/ 3\.07x \|$/);
     assert.equal(row('gateway: upgrade attempts by outcome'), '| gateway: upgrade attempts by outcome | accepted 12000 | accepted 12000 |  |');
+  });
+});
+
+describe('benchmark: scenarios run in rounds', () => {
+  // Only the fields the round measures read; the rest of a result does not enter the choice.
+  const flood = (kind: TargetKind, perCore: number, bottleneck = false): TargetResult =>
+    ({ kind, msgsPerSecPerCore: perCore, simulator: { bottleneck, notes: [], workerCpuPct: [], workerLoopDelayP99Ms: [] }, storm: null }) as unknown as TargetResult;
+  const storm = (kind: TargetKind, sec: number | null): TargetResult =>
+    ({
+      kind,
+      msgsPerSecPerCore: null,
+      simulator: { bottleneck: false, notes: [], workerCpuPct: [], workerLoopDelayP99Ms: [] },
+      storm: { allRebootedAfterSec: sec },
+    }) as unknown as TargetResult;
+
+  it('rotates the order so that every target takes every place once', () => {
+    const runs = ['baseline', 'peer', 'gateway'];
+    assert.deepEqual(
+      [0, 1, 2].map((r) => roundOrder(runs, r)),
+      [
+        ['baseline', 'peer', 'gateway'],
+        ['peer', 'gateway', 'baseline'],
+        ['gateway', 'baseline', 'peer'],
+      ],
+    );
+    assert.deepEqual(roundOrder(['baseline', 'gateway'], 3), ['gateway', 'baseline']);
+  });
+
+  it('reports the median round of messages per core-second', () => {
+    const rounds = [flood('gateway', 41_000), flood('gateway', 52_000), flood('gateway', 47_000)];
+    assert.equal(medianRound(rounds, 'perCore'), rounds[2]);
+  });
+
+  it('counts a round the simulator held back as the worst, and takes the worse middle of an even count', () => {
+    const rounds = [flood('gateway', 90_000, true), flood('gateway', 52_000), flood('gateway', 47_000)];
+    assert.equal(medianRound(rounds, 'perCore'), rounds[2]);
+    assert.equal(medianRound([rounds[1], rounds[2]], 'perCore'), rounds[2]);
+  });
+
+  it('reports the median storm, a storm in which not every charger came back counting as the slowest', () => {
+    const rounds = [storm('gateway', 9.9), storm('gateway', null), storm('gateway', 7.5)];
+    assert.equal(medianRound(rounds, 'stormSec'), rounds[0]);
+    assert.equal(medianRound([storm('baseline', 8.1), storm('baseline', 7.2), storm('baseline', 12.4)], 'stormSec')?.storm?.allRebootedAfterSec, 8.1);
+    assert.equal(medianRound([], 'stormSec'), null);
   });
 });
