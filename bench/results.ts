@@ -151,10 +151,49 @@ export interface ScenarioResult {
  */
 export type RoundMeasure = 'perCore' | 'stormSec';
 
+/** What must hold in every round, not only in the median one: every charger held and answered, none closed on it. */
+export interface RoundOutcome {
+  held: boolean;
+  answered: boolean;
+  unexpectedCloses: number;
+}
+
 export interface RoundsRecord {
   measure: RoundMeasure;
-  /** Per round, the order the targets ran in and each one's figure (null: not usable, or every charger not back). */
-  rounds: { order: TargetKind[]; figures: Partial<Record<TargetKind, number | null>> }[];
+  /**
+   * Per round, the order the targets ran in, each one's figure (null: not usable, or every charger not back) and
+   * its outcome (absent in the first runs with rounds).
+   */
+  rounds: { order: TargetKind[]; figures: Partial<Record<TargetKind, number | null>>; outcomes?: Partial<Record<TargetKind, RoundOutcome>> }[];
+}
+
+export function roundOutcome(t: TargetResult): RoundOutcome {
+  return {
+    held: t.openAtEnd === t.chargers && t.everConnected === t.chargers && !t.serverGone,
+    answered: t.calls.sent > 0 && t.calls.answered === t.calls.sent - t.calls.cutByDrop,
+    unexpectedCloses: t.unexpectedCloses,
+  };
+}
+
+/**
+ * The gateway's guarantees over every round: the figures are judged on the median round, but a round that lost a
+ * charger or a CALL is a failure whichever round it was.
+ */
+export function everyRoundCheck(record: RoundsRecord, kind: TargetKind): TargetCheck {
+  const outcomes = record.rounds.map((r) => r.outcomes?.[kind]).filter((o): o is RoundOutcome => o !== undefined);
+  const bad = outcomes
+    .map((o, i) => ({ i, o }))
+    .filter(({ o }) => !o.held || !o.answered || o.unexpectedCloses > 0)
+    .map(
+      ({ i, o }) =>
+        `round ${i + 1}: ${[!o.held && 'not every charger held', !o.answered && 'not every CALL answered', o.unexpectedCloses > 0 && `${o.unexpectedCloses} unexpected closes`].filter(Boolean).join(', ')}`,
+    );
+  return {
+    name: `every round: every charger held, every CALL answered, no unexpected close (${kind})`,
+    target: `all ${record.rounds.length} rounds`,
+    value: outcomes.length === 0 ? null : bad.length === 0 ? `${outcomes.length} of ${record.rounds.length} rounds` : bad.join('; '),
+    pass: outcomes.length === record.rounds.length && bad.length === 0,
+  };
 }
 
 /** The targets' order in round `round` (from 0): rotated left by that many places, so each round starts with the next one. */

@@ -18,6 +18,7 @@ import { MachineLoad, machineInfo, sourceInfo, tcpCounters, tcpDelta } from './m
 import { childPids, ProcessSampler, type WatchedProcess } from './process-sampler.js';
 import {
   deriveResult,
+  everyRoundCheck,
   type GatewayCounters,
   lateArrivalsOf,
   type Mode,
@@ -27,6 +28,7 @@ import {
   ratios,
   roundFigure,
   roundOrder,
+  roundOutcome,
   type ScenarioResult,
   type SettledMemory,
   type TargetResult,
@@ -514,15 +516,19 @@ async function main(): Promise<number> {
         for (let round = 0; round < roundCount && !controller.signal.aborted; round++) {
           const order = roundOrder(runs, round);
           const figures: RoundsRecord['rounds'][number]['figures'] = {};
+          const outcomes: NonNullable<RoundsRecord['rounds'][number]['outcomes']> = {};
           for (const [i, kind] of order.entries()) {
             if (controller.signal.aborted) break;
             if (i > 0 || round > 0) await sleep(PAUSE_MS);
             if (record) log(`[${p.id} ${kind}] round ${round + 1} of ${roundCount}`);
             const result = await runTarget(kind, p, ctx);
             byKind.set(kind, [...(byKind.get(kind) ?? []), result]);
-            if (record) figures[kind] = roundFigure(result, record.measure);
+            if (record) {
+              figures[kind] = roundFigure(result, record.measure);
+              outcomes[kind] = roundOutcome(result);
+            }
           }
-          record?.rounds.push({ order, figures });
+          record?.rounds.push({ order, figures, outcomes });
         }
         for (const kind of runs) {
           const results = byKind.get(kind) ?? [];
@@ -546,6 +552,7 @@ async function main(): Promise<number> {
     }
     scenario.ratios = ratios(scenario.baseline, scenario.gateway, scenario.peer ?? null);
     scenario.targets = check(scenario.baseline, scenario.gateway, scenario.cluster ?? null, scenario.commands ?? [], scenario.tls ?? null, scenario.peer ?? null);
+    if (scenario.rounds) scenario.targets.push(everyRoundCheck(scenario.rounds, 'gateway'));
     scenario.notes = notesFor(scenario);
     process.stdout.write(`\n${formatScenarioText(scenario)}\n`);
     save();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { latencyOf } from '../../bench/commands.js';
-import { medianRound, roundOrder, type TargetResult } from '../../bench/results.js';
+import { everyRoundCheck, medianRound, type RoundsRecord, roundOrder, type TargetResult } from '../../bench/results.js';
 import { type ServicesSnapshot, servicesFigures } from '../../bench/services.js';
 import { writeBenchmarksMd } from '../../bench/summary.js';
 import { REPO_ROOT, type TargetKind } from '../../bench/targets.js';
@@ -143,6 +143,28 @@ describe('benchmark: scenarios run in rounds', () => {
     const rounds = [flood('gateway', 90_000, true), flood('gateway', 52_000), flood('gateway', 47_000)];
     assert.equal(medianRound(rounds, 'perCore'), rounds[2]);
     assert.equal(medianRound([rounds[1], rounds[2]], 'perCore'), rounds[2]);
+  });
+
+  it('fails the guarantees when any round lost a charger, a CALL or closed on one, not only the median round', () => {
+    const ok = { held: true, answered: true, unexpectedCloses: 0 };
+    const record = (third: typeof ok): RoundsRecord => ({
+      measure: 'stormSec',
+      rounds: [
+        { order: ['baseline', 'gateway'], figures: { baseline: 7.9, gateway: 24.9 }, outcomes: { baseline: ok, gateway: ok } },
+        { order: ['gateway', 'baseline'], figures: { baseline: 7.2, gateway: 17.6 }, outcomes: { baseline: ok, gateway: ok } },
+        { order: ['baseline', 'gateway'], figures: { baseline: 7.0, gateway: 10.0 }, outcomes: { baseline: ok, gateway: third } },
+      ],
+    });
+    const pass = everyRoundCheck(record(ok), 'gateway');
+    assert.equal(pass.pass, true);
+    assert.equal(pass.value, '3 of 3 rounds');
+    const fail = everyRoundCheck(record({ held: true, answered: true, unexpectedCloses: 213 }), 'gateway');
+    assert.equal(fail.pass, false);
+    assert.equal(fail.value, 'round 3: 213 unexpected closes');
+    // A record without outcomes (the first runs with rounds) proves nothing: not a pass.
+    const unknown = everyRoundCheck({ measure: 'stormSec', rounds: [{ order: ['gateway'], figures: { gateway: 9 } }] }, 'gateway');
+    assert.equal(unknown.pass, false);
+    assert.equal(unknown.value, null);
   });
 
   it('reports the median storm, a storm in which not every charger came back counting as the slowest', () => {
