@@ -180,9 +180,10 @@ export function roundOutcome(t: TargetResult): RoundOutcome {
  * charger or a CALL is a failure whichever round it was.
  */
 export function everyRoundCheck(record: RoundsRecord, kind: TargetKind): TargetCheck {
-  const outcomes = record.rounds.map((r) => r.outcomes?.[kind]).filter((o): o is RoundOutcome => o !== undefined);
-  const bad = outcomes
-    .map((o, i) => ({ i, o }))
+  // Numbered by round before the rounds without an outcome are left out, so "round 3" is the third round run.
+  const numbered = record.rounds.map((r, i) => ({ i, o: r.outcomes?.[kind] })).filter((x): x is { i: number; o: RoundOutcome } => x.o !== undefined);
+  const outcomes = numbered.map((x) => x.o);
+  const bad = numbered
     .filter(({ o }) => !o.held || !o.answered || o.unexpectedCloses > 0)
     .map(
       ({ i, o }) =>
