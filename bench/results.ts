@@ -167,12 +167,18 @@ export interface RoundsRecord {
   rounds: { order: TargetKind[]; figures: Partial<Record<TargetKind, number | null>>; outcomes?: Partial<Record<TargetKind, RoundOutcome>> }[];
 }
 
+/** Every charger connected and still connected at the end, the server up throughout. */
+export function everyChargerHeld(t: TargetResult): boolean {
+  return t.openAtEnd === t.chargers && t.everConnected === t.chargers && !t.serverGone;
+}
+
+/** Every CALL sent got its CALLRESULT, those cut by a deliberate drop left out. */
+export function everyCallAnswered(t: TargetResult): boolean {
+  return t.calls.sent > 0 && t.calls.answered === t.calls.sent - t.calls.cutByDrop;
+}
+
 export function roundOutcome(t: TargetResult): RoundOutcome {
-  return {
-    held: t.openAtEnd === t.chargers && t.everConnected === t.chargers && !t.serverGone,
-    answered: t.calls.sent > 0 && t.calls.answered === t.calls.sent - t.calls.cutByDrop,
-    unexpectedCloses: t.unexpectedCloses,
-  };
+  return { held: everyChargerHeld(t), answered: everyCallAnswered(t), unexpectedCloses: t.unexpectedCloses };
 }
 
 /**

@@ -511,7 +511,7 @@ async function main(): Promise<number> {
       else {
         const runs = p.runs ?? ['baseline', 'gateway'];
         const roundCount = p.rounds?.count ?? 1;
-        const byKind = new Map<TargetKind, TargetResult[]>();
+        const byKind = new Map<TargetKind, TargetResult[]>(runs.map((k) => [k, []]));
         const record: RoundsRecord | null = p.rounds ? { measure: p.rounds.measure, rounds: [] } : null;
         for (let round = 0; round < roundCount && !controller.signal.aborted; round++) {
           const order = roundOrder(runs, round);
@@ -522,7 +522,7 @@ async function main(): Promise<number> {
             if (i > 0 || round > 0) await sleep(PAUSE_MS);
             if (record) log(`[${p.id} ${kind}] round ${round + 1} of ${roundCount}`);
             const result = await runTarget(kind, p, ctx);
-            byKind.set(kind, [...(byKind.get(kind) ?? []), result]);
+            byKind.get(kind)?.push(result);
             if (record) {
               figures[kind] = roundFigure(result, record.measure);
               outcomes[kind] = roundOutcome(result);
