@@ -95,6 +95,12 @@ export class AdmissionLimits {
   private readonly overallLimits: BucketLimits;
   private readonly addressLimits: BucketLimits;
   private readonly exempt: BlockList;
+  /**
+   * Verdicts of `exempt` by address. BlockList.check builds a native SocketAddress per call (about 6 µs, a reconnect
+   * storm's worth of them per second); chargers reconnect from the addresses they came from, so most are repeats.
+   * Bounded like the buckets: at the cap it starts over.
+   */
+  private readonly exemptVerdicts = new Map<string, boolean>();
   private readonly now: () => number;
 
   constructor(private readonly options: AdmissionLimitsOptions) {
@@ -187,7 +193,13 @@ export class AdmissionLimits {
   }
 
   private isExempt(address: string): boolean {
-    return this.exempt.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+    let exempt = this.exemptVerdicts.get(address);
+    if (exempt === undefined) {
+      exempt = this.exempt.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+      if (this.exemptVerdicts.size >= this.options.maxTrackedAddresses) this.exemptVerdicts.clear();
+      this.exemptVerdicts.set(address, exempt);
+    }
+    return exempt;
   }
 
   /**
