@@ -12,7 +12,7 @@ import { CompatService } from '../compat/compat-service.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { DrainBudget } from '../config/shutdown-budget.js';
 import { commandResponseEvent, connectedEvent, disconnectedEvent, EventType } from '../events/index.js';
-import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { childrenOf, createMetrics, type Metrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { isActionAllowed } from '../ocpp/catalogue.js';
 import { OcppCallError } from '../ocpp/errors.js';
@@ -113,6 +113,11 @@ function messageIdSource(): () => string {
 export class Gateway {
   readonly id: string;
   readonly metrics: Metrics;
+  // The label children counted once or twice per connection, resolved once (see childrenOf).
+  private readonly attemptsBy: (outcome: string) => ReturnType<Metrics['connectionAttempts']['labels']>;
+  private readonly connectionsBy: (protocol: string) => ReturnType<Metrics['connections']['labels']>;
+  private readonly securityProfilesBy: (profile: string) => ReturnType<Metrics['securityProfiles']['labels']>;
+  private readonly disconnectsBy: (cause: string) => ReturnType<Metrics['disconnects']['labels']>;
   readonly sessions = new SessionTable();
   readonly validators: Record<OcppVersion, OcppValidator>;
   readonly keepalive: KeepaliveSweep;
@@ -169,6 +174,10 @@ export class Gateway {
   ) {
     this.id = cluster?.instanceId ?? config.instance.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics();
+    this.attemptsBy = childrenOf(this.metrics.connectionAttempts);
+    this.connectionsBy = childrenOf(this.metrics.connections);
+    this.securityProfilesBy = childrenOf(this.metrics.securityProfiles);
+    this.disconnectsBy = childrenOf(this.metrics.disconnects);
     this.warnings = warnings;
     this.epochBase = Math.max(Date.now() * 1000, saved?.epoch ?? 0);
     this.chargers = new ChargerMemory({ ...config.chargers, onSize: (size) => this.metrics.chargersRemembered.set(size) });
@@ -297,7 +306,7 @@ export class Gateway {
       protocols: ocpp.protocols,
       fallbackProtocol: ocpp.fallbackProtocol,
       log,
-      countAttempt: (outcome) => this.metrics.connectionAttempts.labels(outcome).inc(),
+      countAttempt: (outcome) => this.attemptsBy(outcome).inc(),
       admit: (identity, request, forSession) => this.admit(identity, request.socket.remoteAddress, forSession),
       authenticate: (facts) => this.authenticator.authenticate(facts),
       countTlsClientError: (reason) => this.metrics.tlsClientErrors.labels(reason).inc(),
@@ -306,7 +315,7 @@ export class Gateway {
     });
     this.admission = new AdmissionLimits({
       ...server.admission,
-      countAttempt: (outcome) => this.metrics.connectionAttempts.labels(outcome).inc(),
+      countAttempt: (outcome) => this.attemptsBy(outcome).inc(),
       onHandshakes: (inFlight) => this.metrics.handshakesInFlight.set(inFlight),
       onTrackedAddresses: (size) => this.metrics.admissionTrackedAddresses.set(size),
     });
@@ -478,8 +487,8 @@ export class Gateway {
     const session = new ChargerSession(charger.identity, charger.protocol, charger.remoteAddress, charger.acceptSequence, socket, this.environment, record);
     this.compat.attach(session);
     session.securityProfile = charger.securityProfile;
-    this.metrics.connections.labels(charger.protocol).inc();
-    this.metrics.securityProfiles.labels(String(charger.securityProfile)).inc();
+    this.connectionsBy(charger.protocol).inc();
+    this.securityProfilesBy(String(charger.securityProfile)).inc();
     const current = this.sessions.get(charger.identity);
     if (current !== undefined && current.acceptSequence > charger.acceptSequence) {
       // An older connection's handshake finished after a newer one's (the charger retried while it waited):
@@ -585,8 +594,8 @@ export class Gateway {
     this.chargers.detach(session.charger);
     this.compat.detach(session);
     this.recorder.detach(session);
-    this.metrics.connections.labels(session.protocol).dec();
-    this.metrics.disconnects.labels(session.closeCause).inc();
+    this.connectionsBy(session.protocol).dec();
+    this.disconnectsBy(session.closeCause).inc();
     if (!session.claimed) return;
     void this.endPresence(session, code, reason);
     this.log.debug({ chargePointId: session.identity, code, reason, cause: session.closeCause }, 'charger disconnected');

@@ -212,6 +212,21 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
+ * The children of a labelled prom-client metric, each resolved once: `labels()` validates and hashes the label set
+ * and builds a child on every call, and a reconnect storm makes several such calls per connection. Only for labels
+ * whose values the gateway chooses (outcomes, protocols, close causes, profile names), never text from a charger,
+ * so the map stays as small as that set.
+ */
+export function childrenOf<C>(metric: { labels(...values: string[]): C }): (value: string) => C {
+  const children = new Map<string, C>();
+  return (value) => {
+    let child = children.get(value);
+    if (child === undefined) children.set(value, (child = metric.labels(value)));
+    return child;
+  };
+}
+
+/**
  * The metrics of the primary process when WORKERS > 1: it runs no gateway, only the workers. Rendered after the
  * workers' summed metrics in every scrape (their names are the primary's own, so nothing is summed twice).
  */
