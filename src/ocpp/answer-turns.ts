@@ -40,9 +40,12 @@ export class AnswerTurns {
       this.budget--;
       // After the read's callback returns (every CALL of the read is then held), in the same turn.
       process.nextTick(runHeldOf, runner);
-    } else {
-      this.waiting.push(runner);
+      return;
     }
+    this.waiting.push(runner);
+    // The budget is renewed only when it ran out: at a steady trickle of CALLs a check-phase callback per CALL
+    // (an Immediate, and a loop pass that polls without waiting) cost more than answering a Heartbeat. Spent over
+    // several quiet turns, it still bounds a turn: those beyond it are answered in this turn's check phase.
     if (!this.turnEndScheduled) {
       this.turnEndScheduled = true;
       setImmediate(this.onTurnEnd);

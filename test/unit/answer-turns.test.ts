@@ -44,3 +44,29 @@ test('a connection arriving while others wait queues behind them, even when the 
   while (turns.waitingCount > 0) await nextTurn();
   assert.deepEqual(ran, ['a', 'b', 'c', 'd', 'e', 'late']);
 });
+
+test('at a trickle the budget lasts over turns and is renewed only when spent; the CALL beyond it is answered in the same turn', async () => {
+  const turns = new AnswerTurns(2);
+  const ran: string[] = [];
+  const tick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+  // One CALL per turn, as at 6 CALLs per charger a minute: answered in the tick of its read, no check phase needed.
+  turns.schedule({ runHeld: () => ran.push('a') });
+  await tick();
+  await nextTurn();
+  turns.schedule({ runHeld: () => ran.push('b') });
+  await tick();
+  await nextTurn();
+  assert.deepEqual(ran, ['a', 'b']);
+  // The two answers spent the budget: the third waits for this turn's check phase, which renews it.
+  turns.schedule({ runHeld: () => ran.push('c') });
+  await tick();
+  assert.deepEqual(ran, ['a', 'b'], 'held past the tick of its read');
+  assert.equal(turns.waitingCount, 1);
+  await nextTurn();
+  assert.deepEqual(ran, ['a', 'b', 'c'], 'answered in the check phase of the same turn');
+  assert.equal(turns.waitingCount, 0);
+  // Renewed: the next one is answered in the tick of its read again.
+  turns.schedule({ runHeld: () => ran.push('d') });
+  await tick();
+  assert.deepEqual(ran, ['a', 'b', 'c', 'd']);
+});
