@@ -151,7 +151,39 @@ class SchemaValidator implements OcppValidator {
  */
 function withoutId(schema: JsonSchema | Record<string, unknown>): Record<string, unknown> {
   const { $id: _id, ...rest } = schema;
-  return rest;
+  return withRefsInlined(rest);
+}
+
+const LOCAL_DEFINITION = '#/definitions/';
+
+/**
+ * The schema with every local `$ref` replaced by the definition it names. ajv compiles a definition that holds a
+ * `$ref` of its own into a separate function, and calls it for every value it checks with a new options object
+ * and a concatenated instance path: for a 2.0.1 TransactionEvent, once per meter value and per sampled value,
+ * garbage on every message. Inlined, each action compiles to one function that allocates nothing on valid input.
+ * Error paths and keywords stay the same (only ajv's `schemaPath`, which the gateway does not report, changes). A
+ * definition that refers back to itself, or a `$ref` beside other keywords, is left as it is; the official schemas
+ * have neither, and `definitions` is kept for whatever `$ref` remains.
+ */
+function withRefsInlined(schema: Record<string, unknown>): Record<string, unknown> {
+  const definitions = (schema.definitions ?? {}) as Record<string, unknown>;
+  const inline = (node: unknown, expanding: ReadonlySet<string>): unknown => {
+    if (Array.isArray(node)) return node.map((item) => inline(item, expanding));
+    if (node === null || typeof node !== 'object') return node;
+    const ref = (node as Record<string, unknown>).$ref;
+    if (typeof ref === 'string') {
+      const name = ref.startsWith(LOCAL_DEFINITION) ? ref.slice(LOCAL_DEFINITION.length) : undefined;
+      const target = name === undefined ? undefined : definitions[name];
+      if (name === undefined || target === undefined || expanding.has(name) || Object.keys(node).length !== 1) return node;
+      return inline(target, new Set([...expanding, name]));
+    }
+    const copy: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) copy[key] = inline(value, expanding);
+    return copy;
+  };
+  const inlined: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) inlined[key] = key === 'definitions' ? value : inline(value, new Set());
+  return inlined;
 }
 
 function check(validate: ValidateFunction | undefined, version: OcppVersion, action: string, kind: string, payload: unknown): SchemaViolation | null {

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
 import { type OcppErrorReason, wireErrorCode } from '../../src/ocpp/errors.js';
+import { loadOcppSchemas } from '../../src/ocpp/schemas.js';
 import { createValidators, type SchemaViolation } from '../../src/ocpp/validation.js';
 import { OCPP_VERSIONS, type OcppVersion } from '../../src/ocpp/versions.js';
 
@@ -174,5 +177,74 @@ describe('schema validation', () => {
         timestamp,
       );
     }
+  });
+});
+
+describe('definitions inlined into each action', () => {
+  // The oracle: ajv as it comes, compiled on the official file's schema with its `$ref`s (only the URN `$id` that
+  // ajv cannot serialise removed) and ajv-formats' own `date-time`. The gateway must judge every payload alike.
+  const oracleAjv = new Ajv({ strict: false, allErrors: false, multipleOfPrecision: 9, validateSchema: false });
+  (addFormats as unknown as (ajv: Ajv, formats: string[]) => void)(oracleAjv, ['date-time', 'uri']);
+  const official = loadOcppSchemas()['ocpp2.0.1'].get('TransactionEvent');
+  assert.ok(official, 'the 2.0.1 schema file has TransactionEvent');
+  const { $id: _id, ...transactionEventSchema } = official.request as Record<string, unknown>;
+  const oracle = oracleAjv.compile(transactionEventSchema);
+  const sampled = { value: 1234.5, context: 'Sample.Periodic', measurand: 'Energy.Active.Import.Register', unitOfMeasure: { unit: 'Wh', multiplier: 0 } };
+  type Payload = {
+    meterValue: Array<{ timestamp: string; sampledValue: Array<Record<string, unknown>> }>;
+    transactionInfo: Record<string, unknown>;
+    [field: string]: unknown;
+  };
+  const valid: Payload = {
+    eventType: 'Updated',
+    timestamp: T,
+    triggerReason: 'MeterValuePeriodic',
+    seqNo: 3,
+    transactionInfo: { transactionId: 'tx-1', chargingState: 'Charging' },
+    meterValue: [
+      { timestamp: T, sampledValue: [sampled, { ...sampled, signedMeterValue: { signedMeterData: 'AB', signingMethod: 'x', encodingMethod: 'y', publicKey: 'k' } }] },
+    ],
+  };
+  const at = (mutate: (payload: Payload) => void) => {
+    const payload = structuredClone(valid);
+    mutate(payload);
+    return payload;
+  };
+  const cases: Array<[string, unknown]> = [
+    ['valid', valid],
+    ['a sampled value that is text', at((p) => (p.meterValue[0].sampledValue[1].value = '12'))],
+    ['a unit of measure with an unknown property', at((p) => ((p.meterValue[0].sampledValue[0].unitOfMeasure as Record<string, unknown>).scale = 1))],
+    ['a signed meter value without its data', at((p) => delete (p.meterValue[0].sampledValue[1].signedMeterValue as Record<string, unknown>).signedMeterData)],
+    ['a measurand outside the enumeration', at((p) => (p.meterValue[0].sampledValue[0].measurand = 'Energy'))],
+    ['a meter value without sampled values', at((p) => (p.meterValue[0].sampledValue = []))],
+    ['a meter value timestamp that is no date-time', at((p) => (p.meterValue[0].timestamp = 'yesterday'))],
+    ['custom data without its vendor id', at((p) => (p.transactionInfo = { ...p.transactionInfo, customData: {} }))],
+  ];
+  for (const [name, payload] of cases) {
+    it(`judges ${name} as ajv does on the official schema`, () => {
+      const expected = oracle(payload) ? null : (oracle.errors ?? [])[0];
+      const violation = validators['ocpp2.0.1'].validateRequest('TransactionEvent', payload);
+      if (expected === null) {
+        assert.equal(violation, null);
+        return;
+      }
+      assert.ok(violation, 'the oracle refused it');
+      assert.equal(violation.errors[0].keyword, expected.keyword);
+      const params = expected.params as Record<string, unknown>;
+      const field = params.missingProperty ?? params.additionalProperty;
+      assert.equal(violation.errors[0].path, field === undefined ? expected.instancePath : `${expected.instancePath}/${String(field)}`);
+    });
+  }
+  it('the refused cases are refused where the test meant them to be', () => {
+    const paths = cases.slice(1).map(([, payload]) => validators['ocpp2.0.1'].validateRequest('TransactionEvent', payload)?.errors[0].path);
+    assert.deepEqual(paths, [
+      '/meterValue/0/sampledValue/1/value',
+      '/meterValue/0/sampledValue/0/unitOfMeasure/scale',
+      '/meterValue/0/sampledValue/1/signedMeterValue/signedMeterData',
+      '/meterValue/0/sampledValue/0/measurand',
+      '/meterValue/0/sampledValue',
+      '/meterValue/0/timestamp',
+      '/transactionInfo/customData/vendorId',
+    ]);
   });
 });
