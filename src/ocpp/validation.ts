@@ -104,7 +104,7 @@ export function createRelaxedValidator(base: OcppValidator, overrides: readonly 
   const ajv = newAjv();
   const requests = new Map<string, ValidateFunction>();
   const responses = new Map<string, ValidateFunction>();
-  for (const o of overrides) (o.kind === 'request' ? requests : responses).set(o.action, ajv.compile(withoutId(o.schema)));
+  for (const o of overrides) (o.kind === 'request' ? requests : responses).set(o.action, ajv.compile(forCompiling(o.schema)));
   const { version } = base;
   return {
     version,
@@ -130,8 +130,8 @@ class SchemaValidator implements OcppValidator {
     // One Ajv per version keeps the versions' definitions (same names, different shapes) apart.
     const ajv = newAjv();
     for (const [action, schemas] of table) {
-      this.requests.set(action, ajv.compile(withoutId(schemas.request)));
-      this.responses.set(action, ajv.compile(withoutId(schemas.response)));
+      this.requests.set(action, ajv.compile(forCompiling(schemas.request)));
+      this.responses.set(action, ajv.compile(forCompiling(schemas.response)));
     }
   }
 
@@ -145,11 +145,11 @@ class SchemaValidator implements OcppValidator {
 }
 
 /**
- * The files' `$id`s (`urn:Authorize.req`) are URNs without a namespace identifier, which ajv's URI
- * library refuses to serialise. Every `$ref` in them is local (`#/definitions/...`), so the ids
- * carry nothing the compiled code needs and are dropped.
+ * A schema as ajv is given it: without its `$id` and with its definitions inlined (withRefsInlined). The files'
+ * `$id`s (`urn:Authorize.req`) are URNs without a namespace identifier, which ajv's URI library refuses to
+ * serialise. Every `$ref` in them is local (`#/definitions/...`), so the ids carry nothing the compiled code needs.
  */
-function withoutId(schema: JsonSchema | Record<string, unknown>): Record<string, unknown> {
+function forCompiling(schema: JsonSchema | Record<string, unknown>): Record<string, unknown> {
   const { $id: _id, ...rest } = schema;
   return withRefsInlined(rest);
 }
