@@ -57,7 +57,8 @@ const USAGE = `Usage: npm run bench [-- options]
 
   --quick                      the few-minute version of every scenario
   --scenario a,c               only these scenarios (${SCENARIO_IDS.join(', ')}; default all)
-  --gateway-node-args "ARGS"   extra Node.js options for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --gateway-node-args="ARGS"   extra Node.js options for the gateway, e.g. --gateway-node-args="--cpu-prof --cpu-prof-dir=prof"
+                               (with "=": a value that starts with "--" is otherwise taken for an option of its own)
   --help                       this text
 
 Scenarios: (a) TC-E2E-04 12,000 chargers 10 min, (b) 19,000 chargers in one process, (c) flood,
