@@ -202,6 +202,7 @@ function withFields<E extends object>(fields: TransactionFields, own: E): Transa
   return Object.assign(fields, own);
 }
 
+/** The `transaction.meter_values` event of a TransactionEvent's readings, when it has any. */
 function pushMeterValues(ctx: EventContext, ts: string, fields: TransactionFields, meterValues: MeterValue[], ocpp: OcppExchange, out: GatewayEvent[]): void {
   if (meterValues.length === 0) return;
   out.push(
