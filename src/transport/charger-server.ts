@@ -13,6 +13,7 @@ import { parseIdentity } from './identity.js';
 import type { KeepaliveSubject } from './keepalive.js';
 import { type Outbox, truncateReason } from './outbox.js';
 import { chooseSubprotocol, offeredSubprotocols, type SubprotocolChoice } from './subprotocol.js';
+import { readTextFramesDirectly } from './text-frame-reader.js';
 
 /** A charger that passed admission, about to become a session. */
 export interface AdmittedCharger {
@@ -92,6 +93,12 @@ function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
   const connection = (this as TaggedSocket)[CONNECTION];
   connection.lastSeenAt = Date.now();
   connection.onFrame(data, isBinary);
+}
+/** The same as `onMessage` for a text message read without ws's receiver (text-frame-reader.ts). */
+function onTextRead(ws: WebSocket, data: Buffer): void {
+  const connection = (ws as TaggedSocket)[CONNECTION];
+  connection.lastSeenAt = Date.now();
+  connection.onFrame(data, false);
 }
 function onPong(this: WebSocket): void {
   (this as TaggedSocket)[CONNECTION].lastSeenAt = Date.now();
@@ -404,6 +411,7 @@ export class ChargerServer {
       request: req,
     });
     ws.on('message', onMessage);
+    readTextFramesDirectly(ws, onTextRead);
     ws.on('pong', onPong);
     ws.on('ping', onPing);
     ws.on('close', onClose);

@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import type { Writable } from 'node:stream';
+import { test } from 'node:test';
+import * as ws from 'ws';
+import { readTextFramesDirectly } from '../../src/transport/text-frame-reader.js';
+
+/**
+ * The oracle is ws's own receiver left alone: the same bytes, cut into the same reads, must give the same messages,
+ * pings, pongs, close and error, in the same order, whether or not the reader takes the frames it can.
+ */
+
+/** ws exports its receiver, but its type declarations do not. */
+const { Receiver } = ws as unknown as {
+  Receiver: new (options: { isServer: boolean; maxPayload: number; allowSynchronousEvents: boolean }) => Writable;
+};
+
+const MAX_PAYLOAD = 300;
+const seed = Number(process.env.FRAME_READER_SEED ?? Date.now() % 1_000_000);
+
+/** A small seeded generator (mulberry32), so a failure can be replayed with FRAME_READER_SEED. */
+function generator(start: number): () => number {
+  let state = start >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface FrameSpec {
+  opcode: number;
+  payload: Buffer;
+  fin?: boolean;
+  rsv?: number;
+  masked?: boolean;
+  /** Force the 64-bit length form. */
+  long?: boolean;
+}
+
+function encode({ opcode, payload, fin = true, rsv = 0, masked = true, long = false }: FrameSpec, random: () => number): Buffer {
+  const length = payload.length;
+  const extra = long ? 8 : length < 126 ? 0 : 2;
+  const header = Buffer.alloc(2 + extra + (masked ? 4 : 0));
+  header[0] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
+  header[1] = (masked ? 0x80 : 0) | (long ? 127 : length < 126 ? length : 126);
+  if (extra === 2) header.writeUInt16BE(length, 2);
+  if (extra === 8) header.writeBigUInt64BE(BigInt(length), 2);
+  if (!masked) return Buffer.concat([header, payload]);
+  const key = Buffer.from([0, 1, 2, 3].map(() => Math.floor(random() * 256)));
+  key.copy(header, 2 + extra);
+  const body = Buffer.from(payload.map((byte, i) => byte ^ key[i & 3]!));
+  return Buffer.concat([header, body]);
+}
+
+function text(random: () => number, length: number): Buffer {
+  const pieces = ['a', 'Z', '{', '"', '1', 'é', '€', '😀', ' '];
+  let out = '';
+  while (Buffer.byteLength(out) < length) out += pieces[Math.floor(random() * pieces.length)];
+  return Buffer.from(out);
+}
+
+/** One frame of many kinds, mostly the whole text frames the reader takes, some of everything it must leave to ws. */
+function randomFrames(random: () => number): FrameSpec[] {
+  const pick = random();
+  const length = random() < 0.1 ? 126 + Math.floor(random() * 250) : Math.floor(random() * 126);
+  if (pick < 0.55) return [{ opcode: 1, payload: text(random, length) }];
+  if (pick < 0.6) return [{ opcode: 1, payload: Buffer.concat([text(random, length), Buffer.from([0xc3])]) }];
+  if (pick < 0.65) return [{ opcode: 2, payload: text(random, length) }];
+  if (pick < 0.7) return [{ opcode: 9, payload: text(random, Math.min(length, 100)) }];
+  if (pick < 0.73) return [{ opcode: 10, payload: Buffer.alloc(0) }];
+  if (pick < 0.8) {
+    const whole = text(random, length + 2);
+    const cut = 1 + Math.floor(random() * (whole.length - 1));
+    return [
+      { opcode: 1, payload: whole.subarray(0, cut), fin: false },
+      ...(random() < 0.5 ? [{ opcode: 9, payload: Buffer.from('in between') }] : []),
+      { opcode: 0, payload: whole.subarray(cut) },
+    ];
+  }
+  // A message opened and never continued: ws must refuse the next whole text frame.
+  if (pick < 0.815) return [{ opcode: 1, payload: text(random, length), fin: false }];
+  if (pick < 0.83) return [{ opcode: 1, payload: text(random, length), masked: false }];
+  if (pick < 0.86) return [{ opcode: 1, payload: text(random, length), rsv: 1 + Math.floor(random() * 7) }];
+  if (pick < 0.89) return [{ opcode: 1, payload: text(random, length), long: true }];
+  if (pick < 0.92) return [{ opcode: 1, payload: text(random, MAX_PAYLOAD + 1 + Math.floor(random() * 100)) }];
+  if (pick < 0.94) return [{ opcode: 3, payload: Buffer.alloc(0) }];
+  if (pick < 0.96) return [{ opcode: 0, payload: text(random, length) }];
+  const close = Buffer.alloc(2);
+  close.writeUInt16BE(1000);
+  return [{ opcode: 8, payload: close }];
+}
+
+/** Cuts a byte stream into reads at random places: sometimes one read, sometimes many small ones. */
+function cut(stream: Buffer, random: () => number): Buffer[] {
+  if (random() < 0.3) return [stream];
+  const reads: Buffer[] = [];
+  let at = 0;
+  while (at < stream.length) {
+    const size = 1 + Math.floor(random() * (random() < 0.5 ? 8 : 400));
+    reads.push(stream.subarray(at, at + size));
+    at += size;
+  }
+  return reads;
+}
+
+type Seen = Array<string>;
+
+/** Feeds the reads to a receiver as ws's socket listener does, and says what came out, in order. */
+async function run(reads: Buffer[], withReader: boolean): Promise<{ seen: Seen; direct: number }> {
+  const receiver = new Receiver({ isServer: true, maxPayload: MAX_PAYLOAD, allowSynchronousEvents: true });
+  const seen: Seen = [];
+  let direct = 0;
+  let concluded = false;
+  receiver.on('message', (data: Buffer, isBinary: boolean) => seen.push(`message ${isBinary} ${data.toString('hex')}`));
+  receiver.on('ping', (data: Buffer) => seen.push(`ping ${data.toString('hex')}`));
+  receiver.on('pong', (data: Buffer) => seen.push(`pong ${data.toString('hex')}`));
+  receiver.on('conclude', (code: number) => {
+    concluded = true;
+    seen.push(`conclude ${code}`);
+  });
+  receiver.on('error', (err: Error & { code?: string }) => {
+    // ws keeps the close code under a symbol of its own.
+    const status = (err as unknown as Record<symbol, number>)[Object.getOwnPropertySymbols(err)[0]!];
+    seen.push(`error ${err.code} ${status} ${err.message}`);
+  });
+  if (withReader) {
+    readTextFramesDirectly({ _receiver: receiver } as unknown as ws.WebSocket, (_ws, data) => {
+      direct++;
+      seen.push(`message false ${data.toString('hex')}`);
+    });
+  }
+  for (const read of reads) {
+    // ws stops handing reads over once the peer's close frame was read.
+    if (concluded) break;
+    receiver.write(Buffer.from(read));
+  }
+  // A stream emits its error on a later tick, always before the next turn's check phase.
+  await new Promise((resolve) => setImmediate(resolve));
+  return { seen, direct };
+}
+
+test(`the same reads give the same messages, control frames and errors as ws's receiver alone (seed ${seed})`, async () => {
+  const random = generator(seed);
+  let direct = 0;
+  let viaWs = 0;
+  for (let round = 0; round < 4000; round++) {
+    const specs: FrameSpec[] = [];
+    const count = 1 + Math.floor(random() * 8);
+    for (let i = 0; i < count; i++) specs.push(...randomFrames(random));
+    const stream = Buffer.concat(specs.map((spec) => encode(spec, random)));
+    const reads = cut(stream, random);
+    const alone = await run(reads, false);
+    const read = await run(reads, true);
+    assert.deepEqual(read.seen, alone.seen, `round ${round} of seed ${seed}: ${stream.toString('hex')} in ${reads.length} reads`);
+    direct += read.direct;
+    viaWs += read.seen.filter((entry) => entry.startsWith('message')).length - read.direct;
+  }
+  // The comparison means something only if both paths ran many times.
+  assert.ok(direct > 1500, `messages read directly: ${direct}`);
+  assert.ok(viaWs > 500, `messages left to ws: ${viaWs}`);
+});
+
+test(`short frames split inside their headers, so the next read starts inside a frame (seed ${seed})`, async () => {
+  const random = generator(seed + 1);
+  let direct = 0;
+  for (let round = 0; round < 3000; round++) {
+    const frames = Array.from({ length: 6 }, () => encode({ opcode: 1, payload: text(random, Math.floor(random() * 7)) }, random));
+    const reads: Buffer[] = [];
+    // Sometimes a message is opened in a read of its own and never continued: ws must refuse the next text frame.
+    if (random() < 0.2) reads.push(encode({ opcode: 1, payload: text(random, 3), fin: false }, random));
+    let pending: Buffer[] = [];
+    for (const frame of frames) {
+      if (random() < 0.5) {
+        // This read ends inside the frame: after its first byte, its length byte or its mask.
+        const at = [1, 2, 6][Math.floor(random() * 3)]!;
+        reads.push(Buffer.concat([...pending, frame.subarray(0, at)]));
+        pending = [frame.subarray(at)];
+      } else {
+        pending.push(frame);
+      }
+    }
+    reads.push(Buffer.concat(pending));
+    const alone = await run(reads, false);
+    const read = await run(reads, true);
+    assert.deepEqual(read.seen, alone.seen, `round ${round} of seed ${seed}: ${reads.map((r) => r.toString('hex')).join(' | ')}`);
+    direct += read.direct;
+  }
+  assert.ok(direct > 1000, `messages read directly: ${direct}`);
+});
+
+test('whole text frames in one read are all taken without ws, and a ping among them leaves the rest to ws in order', async () => {
+  const random = generator(1);
+  const texts = ['[2,"1","Heartbeat",{}]', '[2,"2","Heartbeat",{}]', `[2,"3","DataTransfer",{"data":"${'€'.repeat(60)}"}]`];
+  const frames = texts.map((t) => encode({ opcode: 1, payload: Buffer.from(t) }, random));
+  const all = await run([Buffer.concat(frames)], true);
+  assert.equal(all.direct, 3);
+  assert.deepEqual(
+    all.seen,
+    texts.map((t) => `message false ${Buffer.from(t).toString('hex')}`),
+  );
+
+  const ping = encode({ opcode: 9, payload: Buffer.from('p') }, random);
+  const mixed = await run([Buffer.concat([frames[0]!, ping, frames[1]!, frames[2]!])], true);
+  assert.equal(mixed.direct, 1);
+  assert.deepEqual(mixed.seen, [
+    `message false ${Buffer.from(texts[0]!).toString('hex')}`,
+    `ping ${Buffer.from('p').toString('hex')}`,
+    `message false ${Buffer.from(texts[1]!).toString('hex')}`,
+    `message false ${Buffer.from(texts[2]!).toString('hex')}`,
+  ]);
+});
+
+test('a text frame that is not UTF-8 reaches ws as it arrived and fails with 1007, after the frames before it', async () => {
+  const random = generator(2);
+  const good = encode({ opcode: 1, payload: Buffer.from('[2,"1","Heartbeat",{}]') }, random);
+  const bad = encode({ opcode: 1, payload: Buffer.from([0x5b, 0xff, 0x5d]) }, random);
+  const result = await run([Buffer.concat([good, bad])], true);
+  assert.equal(result.direct, 1);
+  assert.equal(result.seen.length, 2);
+  assert.match(result.seen[1]!, /^error WS_ERR_INVALID_UTF8 1007 Invalid WebSocket frame: invalid UTF-8 sequence$/);
+});
+
+test('a frame split over two reads is left to ws, and whole frames after it are taken directly again', async () => {
+  const random = generator(3);
+  const first = encode({ opcode: 1, payload: Buffer.from('[2,"1","Heartbeat",{}]') }, random);
+  const second = encode({ opcode: 1, payload: Buffer.from('[2,"2","Heartbeat",{}]') }, random);
+  const result = await run([first.subarray(0, 5), first.subarray(5), second], true);
+  assert.equal(result.seen.length, 2);
+  assert.equal(result.direct, 1);
+});
