@@ -50,18 +50,20 @@ const streamWrite = Writable.prototype.write;
  */
 export function readTextFramesDirectly(ws: WebSocket, deliver: (ws: WebSocket, data: Buffer) => void): void {
   const receiver = (ws as unknown as { _receiver?: ReceiverState })._receiver;
-  if (receiver === undefined || !(receiver instanceof Writable)) return;
+  // Should a later ws keep its state under other names, every read stays ws's (its test then fails: nothing is taken).
+  if (receiver === undefined || !(receiver instanceof Writable) || typeof receiver._maxPayload !== 'number') return;
   const maxPayload = receiver._maxPayload;
   // ws writes each read to `_receiver.write` (its socket 'data' listener, and its 'close' listener for what was
   // still buffered), so this one property is the whole hook; ws's own listeners and their removal stay as they are.
-  receiver.write = function writeRead(this: ReceiverState, chunk: unknown, ...rest: unknown[]): boolean {
+  // Named parameters, not a rest parameter: this runs for every read, and ws passes only the chunk.
+  receiver.write = function writeRead(this: ReceiverState, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
     let consumed = 0;
     if (Buffer.isBuffer(chunk) && receiverIsIdle(this)) {
       consumed = deliverWholeTextFrames(chunk, maxPayload, ws, deliver);
       if (consumed === chunk.length) return true;
     }
     const remainder = consumed === 0 ? chunk : (chunk as Buffer).subarray(consumed);
-    return (streamWrite as (this: Writable, ...args: unknown[]) => boolean).call(this, remainder, ...rest);
+    return (streamWrite as (this: Writable, chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(this, remainder, encoding, callback);
   } as Writable['write'];
 }
 
