@@ -90,15 +90,13 @@ type TaggedSocket = WebSocket & { [CONNECTION]: TransportConnection };
 // Listeners shared by every socket: EventEmitter calls them with `this` bound to the socket, so a connection
 // costs no closures of its own.
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  const connection = (this as TaggedSocket)[CONNECTION];
-  connection.lastSeenAt = Date.now();
-  connection.onFrame(data, isBinary);
+  frameArrived(this, data, isBinary);
 }
-/** The same as `onMessage` for a text message read without ws's receiver (text-frame-reader.ts). */
-function onTextRead(ws: WebSocket, data: Buffer): void {
+/** A message, from ws's receiver (`onMessage`) or read without it (text-frame-reader.ts). */
+function frameArrived(ws: WebSocket, data: Buffer, isBinary: boolean): void {
   const connection = (ws as TaggedSocket)[CONNECTION];
   connection.lastSeenAt = Date.now();
-  connection.onFrame(data, false);
+  connection.onFrame(data, isBinary);
 }
 function onPong(this: WebSocket): void {
   (this as TaggedSocket)[CONNECTION].lastSeenAt = Date.now();
@@ -411,7 +409,7 @@ export class ChargerServer {
       request: req,
     });
     ws.on('message', onMessage);
-    readTextFramesDirectly(ws, onTextRead);
+    readTextFramesDirectly(ws, frameArrived);
     ws.on('pong', onPong);
     ws.on('ping', onPing);
     ws.on('close', onClose);

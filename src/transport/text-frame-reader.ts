@@ -32,9 +32,10 @@ const streamWrite = Writable.prototype.write;
  * read, without ws's receiver, and hands everything else to it unchanged.
  *
  * Why: ws's receiver is a Writable stream that buffers each read, parses headers a state at a time and collects each
- * message into a fragments array; measured alone, that cost about 0.9 µs of CPU per frame more than this reader, and
- * the fragments array each long-lived receiver keeps between two messages is promoted to the old generation and
- * makes work for full collections (bench/analysis.md). This reader parses a read in place and passes each message on as
+ * message into a fragments array, and the fragments array each long-lived receiver keeps between two messages is
+ * promoted to the old generation and makes work for full collections. Reading these frames here took the flood of
+ * `npm run bench -- --scenario c` from 0.75x to 0.87-0.89x the raw responder's messages per core-second on one
+ * machine (bench/analysis.md, seventh round). This reader parses a read in place and passes each message on as
  * a slice of it, as ws does.
  *
  * What stays ws's: any read that arrives while ws holds part of a frame or of a fragmented message, and, from the
@@ -48,7 +49,7 @@ const streamWrite = Writable.prototype.write;
  * Messages are delivered synchronously, in wire order, within the read's callback, as ws does with
  * `allowSynchronousEvents` (the RPC endpoint's rule for pipelined CALLs relies on that).
  */
-export function readTextFramesDirectly(ws: WebSocket, deliver: (ws: WebSocket, data: Buffer) => void): void {
+export function readTextFramesDirectly(ws: WebSocket, deliver: (ws: WebSocket, data: Buffer, isBinary: false) => void): void {
   const receiver = (ws as unknown as { _receiver?: ReceiverState })._receiver;
   // Should a later ws keep its state under other names, every read stays ws's (its test then fails: nothing is taken).
   if (receiver === undefined || !(receiver instanceof Writable) || typeof receiver._maxPayload !== 'number') return;
@@ -84,7 +85,7 @@ function receiverIsIdle(receiver: ReceiverState): boolean {
  * Delivers the whole, final, masked text frames at the start of `chunk`, unmasked in place; returns how many bytes
  * they took. Stops at the first frame it does not take, untouched.
  */
-function deliverWholeTextFrames(chunk: Buffer, maxPayload: number, ws: WebSocket, deliver: (ws: WebSocket, data: Buffer) => void): number {
+function deliverWholeTextFrames(chunk: Buffer, maxPayload: number, ws: WebSocket, deliver: (ws: WebSocket, data: Buffer, isBinary: false) => void): number {
   let position = 0;
   const total = chunk.length;
   while (total - position >= MIN_MASKED_FRAME) {
@@ -110,7 +111,7 @@ function deliverWholeTextFrames(chunk: Buffer, maxPayload: number, ws: WebSocket
       break;
     }
     position = end;
-    deliver(ws, data);
+    deliver(ws, data, false);
   }
   return position;
 }

@@ -15,19 +15,23 @@ export interface WireFrameOptions {
   rsv?: number;
   /** Clients must mask; false sends an unmasked frame (a protocol violation). */
   mask?: boolean;
+  /** The four mask bytes; random when not given. A seeded test passes its own so that a frame can be replayed. */
+  maskKey?: Buffer;
+  /** The length in the 64-bit form whatever it is: legal, and a form a server must still read. */
+  longLength?: boolean;
 }
 
 /** One client frame as bytes (RFC 6455 §5.2). */
-export function encodeFrame(opcode: number, payload: Buffer, { fin = true, rsv = 0, mask = true }: WireFrameOptions = {}): Buffer {
+export function encodeFrame(opcode: number, payload: Buffer, { fin = true, rsv = 0, mask = true, maskKey, longLength = false }: WireFrameOptions = {}): Buffer {
   const length = payload.length;
-  const lengthBytes = length < 126 ? 0 : length < 65536 ? 2 : 8;
+  const lengthBytes = longLength ? 8 : length < 126 ? 0 : length < 65536 ? 2 : 8;
   const header = Buffer.alloc(2 + lengthBytes + (mask ? 4 : 0));
   header[0] = (fin ? 0x80 : 0) | ((rsv & 0x7) << 4) | (opcode & 0x0f);
-  header[1] = (mask ? 0x80 : 0) | (length < 126 ? length : length < 65536 ? 126 : 127);
+  header[1] = (mask ? 0x80 : 0) | (lengthBytes === 0 ? length : lengthBytes === 2 ? 126 : 127);
   if (lengthBytes === 2) header.writeUInt16BE(length, 2);
   else if (lengthBytes === 8) header.writeBigUInt64BE(BigInt(length), 2);
   if (!mask) return Buffer.concat([header, payload]);
-  const key = randomBytes(4);
+  const key = maskKey ?? randomBytes(4);
   key.copy(header, 2 + lengthBytes);
   const masked = Buffer.allocUnsafe(length);
   for (let i = 0; i < length; i++) masked[i] = payload[i] ^ key[i & 3];

@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import { test } from 'node:test';
 import * as ws from 'ws';
 import { readTextFramesDirectly } from '../../src/transport/text-frame-reader.js';
+import { encodeFrame } from '../fuzz/wire.js';
 
 /**
  * The oracle is ws's own receiver left alone: the same bytes, cut into the same reads, must give the same messages,
@@ -39,19 +40,10 @@ interface FrameSpec {
   long?: boolean;
 }
 
+/** The fuzzer's frame encoder, with mask bytes from the seeded generator so that a failing stream replays exactly. */
 function encode({ opcode, payload, fin = true, rsv = 0, masked = true, long = false }: FrameSpec, random: () => number): Buffer {
-  const length = payload.length;
-  const extra = long ? 8 : length < 126 ? 0 : 2;
-  const header = Buffer.alloc(2 + extra + (masked ? 4 : 0));
-  header[0] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
-  header[1] = (masked ? 0x80 : 0) | (long ? 127 : Math.min(length, 126));
-  if (extra === 2) header.writeUInt16BE(length, 2);
-  if (extra === 8) header.writeBigUInt64BE(BigInt(length), 2);
-  if (!masked) return Buffer.concat([header, payload]);
-  const key = Buffer.from([0, 1, 2, 3].map(() => Math.floor(random() * 256)));
-  key.copy(header, 2 + extra);
-  const body = Buffer.from(payload.map((byte, i) => byte ^ key.readUInt8(i & 3)));
-  return Buffer.concat([header, body]);
+  const maskKey = masked ? Buffer.from([0, 1, 2, 3].map(() => Math.floor(random() * 256))) : undefined;
+  return encodeFrame(opcode, payload, { fin, rsv, mask: masked, maskKey, longLength: long });
 }
 
 function text(random: () => number, length: number): Buffer {
@@ -105,12 +97,10 @@ function cut(stream: Buffer, random: () => number): Buffer[] {
   return reads;
 }
 
-type Seen = Array<string>;
-
 /** Feeds the reads to a receiver as ws's socket listener does, and says what came out, in order. */
-async function run(reads: Buffer[], withReader: boolean): Promise<{ seen: Seen; direct: number }> {
+async function run(reads: Buffer[], withReader: boolean): Promise<{ seen: string[]; direct: number }> {
   const receiver = new Receiver({ isServer: true, maxPayload: MAX_PAYLOAD, allowSynchronousEvents: true });
-  const seen: Seen = [];
+  const seen: string[] = [];
   let direct = 0;
   let concluded = false;
   receiver.on('message', (data: Buffer, isBinary: boolean) => seen.push(`message ${isBinary} ${data.toString('hex')}`));
