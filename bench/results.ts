@@ -156,6 +156,15 @@ export interface RoundOutcome {
   held: boolean;
   answered: boolean;
   unexpectedCloses: number;
+  /**
+   * By close code, and the failed connection attempts by reason: a round other than the median one is otherwise
+   * recorded only by its figure, and a close or a failure in it could not be told apart afterwards (absent in
+   * earlier results).
+   */
+  unexpectedClosesByCode?: Record<string, number>;
+  failedByReason?: Record<string, number>;
+  /** The kernel's listen-queue overflows during the round (absent in earlier results, and where unreadable). */
+  listenOverflows?: number;
 }
 
 export interface RoundsRecord {
@@ -178,13 +187,26 @@ export function everyCallAnswered(t: TargetResult): boolean {
 }
 
 export function roundOutcome(t: TargetResult): RoundOutcome {
-  return { held: everyChargerHeld(t), answered: everyCallAnswered(t), unexpectedCloses: t.unexpectedCloses };
+  return {
+    held: everyChargerHeld(t),
+    answered: everyCallAnswered(t),
+    unexpectedCloses: t.unexpectedCloses,
+    unexpectedClosesByCode: t.unexpectedClosesByCode,
+    failedByReason: t.failedByReason,
+    ...(t.tcp ? { listenOverflows: t.tcp.listenOverflows } : {}),
+  };
 }
 
 /**
  * The gateway's guarantees over every round: the figures are judged on the median round, but a round that lost a
  * charger or a CALL is a failure whichever round it was.
  */
+/** ` (by code 4000: 112, 1006: 3)`, the most frequent first, for the codes a round recorded; nothing without any. */
+function byCode(counts: Record<string, number> | undefined): string {
+  const entries = Object.entries(counts ?? {}).sort(([a, m], [b, n]) => n - m || a.localeCompare(b));
+  return entries.length === 0 ? '' : ` (by code ${entries.map(([code, n]) => `${code}: ${n}`).join(', ')})`;
+}
+
 export function everyRoundCheck(record: RoundsRecord, kind: TargetKind): TargetCheck {
   // Numbered by round before the rounds without an outcome are left out, so "round 3" is the third round run.
   const numbered = record.rounds.map((r, i) => ({ i, o: r.outcomes?.[kind] })).filter((x): x is { i: number; o: RoundOutcome } => x.o !== undefined);
@@ -193,7 +215,7 @@ export function everyRoundCheck(record: RoundsRecord, kind: TargetKind): TargetC
     .filter(({ o }) => !o.held || !o.answered || o.unexpectedCloses > 0)
     .map(
       ({ i, o }) =>
-        `round ${i + 1}: ${[!o.held && 'not every charger held', !o.answered && 'not every CALL answered', o.unexpectedCloses > 0 && `${o.unexpectedCloses} unexpected closes`].filter(Boolean).join(', ')}`,
+        `round ${i + 1}: ${[!o.held && 'not every charger held', !o.answered && 'not every CALL answered', o.unexpectedCloses > 0 && `${o.unexpectedCloses} unexpected closes${byCode(o.unexpectedClosesByCode)}`].filter(Boolean).join(', ')}`,
     );
   return {
     name: `every round: every charger held, every CALL answered, no unexpected close (${kind})`,

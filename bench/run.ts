@@ -354,8 +354,14 @@ function roundsNote(r: RoundsRecord): string {
     const b = x.figures.baseline;
     return g !== null && g !== undefined && b !== null && b !== undefined && b > 0 ? `${(g / b).toFixed(2)}x` : 'n/a';
   });
+  // A storm's time moves with the kernel's SYN retransmissions, by 1.5-2x between rounds of one server; the
+  // listen-queue overflows of each round show how far each server kept up with the burst (bench/analysis.md).
+  const overflows =
+    r.measure === 'stormSec'
+      ? `; listen-queue overflows by round: ${kinds.map((k) => `${k} ${r.rounds.map((x) => fig(x.outcomes?.[k]?.listenOverflows)).join(' / ')}`).join('; ')}`
+      : '';
   return (
-    `run in ${r.rounds.length} rounds (orders: ${r.rounds.map((x) => x.order.join(', ')).join(' | ')}); ${what} by round: ${perKind}; ` +
+    `run in ${r.rounds.length} rounds (orders: ${r.rounds.map((x) => x.order.join(', ')).join(' | ')}); ${what} by round: ${perKind}${overflows}; ` +
     `gateway against the raw baseline within each round: ${sameRound.join(' / ')}. Each target's median round is the one reported and checked above`
   );
 }

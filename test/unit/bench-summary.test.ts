@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { latencyOf } from '../../bench/commands.js';
-import { everyRoundCheck, medianRound, type RoundsRecord, roundOrder, type TargetResult } from '../../bench/results.js';
+import { everyRoundCheck, medianRound, type RoundOutcome, type RoundsRecord, roundOrder, type TargetResult } from '../../bench/results.js';
 import { type ServicesSnapshot, servicesFigures } from '../../bench/services.js';
 import { writeBenchmarksMd } from '../../bench/summary.js';
 import { REPO_ROOT, type TargetKind } from '../../bench/targets.js';
@@ -146,8 +146,8 @@ describe('benchmark: scenarios run in rounds', () => {
   });
 
   it('fails the guarantees when any round lost a charger, a CALL or closed on one, not only the median round', () => {
-    const ok = { held: true, answered: true, unexpectedCloses: 0 };
-    const record = (third: typeof ok): RoundsRecord => ({
+    const ok: RoundOutcome = { held: true, answered: true, unexpectedCloses: 0 };
+    const record = (third: RoundOutcome): RoundsRecord => ({
       measure: 'stormSec',
       rounds: [
         { order: ['baseline', 'gateway'], figures: { baseline: 7.9, gateway: 24.9 }, outcomes: { baseline: ok, gateway: ok } },
@@ -161,6 +161,10 @@ describe('benchmark: scenarios run in rounds', () => {
     const fail = everyRoundCheck(record({ held: true, answered: true, unexpectedCloses: 213 }), 'gateway');
     assert.equal(fail.pass, false);
     assert.equal(fail.value, 'round 3: 213 unexpected closes');
+    // Where the round recorded its close codes, the failure names them: a round that is not the median one is
+    // otherwise kept only as its figure.
+    const withCodes = everyRoundCheck(record({ held: true, answered: true, unexpectedCloses: 112, unexpectedClosesByCode: { '4000': 110, '1006': 2 } }), 'gateway');
+    assert.equal(withCodes.value, 'round 3: 112 unexpected closes (by code 4000: 110, 1006: 2)');
     // A record without outcomes (the first runs with rounds) proves nothing: not a pass.
     const unknown = everyRoundCheck({ measure: 'stormSec', rounds: [{ order: ['gateway'], figures: { gateway: 9 } }] }, 'gateway');
     assert.equal(unknown.pass, false);
