@@ -262,8 +262,24 @@ async function processEnvironment(env: Record<string, string>): Promise<{ env: R
 /**
  * Spawns `node dist/src/main.js` on a free port (unless SERVER_PORT is given) and waits for its
  * "gateway accepting chargers" log line; the port is read from that line.
+ *
+ * A port found free can be taken before the process binds it: the kernel hands out the same range to the client
+ * sockets of tests running beside this one. A process that fails to start for that reason, on ports this harness
+ * chose, is started again on new ones (a few times); a port the caller gave is never changed.
  */
 export async function startServerProcess(options: ProcessOptions = {}): Promise<ServerProcess> {
+  const given = options.env ?? {};
+  const portsChosenHere = given.SERVER_PORT === undefined && given.ADMIN_PORT === undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerProcessOnce(options);
+    } catch (err) {
+      if (!portsChosenHere || attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startServerProcessOnce(options: ProcessOptions): Promise<ServerProcess> {
   const given = options.env ?? {};
   const { env, cleanup } = await processEnvironment({ SERVER_PORT: String(await freePort()), ...given });
   const child = spawn(process.execPath, [MAIN], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
