@@ -197,16 +197,16 @@ export function roundOutcome(t: TargetResult): RoundOutcome {
   };
 }
 
-/**
- * The gateway's guarantees over every round: the figures are judged on the median round, but a round that lost a
- * charger or a CALL is a failure whichever round it was.
- */
 /** ` (by code 4000: 112, 1006: 3)`, the most frequent first, for the codes a round recorded; nothing without any. */
 function byCode(counts: Record<string, number> | undefined): string {
   const entries = Object.entries(counts ?? {}).sort(([a, m], [b, n]) => n - m || a.localeCompare(b));
   return entries.length === 0 ? '' : ` (by code ${entries.map(([code, n]) => `${code}: ${n}`).join(', ')})`;
 }
 
+/**
+ * The gateway's guarantees over every round: the figures are judged on the median round, but a round that lost a
+ * charger or a CALL is a failure whichever round it was.
+ */
 export function everyRoundCheck(record: RoundsRecord, kind: TargetKind): TargetCheck {
   // Numbered by round before the rounds without an outcome are left out, so "round 3" is the third round run.
   const numbered = record.rounds.map((r, i) => ({ i, o: r.outcomes?.[kind] })).filter((x): x is { i: number; o: RoundOutcome } => x.o !== undefined);
