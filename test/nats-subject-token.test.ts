@@ -34,6 +34,8 @@ describe('charger subject token', () => {
       ['💡', '%F0%9F%92%A1'],
       ['', '%'],
       ['\uD800x', '%uD800x'],
+      // Not a byte-order mark to drop: an identity that starts with U+FEFF keeps it.
+      ['\uFEFF', '%EF%BB%BF'],
     ];
     for (const [identity, token] of cases) {
       assert.equal(encodeSubjectToken(identity), token, identity);

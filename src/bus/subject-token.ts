@@ -114,7 +114,8 @@ export function decodeSubjectToken(token: string): string {
   return out;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the identity, not a byte-order mark to strip (the default would drop it).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function decodeUtf8(bytes: number[], token: string): string {
   try {
