@@ -232,7 +232,7 @@ export interface ServerProcess {
 export interface ProcessOptions {
   /**
    * Environment for the process, on top of PATH, a temp STATE_DIR, an empty CONFIG_DIR, SERVER_HOST=127.0.0.1,
-   * LOG_LEVEL=info, a free ADMIN_PORT and SHUTDOWN_DRAIN_MS=0 (each replaced when given here).
+   * LOG_LEVEL=info, ADMIN_PORT=0 (any free port) and SHUTDOWN_DRAIN_MS=0 (each replaced when given here).
    */
   env?: Record<string, string>;
   timeoutMs?: number;
@@ -244,9 +244,10 @@ async function processEnvironment(env: Record<string, string>): Promise<{ env: R
     PATH: process.env.PATH ?? '',
     SERVER_HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
-    // The admin API listens too: on a port of its own, so processes in parallel do not collide.
+    // The admin API listens too: on a port the kernel picks when it binds, so processes in parallel never collide
+    // (a port found free beforehand can be handed to another test's client socket before the process binds it).
     ADMIN_HOST: '127.0.0.1',
-    ADMIN_PORT: String(await freePort()),
+    ADMIN_PORT: '0',
     SHUTDOWN_DRAIN_MS: '0',
   };
   if (env.CONFIG_DIR === undefined) made.push((base.CONFIG_DIR = await mkdtemp(join(tmpdir(), 'gw-proc-config-'))));
@@ -263,25 +264,22 @@ async function processEnvironment(env: Record<string, string>): Promise<{ env: R
  * Spawns `node dist/src/main.js` on a free port (unless SERVER_PORT is given) and waits for its
  * "gateway accepting chargers" log line; the port is read from that line.
  *
- * A port found free can be taken before the process binds it: the kernel hands out the same range to the client
- * sockets of tests running beside this one. A process that fails to start for that reason, on ports this harness
- * chose, is started again on new ones (a few times); a port the caller gave is never changed.
+ * SERVER_PORT is a port found free, not 0, because tests read it back from the effective configuration. A port found
+ * free can be handed to another test's client socket before the process binds it; a process that fails to start for
+ * that reason on a port chosen here is started again on a new one (at most three times).
  */
 export async function startServerProcess(options: ProcessOptions = {}): Promise<ServerProcess> {
-  const given = options.env ?? {};
-  const portsChosenHere = given.SERVER_PORT === undefined && given.ADMIN_PORT === undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       return await startServerProcessOnce(options);
     } catch (err) {
-      if (!portsChosenHere || attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+      if (options.env?.SERVER_PORT !== undefined || attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
     }
   }
 }
 
 async function startServerProcessOnce(options: ProcessOptions): Promise<ServerProcess> {
-  const given = options.env ?? {};
-  const { env, cleanup } = await processEnvironment({ SERVER_PORT: String(await freePort()), ...given });
+  const { env, cleanup } = await processEnvironment({ SERVER_PORT: String(await freePort()), ...options.env });
   const child = spawn(process.execPath, [MAIN], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout: string[] = [];
   const stderr: string[] = [];
