@@ -327,6 +327,102 @@ describe('a second connection with the same identity', () => {
     }
   });
 
+  it('a new connection that ends before it shows life leaves the open session alone (a handshake the charger gave up on)', async () => {
+    // In a reconnect storm the kernel can hand the gateway a connection the charger already gave up on after the
+    // charger's newer one: request and end of stream queued together. Here the request is answered first and the
+    // end follows, as the gateway sees it when the charger's FIN is retransmitted late.
+    const identity = `GAVEUP-${nextId()}`;
+    const live = await OcppClient.connect(h.url, identity, ['ocpp1.6']);
+    try {
+      expectResult(await live.call('BootNotification', bootPayload('ocpp1.6')));
+      const session = h.gateway.sessions.get(identity);
+      assert.ok(session);
+      const abandonedBefore = await metricValue(h.gateway, 'ocpp_takeover_waits_total', { outcome: 'abandoned' });
+      const gaveUp = tcpConnect(h.port, '127.0.0.1');
+      let bytes = Buffer.alloc(0);
+      gaveUp.on('data', (chunk: Buffer) => (bytes = Buffer.concat([bytes, chunk])));
+      gaveUp.on('error', () => {});
+      gaveUp.write(
+        `GET /ocpp/${identity} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
+      );
+      await waitUntil(() => bytes.toString('latin1').includes('\r\n\r\n'), 5000, 'the answer to the upgrade');
+      assert.match(bytes.toString('latin1'), /^HTTP\/1\.1 101/);
+      // It was pinged at once, so that a live charger would show life without waiting for the grace.
+      await waitUntil(() => bytes.includes(Buffer.from([0x89, 0x00])), 5000, 'a ping on the new connection');
+      gaveUp.end();
+      await waitUntil(
+        async () => (await metricValue(h.gateway, 'ocpp_takeover_waits_total', { outcome: 'abandoned' })) === abandonedBefore + 1,
+        5000,
+        'the new connection to end while it waited',
+      );
+      gaveUp.destroy();
+      assert.equal(live.isOpen, true);
+      assert.equal(h.gateway.sessions.get(identity), session);
+      assert.equal(session.state, 'open');
+      expectResult(await live.call('Heartbeat', {}));
+      assertAnswersValid('ocpp1.6', live);
+    } finally {
+      await live.close();
+    }
+  });
+
+  it('a new connection that sends a frame takes over at once, without waiting for the grace', async () => {
+    const g = await startGateway({ overrides: { server: { takeoverGraceMs: 60_000 } } });
+    const identity = 'FRAME-FIRST';
+    const first = await OcppClient.connect(g.url, identity, ['ocpp1.6']);
+    // No pongs: only its frame can show that the new connection is the charger's.
+    const second = await OcppClient.connect(g.url, identity, ['ocpp1.6'], { ws: { autoPong: false } });
+    try {
+      expectResult(await first.call('Heartbeat', {}));
+      const firstSession = g.gateway.sessions.get(identity);
+      assert.equal(expectResult(await second.call('BootNotification', bootPayload('ocpp1.6'))).status, 'Accepted');
+      const closed = await within(first.closed, 5000, 'the first connection to be replaced');
+      assert.equal(closed.code, 4000);
+      assert.notEqual(g.gateway.sessions.get(identity), firstSession);
+      assert.equal(await metricValue(g.gateway, 'ocpp_takeover_waits_total', { outcome: 'life' }), 1);
+      assertAnswersValid('ocpp1.6', second);
+    } finally {
+      first.terminate();
+      second.terminate();
+      await g.stop();
+    }
+  });
+
+  it('a silent new connection that answers no ping takes over after server.takeoverGraceMs', async () => {
+    const g = await startGateway({ overrides: { server: { takeoverGraceMs: 1500 } } });
+    const identity = 'SILENT-NEW';
+    const first = await OcppClient.connect(g.url, identity, ['ocpp1.6']);
+    const firstSession = g.gateway.sessions.get(identity);
+    const second = await OcppClient.connect(g.url, identity, ['ocpp1.6'], { ws: { autoPong: false } });
+    const openedAt = Date.now();
+    try {
+      // Within the grace the open session still holds the identity and answers.
+      expectResult(await first.call('Heartbeat', {}));
+      assert.equal(g.gateway.sessions.get(identity), firstSession);
+      const closed = await within(first.closed, 10_000, 'the first connection to be replaced after the grace');
+      assert.equal(closed.code, 4000);
+      assert.ok(closed.at - openedAt >= 1400, `replaced ${closed.at - openedAt} ms after the new connection opened`);
+      assert.equal(await metricValue(g.gateway, 'ocpp_takeover_waits_total', { outcome: 'grace' }), 1);
+      expectResult(await second.call('Heartbeat', {}));
+      assert.equal(g.gateway.sessions.get(identity)?.state, 'open');
+      assert.notEqual(g.gateway.sessions.get(identity), firstSession);
+    } finally {
+      first.terminate();
+      second.terminate();
+      await g.stop();
+    }
+  });
+
+  it('a gateway stopping closes a connection still waiting to take over with 1001', async () => {
+    const g = await startGateway({ overrides: { server: { takeoverGraceMs: 60_000 } } });
+    const first = await OcppClient.connect(g.url, 'WAITING-STOP', ['ocpp1.6']);
+    const second = await OcppClient.connect(g.url, 'WAITING-STOP', ['ocpp1.6'], { ws: { autoPong: false } });
+    await g.stop();
+    assert.equal((await within(first.closed, 5000, 'the open session to close')).code, 1001);
+    assert.equal((await within(second.closed, 5000, 'the waiting connection to close')).code, 1001);
+  });
+
   it('after replacements, the connection gauge counts only open connections', async () => {
     await waitUntil(() => h.gateway.sessions.size === 0, 3000, 'all sessions to close');
     assert.equal(await metricValue(h.gateway, 'ocpp_connections'), 0);
@@ -411,10 +507,14 @@ describe('connection limit', () => {
       assert.ok(refused.headers['retry-after'], 'Retry-After is set');
       assert.match(refused.body, /maximum of 2/);
       assert.equal(await metricValue(g.gateway, 'ocpp_connection_attempts_total', { outcome: 'over_capacity' }), 1);
-      // A charger that reconnects replaces its own session, so it is not refused at capacity.
-      const a2 = await OcppClient.connect(g.url, 'CAP-A', ['ocpp1.6']);
-      assert.equal((await a.closed).code, 4000);
+      // A charger that reconnects replaces its own session, so it is not refused at capacity: one connection at a
+      // time, so that an identity's waiting connections cannot pile up past the limit.
+      const a2 = await OcppClient.connect(g.url, 'CAP-A', ['ocpp1.6'], { ws: { autoPong: false } });
+      const a3 = await rawUpgrade(g.port, '/ocpp/CAP-A', { 'Sec-WebSocket-Protocol': 'ocpp1.6' });
+      assert.equal(a3.status, 503);
+      assert.match(a3.body, /maximum of 2/);
       expectResult(await a2.call('Heartbeat', {}));
+      assert.equal((await a.closed).code, 4000);
       await a2.close();
       expectResult(await b.call('Heartbeat', {}));
     } finally {

@@ -6,6 +6,7 @@
  * Without the nats-server or redis-server binaries the tests are skipped with the reason; with CI=true they fail.
  */
 import assert from 'node:assert/strict';
+import { connect as tcpConnect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
@@ -338,6 +339,40 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     assert.equal(run.stderr.split('\n').length, 2, `one line: ${run.stderr}`);
     assert.match(run.stderr, /^gateway: cannot join the cluster: NATS \(NATS_URL\) cannot be reached or its events stream set up: /);
     assert.equal(await redis.hexists('instances:{registry}', 'pod-N'), 0);
+  });
+
+  test('a connection on B that ends before it shows life claims nothing and leaves the charger on A open', async () => {
+    // A handshake the charger had given up on, handed over by B's kernel after the charger's live connection on A
+    // (a reconnect storm behind a load balancer): answered, pinged, then ended by the charger's queued FIN.
+    const onA = await connect(instances.A, 'CL-GAVEUP');
+    await waitUntil(async () => (await holder(redis, 'CL-GAVEUP'))?.instance === 'pod-A', 10_000, 'CL-GAVEUP claimed by pod-A');
+    const heldByA = await holder(redis, 'CL-GAVEUP');
+    const abandonedBefore = await metric(instances.B, 'ocpp_takeover_waits_total', { outcome: 'abandoned' });
+    const gaveUp = tcpConnect(Number(new URL(instances.B.chargers).port), '127.0.0.1');
+    gaveUp.on('error', () => {});
+    let bytes = Buffer.alloc(0);
+    gaveUp.on('data', (chunk: Buffer) => (bytes = Buffer.concat([bytes, chunk])));
+    gaveUp.write(
+      'GET /ocpp/CL-GAVEUP HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
+    );
+    await waitUntil(() => bytes.includes(Buffer.from([0x89, 0x00])), 10_000, 'the 101 and a ping on the connection to B');
+    assert.match(bytes.toString('latin1'), /^HTTP\/1\.1 101/);
+    gaveUp.end();
+    await waitUntil(
+      async () => (await metric(instances.B, 'ocpp_takeover_waits_total', { outcome: 'abandoned' })) === abandonedBefore + 1,
+      10_000,
+      'the connection to B to end while it waited',
+    );
+    gaveUp.destroy();
+    assert.deepEqual(await holder(redis, 'CL-GAVEUP'), heldByA);
+    assert.equal(onA.isOpen, true);
+    expectResult(await onA.call('Heartbeat', {}));
+    assert.deepEqual(
+      (await presence(nc, 'CL-GAVEUP')).map((e) => [e.eventType, e.gatewayId]),
+      [['charge_point.connected', 'pod-A']],
+    );
+    await onA.close();
   });
 
   test('CALLs sent while the claim is pending wait for it: connected is stored before their events', async () => {

@@ -301,7 +301,10 @@ describe('the monitoring reads only what the gateway exports', { skip: skipScrap
     const embedded = await startAdmin();
     await exerciseCharger(embedded, 'MON-EMBEDDED');
     const leaving = clients.pop() as OcppClient;
-    await leaving.close();
+    // The same charger again: its new connection answers the gateway's ping and then replaces the first.
+    const again = await OcppClient.connectRetrying503(embedded.chargers, 'MON-EMBEDDED');
+    assert.equal((await leaving.closed).code, 4000, 'the first connection is replaced');
+    await again.close();
 
     nats = await OwnNatsServer.start();
     redis = await OwnRedis.start();

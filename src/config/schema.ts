@@ -71,6 +71,12 @@ const serverSchema = z
     maxConnections: int(1, 1_000_000, 19_500),
     /** Listen backlog, so a reconnect storm is queued by the kernel instead of refused. */
     backlog: int(1, 65535, 4096),
+    /**
+     * A new connection of an identity whose session is still open takes it over once it shows life (a frame, or the
+     * pong to the ping it is sent at once), or after this long while it stays silent and open. A connection the
+     * charger already gave up on ends within a round trip and leaves the open session alone.
+     */
+    takeoverGraceMs: int(0, 60_000, 2000),
     admission: admissionSchema,
     /** False: no plain ws listener, chargers connect over TLS only (needs `tls`). */
     plainEnabled: bool.default(true),

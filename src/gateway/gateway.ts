@@ -40,7 +40,8 @@ import { EventPublisher } from './event-publisher.js';
 import { FlightRecorder } from './flight-recorder.js';
 import { InboundCallRate } from './inbound-call-rate.js';
 import { LocalAnswers } from './local-answers.js';
-import { ChargerSession, type SessionEnvironment } from './session.js';
+import { PendingSuccessors } from './pending-successors.js';
+import { ChargerSession, type CloseCause, type SessionEnvironment } from './session.js';
 import { SessionTable } from './session-table.js';
 import { readTransactionIdMark, TransactionIdAllocator, type TransactionIdSource } from './transaction-ids.js';
 
@@ -119,6 +120,8 @@ export class Gateway {
   private readonly securityProfilesBy: (profile: string) => ReturnType<Metrics['securityProfiles']['labels']>;
   private readonly disconnectsBy: (cause: string) => ReturnType<Metrics['disconnects']['labels']>;
   readonly sessions = new SessionTable();
+  /** New connections of identities with an open session, until they show life (see pending-successors.ts). */
+  private readonly successors = new PendingSuccessors();
   readonly validators: Record<OcppVersion, OcppValidator>;
   readonly keepalive: KeepaliveSweep;
   /**
@@ -266,6 +269,7 @@ export class Gateway {
       keepalive: this.keepalive,
       metrics: this.metrics,
       sessionClosed: (session, code, reason) => this.onSessionClosed(session, code, reason),
+      showedLife: (session) => this.endWait(session, 'life'),
     };
 
     const { server, ocpp, security } = config;
@@ -385,7 +389,9 @@ export class Gateway {
       // Our claims may be someone else's by now: every charger reconnects (to any instance), none is re-claimed.
       const sessions = [...this.sessions.values()];
       this.log.error({ instanceId, chargers: sessions.length }, 'ownership lapsed (cut off from Redis): closing every charger and refusing new ones');
-      for (const session of sessions) session.close(CLOSE.serviceRestart, 'the gateway lost its ownership registration; reconnect', 'server');
+      const reason = 'the gateway lost its ownership registration; reconnect';
+      this.closeWaiting(CLOSE.serviceRestart, reason, 'server');
+      for (const session of sessions) session.close(CLOSE.serviceRestart, reason, 'server');
     });
   }
 
@@ -444,8 +450,9 @@ export class Gateway {
   }
 
   /**
-   * Capacity counts every connection that holds a descriptor: sessions, and connections completed only to be
-   * closed (no supported subprotocol). A charger replacing its own session takes no new place.
+   * Capacity counts every connection that holds a descriptor: sessions, connections waiting to take one over, and
+   * connections completed only to be closed (no supported subprotocol). A charger replacing its own session takes
+   * no new place, for one waiting connection at a time (more would let one identity hold places without bound).
    */
   private admit(identity: string, remoteAddress: string | undefined, forSession: boolean): AdmissionVerdict {
     // Every Retry-After is jittered (base..2×base s), so chargers refused together do not return together.
@@ -468,8 +475,8 @@ export class Gateway {
       };
     }
     const max = this.config.server.maxConnections;
-    const open = this.sessions.size + this.server.heldWithoutSession;
-    if (open >= max && !(forSession && this.sessions.get(identity) !== undefined)) {
+    const open = this.sessions.size + this.successors.size + this.server.heldWithoutSession;
+    if (open >= max && !(forSession && this.sessions.get(identity) !== undefined && !this.successors.has(identity))) {
       return {
         ok: false,
         status: 503,
@@ -496,6 +503,53 @@ export class Gateway {
       session.close(CLOSE.replaced, 'a newer connection with the same identity is already open', 'replaced');
       return session;
     }
+    // In cluster mode the open session may be on another instance, out of sight: every new connection waits there.
+    const mustWait = this.cluster !== undefined || (current !== undefined && current.state === 'open') || this.successors.has(charger.identity);
+    if (mustWait) this.waitForLife(session);
+    else this.takeOver(session);
+    return session;
+  }
+
+  /**
+   * Holds a new connection of an identity whose session is open until it shows life, and pings it so that a live
+   * charger does at once (an abandoned socket answers the ping, and the 101 before it, with a reset). After the
+   * grace a silent one takes over all the same, one turn later, so that an end of stream already queued for it has
+   * been read first.
+   */
+  private waitForLife(session: ChargerSession): void {
+    session.awaitingLife = true;
+    const timer = setTimeout(() => setImmediate(() => this.endWait(session, 'grace')), this.config.server.takeoverGraceMs);
+    timer.unref();
+    this.successors.add(session, timer);
+    session.ping();
+  }
+
+  /** A waiting connection showed life or stayed silent through the grace: it takes over, unless a newer one has. */
+  private endWait(session: ChargerSession, outcome: 'life' | 'grace'): void {
+    if (!this.successors.delete(session)) return;
+    session.awaitingLife = false;
+    if (session.state !== 'open') return;
+    const current = this.sessions.get(session.identity);
+    if (current !== undefined && current.acceptSequence > session.acceptSequence) {
+      this.metrics.takeoverWaits.labels('superseded').inc();
+      session.close(CLOSE.replaced, 'a newer connection with the same identity is already open', 'replaced');
+      return;
+    }
+    this.metrics.takeoverWaits.labels(outcome).inc();
+    this.takeOver(session);
+  }
+
+  /** Closes every connection still waiting to take over (the gateway stops, or can no longer own chargers). */
+  private closeWaiting(code: number, reason: string, cause: CloseCause): void {
+    for (const session of this.successors.all()) {
+      this.successors.delete(session);
+      session.awaitingLife = false;
+      session.close(code, reason, cause);
+    }
+  }
+
+  /** The session owns its identity from now on: the previous one is closed, and `connected` is published. */
+  private takeOver(session: ChargerSession): void {
     const previous = this.sessions.claim(session);
     // A recording of this identity goes on with its newest connection.
     this.recorder.attach(session);
@@ -509,7 +563,7 @@ export class Gateway {
       session.ownership = this.takeOwnership(session, this.cluster);
       // A claim that fails closes the socket; CALLs waiting for it get InternalError.
       session.ownership.catch(() => undefined);
-      return session;
+      return;
     }
     session.claimed = true;
     const epoch = this.epochOf(session);
@@ -517,10 +571,9 @@ export class Gateway {
     // Presence events nobody would receive (the embedded bus with no subscriber) are counted, not built: a reconnect
     // storm makes one per connection, and the event context it needs is then made only when the charger reports.
     if (!this.events.countIfUnheard(CONNECTED_TYPES)) {
-      this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: charger.remoteAddress, securityProfile: session.securityProfile, epoch })]);
+      this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: session.remoteAddress, securityProfile: session.securityProfile, epoch })]);
     }
-    this.log.debug({ chargePointId: charger.identity, protocol: charger.protocol, remoteAddress: charger.remoteAddress }, 'charger connected');
-    return session;
+    this.log.debug({ chargePointId: session.identity, protocol: session.protocol, remoteAddress: session.remoteAddress }, 'charger connected');
   }
 
   /**
@@ -589,6 +642,11 @@ export class Gateway {
   }
 
   private onSessionClosed(session: ChargerSession, code: number, reason: string): void {
+    if (session.awaitingLife) {
+      // It ended before it showed life: most likely a socket its charger had already given up on.
+      session.awaitingLife = false;
+      if (this.successors.delete(session)) this.metrics.takeoverWaits.labels('abandoned').inc();
+    }
     this.sessions.release(session);
     this.release(session);
     this.chargers.detach(session.charger);
@@ -659,6 +717,8 @@ export class Gateway {
     const spread = Math.min(drainMs, budget.closeAllByMs);
     const waveGap = waves > 1 ? spread / waves : 0;
     const callTimeoutMs = this.config.ocpp.callTimeoutMs;
+    // Connections still waiting to take over have nothing in flight: they go at once.
+    this.closeWaiting(CLOSE.goingAway, reason, 'shutdown');
     const closeWhenIdle = (s: ChargerSession) =>
       s.rpc.whenIdle(Math.max(0, Math.min(callTimeoutMs, closeAllBy - Date.now()))).then(() => s.close(CLOSE.goingAway, reason, 'shutdown'));
     const pending: Promise<void>[] = [];
@@ -684,7 +744,7 @@ export class Gateway {
     this.tlsReloader?.stop();
     this.stopOwnershipWatch?.();
     await this.scheduler?.stop();
-    for (const session of [...this.sessions.values()]) session.outbox.terminate();
+    for (const session of [...this.sessions.values(), ...this.successors.all()]) session.outbox.terminate();
     this.keepalive.stop();
     this.chargers.stop();
     this.recorder.close();

@@ -27,6 +27,8 @@ export interface SessionEnvironment {
   readonly metrics: Metrics;
   /** Called once per session, when its socket has closed. */
   sessionClosed(session: ChargerSession, code: number, reason: string): void;
+  /** A connection waiting to take over its identity (`awaitingLife`) sent its first frame, ping or pong. */
+  showedLife(session: ChargerSession): void;
 }
 
 /**
@@ -46,6 +48,11 @@ export class ChargerSession implements TransportConnection, OutboxObserver, Rate
   closeCause: CloseCause = 'charger';
   /** Whether this session ever owned its identity (a stale handshake never does, and reports nothing). */
   claimed = false;
+  /**
+   * True while this connection waits to take over an identity whose session is still open, until it shows life
+   * (gateway/pending-successors.ts says why).
+   */
+  awaitingLife = false;
   /** Whether its `charge_point.disconnected` is out: after it, nothing more is published for this session. */
   presenceEnded = false;
   /** The OCPP security profile this connection proved at its upgrade (0: none). */
@@ -105,6 +112,11 @@ export class ChargerSession implements TransportConnection, OutboxObserver, Rate
 
   ping(): void {
     this.outbox.ping();
+  }
+
+  showedLife(): void {
+    this.awaitingLife = false;
+    this.env.showedLife(this);
   }
 
   /** The charger did not answer a ping in time: drop it without a handshake (it is not listening). */

@@ -45,6 +45,15 @@ export function createMetrics() {
       ...r,
     }),
     disconnects: new Counter({ name: 'ocpp_disconnects_total', help: 'Charger disconnects by cause', labelNames: ['cause'], ...r }),
+    takeoverWaits: new Counter({
+      name: 'ocpp_takeover_waits_total',
+      help:
+        'New connections that waited to show life before taking over their identity (one with an open session; in cluster mode every one), by how the wait ended: ' +
+        'life (it sent a frame, ping or pong, and took over), grace (silent for server.takeoverGraceMs, took over), ' +
+        'abandoned (it ended first; the open session stayed), superseded (a newer connection had taken over)',
+      labelNames: ['outcome'],
+      ...r,
+    }),
     messages: new HotCounter(
       'ocpp_messages_total',
       'OCPP messages by direction (in/out), message type (call, result, error) and action',

@@ -33,6 +33,9 @@ export interface AdmittedCharger {
 /** The transport's view of an open connection; the gateway's session implements it. */
 export interface TransportConnection extends KeepaliveSubject {
   readonly outbox: Outbox;
+  /** True while the connection waits to show life (a frame, ping or pong); `showedLife` is then called once. */
+  awaitingLife: boolean;
+  showedLife(): void;
   onFrame(data: Buffer, isBinary: boolean): void;
   onSocketClosed(code: number, reason: string): void;
 }
@@ -96,14 +99,18 @@ function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
 function frameArrived(ws: WebSocket, data: Buffer, isBinary: boolean): void {
   const connection = (ws as TaggedSocket)[CONNECTION];
   connection.lastSeenAt = Date.now();
+  if (connection.awaitingLife) connection.showedLife();
   connection.onFrame(data, isBinary);
 }
 function onPong(this: WebSocket): void {
-  (this as TaggedSocket)[CONNECTION].lastSeenAt = Date.now();
+  const connection = (this as TaggedSocket)[CONNECTION];
+  connection.lastSeenAt = Date.now();
+  if (connection.awaitingLife) connection.showedLife();
 }
 function onPing(this: WebSocket, data: Buffer): void {
   const connection = (this as TaggedSocket)[CONNECTION];
   connection.lastSeenAt = Date.now();
+  if (connection.awaitingLife) connection.showedLife();
   connection.outbox.pong(data);
 }
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
