@@ -228,6 +228,14 @@ describe('security profiles 1, 2 and 3, their refusals and throttling', () => {
       'username_mismatch',
     );
     assert.equal(refused.refusal?.headers['www-authenticate'], 'Basic realm="OCPP", charset="UTF-8"');
+    // The identity behind a byte-order mark is another user name, not this charger's.
+    await assertRefused(
+      h,
+      pki,
+      { url: h.chargerUrl, identity: p1.identity, authorization: basic(`\uFEFF${p1.identity}`, p1.password as string) },
+      401,
+      'username_mismatch',
+    );
     await signIn(p1);
     await assertServesAnother();
   });

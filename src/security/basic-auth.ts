@@ -27,7 +27,8 @@ export function parseBasicAuthorization(header: string | string[] | undefined): 
   // RFC 7617 with charset="UTF-8" (the challenge we send): bytes that are not UTF-8 cannot be a charger's identity.
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(decoded);
+    // ignoreBOM: a leading U+FEFF is part of the user name (and so never matches an identity), not dropped.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(decoded);
   } catch {
     return { kind: 'malformed', reason: 'the Basic credentials are not UTF-8' };
   }

@@ -13,6 +13,10 @@ describe('parseBasicAuthorization', () => {
     assert.deepEqual(parseBasicAuthorization(undefined), { kind: 'none' });
   });
 
+  it('keeps a leading byte-order mark as part of the user name', () => {
+    assert.deepEqual(parseBasicAuthorization(`Basic ${b64('\uFEFFCP-1:pw')}`), { kind: 'credentials', username: '\uFEFFCP-1', password: 'pw' });
+  });
+
   it('refuses what is not Basic base64 of UTF-8 "user:password", without repeating it', () => {
     const cases = [
       'Bearer abc',
