@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import type { GatewayConfig } from './config/schema.js';
 import { createLogger } from './observability/logger.js';
+import { MMAP_THRESHOLD_BYTES, MMAP_THRESHOLD_VARIABLE, mallocThresholdFloats } from './observability/malloc-tuning.js';
 import { guardProcess } from './observability/process-guard.js';
 import { InstanceIdInUseError } from './registry/types.js';
 import { TlsMaterialError } from './transport/tls-material.js';
@@ -67,6 +68,12 @@ async function main(): Promise<void> {
   }
   const { gateway, admin } = app;
   guardProcess(log, gateway.metrics.uncaughtErrors);
+  if (mallocThresholdFloats()) {
+    log.warn(
+      { variable: MMAP_THRESHOLD_VARIABLE, value: MMAP_THRESHOLD_BYTES },
+      `started without ${MMAP_THRESHOLD_VARIABLE}=${MMAP_THRESHOLD_BYTES}: glibc may keep about 100 MiB of freed memory (npm start sets it; see README "Deploying")`,
+    );
+  }
   log.info({ gatewayId: gateway.id, config: redactConfig(config) }, 'effective configuration');
   log.info(
     { gatewayId: gateway.id, port: gateway.port || null, tlsPort: gateway.tlsPort || null, path: config.server.pathPrefix, adminPort: admin.port },

@@ -3,7 +3,7 @@
  * line naming the key; defaults → application.yaml → application-{APP_PROFILE}.yaml → environment.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -127,6 +127,42 @@ describe('configuration layers in the real process', () => {
       assert.equal(closed.code, 1001, `charger closed with ${closed.code} ${closed.reason}`);
     } finally {
       client.terminate();
+    }
+  });
+});
+
+describe("glibc's mmap threshold, which keeps freed memory from being held", () => {
+  // Where the C library is not glibc the variable means nothing and the gateway says nothing about it.
+  const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
+  const warnings = (stdout: string[]) =>
+    stdout.map((l) => JSON.parse(l) as { level: number; msg: string; variable?: string; value?: string }).filter((e) => e.msg.includes('MALLOC_MMAP_THRESHOLD_'));
+
+  it('npm start sets it', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts.start, 'MALLOC_MMAP_THRESHOLD_=131072 node dist/src/main.js');
+  });
+
+  it('a process started with it says nothing about it', async () => {
+    const proc = await startServerProcess();
+    try {
+      assert.deepEqual(warnings(proc.stdout), []);
+    } finally {
+      await proc.stop();
+    }
+  });
+
+  it('a process started without it (node dist/src/main.js alone) says so in one warning naming the variable and its value', {
+    skip: glibc ? false : 'not glibc',
+  }, async () => {
+    const proc = await startServerProcess({ withoutMallocTuning: true });
+    try {
+      const found = warnings(proc.stdout);
+      assert.equal(found.length, 1, JSON.stringify(found));
+      assert.equal(found[0].level, 40);
+      assert.equal(found[0].variable, 'MALLOC_MMAP_THRESHOLD_');
+      assert.equal(found[0].value, '131072');
+    } finally {
+      await proc.stop();
     }
   });
 });

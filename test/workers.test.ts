@@ -7,6 +7,7 @@
  * they fail.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { after, before, describe, test } from 'node:test';
@@ -154,6 +155,8 @@ describe('WORKERS=2: one primary, two worker instances on one charger port and o
     proc = await startServerProcess({
       // The short TTL lets a killed worker's registration expire, and its slot be taken again, within the test.
       env: { ...clusterEnv(), WORKERS: '2', POD_ID: POD, ADMIN_PORT: String(adminPort), OWNERSHIP_TTL_MS: '3000' },
+      // Started as `node dist/src/main.js` alone: the workers must get glibc's fixed mmap threshold all the same.
+      withoutMallocTuning: true,
       timeoutMs: 30_000,
     });
     chargerUrl = `${proc.url}/ocpp`;
@@ -171,6 +174,18 @@ describe('WORKERS=2: one primary, two worker instances on one charger port and o
   /** Chargers that were on the killed worker. */
   let lost = 0;
   const first = ['WK-1', 'WK-2', 'WK-3', 'WK-4', 'WK-5', 'WK-6'];
+
+  test("the workers run with glibc's mmap threshold fixed though the primary was started without it", async () => {
+    for (const instanceId of [W1, W2]) {
+      const environ = (await readFile(`/proc/${workerPid(instanceId)}/environ`, 'latin1')).split('\0');
+      assert.ok(environ.includes('MALLOC_MMAP_THRESHOLD_=131072'), `${instanceId} has MALLOC_MMAP_THRESHOLD_=131072`);
+    }
+    // Only a process holding chargers would warn, and the workers have it.
+    assert.deepEqual(
+      proc.stdout.filter((l) => l.includes('MALLOC_MMAP_THRESHOLD_')),
+      [],
+    );
+  });
 
   test('chargers connecting to the one port land on both workers, each its own instance', async () => {
     for (const identity of first) await connect(identity);

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { GatewayConfig } from '../config/schema.js';
 import { TRANSACTION_ID_STATE_FILE } from '../gateway/transaction-ids.js';
+import { withMallocTuning } from '../observability/malloc-tuning.js';
 import { createPrimaryMetrics, type PrimaryMetrics } from '../observability/metrics.js';
 import { type CollectAnswer, isWorkerMessage, type PrimaryMessage, WORKER_SLOT_ENV, workerInstanceId, workerStateDir } from './messages.js';
 import { RestartBackoff } from './restart-backoff.js';
@@ -158,7 +159,8 @@ export async function runPrimary(config: GatewayConfig, log: Logger): Promise<vo
   const fork = (slot: Slot) => {
     slot.forkedAt = Date.now();
     slot.ready = false;
-    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot.slot) });
+    // Workers hold the chargers: they get glibc's fixed mmap threshold even when the primary was started without it.
+    const worker = cluster.fork(withMallocTuning({ ...process.env, [WORKER_SLOT_ENV]: String(slot.slot) }));
     slot.worker = worker;
     worker.on('message', (message: unknown) => {
       if (!isWorkerMessage(message)) return;

@@ -232,13 +232,16 @@ export interface ServerProcess {
 export interface ProcessOptions {
   /**
    * Environment for the process, on top of PATH, a temp STATE_DIR, an empty CONFIG_DIR, SERVER_HOST=127.0.0.1,
-   * LOG_LEVEL=info, ADMIN_PORT=0 (any free port) and SHUTDOWN_DRAIN_MS=0 (each replaced when given here).
+   * LOG_LEVEL=info, ADMIN_PORT=0 (any free port), SHUTDOWN_DRAIN_MS=0 and glibc's fixed mmap threshold as
+   * `npm start` sets it (each replaced when given here).
    */
   env?: Record<string, string>;
+  /** Start it without the mmap threshold `npm start` sets, as `node dist/src/main.js` alone would be. */
+  withoutMallocTuning?: boolean;
   timeoutMs?: number;
 }
 
-async function processEnvironment(env: Record<string, string>): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }> {
+async function processEnvironment(env: Record<string, string>, withoutMallocTuning = false): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }> {
   const made: string[] = [];
   const base: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -250,6 +253,8 @@ async function processEnvironment(env: Record<string, string>): Promise<{ env: R
     ADMIN_PORT: '0',
     SHUTDOWN_DRAIN_MS: '0',
   };
+  // As `npm start` sets it (package.json).
+  if (!withoutMallocTuning) base.MALLOC_MMAP_THRESHOLD_ = '131072';
   if (env.CONFIG_DIR === undefined) made.push((base.CONFIG_DIR = await mkdtemp(join(tmpdir(), 'gw-proc-config-'))));
   if (env.STATE_DIR === undefined) made.push((base.STATE_DIR = await mkdtemp(join(tmpdir(), 'gw-proc-state-'))));
   return {
@@ -279,7 +284,7 @@ export async function startServerProcess(options: ProcessOptions = {}): Promise<
 }
 
 async function startServerProcessOnce(options: ProcessOptions): Promise<ServerProcess> {
-  const { env, cleanup } = await processEnvironment({ SERVER_PORT: String(await freePort()), ...options.env });
+  const { env, cleanup } = await processEnvironment({ SERVER_PORT: String(await freePort()), ...options.env }, options.withoutMallocTuning);
   const child = spawn(process.execPath, [MAIN], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -330,7 +335,7 @@ async function startServerProcessOnce(options: ProcessOptions): Promise<ServerPr
 
 /** Runs the server process expecting it to exit by itself (a bad config); kills it after `timeoutMs`. */
 export async function runServerProcessToExit(options: ProcessOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { env, cleanup } = await processEnvironment(options.env ?? {});
+  const { env, cleanup } = await processEnvironment(options.env ?? {}, options.withoutMallocTuning);
   const child = spawn(process.execPath, [MAIN], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
