@@ -541,6 +541,12 @@ export interface TlsLaneCounts {
    * delivered a byte without reporting a TLS error. Each of these is counted at most once, the rest exactly once.
    */
   resetAfterWrite: number;
+  /**
+   * Handshakes the client completed and reset at once (TLS 1.3). The client is done when it has sent its Finished;
+   * the gateway is done only once it has read it. When the reset reaches the gateway's kernel first, the Finished
+   * is discarded and the gateway's side of the handshake fails with a reset. Each of these is counted at most once.
+   */
+  resetAtClientFinished: number;
 }
 
 export function tlsHandshakeLane(t: SecurityTarget, handshakeTimeoutMs: number, counts: TlsLaneCounts, tally: Tally): Lane<TlsCase> {
@@ -591,6 +597,7 @@ export function tlsHandshakeLane(t: SecurityTarget, handshakeTimeoutMs: number, 
       // Only a cut handshake waits for more on the gateway's side; random bytes or HTTP fail at once, stalled or not.
       if (input.kind === 'cut' && input.ending === 'stall') counts.stalled++;
       if (fails && 'ending' in input && input.ending === 'reset') counts.resetAfterWrite++;
+      if (input.kind === 'completeThenLeave' && input.ending === 'reset') counts.resetAtClientFinished++;
       if (input.kind === 'random' || input.kind === 'plainHttp') {
         raw.write(input.kind === 'random' ? input.bytes : Buffer.from(`GET /ocpp/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
         await finish(raw, input.ending, what);
