@@ -5,7 +5,7 @@ import type { ChargerSession } from './session.js';
  * every new connection waits: the open session may be on another instance, and taking over there closes it too.
  *
  * Why they wait: a charger that gave up on a slow handshake closes that socket and connects again. In a reconnect
- * storm the kernel can complete the connection it gave up on after the new one (SYN cookies), with its request and
+ * storm the kernel can complete the connection it gave up on after the new one (most likely through SYN cookies), with its request and
  * its end of stream already queued, so the gateway accepts and upgrades it second and would take it for the newer
  * connection. Taking over at once would then close the charger's live session for a socket that is already gone.
  * A successor that sends a frame, a ping or a pong is the charger's; one that stays silent and open takes over

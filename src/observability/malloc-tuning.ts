@@ -18,7 +18,7 @@ export function withMallocTuning(env: Record<string, string | undefined>): Recor
   return env[MMAP_THRESHOLD_VARIABLE] === undefined ? { ...env, [MMAP_THRESHOLD_VARIABLE]: MMAP_THRESHOLD_BYTES } : env;
 }
 
-/** True when this process runs on glibc with the threshold left to move (nothing else is affected by it). */
+/** True when this process runs on glibc with the threshold left to move (an empty value counts as not set). */
 export function mallocThresholdFloats(env: NodeJS.ProcessEnv = process.env): boolean {
   if (process.platform !== 'linux') return false;
   // The diagnostic report names the glibc the process runs on; musl and others ignore the variable anyway.
