@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type GatewayHarness, metricValue, rawUpgrade, startGateway, waitUntil, within } from './helpers/gateway-harness.js';
+import { type GatewayHarness, handWrittenUpgrade, metricValue, rawUpgrade, startGateway, waitUntil, within } from './helpers/gateway-harness.js';
 import { assertAnswersValid, bootPayload, expectResult } from './helpers/ocpp-assert.js';
 import { nextId, OcppClient } from './helpers/ocpp-client.js';
 
@@ -338,25 +338,18 @@ describe('a second connection with the same identity', () => {
       const session = h.gateway.sessions.get(identity);
       assert.ok(session);
       const abandonedBefore = await metricValue(h.gateway, 'ocpp_takeover_waits_total', { outcome: 'abandoned' });
-      const gaveUp = tcpConnect(h.port, '127.0.0.1');
-      let bytes = Buffer.alloc(0);
-      gaveUp.on('data', (chunk: Buffer) => (bytes = Buffer.concat([bytes, chunk])));
-      gaveUp.on('error', () => {});
-      gaveUp.write(
-        `GET /ocpp/${identity} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
-      );
-      await waitUntil(() => bytes.toString('latin1').includes('\r\n\r\n'), 5000, 'the answer to the upgrade');
-      assert.match(bytes.toString('latin1'), /^HTTP\/1\.1 101/);
+      const gaveUp = await handWrittenUpgrade(h.port, `/ocpp/${identity}`);
+      await waitUntil(() => gaveUp.received().toString('latin1').includes('\r\n\r\n'), 5000, 'the answer to the upgrade');
+      assert.match(gaveUp.received().toString('latin1'), /^HTTP\/1\.1 101/);
       // It was pinged at once, so that a live charger would show life without waiting for the grace.
-      await waitUntil(() => bytes.includes(Buffer.from([0x89, 0x00])), 5000, 'a ping on the new connection');
-      gaveUp.end();
+      await waitUntil(() => gaveUp.received().includes(Buffer.from([0x89, 0x00])), 5000, 'a ping on the new connection');
+      gaveUp.socket.end();
       await waitUntil(
         async () => (await metricValue(h.gateway, 'ocpp_takeover_waits_total', { outcome: 'abandoned' })) === abandonedBefore + 1,
         5000,
         'the new connection to end while it waited',
       );
-      gaveUp.destroy();
+      gaveUp.socket.destroy();
       assert.equal(live.isOpen, true);
       assert.equal(h.gateway.sessions.get(identity), session);
       assert.equal(session.state, 'open');

@@ -6,13 +6,12 @@
  * Without the nats-server or redis-server binaries the tests are skipped with the reason; with CI=true they fail.
  */
 import assert from 'node:assert/strict';
-import { connect as tcpConnect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import { encodeSubjectToken } from '../src/bus/subject-token.js';
 import { SseStream } from './helpers/backend-http.js';
-import { freePort, runServerProcessToExit, type ServerProcess, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
+import { freePort, handWrittenUpgrade, runServerProcessToExit, type ServerProcess, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
 import { connectTo, natsServerBinarySkipReason, OwnNatsServer, readStream } from './helpers/nats-server.js';
 import { expectResult } from './helpers/ocpp-assert.js';
 import { OcppClient } from './helpers/ocpp-client.js';
@@ -348,23 +347,16 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     await waitUntil(async () => (await holder(redis, 'CL-GAVEUP'))?.instance === 'pod-A', 10_000, 'CL-GAVEUP claimed by pod-A');
     const heldByA = await holder(redis, 'CL-GAVEUP');
     const abandonedBefore = await metric(instances.B, 'ocpp_takeover_waits_total', { outcome: 'abandoned' });
-    const gaveUp = tcpConnect(Number(new URL(instances.B.chargers).port), '127.0.0.1');
-    gaveUp.on('error', () => {});
-    let bytes = Buffer.alloc(0);
-    gaveUp.on('data', (chunk: Buffer) => (bytes = Buffer.concat([bytes, chunk])));
-    gaveUp.write(
-      'GET /ocpp/CL-GAVEUP HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
-    );
-    await waitUntil(() => bytes.includes(Buffer.from([0x89, 0x00])), 10_000, 'the 101 and a ping on the connection to B');
-    assert.match(bytes.toString('latin1'), /^HTTP\/1\.1 101/);
-    gaveUp.end();
+    const gaveUp = await handWrittenUpgrade(Number(new URL(instances.B.chargers).port), '/ocpp/CL-GAVEUP');
+    await waitUntil(() => gaveUp.received().includes(Buffer.from([0x89, 0x00])), 10_000, 'the 101 and a ping on the connection to B');
+    assert.match(gaveUp.received().toString('latin1'), /^HTTP\/1\.1 101/);
+    gaveUp.socket.end();
     await waitUntil(
       async () => (await metric(instances.B, 'ocpp_takeover_waits_total', { outcome: 'abandoned' })) === abandonedBefore + 1,
       10_000,
       'the connection to B to end while it waited',
     );
-    gaveUp.destroy();
+    gaveUp.socket.destroy();
     assert.deepEqual(await holder(redis, 'CL-GAVEUP'), heldByA);
     assert.equal(onA.isOpen, true);
     expectResult(await onA.call('Heartbeat', {}));

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +122,26 @@ export interface RawUpgradeResult {
   close?: { code: number; reason: string };
   /** Opcode of the first frame after a 101 (0x8 = close), undefined when none came in time. */
   firstOpcode?: number;
+}
+
+/** A WebSocket upgrade sent by hand on a raw socket that keeps every byte it receives and answers nothing. */
+export interface HandWrittenUpgrade {
+  socket: Socket;
+  received(): Buffer;
+}
+
+/** Connects, sends the upgrade request for `path` offering ocpp1.6, and keeps what the server sends. */
+export async function handWrittenUpgrade(port: number, path: string): Promise<HandWrittenUpgrade> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  let bytes = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => (bytes = Buffer.concat([bytes, chunk])));
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
+  );
+  return { socket, received: () => bytes };
 }
 
 /**
