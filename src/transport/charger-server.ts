@@ -12,6 +12,7 @@ import { droppedByAdmission } from './admission-limits.js';
 import { parseIdentity } from './identity.js';
 import type { KeepaliveSubject } from './keepalive.js';
 import { type Outbox, truncateReason } from './outbox.js';
+import { makeRepeatedReceiverEndFree } from './receiver-end.js';
 import { chooseSubprotocol, offeredSubprotocols, type SubprotocolChoice } from './subprotocol.js';
 import { readTextFramesDirectly } from './text-frame-reader.js';
 
@@ -417,6 +418,7 @@ export class ChargerServer {
     });
     ws.on('message', onMessage);
     readTextFramesDirectly(ws, frameArrived);
+    makeRepeatedReceiverEndFree(ws);
     ws.on('pong', onPong);
     ws.on('ping', onPing);
     ws.on('close', onClose);
