@@ -5,7 +5,7 @@
  */
 
 import type { LatencySummary } from '../src/sim/histogram.js';
-import type { ReconnectStormReport, SimulationReport } from '../src/sim/report.js';
+import type { ReconnectStormReport, SimulationReport, StormTail } from '../src/sim/report.js';
 import type { CommandStats } from './commands.js';
 import type { MachineInfo, TcpCounters } from './machine.js';
 import type { ProcessFigures } from './process-sampler.js';
@@ -165,6 +165,8 @@ export interface RoundOutcome {
   failedByReason?: Record<string, number>;
   /** The kernel's listen-queue overflows during the round (absent in earlier results, and where unreadable). */
   listenOverflows?: number;
+  /** A storm round's tail: what the last chargers back met on their way (absent in earlier results). */
+  stormTail?: StormTail;
 }
 
 export interface RoundsRecord {
@@ -194,6 +196,7 @@ export function roundOutcome(t: TargetResult): RoundOutcome {
     unexpectedClosesByCode: t.unexpectedClosesByCode,
     failedByReason: t.failedByReason,
     ...(t.tcp ? { listenOverflows: t.tcp.listenOverflows } : {}),
+    ...(t.storm?.tail ? { stormTail: t.storm.tail } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ import {
   lateArrivalsOf,
   type Mode,
   medianRound,
+  type RoundOutcome,
   type RoundsRecord,
   type RunResult,
   ratios,
@@ -358,12 +359,21 @@ function roundsNote(r: RoundsRecord): string {
   // listen-queue overflows of each round show how far each server kept up with the burst (bench/analysis.md).
   const overflows =
     r.measure === 'stormSec'
-      ? `; listen-queue overflows by round: ${kinds.map((k) => `${k} ${r.rounds.map((x) => fig(x.outcomes?.[k]?.listenOverflows)).join(' / ')}`).join('; ')}`
+      ? `; listen-queue overflows by round: ${kinds.map((k) => `${k} ${r.rounds.map((x) => fig(x.outcomes?.[k]?.listenOverflows)).join(' / ')}`).join('; ')}` +
+        `; the opening handshake of the last charger back, by round: ${kinds.map((k) => `${k} ${r.rounds.map((x) => lastHandshake(x.outcomes?.[k])).join(' / ')}`).join('; ')}`
       : '';
   return (
     `run in ${r.rounds.length} rounds (orders: ${r.rounds.map((x) => x.order.join(', ')).join(' | ')}); ${what} by round: ${perKind}${overflows}; ` +
     `gateway against the raw baseline within each round: ${sameRound.join(' / ')}. Each target's median round is the one reported and checked above`
   );
+}
+
+/** `3.02 s`, or `3.02 s after 1 failed attempt`: how the storm's last charger got back (`-` where not recorded). */
+function lastHandshake(outcome: RoundOutcome | undefined): string {
+  const last = outcome?.stormTail?.slowest.at(-1);
+  if (last === undefined) return '-';
+  const failed = Object.values(last.failures).reduce((a, b) => a + b, 0);
+  return `${last.connectSec} s${failed > 0 ? ` after ${failed} failed attempt${failed === 1 ? '' : 's'}` : ''}`;
 }
 
 function notesFor(s: ScenarioResult): string[] {

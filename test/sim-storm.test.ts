@@ -5,7 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { WebSocketServer } from 'ws';
 import { runSimulation } from '../src/sim/index.js';
 import { resolveOptions } from '../src/sim/options.js';
 import { startResponder, stopChild } from './helpers/responder.js';
@@ -55,6 +59,21 @@ describe('reconnect storm and idle chargers against the baseline responder', () 
     assert.equal(typeof storm.allRebootedAfterSec, 'number');
     assert.ok(storm.allRebootedAfterSec! > 0);
     assert.equal(storm.rampPerSec, null); // no admission limit after the drop
+    // Nothing failed on the way back, and the last charger back is the one that ended the storm.
+    const tail = storm.tail;
+    assert.ok(tail);
+    assert.equal(tail.backAfterFailure, 0);
+    assert.deepEqual(tail.backAfterFailureByReason, {});
+    assert.equal(tail.slowest.length, 20);
+    assert.equal(tail.slowest.at(-1)?.afterSec, storm.allRebootedAfterSec);
+    for (let i = 1; i < tail.slowest.length; i++) assert.ok(tail.slowest[i - 1].afterSec <= tail.slowest[i].afterSec, 'the last ones back, in order');
+    for (const back of tail.slowest) {
+      assert.equal(back.attempts, 1);
+      assert.deepEqual(back.failures, {});
+      assert.ok(back.connectSec >= 0 && back.connectSec <= back.afterSec, `handshake ${back.connectSec} s, back after ${back.afterSec} s`);
+    }
+    assert.ok(tail.backAfterSec.p50 <= tail.backAfterSec.p90 && tail.backAfterSec.p90 <= tail.backAfterSec.p99);
+    assert.ok(tail.backAfterSec.p99 <= storm.allRebootedAfterSec!);
     // Every BootNotification twice, each answered; calls cut by the drop are accounted apart.
     const k = report.calls;
     assert.equal(k.byAction.BootNotification, 200);
@@ -87,6 +106,71 @@ describe('reconnect storm and idle chargers against the baseline responder', () 
     assert.equal(k.byAction.StatusNotification, 20 * 3 + 20 * 2);
     assert.equal(k.sent, 40 + 100);
     assert.equal(k.answered, k.sent);
+  });
+});
+
+describe('the storm tail names what each charger met on its way back', () => {
+  /**
+   * A server of the test's own that answers every CALL, but refuses with 503 each charger's first connection after
+   * its first one: the first attempt after the drop. So every dropped charger is known to come back on its second
+   * attempt, after exactly one refusal.
+   */
+  it('counts a refusal after the drop against every charger that met one', async () => {
+    const seen = new Set<string>();
+    const refused = new Set<string>();
+    const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('ocpp1.6') ? 'ocpp1.6' : false) });
+    wss.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        const [type, id, action] = JSON.parse(String(data)) as [number, string, string];
+        if (type !== 2) return;
+        const payload = action === 'BootNotification' ? { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 } : {};
+        ws.send(JSON.stringify([3, id, payload]));
+      });
+    });
+    const http = createServer();
+    http.on('upgrade', (req, socket, head) => {
+      const identity = (req.url ?? '').split('/').pop() ?? '';
+      if (seen.has(identity) && !refused.has(identity)) {
+        refused.add(identity);
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      seen.add(identity);
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    try {
+      const report = await runSimulation({
+        url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/ocpp`,
+        chargers: 30,
+        protocol: '1.6',
+        durationSec: 60,
+        drainSec: 2,
+        callsPerMinute: 0,
+        workers: 0,
+        dropAllAtSec: 2,
+        reconnectBaseSec: 0.2,
+        reconnectMaxSec: 0.5,
+        endAfterStormSec: 1,
+      });
+      const storm = report.reconnectStorm;
+      assert.ok(storm?.tail);
+      assert.equal(storm.dropped, 30);
+      assert.equal(storm.rebooted, 30);
+      assert.equal(refused.size, 30);
+      assert.equal(storm.tail.backAfterFailure, 30);
+      assert.deepEqual({ ...storm.tail.backAfterFailureByReason }, { 'http-503': 30 });
+      assert.equal(storm.tail.slowest.length, 20);
+      for (const back of storm.tail.slowest) {
+        assert.equal(back.attempts, 2);
+        assert.deepEqual({ ...back.failures }, { 'http-503': 1 });
+      }
+      assert.deepEqual(report.connections.failedByReason, { 'http-503': 30 });
+    } finally {
+      for (const client of wss.clients) client.terminate();
+      http.close();
+    }
   });
 });
 

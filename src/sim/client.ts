@@ -174,6 +174,8 @@ export class SimulatedCharger {
   } | null = null;
   private negotiated = '';
   private wasOpen = false;
+  /** How long the last opening handshake that succeeded took, in ms (TCP connect, TLS, upgrade); -1 before the first. */
+  lastConnectMs = -1;
 
   constructor(options: ChargerOptions) {
     this.options = options;
@@ -389,7 +391,8 @@ export class SimulatedCharger {
     const attempt = this.connectAttempt;
     this.connectAttempt = null;
     if (attempt) {
-      this.metrics?.connected((performance.now() - attempt.startedAt) * 1000);
+      this.lastConnectMs = performance.now() - attempt.startedAt;
+      this.metrics?.connected(this.lastConnectMs * 1000);
       attempt.resolve(ws.protocol);
     }
   }

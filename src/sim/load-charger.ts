@@ -54,6 +54,9 @@ export class LoadCharger extends SimulatedCharger implements Scheduled {
   everBooted = false;
   /** Cut by the drop and not booted again yet. */
   awaitingReboot = false;
+  /** Since the drop: connection attempts, and those that failed (or closed before the boot) by reason. */
+  stormAttempts = 0;
+  stormFailures: Record<string, number> | null = null;
   /** Boot sequence: index of the next StatusNotification (connector number). */
   statusNext = 0;
   step = Step.Heartbeat;

@@ -7,6 +7,21 @@ import { Histogram, type HistogramData } from './histogram.js';
 
 export type CountMap = Record<string, number>;
 
+/** One dropped charger's way back after the storm's drop. */
+export interface StormReturn {
+  /** Ms from the drop until its BootNotification was accepted again. */
+  afterMs: number;
+  /** Connection attempts since the drop, the one that succeeded included. */
+  attempts: number;
+  /** Attempts since the drop that failed, or closed before the boot, by reason. */
+  failures: CountMap;
+  /** How long the opening handshake that brought it back took, in ms (SYN retransmissions show here). */
+  lastConnectMs: number;
+}
+
+/** The chargers back last after a drop, kept per shard and overall: where the storm's time goes. */
+export const STORM_SLOWEST_KEPT = 20;
+
 function bump(map: CountMap, key: string, by = 1): void {
   map[key] = (map[key] ?? 0) + by;
 }
@@ -53,6 +68,13 @@ export class ShardMetrics {
   allRebootedAtMs = -1;
   /** When this shard cut its sockets, in ms since the shard started; -1 until then. */
   droppedAtMs = -1;
+  /** From the drop until each dropped charger booted again, in µs. */
+  stormBack = new Histogram();
+  /** The last chargers back, which are the slowest since they come back in order; oldest first. */
+  stormSlowest: StormReturn[] = [];
+  /** Dropped chargers that booted again after at least one failed attempt; by reason, each charger once per reason. */
+  stormBackAfterFailure = 0;
+  stormBackAfterFailureByReason: CountMap = Object.create(null);
 
   // charger → server calls
   callsSent = 0;
@@ -119,6 +141,15 @@ export class ShardMetrics {
     bump(this.failedByReason, reason);
   }
 
+  stormRebooted(r: StormReturn): void {
+    this.stormBack.record(r.afterMs * 1000);
+    if (this.stormSlowest.length >= STORM_SLOWEST_KEPT) this.stormSlowest.shift();
+    this.stormSlowest.push(r);
+    const reasons = Object.keys(r.failures);
+    if (reasons.length > 0) this.stormBackAfterFailure++;
+    for (const reason of reasons) bump(this.stormBackAfterFailureByReason, reason);
+  }
+
   closedUnexpectedly(code: number): void {
     this.unexpectedCloses++;
     bump(this.unexpectedClosesByCode, String(code));
@@ -161,6 +192,10 @@ export class ShardMetrics {
       rebooted: this.rebooted,
       allRebootedAtMs: this.allRebootedAtMs,
       droppedAtMs: this.droppedAtMs,
+      stormBack: this.stormBack.toJSON(),
+      stormSlowest: this.stormSlowest.map((r) => ({ ...r, failures: { ...r.failures } })),
+      stormBackAfterFailure: this.stormBackAfterFailure,
+      stormBackAfterFailureByReason: { ...this.stormBackAfterFailureByReason },
       connectLatency: this.connectLatency.toJSON(),
       stormConnectLatency: this.stormConnectLatency.toJSON(),
       callsSent: this.callsSent,
@@ -210,6 +245,10 @@ export interface MetricsData {
   rebooted: number;
   allRebootedAtMs: number;
   droppedAtMs: number;
+  stormBack: HistogramData;
+  stormSlowest: StormReturn[];
+  stormBackAfterFailure: number;
+  stormBackAfterFailureByReason: CountMap;
   connectLatency: HistogramData;
   stormConnectLatency: HistogramData;
   callsSent: number;
@@ -263,7 +302,10 @@ export function mergeMetrics(parts: MetricsData[]): {
   steadyLatency: Histogram;
   connectLatency: Histogram;
   stormConnectLatency: Histogram;
+  stormBack: Histogram;
 } {
+  const stormBack = new Histogram();
+  let stormSlowest: StormReturn[] = [];
   const latency = new Histogram();
   const steadyLatency = new Histogram();
   const connectLatency = new Histogram();
@@ -286,6 +328,10 @@ export function mergeMetrics(parts: MetricsData[]): {
     for (const key of ['failedByReason', 'unexpectedClosesByCode', 'callErrorsByCode', 'callsByAction', 'csCallsByAction', 'csCallErrorsByCode'] as const) {
       for (const [k, v] of Object.entries(p[key])) bump(out[key], k, v);
     }
+    // Older snapshots (a worker of another version) have no storm returns.
+    for (const [k, v] of Object.entries(p.stormBackAfterFailureByReason ?? {})) bump(out.stormBackAfterFailureByReason, k, v);
+    if (p.stormBack) stormBack.add(p.stormBack);
+    if (p.stormSlowest) stormSlowest = stormSlowest.concat(p.stormSlowest);
     latency.add(p.latency);
     steadyLatency.add(p.steadyLatency);
     connectLatency.add(p.connectLatency);
@@ -307,5 +353,7 @@ export function mergeMetrics(parts: MetricsData[]): {
   out.steadyLatency = steadyLatency.toJSON();
   out.connectLatency = connectLatency.toJSON();
   out.stormConnectLatency = stormConnectLatency.toJSON();
-  return { data: out, latency, steadyLatency, connectLatency, stormConnectLatency };
+  out.stormBack = stormBack.toJSON();
+  out.stormSlowest = stormSlowest.sort((a, b) => a.afterMs - b.afterMs).slice(-STORM_SLOWEST_KEPT);
+  return { data: out, latency, steadyLatency, connectLatency, stormConnectLatency, stormBack };
 }

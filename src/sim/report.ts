@@ -54,6 +54,22 @@ export interface ReconnectStormReport {
   allRebootedAfterSec: number | null;
   /** Admission limit after the drop (connections per second over all workers); null: none. */
   rampPerSec: number | null;
+  /**
+   * What the storm's time is made of (absent in reports of earlier versions). How long the last chargers take sets
+   * it, and that depends on what each met on its way back: a refusal or failure means a back-off and a new attempt;
+   * an opening handshake of a second or more means the kernel dropped its SYN at least once.
+   */
+  tail?: StormTail;
+}
+
+export interface StormTail {
+  /** Seconds from the drop until this share of the dropped chargers had booted again. */
+  backAfterSec: { p50: number; p90: number; p99: number };
+  /** Chargers that booted again only after at least one failed attempt, and by reason (each charger once per reason). */
+  backAfterFailure: number;
+  backAfterFailureByReason: CountMap;
+  /** The last chargers back (at most 20), the last one last. */
+  slowest: Array<{ afterSec: number; attempts: number; failures: CountMap; connectSec: number }>;
 }
 
 export interface SimulationReport {
@@ -179,7 +195,7 @@ export interface ReportInput {
 
 export function buildReport(input: ReportInput): SimulationReport {
   const o = input.options;
-  const { data: m, latency, steadyLatency, connectLatency, stormConnectLatency } = mergeMetrics(input.snapshots.map((s) => s.metrics));
+  const { data: m, latency, steadyLatency, connectLatency, stormConnectLatency, stormBack } = mergeMetrics(input.snapshots.map((s) => s.metrics));
   const loadSec = Math.max(0.001, input.loadMs / 1000);
 
   let server: ServerReport | null = null;
@@ -244,6 +260,21 @@ export function buildReport(input: ReportInput): SimulationReport {
       rebooted: m.rebooted,
       allRebootedAfterSec: done ? round(m.allRebootedAtMs / 1000, 3) : null,
       rampPerSec: o.dropRampPerSec > 0 ? o.dropRampPerSec : null,
+      tail: {
+        backAfterSec: {
+          p50: round(stormBack.quantile(0.5) / 1e6, 3),
+          p90: round(stormBack.quantile(0.9) / 1e6, 3),
+          p99: round(stormBack.quantile(0.99) / 1e6, 3),
+        },
+        backAfterFailure: m.stormBackAfterFailure,
+        backAfterFailureByReason: m.stormBackAfterFailureByReason,
+        slowest: m.stormSlowest.map((s) => ({
+          afterSec: round(s.afterMs / 1000, 3),
+          attempts: s.attempts,
+          failures: s.failures,
+          connectSec: round(s.lastConnectMs / 1000, 3),
+        })),
+      },
     };
     if (o.dropAllAtMs !== null && input.loadMs >= o.dropAllAtMs && m.dropped === 0) failures.push('the drop found no open socket to cut');
     if (o.dropAfterAllBootedMs !== null && m.droppedAtMs < 0) failures.push('not every charger booted, so the drop never happened');
@@ -374,6 +405,7 @@ export function formatSummary(r: SimulationReport): string {
       `storm        at ${st.atSec === null ? 'never' : `${st.atSec} s`}: dropped ${st.dropped}, booted again ${st.rebooted}, all booted again after ` +
         `${st.allRebootedAfterSec === null ? 'never' : `${st.allRebootedAfterSec} s`} (admission ${st.rampPerSec === null ? 'unlimited' : `${st.rampPerSec}/s`})`,
     );
+    if (st.tail && st.rebooted > 0) lines.push(`storm tail   ${stormTailLine(st.tail)}`);
   }
   const cs = r.centralSystem;
   lines.push(
@@ -435,4 +467,24 @@ export function formatProgress(
     line: parts.join(' '),
     state: { atMs: elapsedMs, callsSent: m.callsSent, frames, latency: latency.toJSON() },
   };
+}
+
+/**
+ * `back after p50 1.2 s, p90 3.4 s, p99 6.1 s; 310 back after a failed attempt (http-503 300, closed-1006 10); the
+ * last 20 (7.9-11.4 s): 12 after a failed attempt, 6 with a handshake of 1 s or more (up to 3.02 s), 2 neither`.
+ */
+export function stormTailLine(t: StormTail): string {
+  const b = t.backAfterSec;
+  const failed = t.slowest.filter((s) => Object.keys(s.failures).length > 0).length;
+  const slowConnects = t.slowest.filter((s) => Object.keys(s.failures).length === 0 && s.connectSec >= 1);
+  const slowConnect = slowConnects.length;
+  const longest = slowConnect > 0 ? ` (up to ${Math.max(...slowConnects.map((s) => s.connectSec))} s)` : '';
+  const first = t.slowest[0];
+  const last = t.slowest[t.slowest.length - 1];
+  const range = first && last ? ` (${first.afterSec}-${last.afterSec} s)` : '';
+  return (
+    `back after p50 ${b.p50} s, p90 ${b.p90} s, p99 ${b.p99} s; ${t.backAfterFailure} back after a failed attempt` +
+    `${t.backAfterFailure > 0 ? ` (${counts(t.backAfterFailureByReason)})` : ''}; the last ${t.slowest.length}${range}: ` +
+    `${failed} after a failed attempt, ${slowConnect} with a handshake of 1 s or more${longest}, ${t.slowest.length - failed - slowConnect} neither`
+  );
 }

@@ -115,6 +115,8 @@ export class Shard implements ChargerHost {
     for (const c of this.chargers) {
       if (!c.isOpen) continue;
       c.awaitingReboot = true;
+      c.stormAttempts = 0;
+      c.stormFailures = null;
       m.dropped++;
       c.terminate();
     }
@@ -210,6 +212,7 @@ export class Shard implements ChargerHost {
     if (!portRetry) {
       m.attempted++;
       if (c.everOpened || c.attempt > 0) m.reconnects++;
+      if (c.awaitingReboot) c.stormAttempts++;
     }
     m.connecting++;
     const pair = sourcePair(this.o, c.number, c.sourceRound);
@@ -262,6 +265,7 @@ export class Shard implements ChargerHost {
       return;
     }
     m.connectFailed(reason);
+    if (c.awaitingReboot) stormFailure(c, reason);
     this.backoff(c);
   }
 
@@ -271,6 +275,8 @@ export class Shard implements ChargerHost {
     const m = this.metrics;
     m.open--;
     if (!info.byUs) m.closedUnexpectedly(info.code);
+    // Open again after the drop but closed before its boot was accepted: a failed attempt of its way back.
+    if (c.awaitingReboot && !info.byUs) stormFailure(c, `closed-${info.code}`);
     if (this.ending) {
       c.state = State.Stopped;
       return;
@@ -304,7 +310,9 @@ export class Shard implements ChargerHost {
         }
         if (c.awaitingReboot) {
           c.awaitingReboot = false;
-          if (++m.rebooted === m.dropped) m.allRebootedAtMs = performance.now() - this.droppedAt;
+          const afterMs = performance.now() - this.droppedAt;
+          m.stormRebooted({ afterMs, attempts: c.stormAttempts, failures: c.stormFailures ?? {}, lastConnectMs: c.lastConnectMs });
+          if (++m.rebooted === m.dropped) m.allRebootedAtMs = afterMs;
         }
         c.statusNext = c.version === 'ocpp1.6' ? 0 : 1;
         this.sendStatus(c);
@@ -401,4 +409,9 @@ export class Shard implements ChargerHost {
       final,
     };
   }
+}
+
+function stormFailure(c: LoadCharger, reason: string): void {
+  const failures = (c.stormFailures ??= Object.create(null) as Record<string, number>);
+  failures[reason] = (failures[reason] ?? 0) + 1;
 }
