@@ -368,12 +368,13 @@ function roundsNote(r: RoundsRecord): string {
   );
 }
 
-/** `3.02 s`, or `3.02 s after 1 failed attempt`: how the storm's last charger got back (`-` where not recorded). */
+/** `3.02 s (TCP connect 3.01 s)`, `… after 1 failed attempt`: how the storm's last charger got back (`-` where not recorded). */
 function lastHandshake(outcome: RoundOutcome | undefined): string {
   const last = outcome?.stormTail?.slowest.at(-1);
   if (last === undefined) return '-';
   const failed = Object.values(last.failures).reduce((a, b) => a + b, 0);
-  return `${last.connectSec} s${failed > 0 ? ` after ${failed} failed attempt${failed === 1 ? '' : 's'}` : ''}`;
+  const tcp = last.tcpConnectSec === undefined || last.tcpConnectSec < 0 ? '' : ` (TCP connect ${last.tcpConnectSec} s)`;
+  return `${last.connectSec} s${tcp}${failed > 0 ? ` after ${failed} failed attempt${failed === 1 ? '' : 's'}` : ''}`;
 }
 
 function notesFor(s: ScenarioResult): string[] {

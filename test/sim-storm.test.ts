@@ -71,6 +71,7 @@ describe('reconnect storm and idle chargers against the baseline responder', () 
       assert.equal(back.attempts, 1);
       assert.deepEqual(back.failures, {});
       assert.ok(back.connectSec >= 0 && back.connectSec <= back.afterSec, `handshake ${back.connectSec} s, back after ${back.afterSec} s`);
+      assert.ok(back.tcpConnectSec >= 0 && back.tcpConnectSec <= back.connectSec, `TCP connect ${back.tcpConnectSec} s of a handshake of ${back.connectSec} s`);
     }
     assert.ok(tail.backAfterSec.p50 <= tail.backAfterSec.p90 && tail.backAfterSec.p90 <= tail.backAfterSec.p99);
     assert.ok(tail.backAfterSec.p99 <= storm.allRebootedAfterSec!);

@@ -169,6 +169,8 @@ export class SimulatedCharger {
   private closingByUs = false;
   private connectAttempt: {
     startedAt: number;
+    /** When its TCP connection was made; -1 until then. */
+    tcpAt: number;
     resolve: (protocol: string) => void;
     reject: (error: ConnectError) => void;
   } | null = null;
@@ -176,6 +178,8 @@ export class SimulatedCharger {
   private wasOpen = false;
   /** How long the last opening handshake that succeeded took, in ms (TCP connect, TLS, upgrade); -1 before the first. */
   lastConnectMs = -1;
+  /** The TCP connect alone of that handshake, in ms; -1 before the first. */
+  lastTcpConnectMs = -1;
 
   constructor(options: ChargerOptions) {
     this.options = options;
@@ -227,19 +231,27 @@ export class SimulatedCharger {
     this.closingByUs = false;
     this.lastClose = null;
     return new Promise<string>((resolve, reject) => {
-      this.connectAttempt = { startedAt: performance.now(), resolve, reject };
+      const attempt = { startedAt: performance.now(), tcpAt: -1, resolve, reject };
+      this.connectAttempt = attempt;
       let ws: ChargerSocket;
       try {
-        ws = openChargerSocket(this.url, protocols, {
-          handshakeTimeout: o.handshakeTimeoutMs ?? 20_000,
-          localAddress: o.localAddress,
-          localPort: o.localPort,
-          family: o.family,
-          headers,
-          rejectUnauthorized: o.rejectUnauthorized ?? true,
-          ...(o.secureContext !== undefined ? { secureContext: o.secureContext } : o.ca !== undefined ? { ca: o.ca } : {}),
-          maxPayload: 16 * 1024 * 1024,
-        });
+        ws = openChargerSocket(
+          this.url,
+          protocols,
+          {
+            handshakeTimeout: o.handshakeTimeoutMs ?? 20_000,
+            localAddress: o.localAddress,
+            localPort: o.localPort,
+            family: o.family,
+            headers,
+            rejectUnauthorized: o.rejectUnauthorized ?? true,
+            ...(o.secureContext !== undefined ? { secureContext: o.secureContext } : o.ca !== undefined ? { ca: o.ca } : {}),
+            maxPayload: 16 * 1024 * 1024,
+          },
+          () => {
+            attempt.tcpAt = performance.now();
+          },
+        );
       } catch (error) {
         this.connectAttempt = null;
         reject(new ConnectError('invalid-request', (error as Error).message));
@@ -392,6 +404,7 @@ export class SimulatedCharger {
     this.connectAttempt = null;
     if (attempt) {
       this.lastConnectMs = performance.now() - attempt.startedAt;
+      this.lastTcpConnectMs = attempt.tcpAt >= 0 ? attempt.tcpAt - attempt.startedAt : -1;
       this.metrics?.connected(this.lastConnectMs * 1000);
       attempt.resolve(ws.protocol);
     }

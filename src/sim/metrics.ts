@@ -17,6 +17,8 @@ export interface StormReturn {
   failures: CountMap;
   /** How long the opening handshake that brought it back took, in ms (SYN retransmissions show here). */
   lastConnectMs: number;
+  /** Its TCP connect alone, in ms: the rest of the handshake is the server's upgrade (and TLS); -1 if unknown. */
+  lastTcpConnectMs: number;
 }
 
 /** The chargers back last after a drop, kept per shard and overall: where the storm's time goes. */

@@ -6,6 +6,8 @@
  * It is kept apart from the gateway's own framing (src/ocpp/framing.ts) on purpose: the tests check
  * the gateway's frames with a client whose code is not the code under test.
  */
+import { isIP, type NetConnectOpts, connect as netConnect, type Socket } from 'node:net';
+import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect } from 'node:tls';
 import WebSocket from 'ws';
 
 export const CALL = 2;
@@ -105,6 +107,34 @@ export type ChargerSocketOptions = NonNullable<ConstructorParameters<typeof WebS
  * per-message compression (OCPP-J does not use it), no redirects followed (a charger talks to the
  * endpoint it was given). `options` adds to or overrides these.
  */
-export function openChargerSocket(url: string, protocols: string | string[], options: ChargerSocketOptions = {}): WebSocket {
-  return new WebSocket(url, protocols, { perMessageDeflate: false, followRedirects: false, ...options });
+export function openChargerSocket(url: string, protocols: string | string[], options: ChargerSocketOptions = {}, onTcpConnected?: () => void): WebSocket {
+  const connectTold = onTcpConnected === undefined ? {} : { createConnection: connectingSocket(url.startsWith('wss:'), onTcpConnected) };
+  return new WebSocket(url, protocols, { perMessageDeflate: false, followRedirects: false, ...connectTold, ...options } as ChargerSocketOptions);
+}
+
+/** What ws hands its `createConnection`: http.request's options, with TLS's where the URL is wss://. */
+type ConnectionOptions = { host?: string; servername?: string; socketPath?: string } & Record<string, unknown>;
+type CreateConnection = (options: ConnectionOptions) => Socket;
+
+/**
+ * The socket ws would open (a TCP connection, or TLS over one, as its own defaults make them), telling `onTcpConnected`
+ * when the TCP handshake completes: a storm's slow handshake can then be told apart into a SYN the server's kernel
+ * dropped (a slow TCP connect) and a server slow to upgrade.
+ */
+function connectingSocket(secure: boolean, onTcpConnected: () => void): CreateConnection {
+  return (options) => {
+    let socket: Socket;
+    // As ws's own defaults do, on the options object ws made for this connection.
+    if (secure) {
+      options.path = undefined;
+      if (!options.servername && options.servername !== '') options.servername = isIP(options.host ?? '') ? '' : options.host;
+      socket = tlsConnect(options as unknown as TlsConnectionOptions);
+    } else {
+      options.path = options.socketPath;
+      socket = netConnect(options as unknown as NetConnectOpts);
+    }
+    // A TLS socket emits `connect` for its TCP connection, before its own handshake.
+    socket.once('connect', onTcpConnected);
+    return socket;
+  };
 }

@@ -311,7 +311,7 @@ export class Shard implements ChargerHost {
         if (c.awaitingReboot) {
           c.awaitingReboot = false;
           const afterMs = performance.now() - this.droppedAt;
-          m.stormRebooted({ afterMs, attempts: c.stormAttempts, failures: c.stormFailures ?? {}, lastConnectMs: c.lastConnectMs });
+          m.stormRebooted({ afterMs, attempts: c.stormAttempts, failures: c.stormFailures ?? {}, lastConnectMs: c.lastConnectMs, lastTcpConnectMs: c.lastTcpConnectMs });
           if (++m.rebooted === m.dropped) m.allRebootedAtMs = afterMs;
         }
         c.statusNext = c.version === 'ocpp1.6' ? 0 : 1;
