@@ -96,6 +96,58 @@ describe('handshakes in flight', () => {
   });
 });
 
+/** A histogram's `_count` or one bucket's count, for one outcome, as the registry exports it. */
+async function handshakeSeconds(h: GatewayHarness, outcome: string, le?: string): Promise<number> {
+  const metric = h.gateway.metrics.registry.getSingleMetric('ocpp_handshake_seconds');
+  assert.ok(metric, 'ocpp_handshake_seconds is registered');
+  const data = await metric.get();
+  const wanted = le === undefined ? 'ocpp_handshake_seconds_count' : 'ocpp_handshake_seconds_bucket';
+  const values = data.values as Array<{ labels: Record<string, string | number>; value: number; metricName?: string }>;
+  const found = values.find((v) => v.metricName === wanted && v.labels.outcome === outcome && (le === undefined || String(v.labels.le) === le));
+  return found?.value ?? 0;
+}
+
+describe('time spent as a handshake', () => {
+  let h: GatewayHarness;
+  before(async () => {
+    h = await startGateway({ overrides: { server: { admission: OPEN } } });
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it('an upgrade held back for 300 ms counts as upgraded, above 0.25 s; one closed before its upgrade counts as closed', async () => {
+    const upgradedBefore = await handshakeSeconds(h, 'upgraded');
+    const quickBefore = await handshakeSeconds(h, 'upgraded', '0.25');
+    const closedBefore = await handshakeSeconds(h, 'closed');
+
+    const held = await holdHandshake(h.port);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const switched = new Promise<string>((resolve, reject) => {
+      let text = '';
+      held.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        if (text.includes('\r\n\r\n')) resolve(text.split('\r\n')[0]);
+      });
+      held.once('close', () => reject(new Error(`closed after ${JSON.stringify(text)}`)));
+    });
+    held.write(
+      'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n',
+    );
+    assert.equal(await switched, 'HTTP/1.1 101 Switching Protocols');
+    assert.equal(await handshakeSeconds(h, 'upgraded'), upgradedBefore + 1);
+    assert.equal(await handshakeSeconds(h, 'upgraded', '0.25'), quickBefore, 'it waited at least 300 ms');
+    held.destroy();
+
+    const given = await holdHandshake(h.port);
+    await waitUntil(() => h.gateway.admission.handshakesInFlight === 1, 3000, 'the second handshake to be counted');
+    given.destroy();
+    await waitUntil(async () => (await handshakeSeconds(h, 'closed')) === closedBefore + 1, 3000, 'the given-up handshake to count as closed');
+    assert.equal(await handshakeSeconds(h, 'upgraded'), upgradedBefore + 1);
+  });
+});
+
 describe('upgrade rate per source address', () => {
   let h: GatewayHarness;
   before(async () => {

@@ -317,11 +317,14 @@ export class Gateway {
       accept: (socket, charger) => this.accept(socket, charger),
       upgraded: (socket) => this.admission.handshakeEnded(socket),
     });
+    const handshakeUpgraded = this.metrics.handshakeDuration.cell('upgraded');
+    const handshakeClosed = this.metrics.handshakeDuration.cell('closed');
     this.admission = new AdmissionLimits({
       ...server.admission,
       countAttempt: (outcome) => this.attemptsBy(outcome).inc(),
       onHandshakes: (inFlight) => this.metrics.handshakesInFlight.set(inFlight),
       onTrackedAddresses: (size) => this.metrics.admissionTrackedAddresses.set(size),
+      onHandshakeEnded: (seconds, outcome) => this.metrics.handshakeDuration.observe(outcome === 'upgraded' ? handshakeUpgraded : handshakeClosed, seconds),
     });
     this.admission.attach(this.server.http);
     if (this.server.https !== undefined) this.admission.attach(this.server.https);

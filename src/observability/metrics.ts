@@ -111,6 +111,13 @@ export function createMetrics() {
       help: 'Charger connections accepted and not yet upgraded, refused or closed (server.admission.maxHandshakes bounds it)',
       ...r,
     }),
+    handshakeDuration: new HotHistogram(
+      'ocpp_handshake_seconds',
+      'Time a charger connection spent as a handshake in the gateway: from the TCP accept until its upgrade (outcome="upgraded") or until it closed without one (outcome="closed")',
+      ['outcome'],
+      [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
+      registry,
+    ),
     admissionTrackedAddresses: new Gauge({
       name: 'ocpp_admission_tracked_addresses',
       help: 'Source addresses whose upgrade rate is tracked (server.admission.maxTrackedAddresses bounds it)',

@@ -24,6 +24,12 @@ export interface AdmissionLimitsOptions extends AdmissionLimitsConfig {
   /** Told whenever the number of handshakes in flight or of tracked addresses changes (gauges). */
   onHandshakes?(inFlight: number): void;
   onTrackedAddresses?(size: number): void;
+  /**
+   * Told, for every connection counted as a handshake, how long it was one: from the TCP accept until its upgrade
+   * completed (`upgraded`), or until it closed without one (`closed`: refused, given up, reset). In a reconnect storm
+   * this is the part of a charger's wait spent inside the gateway; the rest is the kernel's.
+   */
+  onHandshakeEnded?(seconds: number, outcome: 'upgraded' | 'closed'): void;
   now?: () => number;
 }
 
@@ -34,8 +40,9 @@ export const RETRY_AFTER_BASE = { handshakes: 5, rate: 10 } as const;
 const REFUSAL_LINGER_MS = 2000;
 
 const LIMITS = Symbol('admissionLimits');
-/** A socket counted as a handshake in flight carries the limits that count it, until it is released. */
-type CountedSocket = Socket & { [LIMITS]?: AdmissionLimits };
+const ACCEPTED_AT = Symbol('acceptedAt');
+/** A socket counted as a handshake in flight carries the limits that count it, until it is released, and when it came. */
+type CountedSocket = Socket & { [LIMITS]?: AdmissionLimits; [ACCEPTED_AT]?: number };
 
 const DROPPED = Symbol('droppedByAdmission');
 type DroppableSocket = { [DROPPED]?: boolean; _parent?: DroppableSocket };
@@ -50,7 +57,7 @@ export function droppedByAdmission(socket: unknown): boolean {
 }
 
 function releaseOnClose(this: CountedSocket): void {
-  this[LIMITS]?.handshakeEnded(this);
+  this[LIMITS]?.handshakeEnded(this, 'closed');
 }
 
 function destroySocket(socket: Socket): void {
@@ -147,6 +154,7 @@ export class AdmissionLimits {
     }
     this.inFlight++;
     socket[LIMITS] = this;
+    if (this.options.onHandshakeEnded !== undefined) socket[ACCEPTED_AT] = performance.now();
     socket.once('close', releaseOnClose);
     this.options.onHandshakes?.(this.inFlight);
   }
@@ -155,13 +163,15 @@ export class AdmissionLimits {
    * The upgrade of this socket completed (or was answered): it no longer counts as a handshake. A TLS socket
    * releases the raw socket it wraps (Node links it as `_parent`); closing releases it in any case.
    */
-  handshakeEnded(socket: unknown): void {
+  handshakeEnded(socket: unknown, outcome: 'upgraded' | 'closed' = 'upgraded'): void {
     const counted = ((socket as CountedSocket)[LIMITS] !== undefined ? socket : (socket as { _parent?: unknown })._parent) as CountedSocket | undefined;
     if (counted?.[LIMITS] !== this) return;
     counted[LIMITS] = undefined;
     counted.off('close', releaseOnClose);
     this.inFlight--;
     this.options.onHandshakes?.(this.inFlight);
+    const acceptedAt = counted[ACCEPTED_AT];
+    if (acceptedAt !== undefined) this.options.onHandshakeEnded?.((performance.now() - acceptedAt) / 1000, outcome);
   }
 
   /**
