@@ -113,7 +113,7 @@ export function createMetrics() {
     }),
     handshakeDuration: new HotHistogram(
       'ocpp_handshake_seconds',
-      'Time a charger connection spent as a handshake in the gateway: from the TCP accept until its upgrade (outcome="upgraded") or until it closed without one (outcome="closed")',
+      'Time a charger connection spent as a handshake in the gateway: from the TCP accept until its upgrade (outcome="upgraded") or until it closed without one (outcome="closed"); those turned away at the accept by maxHandshakes are not counted',
       ['outcome'],
       [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
       registry,
