@@ -373,7 +373,7 @@ function lastHandshake(outcome: RoundOutcome | undefined): string {
   const last = outcome?.stormTail?.slowest.at(-1);
   if (last === undefined) return '-';
   const failed = Object.values(last.failures).reduce((a, b) => a + b, 0);
-  const tcp = last.tcpConnectSec === undefined || last.tcpConnectSec < 0 ? '' : ` (TCP connect ${last.tcpConnectSec} s)`;
+  const tcp = last.tcpConnectSec < 0 ? '' : ` (TCP connect ${last.tcpConnectSec} s)`;
   return `${last.connectSec} s${tcp}${failed > 0 ? ` after ${failed} failed attempt${failed === 1 ? '' : 's'}` : ''}`;
 }
 

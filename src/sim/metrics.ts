@@ -15,9 +15,12 @@ export interface StormReturn {
   attempts: number;
   /** Attempts since the drop that failed, or closed before the boot, by reason. */
   failures: CountMap;
-  /** How long the opening handshake that brought it back took, in ms (SYN retransmissions show here). */
+  /** How long the opening handshake that brought it back took, in ms: TCP connect, TLS, upgrade. */
   lastConnectMs: number;
-  /** Its TCP connect alone, in ms: the rest of the handshake is the server's upgrade (and TLS); -1 if unknown. */
+  /**
+   * Its TCP connect alone, in ms (dropped SYNs show here); the rest is the wait for the server's 101, in the server's
+   * kernel or in the server, and TLS on wss://. -1 if unknown.
+   */
   lastTcpConnectMs: number;
 }
 

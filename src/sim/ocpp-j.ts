@@ -118,8 +118,9 @@ type CreateConnection = (options: ConnectionOptions) => Socket;
 
 /**
  * The socket ws would open (a TCP connection, or TLS over one, as its own defaults make them), telling `onTcpConnected`
- * when the TCP handshake completes: a storm's slow handshake can then be told apart into a SYN the server's kernel
- * dropped (a slow TCP connect) and a server slow to upgrade.
+ * when the TCP handshake completes (on the client's side): a storm's slow handshake can then be split into SYNs the
+ * server's kernel dropped (a slow TCP connect) and the wait for the upgrade after it. It mirrors ws 8's own
+ * `netConnect` and `tlsConnect`, which ws does not export.
  */
 function connectingSocket(secure: boolean, onTcpConnected: () => void): CreateConnection {
   return (options) => {

@@ -57,7 +57,7 @@ export interface ReconnectStormReport {
   /**
    * What the storm's time is made of (absent in reports of earlier versions). How long the last chargers take sets
    * it, and that depends on what each met on its way back: a refusal or failure means a back-off and a new attempt;
-   * an opening handshake of a second or more means the kernel dropped its SYN at least once.
+   * an opening handshake of a second or more means a wait in the server's kernel or in the server (see `slowest`).
    */
   tail?: StormTail;
 }
