@@ -5,6 +5,7 @@
  */
 
 import type { LatencySummary } from '../src/sim/histogram.js';
+import type { ServerUsage } from '../src/sim/proc-stats.js';
 import type { ReconnectStormReport, SimulationReport, StormTail } from '../src/sim/report.js';
 import type { CommandStats } from './commands.js';
 import type { MachineInfo, TcpCounters } from './machine.js';
@@ -167,6 +168,11 @@ export interface RoundOutcome {
   listenOverflows?: number;
   /** A storm round's tail: what the last chargers back met on their way (absent in earlier results). */
   stormTail?: StormTail;
+  /**
+   * A storm round's server from the drop until every charger was back: its CPU, and how long its main thread ran and
+   * waited for a core, which it shares with the simulator (absent in earlier results and where unreadable).
+   */
+  stormServer?: ServerUsage;
 }
 
 export interface RoundsRecord {
@@ -197,6 +203,7 @@ export function roundOutcome(t: TargetResult): RoundOutcome {
     failedByReason: t.failedByReason,
     ...(t.tcp ? { listenOverflows: t.tcp.listenOverflows } : {}),
     ...(t.storm?.tail ? { stormTail: t.storm.tail } : {}),
+    ...(t.storm?.server ? { stormServer: t.storm.server } : {}),
   };
 }
 

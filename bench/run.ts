@@ -360,7 +360,8 @@ function roundsNote(r: RoundsRecord): string {
   const overflows =
     r.measure === 'stormSec'
       ? `; listen-queue overflows by round: ${kinds.map((k) => `${k} ${r.rounds.map((x) => fig(x.outcomes?.[k]?.listenOverflows)).join(' / ')}`).join('; ')}` +
-        `; the opening handshake of the last charger back, by round: ${kinds.map((k) => `${k} ${r.rounds.map((x) => lastHandshake(x.outcomes?.[k])).join(' / ')}`).join('; ')}`
+        `; the opening handshake of the last charger back, by round: ${kinds.map((k) => `${k} ${r.rounds.map((x) => lastHandshake(x.outcomes?.[k])).join(' / ')}`).join('; ')}` +
+        `; the server's CPU from the drop until all were back, and the share of the time its main thread wanted a core and waited for one, by round: ${kinds.map((k) => `${k} ${r.rounds.map((x) => serverInStorm(x.outcomes?.[k])).join(' / ')}`).join('; ')}`
       : '';
   return (
     `run in ${r.rounds.length} rounds (orders: ${r.rounds.map((x) => x.order.join(', ')).join(' | ')}); ${what} by round: ${perKind}${overflows}; ` +
@@ -375,6 +376,16 @@ function lastHandshake(outcome: RoundOutcome | undefined): string {
   const failed = Object.values(last.failures).reduce((a, b) => a + b, 0);
   const tcp = last.tcpConnectSec < 0 ? '' : ` (TCP connect ${last.tcpConnectSec} s)`;
   return `${last.connectSec} s${tcp}${failed > 0 ? ` after ${failed} failed attempt${failed === 1 ? '' : 's'}` : ''}`;
+}
+
+/** `4.12 s, waited 46 %`: the server's CPU in a storm and how much of its main thread's time it waited for a core (`-` where not recorded). */
+function serverInStorm(outcome: RoundOutcome | undefined): string {
+  const u = outcome?.stormServer;
+  if (u === undefined) return '-';
+  const ran = u.mainThreadRanSec;
+  const waited = u.mainThreadWaitedSec;
+  const share = ran === null || waited === null || ran + waited <= 0 ? '' : `, waited ${Math.round((100 * waited) / (ran + waited))} %`;
+  return `${u.cpuSec} s${share}`;
 }
 
 function notesFor(s: ScenarioResult): string[] {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -26,8 +27,12 @@ describe('reconnect storm and idle chargers against the baseline responder', () 
   });
 
   it('drops every charger at once and counts them back, apart from unexpected closes', async () => {
+    const pid = responder.child.pid;
+    assert.ok(pid !== undefined);
+    const atStart = clocksOf(pid);
     const report = await runSimulation({
       url,
+      serverPid: pid,
       chargers: 100,
       protocol: 'mix',
       durationSec: 60,
@@ -75,6 +80,19 @@ describe('reconnect storm and idle chargers against the baseline responder', () 
     }
     assert.ok(tail.backAfterSec.p50 <= tail.backAfterSec.p90 && tail.backAfterSec.p90 <= tail.backAfterSec.p99);
     assert.ok(tail.backAfterSec.p99 <= storm.allRebootedAfterSec!);
+    // What the server got meanwhile: read from two readings that enclose the storm, within what the test itself
+    // reads of the whole run from /proc, and no more time than the window holds.
+    const atEnd = clocksOf(pid);
+    const server = storm.server;
+    assert.ok(server, 'the server figures of the storm');
+    const stormSec = storm.allRebootedAfterSec ?? Number.NaN;
+    // Readings are 100 ms apart; a second of slack covers a late timer on a busy machine, not a wrong pair of readings.
+    assert.ok(server.windowSec >= stormSec && server.windowSec <= stormSec + 1, `window ${server.windowSec} s for a storm of ${stormSec} s`);
+    assert.ok(server.cpuSec >= 0 && server.cpuSec <= atEnd.cpuSec - atStart.cpuSec, `CPU ${server.cpuSec} s of ${atEnd.cpuSec - atStart.cpuSec} s`);
+    assert.ok(server.mainThreadRanSec !== null && server.mainThreadWaitedSec !== null);
+    assert.ok(server.mainThreadRanSec > 0 && server.mainThreadRanSec <= atEnd.ranSec - atStart.ranSec, `ran ${server.mainThreadRanSec} s`);
+    assert.ok(server.mainThreadWaitedSec >= 0 && server.mainThreadWaitedSec <= atEnd.waitedSec - atStart.waitedSec, `waited ${server.mainThreadWaitedSec} s`);
+    assert.ok(server.mainThreadRanSec + server.mainThreadWaitedSec <= server.windowSec + 0.001, 'one thread cannot run and wait longer than the window');
     // Every BootNotification twice, each answered; calls cut by the drop are accounted apart.
     const k = report.calls;
     assert.equal(k.byAction.BootNotification, 200);
@@ -201,3 +219,11 @@ describe('storm options', () => {
     assert.throws(() => resolveOptions({ ...base, callsPerMinute: -1 }), RangeError);
   });
 });
+
+/** The server's CPU (every thread) and its main thread's time on a core and waiting for one, from /proc, in seconds. */
+function clocksOf(pid: number): { cpuSec: number; ranSec: number; waitedSec: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [ran, waited] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { cpuSec: (Number(fields[11]) + Number(fields[12])) / 100, ranSec: ran / 1e9, waitedSec: waited / 1e9 };
+}

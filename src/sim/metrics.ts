@@ -73,6 +73,8 @@ export class ShardMetrics {
   allRebootedAtMs = -1;
   /** When this shard cut its sockets, in ms since the shard started; -1 until then. */
   droppedAtMs = -1;
+  /** The same moment on the wall clock (ms since the epoch), to find it among readings of the server taken elsewhere. */
+  droppedAtEpochMs = -1;
   /** From the drop until each dropped charger booted again, in µs. */
   stormBack = new Histogram();
   /** The last chargers back, which are the slowest since they come back in order; oldest first. */
@@ -197,6 +199,7 @@ export class ShardMetrics {
       rebooted: this.rebooted,
       allRebootedAtMs: this.allRebootedAtMs,
       droppedAtMs: this.droppedAtMs,
+      droppedAtEpochMs: this.droppedAtEpochMs,
       stormBack: this.stormBack.toJSON(),
       stormSlowest: this.stormSlowest.map((r) => ({ ...r, failures: { ...r.failures } })),
       stormBackAfterFailure: this.stormBackAfterFailure,
@@ -250,6 +253,8 @@ export interface MetricsData {
   rebooted: number;
   allRebootedAtMs: number;
   droppedAtMs: number;
+  /** Absent in snapshots of earlier versions. */
+  droppedAtEpochMs?: number;
   stormBack: HistogramData;
   stormSlowest: StormReturn[];
   stormBackAfterFailure: number;
@@ -323,7 +328,14 @@ export function mergeMetrics(parts: MetricsData[]): {
   for (const p of parts) {
     for (const key of Object.keys(out) as Array<keyof MetricsData>) {
       const value = p[key];
-      if (typeof value === 'number' && key !== 'allOpenAtMs' && key !== 'allBootedAtMs' && key !== 'allRebootedAtMs' && key !== 'droppedAtMs')
+      if (
+        typeof value === 'number' &&
+        key !== 'allOpenAtMs' &&
+        key !== 'allBootedAtMs' &&
+        key !== 'allRebootedAtMs' &&
+        key !== 'droppedAtMs' &&
+        key !== 'droppedAtEpochMs'
+      )
         (out[key] as number) += value;
     }
     if (p.dropped > 0) {
@@ -344,6 +356,8 @@ export function mergeMetrics(parts: MetricsData[]): {
     if (p.stormConnectLatency) stormConnectLatency.add(p.stormConnectLatency);
     // The shards are told together; the earliest is when the storm began.
     if (p.droppedAtMs >= 0) out.droppedAtMs = out.droppedAtMs < 0 ? p.droppedAtMs : Math.min(out.droppedAtMs, p.droppedAtMs);
+    const droppedAtEpoch = p.droppedAtEpochMs ?? -1;
+    if (droppedAtEpoch >= 0) out.droppedAtEpochMs = (out.droppedAtEpochMs ?? -1) < 0 ? droppedAtEpoch : Math.min(out.droppedAtEpochMs as number, droppedAtEpoch);
     if (p.allOpenAtMs < 0 || allOpenAtMs < 0) allOpenAtMs = -1;
     else allOpenAtMs = Math.max(allOpenAtMs, p.allOpenAtMs);
     // Older snapshots (a worker of another version) have none: unknown, not never.

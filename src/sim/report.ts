@@ -6,7 +6,7 @@
 import { Histogram, type HistogramData, type LatencySummary, summarizeMicros } from './histogram.js';
 import { type CountMap, mergeMetrics, type SelfSample, type WorkerSnapshot } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
-import type { ProcessSample } from './proc-stats.js';
+import { type ProcessSample, type ServerClockReading, type ServerUsage, serverUsageBetween } from './proc-stats.js';
 
 /** Above this average CPU (percent of one core) a worker was likely saturated. */
 export const SELF_CPU_LIMIT = 85;
@@ -60,6 +60,12 @@ export interface ReconnectStormReport {
    * an opening handshake of a second or more means a wait in the server's kernel or in the server (see `slowest`).
    */
   tail?: StormTail;
+  /**
+   * With --server-pid: what the server got from the machine from the drop until every charger was back (the window
+   * of the two readings, 100 ms apart, that enclose it), its CPU and how long its main thread ran and waited for a
+   * core. Null when not every charger came back or the readings do not cover the storm; absent in earlier reports.
+   */
+  server?: ServerUsage | null;
 }
 
 export interface StormTail {
@@ -191,6 +197,8 @@ export interface ReportInput {
   /** Index in serverSamples of the last sample taken within the load window. */
   serverLoadedIndex: number;
   serverGone: boolean;
+  /** With --server-pid and a storm: the server's clocks read around the storm (StormServerClock). */
+  serverClock?: ServerClockReading[];
 }
 
 export function buildReport(input: ReportInput): SimulationReport {
@@ -254,6 +262,13 @@ export function buildReport(input: ReportInput): SimulationReport {
   if (storming) {
     const done = m.allRebootedAtMs >= 0 && m.rebooted === m.dropped && m.droppedAtMs >= 0;
     const atMs = o.dropAllAtMs ?? (m.droppedAtMs >= 0 ? m.droppedAtMs : null);
+    const droppedAtEpochMs = m.droppedAtEpochMs ?? -1;
+    const server =
+      input.serverPid === undefined
+        ? undefined
+        : done && droppedAtEpochMs >= 0
+          ? serverUsageBetween(input.serverClock ?? [], droppedAtEpochMs, droppedAtEpochMs + m.allRebootedAtMs)
+          : null;
     reconnectStorm = {
       atSec: atMs === null ? null : round(atMs / 1000, 3),
       dropped: m.dropped,
@@ -276,6 +291,7 @@ export function buildReport(input: ReportInput): SimulationReport {
           tcpConnectSec: round((s.lastTcpConnectMs ?? -1) / 1000, 3),
         })),
       },
+      ...(server !== undefined ? { server } : {}),
     };
     if (o.dropAllAtMs !== null && input.loadMs >= o.dropAllAtMs && m.dropped === 0) failures.push('the drop found no open socket to cut');
     if (o.dropAfterAllBootedMs !== null && m.droppedAtMs < 0) failures.push('not every charger booted, so the drop never happened');
@@ -407,6 +423,7 @@ export function formatSummary(r: SimulationReport): string {
         `${st.allRebootedAfterSec === null ? 'never' : `${st.allRebootedAfterSec} s`} (admission ${st.rampPerSec === null ? 'unlimited' : `${st.rampPerSec}/s`})`,
     );
     if (st.tail && st.rebooted > 0) lines.push(`storm tail   ${stormTailLine(st.tail)}`);
+    if (st.server) lines.push(`storm server ${stormServerLine(st.server)}`);
   }
   const cs = r.centralSystem;
   lines.push(
@@ -475,6 +492,18 @@ export function formatProgress(
  * last 20 (7.9-11.4 s): 12 after a failed attempt, 6 with a handshake of 1 s or more (up to 3.02 s, of which the TCP
  * connect up to 3.01 s), 2 neither`.
  */
+/** `in 6.6 s from the drop: CPU 4.1 s; its main thread ran 3.2 s and waited 2.9 s for a core (47 % of the time it wanted one)`. */
+export function stormServerLine(u: ServerUsage): string {
+  const main =
+    u.mainThreadRanSec === null || u.mainThreadWaitedSec === null
+      ? ''
+      : `; its main thread ran ${u.mainThreadRanSec} s and waited ${u.mainThreadWaitedSec} s for a core` +
+        (u.mainThreadRanSec + u.mainThreadWaitedSec > 0
+          ? ` (${Math.round((100 * u.mainThreadWaitedSec) / (u.mainThreadRanSec + u.mainThreadWaitedSec))} % of the time it wanted one)`
+          : '');
+  return `in the ${u.windowSec} s around the storm: CPU ${u.cpuSec} s${main}`;
+}
+
 export function stormTailLine(t: StormTail): string {
   const b = t.backAfterSec;
   const failed = t.slowest.filter((s) => Object.keys(s.failures).length > 0).length;

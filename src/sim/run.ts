@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { WorkerSnapshot } from './metrics.js';
 import { type ResolvedOptions, resolveOptions, type SimulationOptions } from './options.js';
-import { type ProcessSample, ProcessSampler } from './proc-stats.js';
+import { type ProcessSample, ProcessSampler, StormServerClock } from './proc-stats.js';
 import { buildReport, formatProgress, type ProgressState, type SimulationReport } from './report.js';
 import { runShard, type ShardConfig } from './run-shard.js';
 import type { FromWorker, ToWorker } from './worker.js';
@@ -67,6 +67,9 @@ function runInWorker(config: ShardConfig, onSnapshot: (s: WorkerSnapshot) => voi
   });
 }
 
+/** How long before a timed drop the server's clocks start being read closely. */
+const STORM_CLOCK_LEAD_MS = 2000;
+
 /**
  * Runs a whole simulation and returns its report. With `workers: 0` every charger runs in this
  * process (handy in tests); otherwise they are spread over forked workers.
@@ -82,6 +85,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   sampler?.sample(); // the baseline, before the first connection
   let lastServer: ProcessSample | null = null;
   let serverLoadedIndex = 0;
+  const storming = o.dropAllAtMs !== null || o.dropAfterAllBootedMs !== null;
+  const serverClock = storming && o.serverPid !== undefined ? new StormServerClock(o.serverPid) : null;
 
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
@@ -105,12 +110,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   /** --drop-after-boot: when every charger of the run was seen booted, and whether the workers were told to drop. */
   let allBootedAt: number | null = null;
   let dropSent = false;
+  // The server's clocks are read closely around the storm only: from shortly before the drop until it is over.
+  const clockStart = o.dropAllAtMs !== null ? setTimeout(() => serverClock?.start(), Math.max(0, o.dropAllAtMs - STORM_CLOCK_LEAD_MS)) : null;
   const ticker = setInterval(() => {
     const now = performance.now();
     if (o.dropAfterAllBootedMs !== null && !dropSent) {
       const workers = latest.filter(Boolean);
       if (allBootedAt === null && workers.length === shards.length && workers.reduce((a, s) => a + s.metrics.booted, 0) === o.chargers) {
         allBootedAt = now;
+        serverClock?.start();
         log?.(`[${((now - t0) / 1000).toFixed(1).padStart(6)}s] every charger booted; cutting every socket in ${o.dropAfterAllBootedMs / 1000} s`);
       }
       if (allBootedAt !== null && now - allBootedAt >= o.dropAfterAllBootedMs) {
@@ -122,6 +130,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       const workers = latest.filter(Boolean);
       if (stormOverAt === null && workers.length === shards.length && workers.every((s) => s.metrics.allRebootedAtMs >= 0)) {
         stormOverAt = now;
+        serverClock?.stopSoon();
         log?.(`[${((now - t0) / 1000).toFixed(1).padStart(6)}s] every dropped charger booted again; ending in ${o.endAfterStormMs / 1000} s`);
       }
       if (stormOverAt !== null && now - stormOverAt >= o.endAfterStormMs) onAbort();
@@ -150,6 +159,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     }
   } finally {
     clearInterval(ticker);
+    if (clockStart !== null) clearTimeout(clockStart);
+    serverClock?.stop();
     options.signal?.removeEventListener('abort', onAbort);
   }
 
@@ -164,5 +175,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     serverSamples: sampler?.samples ?? [],
     serverLoadedIndex,
     serverGone: sampler?.gone ?? false,
+    serverClock: serverClock?.readings ?? [],
   });
 }

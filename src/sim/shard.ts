@@ -110,6 +110,7 @@ export class Shard implements ChargerHost {
     const m = this.metrics;
     this.droppedAt = performance.now();
     m.droppedAtMs = this.droppedAt - this.startedAt;
+    m.droppedAtEpochMs = Date.now();
     const rate = this.o.dropRampPerSec / Math.max(1, this.o.workers);
     this.admission.setRate(rate > 0 ? rate : Infinity);
     for (const c of this.chargers) {
