@@ -1,7 +1,7 @@
 /**
  * On the embedded bus the gateway builds a CALL's events only when something listens to their subjects; with no
  * listener they are counted as unheard (gateway_events_unheard_total), the charger is answered the same, and what
- * it reported is still remembered. A subscriber to one event type gets exactly those events as soon as it
+ * it reported is still remembered: a status report nobody heard still gives the next one its previous status. A subscriber to one event type gets exactly those events as soon as it
  * subscribes, and nothing once it has unsubscribed. Real gateway, real WebSocket charger, the admin API to read
  * what the gateway remembers.
  */
@@ -51,12 +51,12 @@ describe('events nobody listens to on the embedded bus', () => {
     for (let i = 0; i < 3; i++) expectResult(await charger.call('Heartbeat', {}));
     for (let i = 0; i < 2; i++) expectResult(await charger.call('MeterValues', METER_VALUES));
     expectResult(await charger.call('StatusNotification', statusPayload('ocpp1.6', 'Faulted')));
-    // charge_point: connected, booted, 3 heartbeats; transaction: 2 meter values. The status change updates the
-    // memory, so it is built and published (with nobody to receive it), never counted as unheard.
+    // charge_point: connected, booted, 3 heartbeats; transaction: 2 meter values; connector: the status change,
+    // whose report updates the memory (below) without its event being built or published.
     assert.equal(await unheard('charge_point'), 5);
     assert.equal(await unheard('transaction'), 2);
-    assert.equal(await unheard('connector'), 0);
-    assert.equal(await published('connector'), 1);
+    assert.equal(await unheard('connector'), 1);
+    assert.equal(await published('connector'), 0);
     assert.equal(await published('transaction'), 0);
     const res = await fetch(`http://127.0.0.1:${admin.port}/api/v1/charge-points/QUIET-1`);
     assert.equal(res.status, 200);
@@ -67,6 +67,35 @@ describe('events nobody listens to on the embedded bus', () => {
       [[1, 'Faulted']],
     );
   });
+
+  for (const version of ['ocpp1.6', 'ocpp2.0.1'] as const) {
+    test(`a status report nobody heard still gives the next one its previous status (${version})`, async () => {
+      const identity = `QUIET-STATUS-${version === 'ocpp1.6' ? '16' : '201'}`;
+      const reporter = await OcppClient.connect(harness.url, identity, [version]);
+      try {
+        expectResult(await reporter.call('BootNotification', bootPayload(version)));
+        const unheardBefore = await unheard('connector');
+        expectResult(await reporter.call('StatusNotification', statusPayload(version, 'Unavailable', 2)));
+        assert.equal(await unheard('connector'), unheardBefore + 1);
+        const received: GatewayEvent[] = [];
+        const subscription = harness.gateway.bus.subscribe<GatewayEvent>(SUBJECTS.event('connector.status_changed'), (m) => received.push(m.data));
+        try {
+          expectResult(await reporter.call('StatusNotification', statusPayload(version, 'Available', 2)));
+        } finally {
+          subscription.unsubscribe();
+        }
+        assert.equal(received.length, 1);
+        const payload = received[0].payload as { connectorId: number; evseId: number | null; status: string; previousStatus: string | null };
+        assert.deepEqual(
+          [received[0].chargePointId, payload.evseId, payload.connectorId, payload.status, payload.previousStatus],
+          [identity, version === 'ocpp1.6' ? null : 1, 2, 'Available', 'Unavailable'],
+        );
+        assert.equal(await unheard('connector'), unheardBefore + 1, 'the heard report is not counted as unheard');
+      } finally {
+        await reporter.close().catch(() => {});
+      }
+    });
+  }
 
   test('a subscriber to one event type gets exactly those from when it subscribes until it unsubscribes', async () => {
     const received: GatewayEvent[] = [];

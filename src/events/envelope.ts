@@ -76,6 +76,15 @@ export type OcppExchange = {
  */
 export type CallMapper = (ctx: EventContext, timestamp: string, request: any, response: any, ocpp: OcppExchange, out: GatewayEvent[]) => void;
 
+/**
+ * What a CALL changes in the charger's memory and nothing else, for when its events would reach nobody; the CALL's
+ * CallMapper runs the same update before it builds its events, so both leave the memory alike.
+ */
+export type MemoryMapper = (ctx: EventContext, timestamp: string, request: MappedPayload) => unknown;
+
+/** A CALL's payload as the mappers read it: checked against its schema (or repaired by a compatibility profile) first. */
+export type MappedPayload = Record<string, any>;
+
 export function eventTimestamp(source: EventSource): string {
   return source.now !== undefined ? source.now.toISOString() : isoNow();
 }

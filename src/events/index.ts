@@ -1,9 +1,19 @@
 import type { OcppVersion } from '../ocpp/versions.js';
 import { ocppActionEvent } from './common-mappers.js';
-import { type EventContext, type EventSource, EventType, eventTimestamp, type GatewayEvent, makeEvent, type OcppExchange, ocppActionEventType } from './envelope.js';
+import {
+  type EventContext,
+  type EventSource,
+  EventType,
+  eventTimestamp,
+  type GatewayEvent,
+  type MappedPayload,
+  makeEvent,
+  type OcppExchange,
+  ocppActionEventType,
+} from './envelope.js';
 import type { ChargePointConnectedPayload, ChargePointDisconnectedPayload, CommandResponsePayload } from './payloads.js';
-import { V16_EVENT_TYPES, V16_MAPPERS } from './v16.js';
-import { V201_EVENT_TYPES, V201_MAPPERS } from './v201.js';
+import { V16_EVENT_TYPES, V16_MAPPERS, V16_MEMORY_ONLY } from './v16.js';
+import { V201_EVENT_TYPES, V201_MAPPERS, V201_MEMORY_ONLY } from './v201.js';
 
 /*
  * The events layer's entry point: what the gateway calls to turn a charger's traffic and lifecycle into
@@ -67,6 +77,19 @@ const MEMORY_ACTIONS: Readonly<Record<OcppVersion, ReadonlySet<string>>> = {
 /** Whether mapping this CALL updates the charger's memory (and so must happen even when nobody wants its events). */
 export function callUpdatesMemory(version: OcppVersion, action: string): boolean {
   return MEMORY_ACTIONS[version].has(action);
+}
+
+/** Whether this memory-updating action can update the memory without building its events (`recordInMemoryOnly`). */
+export function callHasMemoryOnlyPath(version: OcppVersion, action: string): boolean {
+  return (version === 'ocpp1.6' ? V16_MEMORY_ONLY : V201_MEMORY_ONLY).has(action);
+}
+
+/**
+ * For a CALL whose events nobody would receive: what `eventsForCall` would change in the charger's memory, without
+ * building the events. Only for actions `callHasMemoryOnlyPath` names; any other changes nothing.
+ */
+export function recordInMemoryOnly(ctx: EventContext, action: string, request: MappedPayload): void {
+  (ctx.protocol === 'ocpp1.6' ? V16_MEMORY_ONLY : V201_MEMORY_ONLY).get(action)?.(ctx, eventTimestamp(ctx), request ?? NO_FIELDS);
 }
 
 /** The event types a charger CALL of this action can yield (`ocpp.<action>` for one without events of its own). */

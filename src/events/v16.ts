@@ -1,6 +1,6 @@
 import { dataTransfer, firmwareStatus, heartbeat, logStatus, securityEvent } from './common-mappers.js';
 import { type ConnectorMemory, connectorKey, transactionIdString } from './connector-memory.js';
-import { type CallMapper, EventType, makeEvent, ocppActionEventType } from './envelope.js';
+import { type CallMapper, type EventContext, EventType, type MappedPayload, type MemoryMapper, makeEvent, ocppActionEventType } from './envelope.js';
 import { meterValuesV16 } from './meter-values.js';
 import {
   type AuthorizationRequestedPayload,
@@ -45,19 +45,23 @@ const bootNotification: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   );
 };
 
+/** What a StatusNotification changes in the charger's memory; returns the connector's status before it. */
+const recordStatus = (ctx: EventContext, ts: string, req: MappedPayload): string | null =>
+  ctx.memory.recordStatus({
+    key: connectorKey(null, req.connectorId ?? null),
+    evseId: null,
+    connectorId: req.connectorId ?? null,
+    status: req.status ?? null,
+    errorCode: req.errorCode ?? null,
+    timestamp: req.timestamp ?? ts,
+  });
+
 const statusNotification: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
   const connectorId = req.connectorId ?? null;
   const status = req.status ?? null;
   const errorCode = req.errorCode ?? null;
   const timestamp = req.timestamp ?? null;
-  const previousStatus = ctx.memory.recordStatus({
-    key: connectorKey(null, connectorId),
-    evseId: null,
-    connectorId,
-    status,
-    errorCode,
-    timestamp: timestamp ?? ts,
-  });
+  const previousStatus = recordStatus(ctx, ts, req);
   out.push(
     makeEvent<ConnectorStatusChangedPayload>(
       ctx,
@@ -256,6 +260,13 @@ export const V16_MAPPERS: ReadonlyMap<string, CallMapper> = new Map<string, Call
   ['LogStatusNotification', logStatus],
   ['SecurityEventNotification', securityEvent],
 ]);
+
+/**
+ * The memory-updating actions whose update can run without building their events, for when nobody would hear them:
+ * StatusNotification, which chargers send in numbers (every connector at every boot). Transactions keep building
+ * theirs, since what they remember is worked out while their events are.
+ */
+export const V16_MEMORY_ONLY: ReadonlyMap<string, MemoryMapper> = new Map([['StatusNotification', recordStatus]]);
 
 /**
  * Every 1.6 charger→central action (security extension included) and the event types it can yield, in the

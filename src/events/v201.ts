@@ -1,7 +1,17 @@
 import { actionsOf } from '../ocpp/catalogue.js';
 import { dataTransfer, firmwareStatus, heartbeat, logStatus, ocppActionEvent, securityEvent } from './common-mappers.js';
 import { connectorKey, transactionIdString } from './connector-memory.js';
-import { type CallMapper, type EventContext, EventType, type GatewayEvent, makeEvent, type OcppExchange, ocppActionEventType } from './envelope.js';
+import {
+  type CallMapper,
+  type EventContext,
+  EventType,
+  type GatewayEvent,
+  type MappedPayload,
+  type MemoryMapper,
+  makeEvent,
+  type OcppExchange,
+  ocppActionEventType,
+} from './envelope.js';
 import { importRegisterWh, meterValuesV201 } from './meter-values.js';
 import type {
   AuthorizationRequestedPayload,
@@ -45,19 +55,23 @@ const bootNotification: CallMapper = (ctx, ts, req, res, ocpp, out) => {
   );
 };
 
+/** What a StatusNotification changes in the charger's memory; returns the connector's status before it. */
+const recordStatus = (ctx: EventContext, ts: string, req: MappedPayload): string | null =>
+  ctx.memory.recordStatus({
+    key: connectorKey(req.evseId ?? null, req.connectorId ?? null),
+    evseId: req.evseId ?? null,
+    connectorId: req.connectorId ?? null,
+    status: req.connectorStatus ?? null,
+    errorCode: null,
+    timestamp: req.timestamp ?? ts,
+  });
+
 const statusNotification: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
   const evseId = req.evseId ?? null;
   const connectorId = req.connectorId ?? null;
   const status = req.connectorStatus ?? null;
   const timestamp = req.timestamp ?? null;
-  const previousStatus = ctx.memory.recordStatus({
-    key: connectorKey(evseId, connectorId),
-    evseId,
-    connectorId,
-    status,
-    errorCode: null,
-    timestamp: timestamp ?? ts,
-  });
+  const previousStatus = recordStatus(ctx, ts, req);
   out.push(
     makeEvent<ConnectorStatusChangedPayload>(
       ctx,
@@ -240,6 +254,9 @@ const meterValues: CallMapper = (ctx, ts, req, _res, ocpp, out) => {
     ),
   );
 };
+
+/** As V16_MEMORY_ONLY: StatusNotification's update without its event (TransactionEvent works its memory out with its events). */
+export const V201_MEMORY_ONLY: ReadonlyMap<string, MemoryMapper> = new Map([['StatusNotification', recordStatus]]);
 
 /** Actions with events of their own; any other action yields `ocpp.<action>` carrying the exchange. */
 export const V201_MAPPERS: ReadonlyMap<string, CallMapper> = new Map<string, CallMapper>([

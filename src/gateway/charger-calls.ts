@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { type Bus, BusTimeoutError, NoRespondersError, SUBJECTS } from '../bus/types.js';
 import type { CallPolicy, GatewayConfig } from '../config/schema.js';
 import { callEventId, callEventIdBase } from '../events/call-event-ids.js';
-import { callEventTypes, callUpdatesMemory, eventsForCall } from '../events/index.js';
+import { callEventTypes, callHasMemoryOnlyPath, callUpdatesMemory, eventsForCall, recordInMemoryOnly } from '../events/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { OcppCallError } from '../ocpp/errors.js';
@@ -179,7 +179,14 @@ export class ChargerCallHandler {
     // CALL also updates what the gateway remembers of the charger: under a flood of meter values with nobody
     // listening, building them was about a quarter of the gateway's own work per CALL (bench:own-work).
     const version = session.protocol;
-    if (!callUpdatesMemory(version, action) && this.deps.events.countIfUnheard(callEventTypes(version, action))) return answer;
+    if (!callUpdatesMemory(version, action)) {
+      if (this.deps.events.countIfUnheard(callEventTypes(version, action))) return answer;
+    } else if (callHasMemoryOnlyPath(version, action) && this.deps.events.countIfUnheard(callEventTypes(version, action))) {
+      // A status report updates the memory whether or not anyone hears of it; its event alone is left unbuilt. Every
+      // connector of every charger reports at each boot, so in a reconnect storm these are a good part of the CALLs.
+      recordInMemoryOnly(session.eventContext(), action, payload);
+      return answer;
+    }
     const events = eventsForCall(session.eventContext(), action, payload, answer);
     if (this.deps.callEventIds === true && events.length > 0) {
       const base = callEventIdBase(session.identity, messageId, action, payload, answer);
