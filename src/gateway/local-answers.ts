@@ -109,12 +109,21 @@ export class LocalAnswers {
     return transactionId.then((id) => ({ transactionId: id, idTagInfo }));
   }
 
+  /** The Heartbeat answer of this millisecond: one frozen object per clock value, so its JSON is built once (framing.ts). */
+  private heartbeatAnswer: Readonly<{ currentTime: string }> = frozen({ currentTime: '' });
+
+  private heartbeat(): Answer {
+    const currentTime = now();
+    if (this.heartbeatAnswer.currentTime !== currentTime) this.heartbeatAnswer = frozen({ currentTime });
+    return this.heartbeatAnswer;
+  }
+
   private v16(): ReadonlyMap<string, Handler> {
     const authorizeAccepted = frozen({ idTagInfo: ID_TAG_ACCEPTED });
     const authorizeInvalid = frozen({ idTagInfo: ID_TAG_INVALID });
     return new Map<string, Handler>([
       ['BootNotification', () => ({ status: 'Accepted', currentTime: now(), interval: this.interval })],
-      ['Heartbeat', () => ({ currentTime: now() })],
+      ['Heartbeat', () => this.heartbeat()],
       ['Authorize', (req) => (this.isAuthorised(req?.idTag) ? authorizeAccepted : authorizeInvalid)],
       ['StartTransaction', (req) => this.startTransaction(req)],
       // idTagInfo is optional and only meaningful when the charger says who stopped the transaction.
@@ -136,7 +145,7 @@ export class LocalAnswers {
     const authorizeInvalid = frozen({ idTokenInfo: ID_TAG_INVALID });
     return new Map<string, Handler>([
       ['BootNotification', () => ({ currentTime: now(), interval: this.interval, status: 'Accepted' })],
-      ['Heartbeat', () => ({ currentTime: now() })],
+      ['Heartbeat', () => this.heartbeat()],
       ['Authorize', (req) => (this.isAuthorised(req?.idToken?.idToken) ? authorizeAccepted : authorizeInvalid)],
       // idTokenInfo answers the idToken the charger sent; without one there is nothing to judge.
       ['TransactionEvent', (req) => (req?.idToken !== undefined ? { idTokenInfo: this.idTagInfo(req.idToken?.idToken) } : EMPTY)],

@@ -176,8 +176,31 @@ export function serializeCall(messageId: string, action: string, payload: unknow
   return JSON.stringify([CALL, messageId, action, payload]);
 }
 
+/**
+ * The JSON of answer payloads that cannot change (frozen, all the way down), or false for a frozen one that could:
+ * the gateway's own answers are mostly such constants (`{}` to every MeterValues and StatusNotification), and
+ * serialising one again for every CALL of a flood cost more than looking it up.
+ */
+const constantPayloadJson = new WeakMap<object, string | false>();
+
 export function serializeCallResult(messageId: string, payload: unknown): string {
+  if (typeof payload === 'object' && payload !== null && Object.isFrozen(payload)) {
+    let json = constantPayloadJson.get(payload);
+    if (json === undefined) {
+      json = isDeeplyFrozen(payload) ? JSON.stringify(payload) : false;
+      constantPayloadJson.set(payload, json);
+    }
+    // The same text JSON.stringify gives for the whole array: no whitespace, the id escaped as a JSON string.
+    if (json !== false) return `[${CALLRESULT},${JSON.stringify(messageId)},${json}]`;
+  }
   return JSON.stringify([CALLRESULT, messageId, payload]);
+}
+
+/** Frozen, and every object or array under it too: nothing in it can change after its JSON is kept. */
+function isDeeplyFrozen(value: object): boolean {
+  if (!Object.isFrozen(value)) return false;
+  for (const child of Object.values(value)) if (typeof child === 'object' && child !== null && !isDeeplyFrozen(child)) return false;
+  return true;
 }
 
 /** OCPP-J caps errorDescription at 255 characters; details are always an object when we send them. */

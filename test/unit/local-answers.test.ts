@@ -173,6 +173,28 @@ describe('local answers', () => {
     assert.ok(Math.abs(Date.parse(beat.currentTime) - before) < 60_000);
   });
 
+  it('answers every Heartbeat of one millisecond with the same frozen answer, and a later one with a later time', async () => {
+    const answers = new LocalAnswers(ACCEPT_ALL, transactionIds);
+    // Asked until two answers fall in one millisecond and a third in a later one, whatever the machine's speed.
+    let same: [Record<string, unknown>, Record<string, unknown>] | undefined;
+    for (let tries = 0; same === undefined && tries < 1000; tries++) {
+      const first = (await answers.answer('ocpp1.6', 'Heartbeat', {})) as Record<string, unknown>;
+      const second = (await answers.answer('ocpp2.0.1', 'Heartbeat', {})) as Record<string, unknown>;
+      if (first.currentTime === second.currentTime) same = [first, second];
+    }
+    assert.ok(same, 'two Heartbeats answered within one millisecond');
+    assert.equal(same[0], same[1]);
+    assert.ok(Object.isFrozen(same[0]));
+    const startedAt = Date.now();
+    while (Date.now() === startedAt) {
+      // wait for the clock to move on
+    }
+    const later = (await answers.answer('ocpp1.6', 'Heartbeat', {})) as Record<string, unknown>;
+    assert.notEqual(later, same[0]);
+    assert.ok(Date.parse(later.currentTime as string) > Date.parse(same[0].currentTime as string));
+    assert.deepEqual(Object.keys(later), ['currentTime']);
+  });
+
   it('uses heartbeatIntervalSeconds for the interval when it is set', async () => {
     const answers = new LocalAnswers({ ...ACCEPT_ALL, heartbeatIntervalSeconds: 45 }, transactionIds);
     const boot = (await answers.answer('ocpp2.0.1', 'BootNotification', SAMPLE_REQUESTS['ocpp2.0.1'].BootNotification)) as Record<string, any>;
