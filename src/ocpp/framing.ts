@@ -177,21 +177,32 @@ export function serializeCall(messageId: string, action: string, payload: unknow
 }
 
 /**
- * The JSON of answer payloads that cannot change (frozen, all the way down), or false for a frozen one that could:
- * the gateway's own answers are mostly such constants (`{}` to every MeterValues and StatusNotification), and
- * serialising one again for every CALL of a flood cost more than looking it up.
+ * The JSON of the last few answer payloads that cannot change (frozen, all the way down): the gateway's own
+ * answers are mostly such constants (`{}` to every MeterValues and StatusNotification, one Heartbeat answer per
+ * millisecond), and serialising one again for every CALL of a flood cost more than finding it here. A few slots,
+ * replaced in turn, hold strong references to at most that many payloads; a WeakMap would hold every Heartbeat
+ * answer until a collection and add its work to each one.
  */
-const constantPayloadJson = new WeakMap<object, string | false>();
+const CONSTANT_SLOTS = 8;
+const constantPayloads: Array<object | undefined> = new Array(CONSTANT_SLOTS).fill(undefined);
+const constantJson: string[] = new Array(CONSTANT_SLOTS).fill('');
+let nextConstantSlot = 0;
+
+function constantPayloadJson(payload: object): string | undefined {
+  for (let i = 0; i < CONSTANT_SLOTS; i++) if (constantPayloads[i] === payload) return constantJson[i];
+  if (!isDeeplyFrozen(payload)) return undefined;
+  const json = JSON.stringify(payload);
+  constantPayloads[nextConstantSlot] = payload;
+  constantJson[nextConstantSlot] = json;
+  nextConstantSlot = (nextConstantSlot + 1) % CONSTANT_SLOTS;
+  return json;
+}
 
 export function serializeCallResult(messageId: string, payload: unknown): string {
   if (typeof payload === 'object' && payload !== null && Object.isFrozen(payload)) {
-    let json = constantPayloadJson.get(payload);
-    if (json === undefined) {
-      json = isDeeplyFrozen(payload) ? JSON.stringify(payload) : false;
-      constantPayloadJson.set(payload, json);
-    }
+    const json = constantPayloadJson(payload);
     // The same text JSON.stringify gives for the whole array: no whitespace, the id escaped as a JSON string.
-    if (json !== false) return `[${CALLRESULT},${JSON.stringify(messageId)},${json}]`;
+    if (json !== undefined) return `[${CALLRESULT},${JSON.stringify(messageId)},${json}]`;
   }
   return JSON.stringify([CALLRESULT, messageId, payload]);
 }
