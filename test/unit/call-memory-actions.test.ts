@@ -4,11 +4,12 @@
  * action declared memory-free must leave a populated memory exactly as it was, whatever its payload names; an
  * action declared as updating it must change it for a payload that reports something new (which shows this
  * check would see a change); and every event an action yields must be of a type `callEventTypes` names, or the
- * gateway could think nobody listens when someone does.
+ * gateway could think nobody listens when someone does. An action whose memory update can run without its events
+ * (`recordInMemoryOnly`, for when nobody listens) must leave the memory exactly as mapping it with its events does.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConnectorMemory, callEventTypes, callUpdatesMemory, eventsForCall } from '../../src/events/index.js';
+import { ConnectorMemory, callEventTypes, callHasMemoryOnlyPath, callUpdatesMemory, eventsForCall, recordInMemoryOnly } from '../../src/events/index.js';
 import { actionsOf } from '../../src/ocpp/catalogue.js';
 import type { OcppVersion } from '../../src/ocpp/versions.js';
 
@@ -86,6 +87,32 @@ for (const version of ['ocpp1.6', 'ocpp2.0.1'] as const) {
         const named = callEventTypes(version, action);
         for (const event of events) assert.ok(named.includes(event.eventType), `${event.eventType} is among ${named.join(', ')}`);
       });
+    }
+  });
+}
+
+for (const version of ['ocpp1.6', 'ocpp2.0.1'] as const) {
+  describe(`${version}: a memory update without its events`, () => {
+    const actions = actionsOf(version, 'chargerToCentral').filter((action) => callHasMemoryOnlyPath(version, action));
+    it('exists for memory-updating actions only, StatusNotification among them', () => {
+      assert.ok(actions.includes('StatusNotification'));
+      for (const action of actions) assert.ok(callUpdatesMemory(version, action), action);
+    });
+    for (const action of actions) {
+      for (const [name, payload] of [
+        ['a new status of a known connector', provocativePayload(version)],
+        ['a report without its own timestamp', { ...provocativePayload(version), timestamp: undefined }],
+        ['a connector not seen before', { ...provocativePayload(version), connectorId: 9 }],
+      ] as const) {
+        it(`${action}, ${name}: leaves the memory as mapping it with its events does`, () => {
+          const withEvents = populatedMemory(version);
+          const alone = populatedMemory(version);
+          eventsForCall({ chargePointId: 'CP-1', gatewayId: 'gw', protocol: version, memory: withEvents, now: new Date(AT) }, action, payload, RESPONSE);
+          recordInMemoryOnly({ chargePointId: 'CP-1', gatewayId: 'gw', protocol: version, memory: alone, now: new Date(AT) }, action, payload);
+          assert.notEqual(JSON.stringify(alone.snapshot()), JSON.stringify(populatedMemory(version).snapshot()), 'the update changed something');
+          assert.deepEqual(alone.snapshot(), withEvents.snapshot());
+        });
+      }
     }
   });
 }
