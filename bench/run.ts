@@ -37,7 +37,7 @@ import {
 import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
 import { type ClusterServices, type ServicesSnapshot, servicesFigures, startClusterServices } from './services.js';
 import { formatScenarioText, writeBenchmarksMd } from './summary.js';
-import { httpText, isBaselineKind, REPO_ROOT, startTarget, type Target, type TargetKind } from './targets.js';
+import { httpText, isBaselineKind, parseGatewayEnv, REPO_ROOT, startTarget, type Target, type TargetKind } from './targets.js';
 
 /** An absolute path inside the repository as a path relative to it; anything else as it is. */
 function repoRelative(arg: string): string {
@@ -60,6 +60,8 @@ const USAGE = `Usage: npm run bench [-- options]
   --scenario a,c               only these scenarios (${SCENARIO_IDS.join(', ')}; default all)
   --gateway-node-args="ARGS"   extra Node.js options for the gateway, e.g. --gateway-node-args="--cpu-prof --cpu-prof-dir=prof"
                                (with "=": a value that starts with "--" is otherwise taken for an option of its own)
+  --gateway-env="A=1 B=2"      settings for the gateway under test by environment variable, e.g.
+                               --gateway-env="ADMISSION_MAX_HANDSHAKES=8192" (kept in the results with each target)
   --help                       this text
 
 Scenarios: (a) TC-E2E-04 12,000 chargers 10 min, (b) 19,000 chargers in one process, (c) flood,
@@ -92,6 +94,7 @@ interface RunContext {
   mode: Mode;
   signal: AbortSignal;
   gatewayNodeArgs: string[];
+  gatewayEnv: Record<string, string>;
 }
 
 /** One scenario against one target: start it, run the simulator against it, stop it. */
@@ -109,6 +112,7 @@ async function runTarget(kind: TargetKind, p: ScenarioPlan, ctx: RunContext, ext
     target = await startTarget(kind, {
       inspect: settle,
       nodeArgs: isBaselineKind(kind) ? [] : ctx.gatewayNodeArgs,
+      gatewayEnv: ctx.gatewayEnv,
       ...(services ? { cluster: { natsUrl: services.natsUrl, redisUrl: services.redisUrl, podId: 'bench', workers }, timeoutMs: 60_000 } : {}),
       ...(kind === 'tls' ? { tlsFleet: fleetIdentities(p) } : {}),
     });
@@ -295,7 +299,7 @@ async function runCommandScenario(p: ScenarioPlan, ctx: RunContext): Promise<Com
   const c = p.commands!;
   const out: CommandStats[] = [];
   const common = { chargersPerSide: c.chargersPerSide, commandsPerSide: c.commandsPerSide, perSec: c.perSec, signal: ctx.signal };
-  const embedded = await startTarget('gateway', { nodeArgs: ctx.gatewayNodeArgs });
+  const embedded = await startTarget('gateway', { nodeArgs: ctx.gatewayNodeArgs, gatewayEnv: ctx.gatewayEnv });
   try {
     log(`[${p.id} gateway] pid ${embedded.pid} on port ${embedded.port}`);
     out.push(
@@ -317,7 +321,12 @@ async function runCommandScenario(p: ScenarioPlan, ctx: RunContext): Promise<Com
     log(`[${p.id} cluster] private nats-server at ${services.natsUrl}, redis-server at ${services.redisUrl}`);
     for (const podId of ['bench-a', 'bench-b']) {
       instances.push(
-        await startTarget('cluster', { nodeArgs: ctx.gatewayNodeArgs, cluster: { natsUrl: services.natsUrl, redisUrl: services.redisUrl, podId }, timeoutMs: 60_000 }),
+        await startTarget('cluster', {
+          nodeArgs: ctx.gatewayNodeArgs,
+          gatewayEnv: ctx.gatewayEnv,
+          cluster: { natsUrl: services.natsUrl, redisUrl: services.redisUrl, podId },
+          timeoutMs: 60_000,
+        }),
       );
     }
     const [a, b] = instances;
@@ -431,13 +440,14 @@ function notesFor(s: ScenarioResult): string[] {
 }
 
 async function main(): Promise<number> {
-  let values: { quick?: boolean; scenario?: string; help?: boolean; 'gateway-node-args'?: string };
+  let values: { quick?: boolean; scenario?: string; help?: boolean; 'gateway-node-args'?: string; 'gateway-env'?: string };
   try {
     values = parseArgs({
       options: {
         quick: { type: 'boolean' },
         scenario: { type: 'string' },
         'gateway-node-args': { type: 'string' },
+        'gateway-env': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -450,6 +460,13 @@ async function main(): Promise<number> {
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
+  }
+  let gatewayEnv: Record<string, string>;
+  try {
+    gatewayEnv = parseGatewayEnv(values['gateway-env']);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    return 2;
   }
   const mode: Mode = values.quick ? 'quick' : 'full';
   const ids = (values.scenario ?? SCENARIO_IDS.join(','))
@@ -506,6 +523,7 @@ async function main(): Promise<number> {
     mode,
     signal: controller.signal,
     gatewayNodeArgs: values['gateway-node-args']?.split(/\s+/).filter(Boolean) ?? [],
+    gatewayEnv,
   };
   log(`benchmark (${mode}): scenarios ${ids.join(', ')}; commit ${source.commit?.slice(0, 12) ?? '?'}${source.dirty ? ' (dirty)' : ''}; results ${file}`);
   let broke = false;

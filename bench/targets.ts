@@ -41,6 +41,11 @@ export interface StartOptions {
   inspect?: boolean;
   /** Extra Node.js options for the process, e.g. `--cpu-prof` to profile it. */
   nodeArgs?: string[];
+  /**
+   * For the gateway kinds: settings by their environment variable (e.g. `ADMISSION_MAX_HANDSHAKES`), over the
+   * benchmark's own. The results keep every target's environment, so a run made with them says so.
+   */
+  gatewayEnv?: Record<string, string>;
   /** How long to wait for readiness. */
   timeoutMs?: number;
   /** For `cluster`: the services, the instance id and the number of worker processes (`WORKERS`). */
@@ -118,6 +123,20 @@ export function httpText(port: number, path: string, timeoutMs = 2000): Promise<
 
 const OUTPUT_LINES = 40;
 
+/**
+ * `--gateway-env "A=1 B=2"`: settings for the gateway under test by environment variable. Names are the
+ * gateway's own upper-case variables; anything else is refused, so a typo cannot pass for a setting.
+ */
+export function parseGatewayEnv(text: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of (text ?? '').split(/\s+/).filter(Boolean)) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
+    if (match === null) throw new RangeError(`--gateway-env: "${pair}" is not NAME=value with an upper-case NAME`);
+    env[match[1]] = match[2];
+  }
+  return env;
+}
+
 /** Starts one target and resolves once it accepts chargers. */
 export async function startTarget(kind: TargetKind, options: StartOptions = {}): Promise<Target> {
   const port = await freePort();
@@ -146,6 +165,7 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
       LOG_LEVEL: 'warn',
       SHUTDOWN_DRAIN_MS: '0',
     });
+    Object.assign(env, options.gatewayEnv ?? {});
     if (kind === 'cluster') {
       const c = options.cluster;
       if (!c) throw new Error('a cluster target needs StartOptions.cluster');
