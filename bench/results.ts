@@ -278,6 +278,11 @@ export interface RunResult {
   finishedAt: string;
   /** Stopped early by a signal: not used for BENCHMARKS.md. */
   interrupted: boolean;
+  /**
+   * Settings the gateway under test ran with beyond its defaults (`--gateway-env`): such a run measures those
+   * settings, and is not used for BENCHMARKS.md. Absent when there were none.
+   */
+  gatewayEnv?: Record<string, string>;
   scenarios: ScenarioResult[];
 }
 

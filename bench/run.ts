@@ -61,7 +61,7 @@ const USAGE = `Usage: npm run bench [-- options]
   --gateway-node-args="ARGS"   extra Node.js options for the gateway, e.g. --gateway-node-args="--cpu-prof --cpu-prof-dir=prof"
                                (with "=": a value that starts with "--" is otherwise taken for an option of its own)
   --gateway-env="A=1 B=2"      settings for the gateway under test by environment variable, e.g.
-                               --gateway-env="ADMISSION_MAX_HANDSHAKES=8192" (kept in the results with each target)
+                               --gateway-env="ADMISSION_MAX_HANDSHAKES=8192" (recorded in the results; not used for BENCHMARKS.md)
   --help                       this text
 
 Scenarios: (a) TC-E2E-04 12,000 chargers 10 min, (b) 19,000 chargers in one process, (c) flood,
@@ -504,6 +504,7 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: startedAt.toISOString(),
     interrupted: false,
+    ...(Object.keys(gatewayEnv).length > 0 ? { gatewayEnv } : {}),
     scenarios: [],
   };
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -342,7 +342,8 @@ function runMarkdown(run: RunResult | null, mode: 'full' | 'quick', file: string
 }
 
 /**
- * The newest complete (not interrupted) run of a mode in the results folder, with its file name. With
+ * The newest complete (not interrupted) run of a mode in the results folder, made with the gateway's own settings,
+ * with its file name. With
  * `allScenarios`, only runs that cover every single-process scenario (a-e) count, so re-running one scenario,
  * or running the cluster scenarios alone, does not hide the rest.
  */
@@ -362,7 +363,8 @@ function runsOf(dir: string, mode: 'full' | 'quick'): Array<{ run: RunResult; fi
   for (const f of files) {
     try {
       const run = JSON.parse(readFileSync(join(dir, f), 'utf8')) as RunResult;
-      if (!run.interrupted && run.mode === mode) runs.push({ run, file: f });
+      // A run with settings of its own (--gateway-env) measured those settings, not the gateway as it ships.
+      if (!run.interrupted && run.mode === mode && Object.keys(run.gatewayEnv ?? {}).length === 0) runs.push({ run, file: f });
     } catch {
       // not a result file
     }

@@ -43,7 +43,7 @@ export interface StartOptions {
   nodeArgs?: string[];
   /**
    * For the gateway kinds: settings by their environment variable (e.g. `ADMISSION_MAX_HANDSHAKES`), over the
-   * benchmark's own. The results keep every target's environment, so a run made with them says so.
+   * benchmark's own. The run records them (`gatewayEnv` in its results) and is then not used for BENCHMARKS.md.
    */
   gatewayEnv?: Record<string, string>;
   /** How long to wait for readiness. */

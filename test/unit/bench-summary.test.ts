@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -51,10 +51,11 @@ describe('benchmark: BENCHMARKS.md from the results folder', () => {
   const CLUSTER_QUICK = '2026-12-01T15-51-06Z-quick.json';
   const TLS_STORM_QUICK = '2026-12-01T17-36-04Z-quick.json';
 
-  function render(files: string[]): string {
+  function render(files: string[], extra: Record<string, unknown> = {}): string {
     const dir = mkdtempSync(join(tmpdir(), 'bench-summary-'));
     try {
       for (const f of files) copyFileSync(join(results, f), join(dir, f));
+      for (const [name, run] of Object.entries(extra)) writeFileSync(join(dir, name), JSON.stringify(run));
       const out = join(dir, 'BENCHMARKS.md');
       writeBenchmarksMd(dir, out);
       return readFileSync(out, 'utf8');
@@ -71,6 +72,17 @@ describe('benchmark: BENCHMARKS.md from the results folder', () => {
     assert.ok(quickSection.includes(`- Results: \`bench/results/${CORE_QUICK}\``));
     const clusterSection = text.slice(text.indexOf('## Quick run of scenario'), text.indexOf('## Method'));
     assert.ok(clusterSection.includes(`- Results: \`bench/results/${CLUSTER_QUICK}\``));
+  });
+
+  it('leaves out a newer run made with settings of its own (--gateway-env)', () => {
+    const core = JSON.parse(readFileSync(join(results, CORE_FULL), 'utf8')) as Record<string, unknown>;
+    const withSettings = { ...core, startedAt: '2030-01-01T00:00:00.000Z', gatewayEnv: { ADMISSION_MAX_HANDSHAKES: '8192' } };
+    const text = render([CORE_FULL], { '2030-01-01T00-00-00Z-full.json': withSettings });
+    assert.ok(text.includes(`- Results: \`bench/results/${CORE_FULL}\``));
+    assert.ok(!text.includes('2030-01-01T00-00-00Z-full.json'));
+    // The same run without the settings is the newest and leads.
+    const plain = render([CORE_FULL], { '2030-01-01T00-00-00Z-full.json': { ...withSettings, gatewayEnv: undefined } });
+    assert.ok(plain.includes('- Results: `bench/results/2030-01-01T00-00-00Z-full.json`'));
   });
 
   it('keeps the baseline/gateway table of a-e, and gives (g) a column per target and (h) a row per place', () => {
