@@ -166,27 +166,38 @@ export function mergeHistories(histories: HistoryPoint[][], intervalMs: number, 
     const last = Array.isArray(history) && history.length > 0 ? Date.parse(history[history.length - 1]?.at) : Number.NaN;
     if (Number.isFinite(last)) complete = Math.min(complete, Math.floor(last / intervalMs));
   }
-  const slots = new Map<number, HistoryPoint>();
+  // Each instance once per slot. Its sampling timer runs on its own phase and drifts: two of its samples can fall
+  // in one slot (the later stands for it; summing both would count its chargers twice), and it can skip a slot
+  // (its previous sample stands for it; leaving it out would drop its chargers from that point of the chart).
+  const perInstance: Array<Map<number, HistoryPoint>> = [];
+  const slots = new Set<number>();
   for (const history of histories) {
     if (!Array.isArray(history)) continue;
+    const bySlot = new Map<number, HistoryPoint>();
     for (const point of history) {
       const ms = Date.parse(point?.at);
       if (!Number.isFinite(ms)) continue;
       const slot = Math.floor(ms / intervalMs);
       if (slot > complete) continue;
-      let merged = slots.get(slot);
-      if (merged === undefined) {
-        merged = { at: new Date(slot * intervalMs).toISOString(), connected: { 'ocpp1.6': 0, 'ocpp2.0.1': 0 }, inboundPerSecond: 0, outboundPerSecond: 0 };
-        slots.set(slot, merged);
-      }
-      merged.connected['ocpp1.6'] += point.connected?.['ocpp1.6'] ?? 0;
-      merged.connected['ocpp2.0.1'] += point.connected?.['ocpp2.0.1'] ?? 0;
-      merged.inboundPerSecond += point.inboundPerSecond ?? 0;
-      merged.outboundPerSecond += point.outboundPerSecond ?? 0;
+      bySlot.set(slot, point);
+      slots.add(slot);
     }
+    perInstance.push(bySlot);
   }
-  return [...slots.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .slice(-maxPoints)
-    .map(([, point]) => point);
+  const latest: Array<HistoryPoint | undefined> = perInstance.map(() => undefined);
+  const merged: HistoryPoint[] = [];
+  for (const slot of [...slots].sort((a, b) => a - b)) {
+    const point: HistoryPoint = { at: new Date(slot * intervalMs).toISOString(), connected: { 'ocpp1.6': 0, 'ocpp2.0.1': 0 }, inboundPerSecond: 0, outboundPerSecond: 0 };
+    perInstance.forEach((bySlot, i) => {
+      const own = bySlot.get(slot) ?? latest[i];
+      if (own === undefined) return; // not running yet
+      latest[i] = own;
+      point.connected['ocpp1.6'] += own.connected?.['ocpp1.6'] ?? 0;
+      point.connected['ocpp2.0.1'] += own.connected?.['ocpp2.0.1'] ?? 0;
+      point.inboundPerSecond += own.inboundPerSecond ?? 0;
+      point.outboundPerSecond += own.outboundPerSecond ?? 0;
+    });
+    merged.push(point);
+  }
+  return merged.slice(-maxPoints);
 }

@@ -46,6 +46,36 @@ test('histories of instances are summed per interval slot, oldest first, up to t
   );
 });
 
+test('an instance counts once per slot: the later of two samples in one slot, its last sample for a slot it skipped', () => {
+  const point = (at: number, v201: number, inbound: number) => ({
+    at: new Date(at).toISOString(),
+    connected: { 'ocpp1.6': 0, 'ocpp2.0.1': v201 },
+    inboundPerSecond: inbound,
+    outboundPerSecond: 0,
+  });
+  const merged = mergeHistories(
+    [
+      // Samples on time, one per 2 s slot.
+      [point(10_100, 1, 1), point(12_100, 1, 1), point(14_100, 1, 1), point(16_100, 1, 1)],
+      // A timer that ran late into the next slot (12,000 has two samples, the later one 2), then skipped 14,000.
+      [point(10_500, 4, 4), point(12_000, 4, 4), point(13_990, 2, 2), point(16_020, 3, 3)],
+      // An instance that started late: nothing before its first sample.
+      [point(14_500, 10, 10), point(16_500, 10, 10)],
+    ],
+    2000,
+    10,
+  );
+  assert.deepEqual(
+    merged.map((p) => [p.at, p.connected['ocpp2.0.1'], p.inboundPerSecond]),
+    [
+      [new Date(10_000).toISOString(), 1 + 4, 1 + 4],
+      [new Date(12_000).toISOString(), 1 + 2, 1 + 2],
+      [new Date(14_000).toISOString(), 1 + 2 + 10, 1 + 2 + 10],
+      [new Date(16_000).toISOString(), 1 + 3 + 10, 1 + 3 + 10],
+    ],
+  );
+});
+
 test('redaction keeps frames without credentials byte for byte and replaces each credential form', () => {
   const plain = '[2, "1", "Heartbeat", {}]';
   assert.equal(redactFrame(plain), plain, 'not re-serialized');
