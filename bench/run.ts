@@ -13,6 +13,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSimulation } from '../src/sim/index.js';
 import { DEFAULTS as SIM_DEFAULTS } from '../src/sim/options.js';
+import { waitedPercent } from '../src/sim/proc-stats.js';
 import { type CommandStats, runCommandRoundTrips } from './commands.js';
 import { MachineLoad, machineInfo, sourceInfo, tcpCounters, tcpDelta } from './machine.js';
 import { childPids, ProcessSampler, type WatchedProcess } from './process-sampler.js';
@@ -391,10 +392,8 @@ function lastHandshake(outcome: RoundOutcome | undefined): string {
 function serverInStorm(outcome: RoundOutcome | undefined): string {
   const u = outcome?.stormServer;
   if (u === undefined) return '-';
-  const ran = u.mainThreadRanSec;
-  const waited = u.mainThreadWaitedSec;
-  const share = ran === null || waited === null || ran + waited <= 0 ? '' : `, waited ${Math.round((100 * waited) / (ran + waited))} %`;
-  return `${u.cpuSec} s${share}`;
+  const share = waitedPercent(u);
+  return `${u.cpuSec} s${share === null ? '' : `, waited ${share} %`}`;
 }
 
 function notesFor(s: ScenarioResult): string[] {

@@ -134,6 +134,13 @@ export interface ServerUsage {
   mainThreadWaitedSec: number | null;
 }
 
+/** Of the time the main thread wanted a core, the share it waited for one, in whole percent; null where unknown. */
+export function waitedPercent(u: ServerUsage): number | null {
+  const ran = u.mainThreadRanSec;
+  const waited = u.mainThreadWaitedSec;
+  return ran === null || waited === null || ran + waited <= 0 ? null : Math.round((100 * waited) / (ran + waited));
+}
+
 /**
  * The server's use over [fromEpochMs, toEpochMs]: from the last reading at or before the start to the first at or
  * after the end, so the window is never narrower than asked. Null when the readings do not reach both ends.

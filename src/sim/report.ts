@@ -6,7 +6,7 @@
 import { Histogram, type HistogramData, type LatencySummary, summarizeMicros } from './histogram.js';
 import { type CountMap, mergeMetrics, type SelfSample, type WorkerSnapshot } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
-import { type ProcessSample, type ServerClockReading, type ServerUsage, serverUsageBetween } from './proc-stats.js';
+import { type ProcessSample, type ServerClockReading, type ServerUsage, serverUsageBetween, waitedPercent } from './proc-stats.js';
 
 /** Above this average CPU (percent of one core) a worker was likely saturated. */
 export const SELF_CPU_LIMIT = 85;
@@ -494,13 +494,12 @@ export function formatProgress(
  */
 /** `in 6.6 s from the drop: CPU 4.1 s; its main thread ran 3.2 s and waited 2.9 s for a core (47 % of the time it wanted one)`. */
 export function stormServerLine(u: ServerUsage): string {
+  const share = waitedPercent(u);
   const main =
     u.mainThreadRanSec === null || u.mainThreadWaitedSec === null
       ? ''
       : `; its main thread ran ${u.mainThreadRanSec} s and waited ${u.mainThreadWaitedSec} s for a core` +
-        (u.mainThreadRanSec + u.mainThreadWaitedSec > 0
-          ? ` (${Math.round((100 * u.mainThreadWaitedSec) / (u.mainThreadRanSec + u.mainThreadWaitedSec))} % of the time it wanted one)`
-          : '');
+        (share === null ? '' : ` (${share} % of the time it wanted one)`);
   return `in the ${u.windowSec} s around the storm: CPU ${u.cpuSec} s${main}`;
 }
 

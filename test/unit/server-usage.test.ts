@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ServerClockReading, serverUsageBetween } from '../../src/sim/proc-stats.js';
+import { type ServerClockReading, serverUsageBetween, waitedPercent } from '../../src/sim/proc-stats.js';
 
 /** A reading every 100 ms from t = 1000: the CPU grows 50 ms, the main thread runs 40 and waits 30 per reading. */
 function readings(count: number, withMainThread = true): ServerClockReading[] {
@@ -34,5 +34,13 @@ describe('server usage over a window', () => {
 
   it('reports the CPU alone where the kernel keeps no per-thread times', () => {
     assert.deepEqual(serverUsageBetween(readings(10, false), 1200, 1400), { windowSec: 0.2, cpuSec: 0.1, mainThreadRanSec: null, mainThreadWaitedSec: null });
+  });
+
+  it('gives the share of the time the main thread wanted a core that it waited, in whole percent', () => {
+    const usage = { windowSec: 10, cpuSec: 5 };
+    assert.equal(waitedPercent({ ...usage, mainThreadRanSec: 3, mainThreadWaitedSec: 1 }), 25);
+    assert.equal(waitedPercent({ ...usage, mainThreadRanSec: 2, mainThreadWaitedSec: 1 }), 33);
+    assert.equal(waitedPercent({ ...usage, mainThreadRanSec: 0, mainThreadWaitedSec: 0 }), null);
+    assert.equal(waitedPercent({ ...usage, mainThreadRanSec: null, mainThreadWaitedSec: null }), null);
   });
 });
