@@ -37,6 +37,7 @@ describe('simulator over TLS + Basic auth against the gateway (profile 2)', () =
       reconnectBaseSec: 0.5,
       reconnectMaxSec: 5,
       endAfterStormSec: 1,
+      serverPid: target.pid,
     });
     assert.deepEqual(report.failures, []);
     const c = report.connections;
@@ -52,6 +53,11 @@ describe('simulator over TLS + Basic auth against the gateway (profile 2)', () =
     assert.equal(storm.dropped, CHARGERS);
     assert.equal(storm.rebooted, CHARGERS);
     assert.equal(typeof storm.allRebootedAfterSec, 'number');
+    // The server's clocks, read from when every charger had booted (this drop has no time of its own), enclose the storm.
+    const stormSec = storm.allRebootedAfterSec ?? Number.NaN;
+    assert.ok(storm.server, 'the server figures of the storm');
+    assert.ok(storm.server.windowSec >= stormSec && storm.server.windowSec <= stormSec + 1, `window ${storm.server.windowSec} s for a storm of ${stormSec} s`);
+    assert.ok(storm.server.mainThreadRanSec !== null && storm.server.mainThreadRanSec > 0);
     // The report never carries the password.
     assert.equal(report.options.password, '***');
     // The gateway saw every connection prove profile 2.

@@ -306,6 +306,9 @@ export interface WorkerSnapshot {
 }
 
 /** Adds worker snapshots into one view. `open`, `connecting` and `peakOpen` are summed (peaks of different workers may not coincide: an upper bound). */
+/** Counters that are moments, not counts: merged below by their own rule (earliest, latest), never summed. */
+const MOMENTS: ReadonlySet<keyof MetricsData> = new Set<keyof MetricsData>(['allOpenAtMs', 'allBootedAtMs', 'allRebootedAtMs', 'droppedAtMs', 'droppedAtEpochMs']);
+
 export function mergeMetrics(parts: MetricsData[]): {
   data: MetricsData;
   latency: Histogram;
@@ -328,15 +331,7 @@ export function mergeMetrics(parts: MetricsData[]): {
   for (const p of parts) {
     for (const key of Object.keys(out) as Array<keyof MetricsData>) {
       const value = p[key];
-      if (
-        typeof value === 'number' &&
-        key !== 'allOpenAtMs' &&
-        key !== 'allBootedAtMs' &&
-        key !== 'allRebootedAtMs' &&
-        key !== 'droppedAtMs' &&
-        key !== 'droppedAtEpochMs'
-      )
-        (out[key] as number) += value;
+      if (typeof value === 'number' && !MOMENTS.has(key)) (out[key] as number) += value;
     }
     if (p.dropped > 0) {
       if (p.allRebootedAtMs < 0 || allRebootedAtMs < 0) allRebootedAtMs = -1;

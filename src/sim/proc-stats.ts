@@ -23,18 +23,22 @@ interface Raw {
   at: number;
 }
 
+/** utime + stime of every thread of the process, in clock ticks; throws once it is gone. */
+function cpuTicksOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name may contain spaces and parentheses: fields are counted after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 function readRaw(pid: number): Raw | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may contain spaces and parentheses: fields are counted after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
+    const cpuTicks = cpuTicksOf(pid);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const rss = /VmRSS:\s+(\d+) kB/.exec(status);
     const threads = /Threads:\s+(\d+)/.exec(status);
     return {
-      cpuTicks: utime + stime,
+      cpuTicks,
       rssBytes: rss ? Number(rss[1]) * 1024 : 0,
       threads: threads ? Number(threads[1]) : 0,
       at: Date.now(),
@@ -105,9 +109,7 @@ export interface ServerClockReading {
 /** Reads the server's clocks now; null once it is gone. */
 export function readServerClock(pid: number): ServerClockReading | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuMs = ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1000;
+    const cpuMs = (cpuTicksOf(pid) / CLOCK_TICKS) * 1000;
     let mainRanMs: number | null = null;
     let mainWaitedMs: number | null = null;
     try {
