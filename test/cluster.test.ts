@@ -459,6 +459,7 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
 
   test('cut off from Redis for longer than its TTL, an instance closes its chargers with 1012 and refuses new ones', async () => {
     assert.equal((await lapsing.closed).code, 1012);
+    assert.equal(await metric(instances.B, 'gateway_ownership_lapses_total'), 1);
     const refused = await OcppClient.tryConnect(instances.B.chargers, 'CL-REFUSED');
     assert.equal(refused.ok, false);
     assert.equal(refused.ok === false ? refused.refusal?.status : undefined, 503);

@@ -95,6 +95,51 @@ describe('Redis registry faults', { skip, timeout: 60_000 }, () => {
     assert.equal(lapses, 1);
   });
 
+  it('keeps the registration and the holds through an outage that spans two rounds, by retrying failed rounds soon', async () => {
+    // Redis keeps its data across the restart here, as production runs it: only the outage itself is under test.
+    await server.stop();
+    server = await OwnRedis.start({ persistent: true });
+    // Rounds every 3 s against a 9 s TTL. The lease runs out 9 s after the registration was sent; Redis is away from
+    // just after it until 6.3 s, so the rounds at 3 s and 6 s both fail and, on the fixed cadence alone, the next
+    // round would come at 9 s, the very moment the lease ends.
+    const registry = await connect({ ttlMs: 9000 });
+    const registeredAt = performance.now();
+    await registry.registerInstance('pod-a');
+    const { epoch } = await registry.claim('CP-4', 'pod-a');
+    const errors: unknown[] = [];
+    const lostReports: Ownership[][] = [];
+    let lapses = 0;
+    let registrations = 0;
+    registry.onOwnershipLost(() => lapses++);
+    const scheduler = new RefreshScheduler({
+      registry,
+      instanceId: 'pod-a',
+      owned: () => [{ identity: 'CP-4', epoch }],
+      onLost: (lost) => lostReports.push(lost),
+      onError: (err) => errors.push(err),
+      onRegistered: () => registrations++,
+    });
+    scheduler.start();
+    const sleepUntil = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, registeredAt + ms - performance.now())));
+    try {
+      await server.kill();
+      await sleepUntil(6300);
+      await server.restart();
+      // Past the end of the lease the registration would have had without a renewal after the restart.
+      await sleepUntil(10_000);
+    } finally {
+      await scheduler.stop();
+    }
+    assert.equal(lapses, 0, 'ownership never lapsed');
+    assert.equal(registrations, 0, 'no registration was needed again');
+    assert.deepEqual(lostReports, []);
+    assert.equal(registry.ownershipValid(), true);
+    assert.deepEqual(await registry.owner('CP-4'), { instanceId: 'pod-a', epoch });
+    assert.deepEqual(await registry.liveInstances(), ['pod-a']);
+    assert.ok(errors.length > 0, 'rounds without Redis are reported');
+    for (const err of errors) assert.ok(err instanceof RegistryUnavailableError, String(err));
+  });
+
   it('has the refresh scheduler report errors while Redis is down, then register again and report the holds Redis lost', async () => {
     // Rounds every 667 ms against a 2 s TTL, so only the outage makes ownership lapse.
     const registry = await connect({ ttlMs: 2000 });

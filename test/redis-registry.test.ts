@@ -174,10 +174,10 @@ describe('Redis registry: batched refresh', { skip: ownSkip }, () => {
       onLost: (lost) => lostReports.push(lost),
     });
     // The first round also loads the scripts into Redis; the counted round uses them.
-    assert.deepEqual(await scheduler.runOnce(), { refreshed: 10_000, lost: [], alive: true });
+    assert.deepEqual(await scheduler.runOnce(), { refreshed: 10_000, lost: [], alive: true, failed: false });
 
     const before = await commandCalls(client);
-    assert.deepEqual(await scheduler.runOnce(), { refreshed: 10_000, lost: [], alive: true });
+    assert.deepEqual(await scheduler.runOnce(), { refreshed: 10_000, lost: [], alive: true, failed: false });
     const after = await commandCalls(client);
     // Redis counts the commands a script runs as well: each hold is read and extended once, inside the
     // 10 refresh calls of 1,000; the heartbeat is the 11th call (clock, instance entries, its own entry, the
@@ -199,7 +199,7 @@ describe('Redis registry: batched refresh', { skip: ownSkip }, () => {
     );
     const round = await scheduler.runOnce();
     const expectedLost = ['CP-17', 'CP-4242', 'CP-9999'].map((identity) => ({ identity, epoch: owned.get(identity) }));
-    assert.deepEqual(round, { refreshed: 9_997, lost: expectedLost, alive: true });
+    assert.deepEqual(round, { refreshed: 9_997, lost: expectedLost, alive: true, failed: false });
     assert.deepEqual(lostReports, [expectedLost]);
   });
 });

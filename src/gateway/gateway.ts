@@ -391,6 +391,7 @@ export class Gateway {
     this.stopOwnershipWatch = registry.onOwnershipLost(() => {
       // Our claims may be someone else's by now: every charger reconnects (to any instance), none is re-claimed.
       const sessions = [...this.sessions.values()];
+      this.metrics.ownershipLapses.inc();
       this.log.error({ instanceId, chargers: sessions.length }, 'ownership lapsed (cut off from Redis): closing every charger and refusing new ones');
       const reason = 'the gateway lost its ownership registration; reconnect';
       this.closeWaiting(CLOSE.serviceRestart, reason, 'server');

@@ -175,6 +175,11 @@ export function createMetrics() {
       help: 'Cluster mode: charger connections closed with 1013 because their identity could not be claimed in Redis',
       ...r,
     }),
+    ownershipLapses: new Counter({
+      name: 'gateway_ownership_lapses_total',
+      help: 'Cluster mode: times this instance lost its registration in Redis and closed every charger with 1012',
+      ...r,
+    }),
     ownershipReleases: new Counter({
       name: 'gateway_ownership_releases_total',
       help: 'Cluster mode: claims given back when a connection closed, by outcome (released; not_held: a newer connection holds it; failed)',

@@ -86,7 +86,8 @@ export class RedisRegistry implements Registry {
       autoResendUnfulfilledCommands: false,
       commandTimeout: this.commandTimeoutMs,
       connectTimeout: this.commandTimeoutMs,
-      retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+      // Back within half a second of Redis: the reconnect delay eats into what is left of the ownership lease.
+      retryStrategy: (attempt) => Math.min(100 * attempt, 500),
     };
     const client = typeof options.connection === 'string' ? new Redis(options.connection, settings) : new Redis(settings);
     for (const [name, script] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua: script.lua, readOnly: script.readOnly });

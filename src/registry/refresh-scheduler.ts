@@ -1,9 +1,14 @@
 /**
- * Keeps an instance's claims and its registration alive: every `intervalMs` (default TTL/3, so two rounds
- * may fail before anything expires) one round sends the instance heartbeat and refreshes every owned identity
- * in chunks (one script call per chunk of the registry's chunk size, all sent at once), never one call per
- * connection. The holds that were lost (taken over elsewhere, or expired) are reported so the gateway can close
- * those sockets.
+ * Keeps an instance's claims and its registration alive: every `intervalMs` (default TTL/3) one round sends the
+ * instance heartbeat and refreshes every owned identity in chunks (one script call per chunk of the registry's
+ * chunk size, all sent at once), never one call per connection. The holds that were lost (taken over elsewhere,
+ * or expired) are reported so the gateway can close those sockets.
+ *
+ * A round that fails is tried again after `retryMs`, not a whole interval later. The lease runs out exactly
+ * one TTL after the last heartbeat that got through was sent, which is where the third round of a fixed
+ * TTL/3 cadence falls: on that cadence an outage spanning two rounds, however short, cost the registration
+ * (every charger closed with 1012). Retrying soon keeps the instance registered through any outage shorter
+ * than the TTL less one interval, less the client's reconnect delay.
  *
  * A round whose registration has lapsed (cut off from the registry for longer than the TTL) registers again
  * first; until that succeeds `registry.ownershipValid()` stays false.
@@ -26,23 +31,32 @@ export interface RefreshSchedulerOptions {
   /** The instance registered again after its registration lapsed. */
   onRegistered?: () => void;
   intervalMs?: number;
+  /** The wait after a failed round (default the smaller of 250 ms and the interval). */
+  retryMs?: number;
 }
+
+/** A failed round is tried again this soon: long enough not to spin on an absent Redis, short against a TTL. */
+const DEFAULT_RETRY_MS = 250;
 
 export interface RoundOutcome {
   refreshed: number;
   lost: Ownership[];
   /** The heartbeat or the registration of this round succeeded. */
   alive: boolean;
+  /** The liveness write or the refresh failed (Redis unreachable, or the id taken): the next round comes soon. */
+  failed: boolean;
 }
 
 export class RefreshScheduler {
   private readonly intervalMs: number;
+  private readonly retryMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private round: Promise<RoundOutcome> | undefined;
 
   constructor(private readonly options: RefreshSchedulerOptions) {
     this.intervalMs = options.intervalMs ?? Math.max(1, Math.floor(options.registry.ttlMs / 3));
+    this.retryMs = options.retryMs ?? Math.min(DEFAULT_RETRY_MS, this.intervalMs);
   }
 
   start(): void {
@@ -72,8 +86,10 @@ export class RefreshScheduler {
   private schedule(delayMs: number): void {
     this.timer = setTimeout(async () => {
       const startedAt = performance.now();
-      await this.runOnce().catch(() => undefined);
-      if (this.running) this.schedule(Math.max(0, this.intervalMs - (performance.now() - startedAt)));
+      const outcome = await this.runOnce().catch(() => undefined);
+      if (!this.running) return;
+      const wait = outcome === undefined || outcome.failed ? this.retryMs : this.intervalMs;
+      this.schedule(Math.max(0, wait - (performance.now() - startedAt)));
     }, delayMs);
     this.timer.unref();
   }
@@ -88,9 +104,10 @@ export class RefreshScheduler {
     else if (lapsed) onRegistered?.();
     if (refresh.status === 'rejected') {
       onError?.(refresh.reason);
-      return { refreshed: 0, lost: [], alive: liveness.status === 'fulfilled' };
+      return { refreshed: 0, lost: [], alive: liveness.status === 'fulfilled', failed: true };
     }
     if (refresh.value.length > 0) onLost(refresh.value);
-    return { refreshed: held.length - refresh.value.length, lost: refresh.value, alive: liveness.status === 'fulfilled' };
+    const alive = liveness.status === 'fulfilled';
+    return { refreshed: held.length - refresh.value.length, lost: refresh.value, alive, failed: !alive };
   }
 }
