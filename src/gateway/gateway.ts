@@ -12,7 +12,8 @@ import { CompatService } from '../compat/compat-service.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { DrainBudget } from '../config/shutdown-budget.js';
 import { commandResponseEvent, connectedEvent, disconnectedEvent, EventType } from '../events/index.js';
-import { childrenOf, createMetrics, type Metrics } from '../observability/metrics.js';
+import { type CounterCell, cellsByValue } from '../observability/hot-metrics.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { isActionAllowed } from '../ocpp/catalogue.js';
 import { OcppCallError } from '../ocpp/errors.js';
@@ -114,11 +115,11 @@ function messageIdSource(): () => string {
 export class Gateway {
   readonly id: string;
   readonly metrics: Metrics;
-  // The label children counted once or twice per connection, resolved once (see childrenOf).
-  private readonly attemptsBy: (outcome: string) => ReturnType<Metrics['connectionAttempts']['labels']>;
-  private readonly connectionsBy: (protocol: string) => ReturnType<Metrics['connections']['labels']>;
-  private readonly securityProfilesBy: (profile: string) => ReturnType<Metrics['securityProfiles']['labels']>;
-  private readonly disconnectsBy: (cause: string) => ReturnType<Metrics['disconnects']['labels']>;
+  // The metric cells counted once or twice per connection, each resolved once (see cellsByValue).
+  private readonly attemptsBy: (outcome: string) => CounterCell;
+  private readonly connectionsBy: (protocol: string) => CounterCell;
+  private readonly securityProfilesBy: (profile: string) => CounterCell;
+  private readonly disconnectsBy: (cause: string) => CounterCell;
   readonly sessions = new SessionTable();
   /** New connections of identities with an open session, until they show life (see pending-successors.ts). */
   private readonly successors = new PendingSuccessors();
@@ -177,13 +178,14 @@ export class Gateway {
   ) {
     this.id = cluster?.instanceId ?? config.instance.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics();
-    this.attemptsBy = childrenOf(this.metrics.connectionAttempts);
-    this.connectionsBy = childrenOf(this.metrics.connections);
-    this.securityProfilesBy = childrenOf(this.metrics.securityProfiles);
-    this.disconnectsBy = childrenOf(this.metrics.disconnects);
+    const remembered = this.metrics.chargersRemembered.cell();
+    this.attemptsBy = cellsByValue(this.metrics.connectionAttempts);
+    this.connectionsBy = cellsByValue(this.metrics.connections);
+    this.securityProfilesBy = cellsByValue(this.metrics.securityProfiles);
+    this.disconnectsBy = cellsByValue(this.metrics.disconnects);
     this.warnings = warnings;
     this.epochBase = Math.max(Date.now() * 1000, saved?.epoch ?? 0);
-    this.chargers = new ChargerMemory({ ...config.chargers, onSize: (size) => this.metrics.chargersRemembered.set(size) });
+    this.chargers = new ChargerMemory({ ...config.chargers, onSize: (size) => (remembered.value = size) });
     if (saved !== undefined) this.chargers.restore(saved.chargers, saved.savedAt);
     this.validators = createValidators();
     this.compat = new CompatService(config.compat, this.validators, this.metrics, log);
@@ -310,19 +312,20 @@ export class Gateway {
       protocols: ocpp.protocols,
       fallbackProtocol: ocpp.fallbackProtocol,
       log,
-      countAttempt: (outcome) => this.attemptsBy(outcome).inc(),
+      countAttempt: (outcome) => this.attemptsBy(outcome).value++,
       admit: (identity, request, forSession) => this.admit(identity, request.socket.remoteAddress, forSession),
       authenticate: (facts) => this.authenticator.authenticate(facts),
       countTlsClientError: (reason) => this.metrics.tlsClientErrors.labels(reason).inc(),
       accept: (socket, charger) => this.accept(socket, charger),
       upgraded: (socket) => this.admission.handshakeEnded(socket),
     });
+    const handshakesInFlight = this.metrics.handshakesInFlight.cell();
     const handshakeUpgraded = this.metrics.handshakeDuration.cell('upgraded');
     const handshakeClosed = this.metrics.handshakeDuration.cell('closed');
     this.admission = new AdmissionLimits({
       ...server.admission,
-      countAttempt: (outcome) => this.attemptsBy(outcome).inc(),
-      onHandshakes: (inFlight) => this.metrics.handshakesInFlight.set(inFlight),
+      countAttempt: (outcome) => this.attemptsBy(outcome).value++,
+      onHandshakes: (inFlight) => (handshakesInFlight.value = inFlight),
       onTrackedAddresses: (size) => this.metrics.admissionTrackedAddresses.set(size),
       onHandshakeEnded: (seconds, outcome) => this.metrics.handshakeDuration.observe(outcome === 'upgraded' ? handshakeUpgraded : handshakeClosed, seconds),
     });
@@ -498,8 +501,8 @@ export class Gateway {
     const session = new ChargerSession(charger.identity, charger.protocol, charger.remoteAddress, charger.acceptSequence, socket, this.environment, record);
     this.compat.attach(session);
     session.securityProfile = charger.securityProfile;
-    this.connectionsBy(charger.protocol).inc();
-    this.securityProfilesBy(String(charger.securityProfile)).inc();
+    this.connectionsBy(charger.protocol).value++;
+    this.securityProfilesBy(String(charger.securityProfile)).value++;
     const current = this.sessions.get(charger.identity);
     if (current !== undefined && current.acceptSequence > charger.acceptSequence) {
       // An older connection's handshake finished after a newer one's (the charger retried while it waited):
@@ -656,8 +659,8 @@ export class Gateway {
     this.chargers.detach(session.charger);
     this.compat.detach(session);
     this.recorder.detach(session);
-    this.connectionsBy(session.protocol).dec();
-    this.disconnectsBy(session.closeCause).inc();
+    this.connectionsBy(session.protocol).value--;
+    this.disconnectsBy(session.closeCause).value++;
     if (!session.claimed) return;
     void this.endPresence(session, code, reason);
     this.log.debug({ chargePointId: session.identity, code, reason, cause: session.closeCause }, 'charger disconnected');

@@ -61,6 +61,58 @@ export class HotCounter {
   }
 }
 
+/**
+ * A gauge of cells: `cell.value` is set, raised or lowered directly. A gauge without labels has its one cell from
+ * the start, so it is exported as 0 before anything sets it, as prom-client's are.
+ */
+export class HotGauge {
+  readonly type = 'gauge';
+  readonly aggregator = 'sum';
+  private readonly cells = new Map<string, CounterCell>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as never);
+    if (labelNames.length === 0) this.cell();
+  }
+
+  /** The cell for one label set; keep it and write `cell.value`. */
+  cell(...values: string[]): CounterCell {
+    return cellFor(this.cells, this.labelNames, values, (labels) => ({ labels, value: 0 }));
+  }
+
+  get() {
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: [...this.cells.values()].map((c) => ({ labels: c.labels, value: c.value })),
+    };
+  }
+
+  reset(): void {
+    for (const cell of this.cells.values()) cell.value = 0;
+  }
+}
+
+/**
+ * The cells of a metric with one label, each resolved once by its value: for labels whose values the gateway
+ * chooses (outcomes, protocols, close causes, profile names), never text from a charger, so the map stays small.
+ */
+export function cellsByValue(metric: { cell(value: string): CounterCell }): (value: string) => CounterCell {
+  const cells = new Map<string, CounterCell>();
+  return (value) => {
+    let cell = cells.get(value);
+    if (cell === undefined) cells.set(value, (cell = metric.cell(value)));
+    return cell;
+  };
+}
+
 export interface HistogramCell {
   readonly labels: Labels;
   /** counts[i]: observations in (bounds[i-1], bounds[i]]; the last slot is above every bound. */

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { HotCounter, HotHistogram } from './hot-metrics.js';
+import { HotCounter, HotGauge, HotHistogram } from './hot-metrics.js';
 
 /**
  * The gateway's Prometheus metrics. Labels are low-cardinality on purpose (protocol, action, code, outcome):
@@ -12,26 +12,27 @@ export function createMetrics() {
   const r = { registers: [registry] };
   return {
     registry,
-    connections: new Gauge({ name: 'ocpp_connections', help: 'Open charger connections', labelNames: ['protocol'], ...r }),
-    connectionAttempts: new Counter({
-      name: 'ocpp_connection_attempts_total',
-      help:
-        'WebSocket upgrade attempts by outcome: accepted; no_subprotocol (completed, then closed 1002); refused by the gateway: ' +
+    // The metrics counted at every connection and disconnect are cells (hot-metrics.ts): a reconnect storm counts
+    // several per connection, and prom-client hashes the label set on each count.
+    connections: new HotGauge('ocpp_connections', 'Open charger connections', ['protocol'], registry),
+    connectionAttempts: new HotCounter(
+      'ocpp_connection_attempts_total',
+      'WebSocket upgrade attempts by outcome: accepted; no_subprotocol (completed, then closed 1002); refused by the gateway: ' +
         'bad_path (404), bad_identity (400), over_capacity (503), draining (503), not_registered (503, cluster mode: ownership registration lapsed); ' +
         'refused by admission limits: too_many_handshakes (503 at accept), too_many_handshakes_tls (TLS connection dropped unread), address_rate (503), overall_rate (503); ' +
         'refused by authentication: auth_missing, auth_malformed, auth_failed, username_mismatch (401), profile_too_low, certificate_untrusted, ' +
         'certificate_mismatch, protocol_not_allowed (403), unknown_identity (404), throttled_identity, throttled_address (429), ' +
         'credentials_unavailable, auth_busy (503), auth_error (500); refused by the WebSocket handshake itself: ' +
         'bad_method (405), bad_upgrade_header, bad_key, bad_version, bad_subprotocol_header, bad_extensions_header, bad_handshake (400)',
-      labelNames: ['outcome'],
-      ...r,
-    }),
-    securityProfiles: new Counter({
-      name: 'ocpp_security_profile_connections_total',
-      help: 'Accepted charger connections by the OCPP security profile they proved (0: none, 1: Basic, 2: TLS + Basic, 3: client certificate)',
-      labelNames: ['profile'],
-      ...r,
-    }),
+      ['outcome'],
+      registry,
+    ),
+    securityProfiles: new HotCounter(
+      'ocpp_security_profile_connections_total',
+      'Accepted charger connections by the OCPP security profile they proved (0: none, 1: Basic, 2: TLS + Basic, 3: client certificate)',
+      ['profile'],
+      registry,
+    ),
     tlsReloads: new Counter({
       name: 'ocpp_tls_reloads_total',
       help: "Reloads of the chargers' TLS certificate, key and CA by result (ok; failed: the previous material stays in use)",
@@ -44,7 +45,7 @@ export function createMetrics() {
       labelNames: ['reason'],
       ...r,
     }),
-    disconnects: new Counter({ name: 'ocpp_disconnects_total', help: 'Charger disconnects by cause', labelNames: ['cause'], ...r }),
+    disconnects: new HotCounter('ocpp_disconnects_total', 'Charger disconnects by cause', ['cause'], registry),
     takeoverWaits: new Counter({
       name: 'ocpp_takeover_waits_total',
       help:
@@ -106,11 +107,12 @@ export function createMetrics() {
       help: 'Charger CALLs answered GenericError for exceeding the per-charger rate (ocpp.inboundRate); chargers closed for it are disconnects{cause="rate_limited"}',
       ...r,
     }),
-    handshakesInFlight: new Gauge({
-      name: 'ocpp_handshakes_in_flight',
-      help: 'Charger connections accepted and not yet upgraded, refused or closed (server.admission.maxHandshakes bounds it)',
-      ...r,
-    }),
+    handshakesInFlight: new HotGauge(
+      'ocpp_handshakes_in_flight',
+      'Charger connections accepted and not yet upgraded, refused or closed (server.admission.maxHandshakes bounds it)',
+      [],
+      registry,
+    ),
     handshakeDuration: new HotHistogram(
       'ocpp_handshake_seconds',
       'Time a charger connection spent as a handshake in the gateway: from the TCP accept until its upgrade (outcome="upgraded") or until it closed without one (outcome="closed"); those turned away at the accept by maxHandshakes are not counted',
@@ -148,11 +150,12 @@ export function createMetrics() {
       ['action', 'outcome'],
       registry,
     ),
-    chargersRemembered: new Gauge({
-      name: 'gateway_chargers_remembered',
-      help: 'Chargers whose boot, connectors and transactions the gateway remembers (connected or gone less than chargers.forgetAfterMs)',
-      ...r,
-    }),
+    chargersRemembered: new HotGauge(
+      'gateway_chargers_remembered',
+      'Chargers whose boot, connectors and transactions the gateway remembers (connected or gone less than chargers.forgetAfterMs)',
+      [],
+      registry,
+    ),
     answersUndelivered: new Counter({
       name: 'gateway_answers_undelivered_total',
       help: 'Charger CALLs whose answer was ready only after the charger had disconnected: not sent, and their events not published',
@@ -215,12 +218,12 @@ export function createMetrics() {
       help: 'Bytes of frames the flight recorder holds, recordings kept for download included (recorder.maxTotalBytes bounds it)',
       ...r,
     }),
-    compatProfileChargers: new Gauge({
-      name: 'gateway_compat_profile_chargers',
-      help: 'Connected chargers by the compatibility profile that applies to them (README "Compatibility profiles")',
-      labelNames: ['profile'],
-      ...r,
-    }),
+    compatProfileChargers: new HotGauge(
+      'gateway_compat_profile_chargers',
+      'Connected chargers by the compatibility profile that applies to them (README "Compatibility profiles")',
+      ['profile'],
+      registry,
+    ),
     compatTolerancesApplied: new Counter({
       name: 'gateway_compat_tolerances_applied_total',
       help: "Charger messages a compatibility profile's tolerance changed or let through, by profile and tolerance",
@@ -231,21 +234,6 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
-
-/**
- * The children of a labelled prom-client metric, each resolved once: `labels()` validates and hashes the label set
- * and builds a child on every call, and a reconnect storm makes several such calls per connection. Only for labels
- * whose values the gateway chooses (outcomes, protocols, close causes, profile names), never text from a charger,
- * so the map stays as small as that set.
- */
-export function childrenOf<C>(metric: { labels(...values: string[]): C }): (value: string) => C {
-  const children = new Map<string, C>();
-  return (value) => {
-    let child = children.get(value);
-    if (child === undefined) children.set(value, (child = metric.labels(value)));
-    return child;
-  };
-}
 
 /**
  * The metrics of the primary process when WORKERS > 1: it runs no gateway, only the workers. Rendered after the
