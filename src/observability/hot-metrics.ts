@@ -27,8 +27,9 @@ function cellFor<C>(cells: Map<string, C>, names: readonly string[], values: str
   return cell;
 }
 
-export class HotCounter {
-  readonly type = 'counter';
+/** A metric whose label sets are cells of one number each: the part counters and gauges share. */
+abstract class ValueCells {
+  abstract readonly type: 'counter' | 'gauge';
   readonly aggregator = 'sum';
   private readonly cells = new Map<string, CounterCell>();
 
@@ -39,45 +40,6 @@ export class HotCounter {
     registry: Registry,
   ) {
     registry.registerMetric(this as never);
-  }
-
-  /** The cell for one label set; keep it and call `cell.value++`. */
-  cell(...values: string[]): CounterCell {
-    return cellFor(this.cells, this.labelNames, values, (labels) => ({ labels, value: 0 }));
-  }
-
-  get() {
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      aggregator: this.aggregator,
-      values: [...this.cells.values()].map((c) => ({ labels: c.labels, value: c.value })),
-    };
-  }
-
-  reset(): void {
-    for (const cell of this.cells.values()) cell.value = 0;
-  }
-}
-
-/**
- * A gauge of cells: `cell.value` is set, raised or lowered directly. A gauge without labels has its one cell from
- * the start, so it is exported as 0 before anything sets it, as prom-client's are.
- */
-export class HotGauge {
-  readonly type = 'gauge';
-  readonly aggregator = 'sum';
-  private readonly cells = new Map<string, CounterCell>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly labelNames: readonly string[],
-    registry: Registry,
-  ) {
-    registry.registerMetric(this as never);
-    if (labelNames.length === 0) this.cell();
   }
 
   /** The cell for one label set; keep it and write `cell.value`. */
@@ -97,6 +59,24 @@ export class HotGauge {
 
   reset(): void {
     for (const cell of this.cells.values()) cell.value = 0;
+  }
+}
+
+/** A counter of cells: keep a cell and call `cell.value++`. */
+export class HotCounter extends ValueCells {
+  readonly type = 'counter';
+}
+
+/**
+ * A gauge of cells: `cell.value` is set, raised or lowered directly. A gauge without labels has its one cell from
+ * the start, so it is exported as 0 before anything sets it, as prom-client's are.
+ */
+export class HotGauge extends ValueCells {
+  readonly type = 'gauge';
+
+  constructor(name: string, help: string, labelNames: readonly string[], registry: Registry) {
+    super(name, help, labelNames, registry);
+    if (labelNames.length === 0) this.cell();
   }
 }
 
