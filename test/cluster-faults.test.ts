@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { bootNotification, meterValues16, meterValues201, startTransaction16, statusNotification, stopTransaction16, transactionEvent201 } from '../src/sim/messages.js';
 import type { Frame } from '../src/sim/ocpp-j.js';
+import { metricSample, readMetrics } from './helpers/backend-http.js';
 import { freePort, type ServerProcess, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
 import { connectTo, natsServerBinarySkipReason, OwnNatsServer, readStream } from './helpers/nats-server.js';
 import { OcppClient } from './helpers/ocpp-client.js';
@@ -237,10 +238,9 @@ describe('cluster mode under faults: an instance killed, NATS and Redis restarte
 
   /** The instance's gateway_ownership_lapses_total, read from its /metrics (the series must be there). */
   async function lapses(instance: Instance): Promise<number> {
-    const text = await (await fetch(`${instance.admin}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('gateway_ownership_lapses_total '));
-    assert.ok(line !== undefined, `${instance.podId} exports gateway_ownership_lapses_total`);
-    return Number(line.slice('gateway_ownership_lapses_total '.length));
+    const value = metricSample(await readMetrics(instance.admin), 'gateway_ownership_lapses_total', {}, true);
+    assert.ok(value !== undefined, `${instance.podId} exports gateway_ownership_lapses_total`);
+    return value;
   }
 
   async function readyz(instance: Instance): Promise<{ status: number; body: Json }> {

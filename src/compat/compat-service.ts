@@ -31,7 +31,7 @@ export interface AnswerVerdict {
  */
 export class CompatService {
   private readonly selector: CompatSelector;
-  /** The per-profile gauge's children, resolved once: every connection moves one up and down. */
+  /** The per-profile gauge's cells, resolved once: every connection moves one up and down. */
   private readonly chargersBy: (profile: string) => CounterCell;
 
   constructor(

@@ -320,13 +320,14 @@ export class Gateway {
       upgraded: (socket) => this.admission.handshakeEnded(socket),
     });
     const handshakesInFlight = this.metrics.handshakesInFlight.cell();
+    const trackedAddresses = this.metrics.admissionTrackedAddresses.cell();
     const handshakeUpgraded = this.metrics.handshakeDuration.cell('upgraded');
     const handshakeClosed = this.metrics.handshakeDuration.cell('closed');
     this.admission = new AdmissionLimits({
       ...server.admission,
       countAttempt: (outcome) => this.attemptsBy(outcome).value++,
       onHandshakes: (inFlight) => (handshakesInFlight.value = inFlight),
-      onTrackedAddresses: (size) => this.metrics.admissionTrackedAddresses.set(size),
+      onTrackedAddresses: (size) => (trackedAddresses.value = size),
       onHandshakeEnded: (seconds, outcome) => this.metrics.handshakeDuration.observe(outcome === 'upgraded' ? handshakeUpgraded : handshakeClosed, seconds),
     });
     this.admission.attach(this.server.http);
@@ -538,11 +539,11 @@ export class Gateway {
     if (session.state !== 'open') return;
     const current = this.sessions.get(session.identity);
     if (current !== undefined && current.acceptSequence > session.acceptSequence) {
-      this.metrics.takeoverWaits.labels('superseded').inc();
+      this.metrics.takeoverWaits.cell('superseded').value++;
       session.close(CLOSE.replaced, 'a newer connection with the same identity is already open', 'replaced');
       return;
     }
-    this.metrics.takeoverWaits.labels(outcome).inc();
+    this.metrics.takeoverWaits.cell(outcome).value++;
     this.takeOver(session);
   }
 
@@ -638,9 +639,9 @@ export class Gateway {
     const pending = cluster.registry
       .release(session.identity, epoch)
       .then(
-        (released) => this.metrics.ownershipReleases.labels(released ? 'released' : 'not_held').inc(),
+        (released) => this.metrics.ownershipReleases.cell(released ? 'released' : 'not_held').value++,
         (err: unknown) => {
-          this.metrics.ownershipReleases.labels('failed').inc();
+          this.metrics.ownershipReleases.cell('failed').value++;
           this.warnings.write('warn', 'ownership-release', { err }, 'could not release a charger in the ownership registry; it expires');
         },
       )
@@ -652,7 +653,7 @@ export class Gateway {
     if (session.awaitingLife) {
       // It ended before it showed life: most likely a socket its charger had already given up on.
       session.awaitingLife = false;
-      if (this.successors.delete(session)) this.metrics.takeoverWaits.labels('abandoned').inc();
+      if (this.successors.delete(session)) this.metrics.takeoverWaits.cell('abandoned').value++;
     }
     this.sessions.release(session);
     this.release(session);

@@ -12,8 +12,9 @@ export function createMetrics() {
   const r = { registers: [registry] };
   return {
     registry,
-    // The metrics counted at every connection and disconnect are cells (hot-metrics.ts): a reconnect storm counts
-    // several per connection, and prom-client hashes the label set on each count.
+    // The metrics counted at every connection and disconnect (and, in cluster mode, at every takeover wait and
+    // release) are cells (hot-metrics.ts): a reconnect storm counts several per connection, and prom-client hashes
+    // the label set on each count.
     connections: new HotGauge('ocpp_connections', 'Open charger connections', ['protocol'], registry),
     connectionAttempts: new HotCounter(
       'ocpp_connection_attempts_total',
@@ -46,15 +47,14 @@ export function createMetrics() {
       ...r,
     }),
     disconnects: new HotCounter('ocpp_disconnects_total', 'Charger disconnects by cause', ['cause'], registry),
-    takeoverWaits: new Counter({
-      name: 'ocpp_takeover_waits_total',
-      help:
-        'New connections that waited to show life before taking over their identity (one with an open session; in cluster mode every one), by how the wait ended: ' +
+    takeoverWaits: new HotCounter(
+      'ocpp_takeover_waits_total',
+      'New connections that waited to show life before taking over their identity (one with an open session; in cluster mode every one), by how the wait ended: ' +
         'life (it sent a frame, ping or pong, and took over), grace (silent for server.takeoverGraceMs, took over), ' +
         'abandoned (it ended first; the open session stayed), superseded (a newer connection had taken over)',
-      labelNames: ['outcome'],
-      ...r,
-    }),
+      ['outcome'],
+      registry,
+    ),
     messages: new HotCounter(
       'ocpp_messages_total',
       'OCPP messages by direction (in/out), message type (call, result, error) and action',
@@ -120,11 +120,12 @@ export function createMetrics() {
       [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
       registry,
     ),
-    admissionTrackedAddresses: new Gauge({
-      name: 'ocpp_admission_tracked_addresses',
-      help: 'Source addresses whose upgrade rate is tracked (server.admission.maxTrackedAddresses bounds it)',
-      ...r,
-    }),
+    admissionTrackedAddresses: new HotGauge(
+      'ocpp_admission_tracked_addresses',
+      'Source addresses whose upgrade rate is tracked (server.admission.maxTrackedAddresses bounds it)',
+      [],
+      registry,
+    ),
     eventPublishDuration: new HotHistogram(
       'gateway_event_publish_seconds',
       'Time until the bus acknowledged an event, by event type family',
@@ -183,12 +184,12 @@ export function createMetrics() {
       help: 'Cluster mode: times this instance lost its registration in Redis and closed every charger with 1012',
       ...r,
     }),
-    ownershipReleases: new Counter({
-      name: 'gateway_ownership_releases_total',
-      help: 'Cluster mode: claims given back when a connection closed, by outcome (released; not_held: a newer connection holds it; failed)',
-      labelNames: ['outcome'],
-      ...r,
-    }),
+    ownershipReleases: new HotCounter(
+      'gateway_ownership_releases_total',
+      'Cluster mode: claims given back when a connection closed, by outcome (released; not_held: a newer connection holds it; failed)',
+      ['outcome'],
+      registry,
+    ),
     evictions: new Counter({
       name: 'gateway_cluster_evictions_total',
       help: 'Cluster mode: requests to the previous owner instance to close a replaced connection, by outcome',

@@ -8,7 +8,7 @@
  * one TTL after the last heartbeat that got through was sent, which is where the third round of a fixed
  * TTL/3 cadence falls: on that cadence an outage spanning two rounds, however short, cost the registration
  * (every charger closed with 1012). Retrying soon keeps the instance registered through any outage shorter
- * than the TTL less one interval, less the client's reconnect delay.
+ * than the TTL less one interval, the client's reconnect delay and one retry wait.
  *
  * A round whose registration has lapsed (cut off from the registry for longer than the TTL) registers again
  * first; until that succeeds `registry.ownershipValid()` stays false.
