@@ -6,7 +6,9 @@
  * V8 appends a line whenever it places code, and it places new code where collected code was. The map then holds
  * two names for one address, and perf may take the older one: a reconnect storm's samples came out under ajv's
  * schema compiler, which had only run at start-up, until the map was rewritten this way. A profile taken long
- * after start-up wants the newest name; one whose code moved during the profile can still be misnamed.
+ * after start-up wants the newest name; one whose code moved during the profile can still be misnamed, and a
+ * reconnect storm's is (bench/analysis.md, thirteenth round): profile those with `--perf-prof` and `perf inject --jit`,
+ * which name each sample by the code at its address at that moment (README, "Benchmarks").
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
