@@ -35,7 +35,7 @@ import {
   type SettledMemory,
   type TargetResult,
 } from './results.js';
-import { plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
+import { parseRounds, plan, SCENARIO_IDS, type ScenarioId, type ScenarioPlan } from './scenarios.js';
 import { type ClusterServices, type ServicesSnapshot, servicesFigures, startClusterServices } from './services.js';
 import { formatScenarioText, writeBenchmarksMd } from './summary.js';
 import { httpText, isBaselineKind, parseGatewayEnv, REPO_ROOT, startTarget, type Target, type TargetKind } from './targets.js';
@@ -61,6 +61,8 @@ const USAGE = `Usage: npm run bench [-- options]
   --scenario a,c               only these scenarios (${SCENARIO_IDS.join(', ')}; default all)
   --gateway-node-args="ARGS"   extra Node.js options for the gateway, e.g. --gateway-node-args="--cpu-prof --cpu-prof-dir=prof"
                                (with "=": a value that starts with "--" is otherwise taken for an option of its own)
+  --rounds N                   rounds for the scenarios that run in rounds ((c) and (d); odd, default 3): a storm's
+                               time moves by 1.5-2x between rounds of one server, and more rounds steady the median
   --gateway-env="A=1 B=2"      settings for the gateway under test by environment variable, e.g.
                                --gateway-env="ADMISSION_MAX_HANDSHAKES=8192" (recorded in the results; not used for BENCHMARKS.md)
   --help                       this text
@@ -439,12 +441,13 @@ function notesFor(s: ScenarioResult): string[] {
 }
 
 async function main(): Promise<number> {
-  let values: { quick?: boolean; scenario?: string; help?: boolean; 'gateway-node-args'?: string; 'gateway-env'?: string };
+  let values: { quick?: boolean; scenario?: string; help?: boolean; rounds?: string; 'gateway-node-args'?: string; 'gateway-env'?: string };
   try {
     values = parseArgs({
       options: {
         quick: { type: 'boolean' },
         scenario: { type: 'string' },
+        rounds: { type: 'string' },
         'gateway-node-args': { type: 'string' },
         'gateway-env': { type: 'string' },
         help: { type: 'boolean' },
@@ -461,8 +464,10 @@ async function main(): Promise<number> {
     return 0;
   }
   let gatewayEnv: Record<string, string>;
+  let roundsOption: number | undefined;
   try {
     gatewayEnv = parseGatewayEnv(values['gateway-env']);
+    roundsOption = parseRounds(values.rounds);
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);
     return 2;
@@ -529,7 +534,7 @@ async function main(): Promise<number> {
   let broke = false;
   for (const id of ids as ScenarioId[]) {
     if (controller.signal.aborted) break;
-    const p = plan(id, mode);
+    const p = plan(id, mode, roundsOption);
     log(`== (${id}) ${p.name}`);
     const { check, ...rest } = p;
     const scenario: ScenarioResult = {

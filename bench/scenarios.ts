@@ -204,7 +204,8 @@ function stormBack(t: TargetResult | null, label: string, boundSec: number, wind
 const PER_WORKER = 18_000;
 
 /** The scenario's plan for a mode. */
-export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
+/** `rounds`: the count for the scenarios that run in rounds, instead of their own (`--rounds`). */
+export function plan(id: ScenarioId, mode: Mode, rounds?: number): ScenarioPlan {
   const full = mode === 'full';
   switch (id) {
     case 'a': {
@@ -236,7 +237,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
       };
     }
     case 'c': {
-      const rounds = 3;
+      const roundCount = rounds ?? 3;
       const duration = full ? 20 : 10;
       // 1,000 more chargers arrive at once well into a flood of its own, and have time to boot before it ends.
       const lateLoad = full ? 60 : 20;
@@ -249,7 +250,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           'Throughput per core: 1,000 OCPP 1.6 chargers (two simulator workers, all connecting within 0.2 s) boot and then each send their next CALL ' +
           `the moment the last one is answered (still one outstanding per connection, as OCPP requires), drawn from the mix \`--mix ${FLOOD_MIX}\` ` +
           'instead of the session script. Three targets in the same run: the raw baseline, the peer (ocpp-rpc in strict mode) and the gateway, ' +
-          `in ${rounds} rounds of ${duration} s with the order rotated each round (raw, peer, gateway; peer, gateway, raw; gateway, raw, peer), ` +
+          `in ${roundCount} rounds of ${duration} s with the order rotated each round (raw, peer, gateway; peer, gateway, raw; gateway, raw, peer), ` +
           "so that the machine's drift falls on every target alike; each target's median round is reported and compared. " +
           'msgs/s counts WebSocket messages both ways; per server core it is msgs/s ÷ (server CPU % / 100), the figure the targets compare, ' +
           'since on two cores the simulator competes with the server for CPU. A run the simulator held back is reported and its per-core ratio not used. ' +
@@ -265,7 +266,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           loadSec: lateLoad,
         },
         runs: ['baseline', 'peer', 'gateway'],
-        rounds: { count: rounds, measure: 'perCore' },
+        rounds: { count: roundCount, measure: 'perCore' },
         check: (b, g, _c, _commands, _t, peer) => [
           perCoreCheck('flood msgs per core-second vs raw', g, b, 'raw baseline', 0.9),
           perCoreCheck('flood msgs per core-second vs peer', g, peer, 'peer (ocpp-rpc strict)', 1.4),
@@ -278,7 +279,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
     }
     case 'd': {
       const chargers = full ? 19_000 : 6_000;
-      const rounds = 3;
+      const roundCount = rounds ?? 3;
       const dropAt = rampSec(chargers) + 10;
       const window = 70;
       return {
@@ -290,7 +291,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           'reconnects after a randomized back-off (base 0.5 s, max 5 s) with no admission limit on the simulator side, ' +
           "and boots again. Measured: seconds from the drop until every charger's BootNotification was accepted again, " +
           `within a ${window} s window (the run ends 10 s after the last one); and that no connection was closed by the server meanwhile. ` +
-          `The two targets run in ${rounds} rounds, the order alternating (raw, gateway; gateway, raw; raw, gateway), and each one's median ` +
+          `The two targets run in ${roundCount} rounds, the order alternating (raw, gateway; gateway, raw; raw, gateway), and each one's median ` +
           "round is compared: how long the last chargers take depends on which SYNs the kernel dropped and when the chargers' " +
           'retransmissions and back-offs bring them back, which varies from one storm to the next by more than the servers differ.',
         sim: {
@@ -305,7 +306,7 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
           reconnectMaxSec: 5,
           endAfterStormSec: 10,
         },
-        rounds: { count: rounds, measure: 'stormSec' },
+        rounds: { count: roundCount, measure: 'stormSec' },
         check: (b, g) => [
           ratioCheck('all booted again after the drop, against the raw baseline', g?.storm?.allRebootedAfterSec, b?.storm?.allRebootedAfterSec, '<=', 1.2, ' s'),
           {
@@ -466,4 +467,20 @@ export function plan(id: ScenarioId, mode: Mode): ScenarioPlan {
       };
     }
   }
+}
+
+/** The most rounds `--rounds` takes: a full run of (c) or (d) costs two to three minutes a round. */
+export const MAX_ROUNDS = 15;
+
+/**
+ * `--rounds N`: how many rounds the scenarios that run in rounds ((c) and (d)) take instead of their own count. Odd,
+ * so that the median round, the one reported and checked, is one round and not a choice between two.
+ */
+export function parseRounds(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const count = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_ROUNDS || count % 2 === 0) {
+    throw new RangeError(`--rounds: "${text}" is not an odd whole number from 1 to ${MAX_ROUNDS}`);
+  }
+  return count;
 }
