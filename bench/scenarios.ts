@@ -203,8 +203,7 @@ function stormBack(t: TargetResult | null, label: string, boundSec: number, wind
 /** The chargers the gateway's workers hold in (f): under the 20,000 open files of each worker process. */
 const PER_WORKER = 18_000;
 
-/** The scenario's plan for a mode. */
-/** `rounds`: the count for the scenarios that run in rounds, instead of their own (`--rounds`). */
+/** The scenario's plan for a mode; `rounds` replaces the count of the scenarios that run in rounds (`--rounds`). */
 export function plan(id: ScenarioId, mode: Mode, rounds?: number): ScenarioPlan {
   const full = mode === 'full';
   switch (id) {
@@ -478,8 +477,8 @@ export const MAX_ROUNDS = 15;
  */
 export function parseRounds(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const count = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isInteger(count) || count < 1 || count > MAX_ROUNDS || count % 2 === 0) {
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || count < 1 || count > MAX_ROUNDS || count % 2 === 0) {
     throw new RangeError(`--rounds: "${text}" is not an odd whole number from 1 to ${MAX_ROUNDS}`);
   }
   return count;

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { ValidationMode } from '../config/schema.js';
-import { type CounterCell, cellsByValue } from '../observability/hot-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { CallErrorFrame, JsonObject } from '../ocpp/framing.js';
 import type { OcppValidator, SchemaViolation } from '../ocpp/validation.js';
@@ -31,8 +30,8 @@ export interface AnswerVerdict {
  */
 export class CompatService {
   private readonly selector: CompatSelector;
-  /** The per-profile gauge's cells, resolved once: every connection moves one up and down. */
-  private readonly chargersBy: (profile: string) => CounterCell;
+  /** The per-profile gauge: every connection moves one of its cells up and down. */
+  private readonly profileChargers: Metrics['compatProfileChargers'];
 
   constructor(
     config: CompatConfig,
@@ -42,9 +41,9 @@ export class CompatService {
   ) {
     const profiles = compileProfiles(config, validators, (profile, tolerance) => metrics.compatTolerancesApplied.labels(profile, tolerance).inc());
     this.selector = new CompatSelector(config, profiles);
-    this.chargersBy = cellsByValue(metrics.compatProfileChargers);
+    this.profileChargers = metrics.compatProfileChargers;
     // Every profile shows in the gauge, at 0 while no charger uses it.
-    for (const name of this.selector.profileNames) this.chargersBy(name).value = 0;
+    for (const name of this.selector.profileNames) this.profileChargers.cell(name).value = 0;
   }
 
   /**
@@ -58,7 +57,7 @@ export class CompatService {
 
   /** The connection closed: it no longer counts for its profile. */
   detach(subject: CompatSubject): void {
-    if (subject.compat !== undefined) this.chargersBy(subject.compat.profile.name).value--;
+    if (subject.compat !== undefined) this.profileChargers.cell(subject.compat.profile.name).value--;
   }
 
   /**
@@ -123,8 +122,8 @@ export class CompatService {
   private use(subject: CompatSubject, choice: CompatChoice): void {
     const previous = subject.compat;
     if (previous?.profile === choice.profile && previous.reason === choice.reason) return;
-    if (previous !== undefined) this.chargersBy(previous.profile.name).value--;
-    this.chargersBy(choice.profile.name).value++;
+    if (previous !== undefined) this.profileChargers.cell(previous.profile.name).value--;
+    this.profileChargers.cell(choice.profile.name).value++;
     subject.compat = choice;
     if (previous !== undefined && previous.profile !== choice.profile) {
       this.log.debug({ chargePointId: subject.identity, profile: choice.profile.name, reason: choice.reason }, 'compatibility profile changed by BootNotification');

@@ -12,7 +12,6 @@ import { CompatService } from '../compat/compat-service.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { DrainBudget } from '../config/shutdown-budget.js';
 import { commandResponseEvent, connectedEvent, disconnectedEvent, EventType } from '../events/index.js';
-import { type CounterCell, cellsByValue } from '../observability/hot-metrics.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
 import { isActionAllowed } from '../ocpp/catalogue.js';
@@ -115,11 +114,6 @@ function messageIdSource(): () => string {
 export class Gateway {
   readonly id: string;
   readonly metrics: Metrics;
-  // The metric cells counted once or twice per connection, each resolved once (see cellsByValue).
-  private readonly attemptsBy: (outcome: string) => CounterCell;
-  private readonly connectionsBy: (protocol: string) => CounterCell;
-  private readonly securityProfilesBy: (profile: string) => CounterCell;
-  private readonly disconnectsBy: (cause: string) => CounterCell;
   readonly sessions = new SessionTable();
   /** New connections of identities with an open session, until they show life (see pending-successors.ts). */
   private readonly successors = new PendingSuccessors();
@@ -179,10 +173,6 @@ export class Gateway {
     this.id = cluster?.instanceId ?? config.instance.id ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
     this.metrics = createMetrics();
     const remembered = this.metrics.chargersRemembered.cell();
-    this.attemptsBy = cellsByValue(this.metrics.connectionAttempts);
-    this.connectionsBy = cellsByValue(this.metrics.connections);
-    this.securityProfilesBy = cellsByValue(this.metrics.securityProfiles);
-    this.disconnectsBy = cellsByValue(this.metrics.disconnects);
     this.warnings = warnings;
     this.epochBase = Math.max(Date.now() * 1000, saved?.epoch ?? 0);
     this.chargers = new ChargerMemory({ ...config.chargers, onSize: (size) => (remembered.value = size) });
@@ -312,7 +302,7 @@ export class Gateway {
       protocols: ocpp.protocols,
       fallbackProtocol: ocpp.fallbackProtocol,
       log,
-      countAttempt: (outcome) => this.attemptsBy(outcome).value++,
+      countAttempt: (outcome) => this.metrics.connectionAttempts.cell(outcome).value++,
       admit: (identity, request, forSession) => this.admit(identity, request.socket.remoteAddress, forSession),
       authenticate: (facts) => this.authenticator.authenticate(facts),
       countTlsClientError: (reason) => this.metrics.tlsClientErrors.labels(reason).inc(),
@@ -325,7 +315,7 @@ export class Gateway {
     const handshakeClosed = this.metrics.handshakeDuration.cell('closed');
     this.admission = new AdmissionLimits({
       ...server.admission,
-      countAttempt: (outcome) => this.attemptsBy(outcome).value++,
+      countAttempt: (outcome) => this.metrics.connectionAttempts.cell(outcome).value++,
       onHandshakes: (inFlight) => (handshakesInFlight.value = inFlight),
       onTrackedAddresses: (size) => (trackedAddresses.value = size),
       onHandshakeEnded: (seconds, outcome) => this.metrics.handshakeDuration.observe(outcome === 'upgraded' ? handshakeUpgraded : handshakeClosed, seconds),
@@ -502,8 +492,8 @@ export class Gateway {
     const session = new ChargerSession(charger.identity, charger.protocol, charger.remoteAddress, charger.acceptSequence, socket, this.environment, record);
     this.compat.attach(session);
     session.securityProfile = charger.securityProfile;
-    this.connectionsBy(charger.protocol).value++;
-    this.securityProfilesBy(String(charger.securityProfile)).value++;
+    this.metrics.connections.cell(charger.protocol).value++;
+    this.metrics.securityProfiles.cell(String(charger.securityProfile)).value++;
     const current = this.sessions.get(charger.identity);
     if (current !== undefined && current.acceptSequence > charger.acceptSequence) {
       // An older connection's handshake finished after a newer one's (the charger retried while it waited):
@@ -660,8 +650,8 @@ export class Gateway {
     this.chargers.detach(session.charger);
     this.compat.detach(session);
     this.recorder.detach(session);
-    this.connectionsBy(session.protocol).value--;
-    this.disconnectsBy(session.closeCause).value++;
+    this.metrics.connections.cell(session.protocol).value--;
+    this.metrics.disconnects.cell(session.closeCause).value++;
     if (!session.claimed) return;
     void this.endPresence(session, code, reason);
     this.log.debug({ chargePointId: session.identity, code, reason, cause: session.closeCause }, 'charger disconnected');

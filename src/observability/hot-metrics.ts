@@ -19,9 +19,12 @@ function labelsOf(names: readonly string[], values: readonly string[]): Labels {
   return labels;
 }
 
-/** The cell of one label set, made on first use: the lookup both metric kinds share. */
+/**
+ * The cell of one label set, made on first use: the lookup both metric kinds share. A metric with one label is
+ * keyed by its value as it is, so a caller may look its cell up per count instead of keeping one cache of its own.
+ */
 function cellFor<C>(cells: Map<string, C>, names: readonly string[], values: string[], make: (labels: Labels) => C): C {
-  const key = values.join('\u0001');
+  const key = values.length === 1 ? values[0] : values.join('\u0001');
   let cell = cells.get(key);
   if (cell === undefined) cells.set(key, (cell = make(labelsOf(names, values))));
   return cell;
@@ -42,7 +45,11 @@ abstract class ValueCells {
     registry.registerMetric(this as never);
   }
 
-  /** The cell for one label set; keep it and write `cell.value`. */
+  /**
+   * The cell for one label set; keep it, or look it up per count, and write `cell.value`. Only for label values the
+   * gateway chooses (outcomes, protocols, close causes, profile names), never text from a charger: every label set
+   * keeps its cell.
+   */
   cell(...values: string[]): CounterCell {
     return cellFor(this.cells, this.labelNames, values, (labels) => ({ labels, value: 0 }));
   }
@@ -78,19 +85,6 @@ export class HotGauge extends ValueCells {
     super(name, help, labelNames, registry);
     if (labelNames.length === 0) this.cell();
   }
-}
-
-/**
- * The cells of a metric with one label, each resolved once by its value: for labels whose values the gateway
- * chooses (outcomes, protocols, close causes, profile names), never text from a charger, so the map stays small.
- */
-export function cellsByValue(metric: { cell(value: string): CounterCell }): (value: string) => CounterCell {
-  const cells = new Map<string, CounterCell>();
-  return (value) => {
-    let cell = cells.get(value);
-    if (cell === undefined) cells.set(value, (cell = metric.cell(value)));
-    return cell;
-  };
 }
 
 export interface HistogramCell {

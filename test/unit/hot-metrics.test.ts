@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
-import { cellsByValue, HotCounter, HotGauge } from '../../src/observability/hot-metrics.js';
+import { HotCounter, HotGauge } from '../../src/observability/hot-metrics.js';
 
 describe('cell-based metrics render as prom-client renders', () => {
   it('a labelled gauge raised, lowered and set', async () => {
@@ -16,7 +16,7 @@ describe('cell-based metrics render as prom-client renders', () => {
     // Nothing counted yet: both render the header alone.
     assert.equal(await hotRegistry.metrics(), await plainRegistry.metrics());
 
-    const byProtocol = cellsByValue(hot);
+    const byProtocol = (protocol: string) => hot.cell(protocol);
     for (let i = 0; i < 3; i++) byProtocol('ocpp1.6').value++;
     byProtocol('ocpp1.6').value--;
     byProtocol('ocpp2.0.1').value = 7;
@@ -44,7 +44,7 @@ describe('cell-based metrics render as prom-client renders', () => {
     const hot = new HotCounter('ocpp_disconnects_total', 'Disconnects', ['cause'], hotRegistry);
     const plainRegistry = new Registry();
     const plain = new Counter({ name: 'ocpp_disconnects_total', help: 'Disconnects', labelNames: ['cause'], registers: [plainRegistry] });
-    const byCause = cellsByValue(hot);
+    const byCause = (cause: string) => hot.cell(cause);
     byCause('charger').value++;
     byCause('charger').value++;
     byCause('keepalive').value++;
