@@ -19,27 +19,76 @@ interface Entry {
   line: string;
 }
 
+/** Entries per chunk of `DisjointRanges`: an insert moves at most this many, not the whole list. */
+const CHUNK = 512;
+
+/**
+ * Address ranges that do not overlap, in address order, held in chunks: a map of 100,000 lines read newest first
+ * inserts nearly every entry at the front, and one flat array made that quadratic (16 s by hand).
+ */
+class DisjointRanges {
+  private readonly chunks: Entry[][] = [];
+
+  /** The chunk that holds, or would hold, an entry starting just below `address`: the last whose first starts below it. */
+  private chunkBelow(address: number): number {
+    let lo = 0;
+    let hi = this.chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.chunks[mid][0].start < address) lo = mid + 1;
+      else hi = mid;
+    }
+    return Math.max(0, lo - 1);
+  }
+
+  /** Whether `[start, end)` overlaps a range held: only the last one starting below `end` can. */
+  overlaps(start: number, end: number): boolean {
+    if (this.chunks.length === 0) return false;
+    const chunk = this.chunks[this.chunkBelow(end)];
+    const at = firstAtOrAfter(chunk, end);
+    return at > 0 && chunk[at - 1].end > start;
+  }
+
+  add(entry: Entry): void {
+    if (this.chunks.length === 0) {
+      this.chunks.push([entry]);
+      return;
+    }
+    const index = this.chunkBelow(entry.start);
+    const chunk = this.chunks[index];
+    chunk.splice(firstAtOrAfter(chunk, entry.start), 0, entry);
+    if (chunk.length > 2 * CHUNK) this.chunks.splice(index + 1, 0, chunk.splice(CHUNK));
+  }
+
+  entries(): Entry[] {
+    return this.chunks.flat();
+  }
+}
+
+/** The index of the first entry of a sorted chunk that starts at or after `address`. */
+function firstAtOrAfter(chunk: readonly Entry[], address: number): number {
+  let lo = 0;
+  let hi = chunk.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (chunk[mid].start < address) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** The lines of a perf map with every entry dropped that a later entry overlaps, in address order. */
 export function newestEntries(lines: readonly string[]): string[] {
-  // Non-overlapping entries kept so far, by start address; read from the newest line back.
-  const kept: Entry[] = [];
+  // Read from the newest line back: an entry is kept unless a newer kept one overlaps it.
+  const kept = new DisjointRanges();
   for (let i = lines.length - 1; i >= 0; i--) {
     const match = /^([0-9a-fA-F]+) ([0-9a-fA-F]+) /.exec(lines[i]);
     if (match === null) continue;
     const start = Number.parseInt(match[1], 16);
     const end = start + Number.parseInt(match[2], 16);
-    // The first kept entry that starts at or after `end`; the one before it is the only one that can overlap.
-    let lo = 0;
-    let hi = kept.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (kept[mid].start < end) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo > 0 && kept[lo - 1].end > start) continue;
-    kept.splice(lo, 0, { start, end, line: lines[i] });
+    if (!kept.overlaps(start, end)) kept.add({ start, end, line: lines[i] });
   }
-  return kept.map((entry) => entry.line);
+  return kept.entries().map((entry) => entry.line);
 }
 
 function main(): void {

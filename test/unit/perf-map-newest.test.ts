@@ -24,6 +24,32 @@ describe('perf map: the newest name of every address', () => {
     assert.deepEqual(newestEntries(lines), ['100 10 a', '110 10 b']);
   });
 
+  it('agrees with a plain scan over thousands of entries, placed both in order and where earlier ones were', () => {
+    // Deterministic pseudo-random addresses, so a failure can be replayed.
+    let seed = 12345;
+    const next = (below: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % below;
+    };
+    const lines: string[] = [];
+    let address = 0x10000;
+    for (let i = 0; i < 6000; i++) {
+      // Mostly rising, as V8 places fresh code; every fifth lands on an earlier stretch, as reused code space does.
+      const start = i % 5 === 4 ? 0x10000 + next(address - 0x10000) : (address += 0x20 + next(0x100));
+      lines.push(`${start.toString(16)} ${(0x10 + next(0x200)).toString(16)} JS:*f${i}`);
+    }
+    // The oracle: newest first, kept unless a kept entry overlaps it; then in address order.
+    const kept: Array<{ start: number; end: number; line: string }> = [];
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const [start, size] = lines[i].split(' ').map((field) => Number.parseInt(field, 16));
+      const end = start + size;
+      if (!kept.some((k) => k.start < end && k.end > start)) kept.push({ start, end, line: lines[i] });
+    }
+    const expected = kept.sort((a, b) => a.start - b.start).map((k) => k.line);
+    assert.ok(expected.length > 2000 && expected.length < lines.length, `the case keeps some and drops some (${expected.length})`);
+    assert.deepEqual(newestEntries(lines), expected);
+  });
+
   it('rewrites the map file in place when run as a script', () => {
     const dir = mkdtempSync(join(tmpdir(), 'perf-map-'));
     try {
