@@ -42,6 +42,11 @@ export interface StartOptions {
   /** Extra Node.js options for the process, e.g. `--cpu-prof` to profile it. */
   nodeArgs?: string[];
   /**
+   * A program that runs Node.js for the target, with its own arguments before Node's (e.g. `valgrind` and its
+   * options, for bench/instructions.ts). The program must keep the process id, as valgrind does.
+   */
+  launcher?: string[];
+  /**
    * For the gateway kinds: settings by their environment variable (e.g. `ADMISSION_MAX_HANDSHAKES`), over the
    * benchmark's own. The run records them (`gatewayEnv` in its results) and is then not used for BENCHMARKS.md.
    */
@@ -192,7 +197,8 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
     args.push(kind === 'peer' ? PEER : RESPONDER, '--port', String(port), '--host', '127.0.0.1');
   }
 
-  const child: ChildProcess = spawn(process.execPath, args, {
+  const [command, ...commandArgs] = options.launcher?.length ? [...options.launcher, process.execPath, ...args] : [process.execPath, ...args];
+  const child: ChildProcess = spawn(command, commandArgs, {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -303,7 +309,7 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
     env,
     ...(chargerAuth ? { chargerAuth } : {}),
     adminPort: env.ADMIN_PORT ? Number(env.ADMIN_PORT) : 0,
-    argv: [process.execPath, ...args],
+    argv: [command, ...commandArgs],
     output: () => [...output],
     alive: () => !ended,
     collectGarbage: () => {

@@ -1,0 +1,356 @@
+/**
+ * The gateway's work per connection and per CALL, counted rather than timed: `npm run bench:instructions`.
+ *
+ * The flood (c) and the storm (d) time the servers, and on this project's shared 2-core machines the time a server
+ * needs for the same work moves by 1.5x from one run to the next. That hides any change smaller than that. Here the
+ * gateway and the raw responder each run under valgrind's callgrind with a simulated cache, side by side, and the
+ * same fixed work is done on each: chargers connect and boot and report their connectors (half OCPP 1.6, half
+ * 2.0.1), then flood the mix of (c), then close. Each stretch is bracketed from outside (`callgrind_control`), so
+ * start-up is not counted, and repeated after warm-up passes, so that V8's optimised code is what gets counted: the
+ * gateway's connection path was still being optimised after 3,000 connections, and its count per connection fell by
+ * half until about 5,000 (bench/analysis.md, fourteenth round), hence eight warm-up passes by default.
+ * What is reported per charger and per CALL: instructions, first-level and last-level cache misses, and a rough
+ * cycle estimate built from them, for each server and as the gateway's ratio to the raw responder's.
+ *
+ * What it does not count: the kernel (socket reads and writes, about a third of a CALL's time on either server),
+ * waits, and the real caches' behaviour where it differs from the model. It complements (c) and (d); it does not
+ * replace them.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import type { SimVersion } from '../src/sim/charger-answers.js';
+import { bootNotification, meterValues16, meterValues201, statusNotification } from '../src/sim/messages.js';
+import { CallgrindControl, callgrindAvailable, callgrindLauncher, type EventCounts, estimatedCycles } from './callgrind.js';
+import { machineInfo, sourceInfo } from './machine.js';
+import { REPO_ROOT, startTarget, type Target } from './targets.js';
+
+const CONNECTORS = 2;
+/** Chargers working at once in the connect and close stretches: a steady stream, not a storm. */
+const LANES = 50;
+/** The flood's mix, as in (c): of every 20 CALLs, 12 MeterValues, 5 Heartbeat, 3 StatusNotification. */
+const MIX_ROUND = [
+  'MeterValues',
+  'Heartbeat',
+  'MeterValues',
+  'StatusNotification',
+  'MeterValues',
+  'MeterValues',
+  'Heartbeat',
+  'MeterValues',
+  'MeterValues',
+  'StatusNotification',
+  'MeterValues',
+  'Heartbeat',
+  'MeterValues',
+  'MeterValues',
+  'Heartbeat',
+  'MeterValues',
+  'StatusNotification',
+  'MeterValues',
+  'Heartbeat',
+  'MeterValues',
+];
+
+export const STRETCHES = ['connect', 'flood', 'close'] as const;
+export type Stretch = (typeof STRETCHES)[number];
+
+export interface Workload {
+  chargers: number;
+  callsPerCharger: number;
+}
+
+/** One charger's frames, made once and sent alike to every server, so that each parses the same bytes. */
+export interface ChargerScript {
+  identity: string;
+  version: SimVersion;
+  connect: string[];
+  flood: string[];
+}
+
+function call(id: string, action: string, payload: unknown): string {
+  return JSON.stringify([2, id, action, payload]);
+}
+
+export function makeScripts(w: Workload): ChargerScript[] {
+  const scripts: ChargerScript[] = [];
+  for (let i = 0; i < w.chargers; i++) {
+    const version: SimVersion = i % 2 === 0 ? 'ocpp1.6' : 'ocpp2.0.1';
+    const identity = `CG${String(i + 1).padStart(6, '0')}`;
+    const connect = [call('b1', 'BootNotification', bootNotification(version, identity))];
+    for (let c = 1; c <= CONNECTORS; c++) connect.push(call(`s${c}`, 'StatusNotification', statusNotification(version, c, 'Available')));
+    const flood: string[] = [];
+    let meterWh = 1000;
+    for (let k = 0; k < w.callsPerCharger; k++) {
+      const action = MIX_ROUND[(i + k) % MIX_ROUND.length];
+      const connector = (k % CONNECTORS) + 1;
+      meterWh += 300;
+      const payload =
+        action === 'MeterValues'
+          ? version === 'ocpp1.6'
+            ? meterValues16(connector, undefined, meterWh)
+            : meterValues201(connector, meterWh)
+          : action === 'StatusNotification'
+            ? statusNotification(version, connector, 'Available')
+            : {};
+      flood.push(call(`f${k}`, action, payload));
+    }
+    scripts.push({ identity, version, connect, flood });
+  }
+  return scripts;
+}
+
+/** One charger's socket: sends a frame and waits for its CALLRESULT; anything else ends the run with its text. */
+class ScriptedCharger {
+  private socket: WebSocket | undefined;
+  private waiting: { resolve: () => void; reject: (e: Error) => void } | undefined;
+
+  constructor(
+    readonly script: ChargerScript,
+    private readonly url: string,
+  ) {}
+
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${this.url}/${this.script.identity}`, [this.script.version], { perMessageDeflate: false });
+      this.socket = ws;
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.on('message', (data) => {
+        const text = data.toString();
+        const w = this.waiting;
+        this.waiting = undefined;
+        if (!w) return; // a CALL from the server would be answered by nobody: the work here sends none
+        if (text.startsWith('[3,')) w.resolve();
+        else w.reject(new Error(`${this.script.identity}: expected a CALLRESULT, got ${text.slice(0, 200)}`));
+      });
+    });
+  }
+
+  private opened(): WebSocket {
+    if (!this.socket) throw new Error(`${this.script.identity}: not opened`);
+    return this.socket;
+  }
+
+  send(frame: string): Promise<void> {
+    const ws = this.opened();
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      ws.send(frame);
+    });
+  }
+
+  close(): Promise<void> {
+    const ws = this.opened();
+    return new Promise((resolve) => {
+      if (ws.readyState === WebSocket.CLOSED) return resolve();
+      ws.once('close', () => resolve());
+      ws.close(1000);
+    });
+  }
+}
+
+/** Runs `each` over every charger, `lanes` at a time. */
+async function inLanes<T>(items: T[], lanes: number, each: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(lanes, items.length) }, async () => {
+      while (next < items.length) await each(items[next++]);
+    }),
+  );
+}
+
+/** One pass of the work against one server: each stretch's counts. */
+export async function pass(target: Target, control: CallgrindControl, scripts: ChargerScript[]): Promise<Record<Stretch, EventCounts>> {
+  const chargers = scripts.map((s) => new ScriptedCharger(s, target.url));
+  await control.zero();
+  await inLanes(chargers, LANES, async (c) => {
+    await c.open();
+    for (const frame of c.script.connect) await c.send(frame);
+  });
+  const connect = await control.dump();
+  await control.zero();
+  // Every charger at once, one CALL in flight each: the flood's shape.
+  await Promise.all(
+    chargers.map(async (c) => {
+      for (const frame of c.script.flood) await c.send(frame);
+    }),
+  );
+  const flood = await control.dump();
+  await control.zero();
+  await inLanes(chargers, LANES, (c) => c.close());
+  // The server finishes its side of each close after the client has seen it; give it a moment under valgrind.
+  await new Promise((r) => setTimeout(r, 2000));
+  const close = await control.dump();
+  return { connect, flood, close };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+export interface StretchFigures {
+  /** Per charger (connect, close) or per CALL (flood), median over the measured passes. */
+  per: 'charger' | 'CALL';
+  instructions: number;
+  l1Misses: number;
+  llMisses: number;
+  estimatedCycles: number;
+  /** Every pass's instruction count per unit, to show the spread. */
+  instructionsByPass: number[];
+}
+
+export function figuresOf(stretch: Stretch, passes: EventCounts[], w: Workload): StretchFigures {
+  const units = stretch === 'flood' ? w.chargers * w.callsPerCharger : w.chargers;
+  const per = (f: (c: EventCounts) => number) => round1(median(passes.map((c) => f(c) / units)));
+  return {
+    per: stretch === 'flood' ? 'CALL' : 'charger',
+    instructions: per((c) => c.Ir),
+    l1Misses: per((c) => (c.I1mr ?? 0) + (c.D1mr ?? 0) + (c.D1mw ?? 0)),
+    llMisses: per((c) => (c.ILmr ?? 0) + (c.DLmr ?? 0) + (c.DLmw ?? 0)),
+    estimatedCycles: per(estimatedCycles),
+    instructionsByPass: passes.map((c) => round1(c.Ir / units)),
+  };
+}
+
+/** The second-level cache size /proc/cpuinfo gives ("cache size"), else 1 MiB: the model's last level. */
+function lastLevelBytes(): number {
+  try {
+    const m = /^cache size\s*:\s*(\d+) KB/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {}
+  return 1024 * 1024;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      chargers: { type: 'string' },
+      calls: { type: 'string' },
+      warmup: { type: 'string' },
+      passes: { type: 'string' },
+      out: { type: 'string' },
+      'gateway-node-args': { type: 'string' },
+    },
+  });
+  const positive = (name: string, text: string | undefined, fallback: number): number => {
+    const n = text === undefined ? fallback : Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number of at least 1, not ${JSON.stringify(text)}`);
+    return n;
+  };
+  const w: Workload = { chargers: positive('chargers', values.chargers, 500), callsPerCharger: positive('calls', values.calls, 20) };
+  const warmup = positive('warmup', values.warmup, 8);
+  const passes = positive('passes', values.passes, 3);
+  const gatewayNodeArgs = values['gateway-node-args']?.split(/\s+/).filter(Boolean) ?? [];
+  if (!(await callgrindAvailable())) {
+    process.stderr.write('bench:instructions needs valgrind (with callgrind_control): apt-get install valgrind\n');
+    process.exitCode = 2;
+    return;
+  }
+  const cache = { l1Bytes: 32 * 1024, llBytes: lastLevelBytes() };
+  const outDir = mkdtempSync(join(tmpdir(), 'bench-callgrind-'));
+  const scripts = makeScripts(w);
+  const targets: Target[] = [];
+  const startedAt = new Date();
+  try {
+    // Both start at once: under valgrind each takes a minute or two to be ready, and they count, not time.
+    const [raw, gateway] = await Promise.all([
+      startTarget('baseline', { launcher: callgrindLauncher(outDir, cache), timeoutMs: 300_000 }),
+      startTarget('gateway', { launcher: callgrindLauncher(outDir, cache), nodeArgs: gatewayNodeArgs, timeoutMs: 300_000 }),
+    ]);
+    targets.push(raw, gateway);
+    const servers = [
+      { name: 'raw responder', target: raw },
+      { name: 'gateway', target: gateway },
+    ];
+    const counted = await Promise.all(
+      servers.map(async ({ name, target }) => {
+        const control = new CallgrindControl(target.pid, outDir);
+        const byStretch: Record<Stretch, EventCounts[]> = { connect: [], flood: [], close: [] };
+        for (let p = 0; p < warmup + passes; p++) {
+          const counts = await pass(target, control, scripts);
+          process.stderr.write(
+            `${name}: pass ${p + 1} of ${warmup + passes}${p < warmup ? ' (warm-up)' : ''}, ${Math.round(counts.flood.Ir / (w.chargers * w.callsPerCharger))} instructions per CALL\n`,
+          );
+          if (p >= warmup) for (const s of STRETCHES) byStretch[s].push(counts[s]);
+        }
+        return { name, stretches: Object.fromEntries(STRETCHES.map((s) => [s, figuresOf(s, byStretch[s], w)])) as Record<Stretch, StretchFigures> };
+      }),
+    );
+    const [rawFigures, gatewayFigures] = counted;
+    const ratios = Object.fromEntries(
+      STRETCHES.map((s) => {
+        const r = rawFigures.stretches[s];
+        const g = gatewayFigures.stretches[s];
+        return [
+          s,
+          {
+            instructions: round3(g.instructions / r.instructions),
+            l1Misses: round3(g.l1Misses / r.l1Misses),
+            estimatedCycles: round3(g.estimatedCycles / r.estimatedCycles),
+          },
+        ];
+      }),
+    );
+    const command = [
+      'npm run bench:instructions --',
+      `--chargers ${w.chargers} --calls ${w.callsPerCharger} --warmup ${warmup} --passes ${passes}`,
+      gatewayNodeArgs.length ? `--gateway-node-args="${gatewayNodeArgs.join(' ')}"` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    const report = {
+      kind: 'instructions',
+      machine: machineInfo(),
+      ...sourceInfo(),
+      command,
+      startedAt: startedAt.toISOString(),
+      params: {
+        ...w,
+        connectors: CONNECTORS,
+        protocols: 'ocpp1.6 and ocpp2.0.1, alternating',
+        mix: 'MeterValues:60,Heartbeat:25,StatusNotification:15',
+        warmup,
+        passes,
+        cache,
+        gatewayNodeArgs,
+      },
+      servers: counted,
+      gatewayOverRaw: ratios,
+    };
+    const dir = join(REPO_ROOT, 'bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    const stamp = startedAt
+      .toISOString()
+      .replace(/:/g, '-')
+      .replace(/\.\d+Z$/, 'Z');
+    const file = values.out ?? join(dir, `${stamp}-instructions.json`);
+    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    for (const s of STRETCHES) {
+      const r = rawFigures.stretches[s];
+      const g = gatewayFigures.stretches[s];
+      process.stdout.write(
+        `${s.padEnd(8)} per ${r.per.padEnd(7)} instructions raw ${r.instructions} gateway ${g.instructions} (${ratios[s].instructions}x); ` +
+          `L1 misses ${r.l1Misses} / ${g.l1Misses} (${ratios[s].l1Misses}x); estimated cycles ${r.estimatedCycles} / ${g.estimatedCycles} (${ratios[s].estimatedCycles}x)\n`,
+      );
+    }
+    process.stdout.write(`results: ${file}\n`);
+  } finally {
+    await Promise.all(targets.map((t) => t.stop(10_000)));
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * `npm run bench:instructions` end to end on one server: the raw responder runs under valgrind's callgrind, real
+ * chargers do a fixed amount of work on it, and the counts bracketed around the flood must follow the work, not
+ * the start-up or the clock: three times the CALLs, about three times the instructions.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CallgrindControl, callgrindAvailable, callgrindLauncher } from '../bench/callgrind.js';
+import { makeScripts, pass } from '../bench/instructions.js';
+import { startTarget, type Target } from '../bench/targets.js';
+
+const inCi = process.env.CI === 'true';
+
+async function skipReason(): Promise<string | false> {
+  if (await callgrindAvailable()) return false;
+  const reason = 'valgrind (with callgrind_control) is not installed';
+  if (inCi) throw new Error(`${reason}; CI=true requires it for the instruction-count benchmark's test`);
+  return `${reason} (apt-get install valgrind to run this test)`;
+}
+
+const skip = await skipReason();
+
+describe('bench:instructions counts the work it brackets', { skip, timeout: 240_000 }, () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'test-callgrind-'));
+  let target: Target;
+  let control: CallgrindControl;
+
+  before(async () => {
+    target = await startTarget('baseline', { launcher: callgrindLauncher(outDir, { l1Bytes: 32 * 1024, llBytes: 1024 * 1024 }), timeoutMs: 120_000 });
+    control = new CallgrindControl(target.pid, outDir);
+  });
+
+  after(async () => {
+    await target?.stop(10_000);
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  it('counts three times the instructions for three times the CALLs, with every stretch counted apart', async () => {
+    const chargers = 40;
+    // Warm-up: the counts of code V8 has not optimised yet run high and fall pass by pass.
+    for (let i = 0; i < 2; i++) await pass(target, control, makeScripts({ chargers, callsPerCharger: 150 }));
+    const short = await pass(target, control, makeScripts({ chargers, callsPerCharger: 10 }));
+    const long = await pass(target, control, makeScripts({ chargers, callsPerCharger: 30 }));
+    const ratio = long.flood.Ir / short.flood.Ir;
+    assert.ok(ratio > 2.4 && ratio < 3.6, `flood instructions for 1,200 against 400 CALLs: ${ratio.toFixed(2)}x, expected about 3x`);
+    // The same chargers connect and close in both passes, so those stretches do not grow with the CALLs.
+    const connect = long.connect.Ir / short.connect.Ir;
+    assert.ok(connect > 0.6 && connect < 1.6, `connect instructions, same work in both passes: ${connect.toFixed(2)}x`);
+    for (const counts of [short.connect, short.flood, short.close]) assert.ok(counts.I1mr > 0 && counts.D1mr > 0, 'the cache is simulated');
+  });
+});
