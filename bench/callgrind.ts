@@ -37,9 +37,17 @@ export function readCallgrindTotals(text: string): EventCounts {
  * not read as a gain. Without cache simulation it is the instruction count.
  */
 export function estimatedCycles(c: EventCounts): number {
-  const l1 = (c.I1mr ?? 0) + (c.D1mr ?? 0) + (c.D1mw ?? 0);
-  const ll = (c.ILmr ?? 0) + (c.DLmr ?? 0) + (c.DLmw ?? 0);
-  return c.Ir + 10 * l1 + 100 * ll;
+  return c.Ir + 10 * firstLevelMisses(c) + 100 * lastLevelMisses(c);
+}
+
+/** Misses of the first-level caches: instruction reads, data reads and data writes (0 without cache simulation). */
+export function firstLevelMisses(c: EventCounts): number {
+  return (c.I1mr ?? 0) + (c.D1mr ?? 0) + (c.D1mw ?? 0);
+}
+
+/** Misses of the last level, the same three kinds. */
+export function lastLevelMisses(c: EventCounts): number {
+  return (c.ILmr ?? 0) + (c.DLmr ?? 0) + (c.DLmw ?? 0);
 }
 
 /** valgrind's arguments for a server measured this way; the caches are given so that runs on any host compare. */

@@ -24,36 +24,26 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import type { SimVersion } from '../src/sim/charger-answers.js';
 import { bootNotification, meterValues16, meterValues201, statusNotification } from '../src/sim/messages.js';
-import { CallgrindControl, callgrindAvailable, callgrindLauncher, type EventCounts, estimatedCycles } from './callgrind.js';
+import { type MixEntry, parseMix } from '../src/sim/options.js';
+import { CallgrindControl, callgrindAvailable, callgrindLauncher, type EventCounts, estimatedCycles, firstLevelMisses, lastLevelMisses } from './callgrind.js';
 import { machineInfo, sourceInfo } from './machine.js';
+import { resultStamp } from './results.js';
+import { FLOOD_MIX } from './scenarios.js';
 import { REPO_ROOT, startTarget, type Target } from './targets.js';
 
 const CONNECTORS = 2;
 /** Chargers working at once in the connect and close stretches: a steady stream, not a storm. */
 const LANES = 50;
-/** The flood's mix, as in (c): of every 20 CALLs, 12 MeterValues, 5 Heartbeat, 3 StatusNotification. */
-const MIX_ROUND = [
-  'MeterValues',
-  'Heartbeat',
-  'MeterValues',
-  'StatusNotification',
-  'MeterValues',
-  'MeterValues',
-  'Heartbeat',
-  'MeterValues',
-  'MeterValues',
-  'StatusNotification',
-  'MeterValues',
-  'Heartbeat',
-  'MeterValues',
-  'MeterValues',
-  'Heartbeat',
-  'MeterValues',
-  'StatusNotification',
-  'MeterValues',
-  'Heartbeat',
-  'MeterValues',
-];
+/** The flood's mix, as in (c). */
+const MIX = parseMix(FLOOD_MIX);
+/** CALLs per round of the mix: every charger takes the same share of each action, at its own offset in the round. */
+const MIX_ROUND = 20;
+
+/** The action at `position` of a round of the mix: the weights laid out in order over the round. */
+function mixAction(mix: readonly MixEntry[], position: number): string {
+  const at = ((position % MIX_ROUND) + 0.5) * (mix[mix.length - 1].upTo / MIX_ROUND);
+  return (mix.find((e) => at < e.upTo) ?? mix[mix.length - 1]).action;
+}
 
 export const STRETCHES = ['connect', 'flood', 'close'] as const;
 export type Stretch = (typeof STRETCHES)[number];
@@ -85,7 +75,7 @@ export function makeScripts(w: Workload): ChargerScript[] {
     const flood: string[] = [];
     let meterWh = 1000;
     for (let k = 0; k < w.callsPerCharger; k++) {
-      const action = MIX_ROUND[(i + k) % MIX_ROUND.length];
+      const action = mixAction(MIX, i + k);
       const connector = (k % CONNECTORS) + 1;
       meterWh += 300;
       const payload =
@@ -207,14 +197,19 @@ export interface StretchFigures {
   instructionsByPass: number[];
 }
 
+/** What a stretch's counts are divided by: its CALLs (flood) or its chargers. */
+function unitsOf(stretch: Stretch, w: Workload): number {
+  return stretch === 'flood' ? w.chargers * w.callsPerCharger : w.chargers;
+}
+
 export function figuresOf(stretch: Stretch, passes: EventCounts[], w: Workload): StretchFigures {
-  const units = stretch === 'flood' ? w.chargers * w.callsPerCharger : w.chargers;
+  const units = unitsOf(stretch, w);
   const per = (f: (c: EventCounts) => number) => round1(median(passes.map((c) => f(c) / units)));
   return {
     per: stretch === 'flood' ? 'CALL' : 'charger',
     instructions: per((c) => c.Ir),
-    l1Misses: per((c) => (c.I1mr ?? 0) + (c.D1mr ?? 0) + (c.D1mw ?? 0)),
-    llMisses: per((c) => (c.ILmr ?? 0) + (c.DLmr ?? 0) + (c.DLmw ?? 0)),
+    l1Misses: per(firstLevelMisses),
+    llMisses: per(lastLevelMisses),
     estimatedCycles: per(estimatedCycles),
     instructionsByPass: passes.map((c) => round1(c.Ir / units)),
   };
@@ -277,7 +272,7 @@ async function main(): Promise<void> {
         for (let p = 0; p < warmup + passes; p++) {
           const counts = await pass(target, control, scripts);
           process.stderr.write(
-            `${name}: pass ${p + 1} of ${warmup + passes}${p < warmup ? ' (warm-up)' : ''}, ${Math.round(counts.flood.Ir / (w.chargers * w.callsPerCharger))} instructions per CALL\n`,
+            `${name}: pass ${p + 1} of ${warmup + passes}${p < warmup ? ' (warm-up)' : ''}, ${Math.round(counts.flood.Ir / unitsOf('flood', w))} instructions per CALL\n`,
           );
           if (p >= warmup) for (const s of STRETCHES) byStretch[s].push(counts[s]);
         }
@@ -316,7 +311,7 @@ async function main(): Promise<void> {
         ...w,
         connectors: CONNECTORS,
         protocols: 'ocpp1.6 and ocpp2.0.1, alternating',
-        mix: 'MeterValues:60,Heartbeat:25,StatusNotification:15',
+        mix: FLOOD_MIX,
         warmup,
         passes,
         cache,
@@ -327,11 +322,7 @@ async function main(): Promise<void> {
     };
     const dir = join(REPO_ROOT, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
-    const stamp = startedAt
-      .toISOString()
-      .replace(/:/g, '-')
-      .replace(/\.\d+Z$/, 'Z');
-    const file = values.out ?? join(dir, `${stamp}-instructions.json`);
+    const file = values.out ?? join(dir, `${resultStamp(startedAt)}-instructions.json`);
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
     for (const s of STRETCHES) {
       const r = rawFigures.stretches[s];

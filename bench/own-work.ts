@@ -27,6 +27,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { bootNotification, meterValues16, statusNotification } from '../src/sim/messages.js';
 import { textFrame } from '../src/transport/text-frame.js';
 import { machineInfo, sourceInfo } from './machine.js';
+import { resultStamp } from './results.js';
 import { REPO_ROOT } from './targets.js';
 
 const CHARGERS = 1000;
@@ -232,15 +233,7 @@ async function main(): Promise<void> {
     };
     const dir = join(REPO_ROOT, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
-    const file =
-      values.out ??
-      join(
-        dir,
-        `${startedAt
-          .toISOString()
-          .replace(/:/g, '-')
-          .replace(/\.\d+Z$/, 'Z')}-own-work.json`,
-      );
+    const file = values.out ?? join(dir, `${resultStamp(startedAt)}-own-work.json`);
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
     for (const r of results) {
       process.stdout.write(

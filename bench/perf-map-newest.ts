@@ -31,21 +31,14 @@ class DisjointRanges {
 
   /** The chunk that holds, or would hold, an entry starting just below `address`: the last whose first starts below it. */
   private chunkBelow(address: number): number {
-    let lo = 0;
-    let hi = this.chunks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.chunks[mid][0].start < address) lo = mid + 1;
-      else hi = mid;
-    }
-    return Math.max(0, lo - 1);
+    return Math.max(0, firstStartingAtOrAfter(this.chunks.length, (i) => this.chunks[i][0].start, address) - 1);
   }
 
   /** Whether `[start, end)` overlaps a range held: only the last one starting below `end` can. */
   overlaps(start: number, end: number): boolean {
     if (this.chunks.length === 0) return false;
     const chunk = this.chunks[this.chunkBelow(end)];
-    const at = firstAtOrAfter(chunk, end);
+    const at = firstStartingAtOrAfter(chunk.length, (i) => chunk[i].start, end);
     return at > 0 && chunk[at - 1].end > start;
   }
 
@@ -56,7 +49,11 @@ class DisjointRanges {
     }
     const index = this.chunkBelow(entry.start);
     const chunk = this.chunks[index];
-    chunk.splice(firstAtOrAfter(chunk, entry.start), 0, entry);
+    chunk.splice(
+      firstStartingAtOrAfter(chunk.length, (i) => chunk[i].start, entry.start),
+      0,
+      entry,
+    );
     if (chunk.length > 2 * CHUNK) this.chunks.splice(index + 1, 0, chunk.splice(CHUNK));
   }
 
@@ -65,13 +62,13 @@ class DisjointRanges {
   }
 }
 
-/** The index of the first entry of a sorted chunk that starts at or after `address`. */
-function firstAtOrAfter(chunk: readonly Entry[], address: number): number {
+/** Of `count` items sorted by start (`startOf`), the index of the first that starts at or after `address`. */
+function firstStartingAtOrAfter(count: number, startOf: (index: number) => number, address: number): number {
   let lo = 0;
-  let hi = chunk.length;
+  let hi = count;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (chunk[mid].start < address) lo = mid + 1;
+    if (startOf(mid) < address) lo = mid + 1;
     else hi = mid;
   }
   return lo;

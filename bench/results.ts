@@ -15,6 +15,14 @@ import type { TargetKind } from './targets.js';
 
 export type Mode = 'full' | 'quick';
 
+/** The start of a results file's name: the run's start, to the second, with no colon (\`2026-12-03T14-48-54Z\`). */
+export function resultStamp(startedAt: Date): string {
+  return startedAt
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
+}
+
 export interface LatencyMs {
   count: number;
   p50: number;

@@ -28,6 +28,7 @@ import {
   type RoundsRecord,
   type RunResult,
   ratios,
+  resultStamp,
   roundFigure,
   roundOrder,
   roundOutcome,
@@ -512,13 +513,7 @@ async function main(): Promise<number> {
     scenarios: [],
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(
-    RESULTS_DIR,
-    `${startedAt
-      .toISOString()
-      .replace(/:/g, '-')
-      .replace(/\.\d+Z$/, 'Z')}-${mode}.json`,
-  );
+  const file = join(RESULTS_DIR, `${resultStamp(startedAt)}-${mode}.json`);
   const save = (): void => {
     run.finishedAt = new Date().toISOString();
     writeFileSync(file, JSON.stringify(run, null, 2) + '\n');

@@ -115,6 +115,10 @@ export class Gateway {
   readonly id: string;
   readonly metrics: Metrics;
   readonly sessions = new SessionTable();
+  /** One connection attempt's outcome, counted by the charger listener and the admission limits alike. */
+  private readonly countAttempt = (outcome: string): void => {
+    this.metrics.connectionAttempts.cell(outcome).value++;
+  };
   /** New connections of identities with an open session, until they show life (see pending-successors.ts). */
   private readonly successors = new PendingSuccessors();
   readonly validators: Record<OcppVersion, OcppValidator>;
@@ -302,7 +306,7 @@ export class Gateway {
       protocols: ocpp.protocols,
       fallbackProtocol: ocpp.fallbackProtocol,
       log,
-      countAttempt: (outcome) => this.metrics.connectionAttempts.cell(outcome).value++,
+      countAttempt: this.countAttempt,
       admit: (identity, request, forSession) => this.admit(identity, request.socket.remoteAddress, forSession),
       authenticate: (facts) => this.authenticator.authenticate(facts),
       countTlsClientError: (reason) => this.metrics.tlsClientErrors.labels(reason).inc(),
@@ -315,7 +319,7 @@ export class Gateway {
     const handshakeClosed = this.metrics.handshakeDuration.cell('closed');
     this.admission = new AdmissionLimits({
       ...server.admission,
-      countAttempt: (outcome) => this.metrics.connectionAttempts.cell(outcome).value++,
+      countAttempt: this.countAttempt,
       onHandshakes: (inFlight) => (handshakesInFlight.value = inFlight),
       onTrackedAddresses: (size) => (trackedAddresses.value = size),
       onHandshakeEnded: (seconds, outcome) => this.metrics.handshakeDuration.observe(outcome === 'upgraded' ? handshakeUpgraded : handshakeClosed, seconds),
