@@ -5,13 +5,15 @@ import { callEventId, callEventIdBase } from '../events/call-event-ids.js';
 import { callEventTypes, callHasMemoryOnlyPath, callUpdatesMemory, eventsForCall, recordInMemoryOnly } from '../events/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
+import type { ActionId } from '../ocpp/catalogue.js';
 import { OcppCallError } from '../ocpp/errors.js';
-import type { JsonObject } from '../ocpp/framing.js';
+import type { CallFrame, JsonObject } from '../ocpp/framing.js';
+import { PerAction } from '../ocpp/per-action.js';
 import type { OcppValidator } from '../ocpp/validation.js';
 import type { OcppVersion } from '../ocpp/versions.js';
 import { startTransactionKey } from './charger-memory.js';
-import type { EventPublisher } from './event-publisher.js';
-import type { LocalAnswers } from './local-answers.js';
+import type { EventPublisher, EventRoutes } from './event-publisher.js';
+import type { LocalAnswer, LocalAnswers } from './local-answers.js';
 import type { ChargerSession } from './session.js';
 
 export interface ChargerCallDeps {
@@ -60,31 +62,50 @@ export interface BackendRequest {
  * the charger's memory, also while it is still being decided), so a transactionId is never handed out twice
  * for one start, and the backend is not asked twice.
  */
+/** How the gateway answers one action of one version, worked out once from the config and the catalogue. */
+interface ActionPlan {
+  readonly action: string;
+  /** The embedded answer; undefined: the gateway does not handle the action. */
+  readonly local: LocalAnswer | undefined;
+  readonly policy: CallPolicy;
+  /** A 1.6 StartTransaction, whose answer a retry must get again. */
+  readonly isStartTransaction: boolean;
+  /** Mapping the CALL updates the charger's memory (see `callUpdatesMemory`). */
+  readonly updatesMemory: boolean;
+  /** It can update the memory without building its events (see `callHasMemoryOnlyPath`). */
+  readonly memoryOnly: boolean;
+  /** The routes of the event types the CALL can yield: asked whether anyone would hear them. */
+  readonly eventRoutes: EventRoutes;
+}
+
 export class ChargerCallHandler {
-  private readonly policies: Map<string, CallPolicy>;
   private readonly subjects = new Map<string, string>();
   private readonly backendCells = new Map<string, { value: number }>();
+  private readonly plans: PerAction<ActionPlan>;
 
   constructor(private readonly deps: ChargerCallDeps) {
-    this.policies = new Map(Object.entries(deps.policy.actions));
+    const policies = new Map(Object.entries(deps.policy.actions));
+    this.plans = new PerAction(({ version, action }) => ({
+      action,
+      local: deps.local.answerFor(version, action),
+      policy: policies.get(action) ?? deps.policy.default,
+      isStartTransaction: action === 'StartTransaction' && version === 'ocpp1.6',
+      updatesMemory: callUpdatesMemory(version, action),
+      memoryOnly: callHasMemoryOnlyPath(version, action),
+      eventRoutes: deps.events.routesOf(callEventTypes(version, action)),
+    }));
   }
 
-  policyFor(action: string): CallPolicy {
-    return this.policies.get(action) ?? this.deps.policy.default;
-  }
-
-  handle(session: ChargerSession, action: string, payload: JsonObject, version: OcppVersion, messageId: string): JsonObject | Promise<JsonObject> {
-    if (!this.deps.local.has(version, action)) {
-      throw new OcppCallError('notSupported', `the gateway does not handle ${action}`);
+  /** Answers a charger's CALL, whose action has the catalogue id `id` in `version`. */
+  handle(session: ChargerSession, call: CallFrame, id: ActionId, version: OcppVersion): JsonObject | Promise<JsonObject> {
+    const plan = this.plans.get(id);
+    if (plan.local === undefined) {
+      throw new OcppCallError('notSupported', `the gateway does not handle ${plan.action}`);
     }
-    const mode = this.policyFor(action);
-    const durable = mode !== 'local';
-    const answer =
-      action === 'StartTransaction' && version === 'ocpp1.6'
-        ? this.startTransactionAnswer(session, payload, version, mode)
-        : this.decide(session, action, payload, version, mode);
-    if (answer instanceof Promise) return answer.then((a) => this.answered(session, messageId, action, payload, a, durable));
-    return this.answered(session, messageId, action, payload, answer, durable);
+    const { payload, messageId } = call;
+    const answer = plan.isStartTransaction ? this.startTransactionAnswer(session, payload, version, plan) : this.decide(session, plan, payload, version);
+    if (answer instanceof Promise) return answer.then((a) => this.answered(session, messageId, plan, payload, a));
+    return this.answered(session, messageId, plan, payload, answer);
   }
 
   /**
@@ -92,7 +113,7 @@ export class ChargerCallHandler {
    * or the first transaction stays open for ever. So the answer (or the decision in progress) is kept in the
    * charger's memory under the start's key, and a retry takes it instead of deciding again.
    */
-  private startTransactionAnswer(session: ChargerSession, payload: JsonObject, version: OcppVersion, mode: CallPolicy): JsonObject | Promise<JsonObject> {
+  private startTransactionAnswer(session: ChargerSession, payload: JsonObject, version: OcppVersion, plan: ActionPlan): JsonObject | Promise<JsonObject> {
     const record = session.charger;
     const key = startTransactionKey(payload);
     const earlier = record.startAnswer(key);
@@ -100,7 +121,7 @@ export class ChargerCallHandler {
       this.deps.metrics.startTransactionRetries.inc();
       return earlier;
     }
-    const decided = this.decide(session, 'StartTransaction', payload, version, mode);
+    const decided = this.decide(session, plan, payload, version);
     const agree = this.deps.agreeStartTransaction;
     const answer = agree === undefined ? decided : this.agreedStart(session.identity, key, decided, agree);
     record.rememberStartAnswer(key, answer);
@@ -130,16 +151,17 @@ export class ChargerCallHandler {
   }
 
   /** The answer as the policy decides it, before anything is recorded or published. */
-  private decide(session: ChargerSession, action: string, payload: JsonObject, version: OcppVersion, mode: CallPolicy): JsonObject | Promise<JsonObject> {
-    const { local, bus, policy } = this.deps;
-    if (mode === 'backend') {
+  private decide(session: ChargerSession, plan: ActionPlan, payload: JsonObject, version: OcppVersion): JsonObject | Promise<JsonObject> {
+    const { bus, policy } = this.deps;
+    if (plan.policy === 'backend') {
+      const { action } = plan;
       const subject = this.backendSubject(action);
-      if (bus.mayHaveResponders(subject)) return this.askBackend(session, subject, action, payload, version);
+      if (bus.mayHaveResponders(subject)) return this.askBackend(session, subject, plan, payload, version);
       // Nobody to ask: the fallback applies at once, not after the timeout.
       this.countBackend(action, 'no_backend');
       if (policy.backend.fallback === 'error') throw new OcppCallError('internal', 'the central system cannot answer right now; retry later');
     }
-    return local.answer(version, action, payload) as JsonObject | Promise<JsonObject>;
+    return localAnswer(plan, payload);
   }
 
   private backendSubject(action: string): string {
@@ -159,14 +181,8 @@ export class ChargerCallHandler {
    * Records what the gateway learned and publishes the call's events. Durable ones are awaited, unless the bus
    * held them on return (the in-process bus): then the answer goes out in the same tick, with no promise.
    */
-  private answered(
-    session: ChargerSession,
-    messageId: string,
-    action: string,
-    payload: JsonObject,
-    answer: JsonObject,
-    durable: boolean,
-  ): JsonObject | Promise<JsonObject> {
+  private answered(session: ChargerSession, messageId: string, plan: ActionPlan, payload: JsonObject, answer: JsonObject): JsonObject | Promise<JsonObject> {
+    const { action } = plan;
     if (session.state !== 'open') {
       // The answer waited (backend, transactionId reservation) and the charger left meanwhile, or was replaced:
       // the endpoint will not send it. Events would report an answer nobody got, and for a replaced session
@@ -178,10 +194,9 @@ export class ChargerCallHandler {
     // Events nobody would receive (the embedded bus with no subscriber for them) are not built, unless mapping the
     // CALL also updates what the gateway remembers of the charger: under a flood of meter values with nobody
     // listening, building them was about a quarter of the gateway's own work per CALL (bench:own-work).
-    const version = session.protocol;
-    if (!callUpdatesMemory(version, action)) {
-      if (this.deps.events.countIfUnheard(callEventTypes(version, action))) return answer;
-    } else if (callHasMemoryOnlyPath(version, action) && this.deps.events.countIfUnheard(callEventTypes(version, action))) {
+    if (!plan.updatesMemory) {
+      if (this.deps.events.countIfRoutesUnheard(plan.eventRoutes)) return answer;
+    } else if (plan.memoryOnly && this.deps.events.countIfRoutesUnheard(plan.eventRoutes)) {
       // A status report updates the memory whether or not anyone hears of it; its event alone is left unbuilt. Every
       // connector of every charger reports at each boot, so in a reconnect storm these are a good part of the CALLs.
       recordInMemoryOnly(session.eventContext(), action, payload);
@@ -192,7 +207,7 @@ export class ChargerCallHandler {
       const base = callEventIdBase(session.identity, messageId, action, payload, answer);
       for (let i = 0; i < events.length; i++) events[i].eventId = callEventId(base, i);
     }
-    if (!durable) {
+    if (plan.policy === 'local') {
       this.deps.events.publishDetached(events);
       return answer;
     }
@@ -212,8 +227,9 @@ export class ChargerCallHandler {
     );
   }
 
-  private async askBackend(session: ChargerSession, subject: string, action: string, payload: JsonObject, version: OcppVersion): Promise<JsonObject> {
+  private async askBackend(session: ChargerSession, subject: string, plan: ActionPlan, payload: JsonObject, version: OcppVersion): Promise<JsonObject> {
     const { bus, policy, validators, warnings } = this.deps;
+    const { action } = plan;
     const request: BackendRequest = { chargePointId: session.identity, gatewayId: session.gatewayId, protocol: version, action, payload };
     let outcome: string;
     try {
@@ -233,8 +249,15 @@ export class ChargerCallHandler {
     if (policy.backend.fallback === 'error') {
       throw new OcppCallError('internal', 'the central system cannot answer right now; retry later');
     }
-    return this.deps.local.answer(version, action, payload) as JsonObject | Promise<JsonObject>;
+    return localAnswer(plan, payload);
   }
+}
+
+/** The plan's embedded answer (`handle` refused actions without one). */
+function localAnswer(plan: ActionPlan, payload: JsonObject): JsonObject | Promise<JsonObject> {
+  const local = plan.local;
+  if (local === undefined) throw new Error(`no local answer for ${plan.action}`);
+  return local(payload) as JsonObject | Promise<JsonObject>;
 }
 
 function rememberBoot(session: ChargerSession, payload: JsonObject, answer: JsonObject): void {

@@ -12,12 +12,15 @@ function family(eventType: string): string {
 }
 
 /** What an event type needs on every publish, worked out once per type. */
-interface EventTypeRoute {
+export interface EventTypeRoute {
   subject: string;
   family: string;
   duration: HistogramCell;
   unheard: CounterCell;
 }
+
+/** Some event types' routes, in order (`EventPublisher.routesOf`). */
+export type EventRoutes = readonly EventTypeRoute[];
 
 /**
  * Puts events on the bus, in the order given (the bus keeps the order of publishes issued in sequence), and
@@ -50,15 +53,26 @@ export class EventPublisher {
     return route;
   }
 
+  /** The routes of these event types, found once, for a caller that asks `countIfRoutesUnheard` for every CALL. */
+  routesOf(eventTypes: readonly string[]): EventRoutes {
+    return eventTypes.map((eventType) => this.routeOf(eventType));
+  }
+
   /**
    * Counts events of these types as unheard and returns true when none of them would reach anyone now: then the
    * caller does not build them. Only the embedded bus can say so (nothing subscribed to their subjects); a bus that
    * keeps events (JetStream) hears them all, and this returns false.
    */
   countIfUnheard(eventTypes: readonly string[]): boolean {
-    if (this.bus.hasListeners === undefined) return false;
-    for (const eventType of eventTypes) if (this.bus.hasListeners(this.routeOf(eventType).subject)) return false;
-    for (const eventType of eventTypes) this.routeOf(eventType).unheard.value++;
+    return this.countIfRoutesUnheard(this.routesOf(eventTypes));
+  }
+
+  /** `countIfUnheard` for event types whose routes the caller keeps (`routesOf`). */
+  countIfRoutesUnheard(routes: EventRoutes): boolean {
+    const { bus } = this;
+    if (bus.hasListeners === undefined) return false;
+    for (const route of routes) if (bus.hasListeners(route.subject)) return false;
+    for (const route of routes) route.unheard.value++;
     return true;
   }
 

@@ -233,11 +233,11 @@ export class Gateway {
       warnings: this.warnings,
       metrics: protocolMetrics,
       // Cluster mode: until the connection's claim is settled its CALLs wait, in order, within the inbound bounds.
-      handler: (session, action, payload, version, messageId) =>
+      handler: (session, call, id, version) =>
         session.ownership === undefined
-          ? this.calls.handle(session, action, payload, version, messageId)
+          ? this.calls.handle(session, call, id, version)
           : session.ownership.then(
-              () => this.calls.handle(session, action, payload, version, messageId),
+              () => this.calls.handle(session, call, id, version),
               () => {
                 throw new OcppCallError('internal', 'the gateway could not take this connection; reconnect later');
               },

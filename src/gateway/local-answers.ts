@@ -23,7 +23,9 @@ export interface LocalAnswerConfig {
 }
 
 type Answer = Record<string, unknown>;
-type Handler = (request: any) => Answer | Promise<Answer>;
+/** One action's embedded answer to a charger's request payload. */
+export type LocalAnswer = (request: any) => Answer | Promise<Answer>;
+type Handler = LocalAnswer;
 
 const EMPTY: Answer = Object.freeze({});
 
@@ -74,6 +76,11 @@ export class LocalAnswers {
   /** Does the gateway have an embedded answer for this charger→central action of this version? */
   has(version: OcppVersion, action: string): boolean {
     return this.handlers[version].has(action);
+  }
+
+  /** The embedded answer for this action of this version, to keep per action; undefined when it has none. */
+  answerFor(version: OcppVersion, action: string): LocalAnswer | undefined {
+    return this.handlers[version].get(action);
   }
 
   /**

@@ -134,16 +134,44 @@ const V201_DOWN = [
 
 interface VersionCatalogue {
   readonly direction: ReadonlyMap<string, Direction>;
+  /** Each action's id (see `actionId`). */
+  readonly ids: ReadonlyMap<string, ActionId>;
   readonly lists: Record<Direction, readonly string[]>;
 }
 
-function build(up: string[], down: string[]): VersionCatalogue {
+/**
+ * A small number for each action of each version, from 0 to ACTION_COUNT - 1. What a layer works out once per action
+ * (its metric cells, its validator, its answer) it keeps in an array indexed by it (`PerAction`), so a charger's CALL
+ * has its action looked up by name once, when it arrives, instead of once per layer.
+ */
+export type ActionId = number;
+
+/** The id of a name the version does not define. */
+export const NOT_AN_ACTION: ActionId = -1;
+
+/** What an id stands for. */
+export interface ActionEntry {
+  readonly id: ActionId;
+  readonly version: OcppVersion;
+  readonly action: string;
+  readonly direction: Direction;
+}
+
+const ENTRIES: ActionEntry[] = [];
+
+function build(version: OcppVersion, up: string[], down: string[]): VersionCatalogue {
   const direction = new Map<string, Direction>();
   for (const action of down) direction.set(action, 'centralToCharger');
   // Uplink wins, so the two-way DataTransfer reads as 'chargerToCentral'.
   for (const action of up) direction.set(action, 'chargerToCentral');
+  const ids = new Map<string, ActionId>();
+  for (const [action, dir] of direction) {
+    ids.set(action, ENTRIES.length);
+    ENTRIES.push(Object.freeze({ id: ENTRIES.length, version, action, direction: dir }));
+  }
   return {
     direction,
+    ids,
     lists: {
       chargerToCentral: Object.freeze([...up].sort()),
       centralToCharger: Object.freeze([...down].sort()),
@@ -152,9 +180,24 @@ function build(up: string[], down: string[]): VersionCatalogue {
 }
 
 const CATALOGUE: Record<OcppVersion, VersionCatalogue> = {
-  'ocpp1.6': build(V16_UP, V16_DOWN),
-  'ocpp2.0.1': build(V201_UP, V201_DOWN),
+  'ocpp1.6': build('ocpp1.6', V16_UP, V16_DOWN),
+  'ocpp2.0.1': build('ocpp2.0.1', V201_UP, V201_DOWN),
 };
+
+/** How many ids there are: the length of a table indexed by them. */
+export const ACTION_COUNT = ENTRIES.length;
+
+/** The action's id in this version, or NOT_AN_ACTION when the version does not define it. */
+export function actionId(version: OcppVersion, action: string): ActionId {
+  return CATALOGUE[version].ids.get(action) ?? NOT_AN_ACTION;
+}
+
+/** The action an id stands for (ids come from `actionId`). */
+export function actionEntry(id: ActionId): ActionEntry {
+  const entry = ENTRIES[id];
+  if (entry === undefined) throw new RangeError(`${id} is not an action id`);
+  return entry;
+}
 
 /**
  * Who sends this action in this version; undefined when the version does not define it (answer

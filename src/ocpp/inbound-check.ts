@@ -1,11 +1,12 @@
 import type { GatewayConfig, ValidationMode } from '../config/schema.js';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
-import { actionDirection } from './catalogue.js';
+import { type ActionId, NOT_AN_ACTION } from './catalogue.js';
 import { type ErrorCodeSpelling, spelledErrorCode } from './errors.js';
 import type { JsonObject } from './framing.js';
+import { PerAction } from './per-action.js';
 import type { ProtocolMetrics } from './protocol-metrics.js';
 import type { InboundCheckFailure } from './rpc-shared.js';
-import type { OcppValidator, SchemaViolation } from './validation.js';
+import type { OcppValidator, PayloadCheck, SchemaViolation } from './validation.js';
 import type { OcppVersion } from './versions.js';
 
 /**
@@ -50,6 +51,17 @@ export interface InboundCheckHooks<Owner> {
 const MAX_PATHS = 4;
 const MAX_PATH_LENGTH = 128;
 
+/** What the check needs of one action, worked out once: whether chargers send it, its mode, its schema check. */
+interface ActionRule {
+  sentByChargers: boolean;
+  /** The fleet-wide mode for the action (a charger's profile may set its own). */
+  mode: ValidationMode;
+  validate: PayloadCheck;
+}
+
+/** The inbound check: `id` is the action's id in the charger's version (`actionId`), NOT_AN_ACTION if it has none. */
+export type InboundCheck<Owner> = (version: OcppVersion, id: ActionId, action: string, payload: JsonObject, owner: Owner) => InboundCheckFailure | null;
+
 /**
  * Decides whether a charger's CALL may be handled: the action must exist in the charger's version and be one a
  * charger sends, and the payload must match the official schema (strictly, or only logged, or not checked,
@@ -61,26 +73,38 @@ export function createInboundCheck<Owner>(
   policy: ValidationPolicy,
   metrics: ProtocolMetrics,
   hooks: InboundCheckHooks<Owner>,
-): (version: OcppVersion, action: string, payload: JsonObject, owner: Owner) => InboundCheckFailure | null {
+): InboundCheck<Owner> {
   const modes = new Map(Object.entries(policy.actions));
+  const rules = new PerAction<ActionRule>(({ version, action, direction }) => ({
+    sentByChargers: direction === 'chargerToCentral',
+    mode: modes.get(action) ?? policy.default,
+    validate: validators[version].requestCheck(action),
+  }));
   const { warnings } = hooks;
-  return (version, action, payload, owner) => {
-    const direction = actionDirection(version, action);
-    if (direction === undefined) {
+  return (version, id, action, payload, owner) => {
+    if (id === NOT_AN_ACTION) {
       return {
         reason: 'notImplemented',
         message: action === '' ? 'the action name is empty' : `${truncate(action)} is not an action of ${version}`,
       };
     }
-    if (direction !== 'chargerToCentral') {
+    const rule = rules.get(id);
+    if (!rule.sentByChargers) {
       return { reason: 'notSupported', message: `${action} is sent by the central system, not by a charge point` };
     }
     const profile = hooks.profileFor?.(owner, version, action, payload);
-    // Tolerances run whatever the mode: they are what the charger is taken to have meant, events included.
-    profile?.repairCall(version, action, payload);
-    const mode = profile?.callMode(action) ?? modes.get(action) ?? policy.default;
-    if (mode === 'off') return null;
-    const violation = (profile?.validator(version) ?? validators[version]).validateRequest(action, payload);
+    let mode = rule.mode;
+    let violation: SchemaViolation | null;
+    if (profile === undefined) {
+      if (mode === 'off') return null;
+      violation = rule.validate(payload);
+    } else {
+      // Tolerances run whatever the mode: they are what the charger is taken to have meant, events included.
+      profile.repairCall(version, action, payload);
+      mode = profile.callMode(action) ?? mode;
+      if (mode === 'off') return null;
+      violation = profile.validator(version).validateRequest(action, payload);
+    }
     if (violation === null) return null;
     metrics.validationFailure(action, 'request', mode);
     const paths = failingPaths(violation);

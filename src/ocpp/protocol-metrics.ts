@@ -1,7 +1,8 @@
 import type { HistogramCell } from '../observability/hot-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
-import { actionDirection } from './catalogue.js';
+import { type ActionId, actionId, NOT_AN_ACTION } from './catalogue.js';
 import { isKnownErrorCode } from './errors.js';
+import { PerAction } from './per-action.js';
 import type { OcppVersion } from './versions.js';
 
 type Cell = { value: number };
@@ -45,37 +46,40 @@ class ActionCells {
  * names cannot grow the metric set.
  */
 export class ProtocolMetrics {
-  private readonly byAction = new Map<string, ActionCells>();
+  /** By action id: both versions' entries for one action name share its cells. */
+  private readonly byAction: PerAction<ActionCells>;
+  private readonly byName = new Map<string, ActionCells>();
   private readonly unknownAction: ActionCells;
   private readonly errorsSent = new Map<string, Cell>();
 
   constructor(readonly metrics: Metrics) {
     this.unknownAction = new ActionCells(metrics, 'unknown');
+    this.byAction = new PerAction(({ action }) => {
+      let cells = this.byName.get(action);
+      if (cells === undefined) this.byName.set(action, (cells = new ActionCells(metrics, action)));
+      return cells;
+    });
   }
 
-  private cells(action: string, version: OcppVersion): ActionCells {
-    const cells = this.byAction.get(action);
-    if (cells !== undefined) return cells;
-    if (actionDirection(version, action) === undefined) return this.unknownAction;
-    const created = new ActionCells(this.metrics, action);
-    this.byAction.set(action, created);
-    return created;
+  private cells(id: ActionId): ActionCells {
+    return id === NOT_AN_ACTION ? this.unknownAction : this.byAction.get(id);
   }
 
-  inboundCall(action: string, version: OcppVersion): void {
-    this.cells(action, version).countInboundCall();
+  /** A charger's CALL arrived; `id` is its action's (`actionId`), NOT_AN_ACTION for a name its version lacks. */
+  inboundCall(id: ActionId): void {
+    this.cells(id).countInboundCall();
   }
 
-  inboundAnswered(action: string, version: OcppVersion, ms: number): void {
-    this.cells(action, version).countInboundAnswered(ms / 1000);
+  inboundAnswered(id: ActionId, ms: number): void {
+    this.cells(id).countInboundAnswered(ms / 1000);
   }
 
   outboundCall(action: string, version: OcppVersion): void {
-    this.cells(action, version).countOutboundCall();
+    this.cells(actionId(version, action)).countOutboundCall();
   }
 
   outboundAnswered(action: string, version: OcppVersion, ms: number): void {
-    this.cells(action, version).countOutboundAnswered(ms / 1000);
+    this.cells(actionId(version, action)).countOutboundAnswered(ms / 1000);
   }
 
   outboundTimeout(action: string): void {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type AnswerTurnRunner, answerTurns } from './answer-turns.js';
 import { CallFailure } from './call-failure.js';
+import { type ActionId, actionId } from './catalogue.js';
 import { OcppCallError, type OcppErrorReason, spelledErrorCode } from './errors.js';
 import { type CallFrame, type JsonObject, parseFrame, serializeCall, serializeCallError, serializeCallResult } from './framing.js';
 import type { RpcShared } from './rpc-shared.js';
@@ -15,6 +16,8 @@ export interface FrameSink {
 /** A charger's CALL the gateway holds until it is answered. */
 interface HeldCall {
   frame: CallFrame;
+  /** Its action's id in the connection's version, looked up once as it arrives. */
+  action: ActionId;
   /** Its frame's size, counted while it waits behind another. */
   bytes: number;
 }
@@ -75,14 +78,15 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
     }
     switch (frame.kind) {
       case 'call': {
-        this.shared.metrics.inboundCall(frame.action, this.version);
+        const action = actionId(this.version, frame.action);
+        this.shared.metrics.inboundCall(action);
         const limited = this.shared.limitInboundCall?.(this.owner) ?? null;
         if (limited !== null) {
           this.sendError(frame.messageId, limited.reason, limited.message);
           limited.afterAnswer?.();
           return;
         }
-        this.holdInbound(frame, text);
+        this.holdInbound(frame, action, text);
         return;
       }
       case 'result':
@@ -118,7 +122,7 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
   }
 
   /** Holds a CALL for answering in turn, or refuses it at once when the queue behind the current one is full. */
-  private holdInbound(frame: CallFrame, text: string): void {
+  private holdInbound(frame: CallFrame, action: ActionId, text: string): void {
     if (this.closed) return;
     const held = (this.inbound ??= []);
     let bytes = 0;
@@ -137,7 +141,7 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
       }
       this.inboundWaitingBytes += bytes;
     }
-    held.push({ frame, bytes });
+    held.push({ frame, action, bytes });
     if (!this.inboundRunning) {
       this.inboundRunning = true;
       // In this turn of the event loop, after the read's callback (every CALL of the read is then held), or in a
@@ -160,7 +164,7 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
         this.notifyIfIdle();
         return;
       }
-      const pending = this.handleInbound(head.frame);
+      const pending = this.handleInbound(head.frame, head.action);
       if (pending !== undefined) {
         const resume = () => {
           this.releaseHead();
@@ -182,8 +186,8 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
   }
 
   /** Answers one CALL; returns a promise that settles once its answer is sent when that answer must be awaited. */
-  private handleInbound(frame: CallFrame): Promise<void> | undefined {
-    const check = this.shared.checkInboundCall(this.version, frame.action, frame.payload, this.owner);
+  private handleInbound(frame: CallFrame, action: ActionId): Promise<void> | undefined {
+    const check = this.shared.checkInboundCall(this.version, action, frame.action, frame.payload, this.owner);
     if (check !== null) {
       this.sendError(frame.messageId, check.reason, check.message, check.details);
       return undefined;
@@ -191,18 +195,18 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
     const startedAt = performance.now();
     let answer: JsonObject | Promise<JsonObject>;
     try {
-      answer = this.shared.handler(this.owner, frame.action, frame.payload, this.version, frame.messageId);
+      answer = this.shared.handler(this.owner, frame, action, this.version);
     } catch (err) {
       this.failInbound(frame, err);
       return undefined;
     }
     if (answer instanceof Promise) {
       return answer.then(
-        (payload) => this.answerInbound(frame, payload, startedAt),
+        (payload) => this.answerInbound(frame, action, payload, startedAt),
         (err) => this.failInbound(frame, err),
       );
     }
-    this.answerInbound(frame, answer, startedAt);
+    this.answerInbound(frame, action, answer, startedAt);
     return undefined;
   }
 
@@ -229,9 +233,9 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
     });
   }
 
-  private answerInbound(frame: CallFrame, payload: JsonObject, startedAt: number): void {
+  private answerInbound(frame: CallFrame, action: ActionId, payload: JsonObject, startedAt: number): void {
     if (this.closed) return;
-    this.shared.metrics.inboundAnswered(frame.action, this.version, performance.now() - startedAt);
+    this.shared.metrics.inboundAnswered(action, performance.now() - startedAt);
     this.sink.sendText(serializeCallResult(frame.messageId, payload));
   }
 

@@ -1,12 +1,17 @@
 import type { Logger } from 'pino';
 import type { RateLimitedLog } from '../observability/rate-limited-log.js';
+import type { ActionId } from './catalogue.js';
 import type { ErrorCodeSpelling, OcppErrorReason } from './errors.js';
-import type { CallErrorFrame, JsonObject } from './framing.js';
+import type { CallErrorFrame, CallFrame, JsonObject } from './framing.js';
+import type { InboundCheck } from './inbound-check.js';
 import type { ProtocolMetrics } from './protocol-metrics.js';
 import type { OcppVersion } from './versions.js';
 
-/** What a connection does with a charger's valid CALL: answer it, or throw an OcppCallError. */
-export type InboundCallHandler<Owner> = (owner: Owner, action: string, payload: JsonObject, version: OcppVersion, messageId: string) => JsonObject | Promise<JsonObject>;
+/**
+ * What a connection does with a charger's valid CALL: answer it, or throw an OcppCallError. `id` is the CALL's
+ * action's id in `version` (the check let it through, so it is one).
+ */
+export type InboundCallHandler<Owner> = (owner: Owner, call: CallFrame, id: ActionId, version: OcppVersion) => JsonObject | Promise<JsonObject>;
 
 export interface InboundCheckFailure {
   reason: OcppErrorReason;
@@ -36,7 +41,7 @@ export interface RpcShared<Owner> {
   readonly maxQueuedOutboundCalls: number;
   readonly callTimeoutMs: number;
   /** null when the CALL may be handled; otherwise the CALLERROR it gets. `owner` is the connection's owner. */
-  checkInboundCall(version: OcppVersion, action: string, payload: JsonObject, owner: Owner): InboundCheckFailure | null;
+  readonly checkInboundCall: InboundCheck<Owner>;
   nextMessageId(): string;
   /** The spelling of the CALLERROR codes this charger gets (its compatibility profile); the version's by default. */
   errorSpellingOf?(owner: Owner): ErrorCodeSpelling;

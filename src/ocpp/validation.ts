@@ -20,10 +20,15 @@ export interface SchemaViolation {
   errors: Array<{ path: string; keyword: string; message: string }>;
 }
 
+/** One action's schema check: null when the payload is valid. */
+export type PayloadCheck = (payload: unknown) => SchemaViolation | null;
+
 export interface OcppValidator {
   readonly version: OcppVersion;
   /** null when valid */
   validateRequest(action: string, payload: unknown): SchemaViolation | null;
+  /** `validateRequest` for one action, found once: for callers that keep a check per action. */
+  requestCheck(action: string): PayloadCheck;
   /** null when valid */
   validateResponse(action: string, payload: unknown): SchemaViolation | null;
 }
@@ -112,6 +117,10 @@ export function createRelaxedValidator(base: OcppValidator, overrides: readonly 
       const own = requests.get(action);
       return own === undefined ? base.validateRequest(action, payload) : check(own, version, action, 'request', payload);
     },
+    requestCheck: (action) => {
+      const own = requests.get(action);
+      return own === undefined ? base.requestCheck(action) : (payload) => check(own, version, action, 'request', payload);
+    },
     validateResponse: (action, payload) => {
       const own = responses.get(action);
       return own === undefined ? base.validateResponse(action, payload) : check(own, version, action, 'response', payload);
@@ -137,6 +146,12 @@ class SchemaValidator implements OcppValidator {
 
   validateRequest(action: string, payload: unknown): SchemaViolation | null {
     return check(this.requests.get(action), this.version, action, 'request', payload);
+  }
+
+  requestCheck(action: string): PayloadCheck {
+    const validate = this.requests.get(action);
+    const { version } = this;
+    return (payload) => check(validate, version, action, 'request', payload);
   }
 
   validateResponse(action: string, payload: unknown): SchemaViolation | null {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { actionDirection, actionsOf, isActionAllowed } from '../../src/ocpp/catalogue.js';
+import { ACTION_COUNT, actionDirection, actionEntry, actionId, actionsOf, isActionAllowed, NOT_AN_ACTION } from '../../src/ocpp/catalogue.js';
+import { PerAction } from '../../src/ocpp/per-action.js';
 import { loadOcppSchemas } from '../../src/ocpp/schemas.js';
 import { OCPP_VERSIONS } from '../../src/ocpp/versions.js';
 
@@ -87,5 +88,41 @@ describe('action catalogue', () => {
     assert.equal(actionsOf('ocpp2.0.1', 'chargerToCentral').length, 25);
     // Lookups are exact: OCPP action names are case-sensitive.
     assert.equal(actionDirection('ocpp1.6', 'heartbeat'), undefined);
+  });
+
+  it('numbers every action of both versions once, from 0 to ACTION_COUNT - 1', () => {
+    const seen = new Set<number>();
+    for (const version of OCPP_VERSIONS) {
+      for (const action of schemas[version].keys()) {
+        const id = actionId(version, action);
+        assert.ok(Number.isInteger(id) && id >= 0 && id < ACTION_COUNT, `${version} ${action}: ${id}`);
+        assert.ok(!seen.has(id), `${version} ${action} shares id ${id}`);
+        seen.add(id);
+        const entry = actionEntry(id);
+        assert.deepEqual({ ...entry }, { id, version, action, direction: actionDirection(version, action) });
+      }
+    }
+    assert.equal(seen.size, ACTION_COUNT);
+    // A name the version lacks, in any spelling, has no id; nor does an id outside the range stand for anything.
+    assert.equal(actionId('ocpp1.6', 'TransactionEvent'), NOT_AN_ACTION);
+    assert.equal(actionId('ocpp1.6', 'heartbeat'), NOT_AN_ACTION);
+    assert.equal(actionId('ocpp2.0.1', ''), NOT_AN_ACTION);
+    assert.notEqual(actionId('ocpp1.6', 'Heartbeat'), actionId('ocpp2.0.1', 'Heartbeat'));
+    assert.throws(() => actionEntry(NOT_AN_ACTION), RangeError);
+    assert.throws(() => actionEntry(ACTION_COUNT), RangeError);
+  });
+
+  it('keeps what a layer works out per action, made once on first use', () => {
+    const made: string[] = [];
+    const table = new PerAction(({ version, action }) => {
+      made.push(`${version} ${action}`);
+      return { label: `${action}@${version}` };
+    });
+    const meterValues = actionId('ocpp1.6', 'MeterValues');
+    const first = table.get(meterValues);
+    assert.equal(first.label, 'MeterValues@ocpp1.6');
+    assert.equal(table.get(meterValues), first);
+    assert.equal(table.get(actionId('ocpp2.0.1', 'MeterValues')).label, 'MeterValues@ocpp2.0.1');
+    assert.deepEqual(made, ['ocpp1.6 MeterValues', 'ocpp2.0.1 MeterValues']);
   });
 });
