@@ -48,6 +48,24 @@ export interface BackendRequest {
   payload: JsonObject;
 }
 
+/** How the gateway answers one action of one version, worked out once from the config and the catalogue. */
+interface ActionPlan {
+  readonly action: string;
+  /** The embedded answer; undefined: the gateway does not handle the action. */
+  readonly local: LocalAnswer | undefined;
+  readonly policy: CallPolicy;
+  /** Where the backend is asked under the `backend` policy. */
+  readonly backendSubject: string;
+  /** A 1.6 StartTransaction, whose answer a retry must get again. */
+  readonly isStartTransaction: boolean;
+  /** Mapping the CALL updates the charger's memory (see `callUpdatesMemory`). */
+  readonly updatesMemory: boolean;
+  /** It can update the memory without building its events (see `callHasMemoryOnlyPath`). */
+  readonly memoryOnly: boolean;
+  /** The routes of the event types the CALL can yield: asked whether anyone would hear them. */
+  readonly eventRoutes: EventRoutes;
+}
+
 /**
  * Answers a charger's valid CALL according to the action's policy:
  * - local: answer from config at once; its events are published without holding up the answer;
@@ -62,24 +80,7 @@ export interface BackendRequest {
  * the charger's memory, also while it is still being decided), so a transactionId is never handed out twice
  * for one start, and the backend is not asked twice.
  */
-/** How the gateway answers one action of one version, worked out once from the config and the catalogue. */
-interface ActionPlan {
-  readonly action: string;
-  /** The embedded answer; undefined: the gateway does not handle the action. */
-  readonly local: LocalAnswer | undefined;
-  readonly policy: CallPolicy;
-  /** A 1.6 StartTransaction, whose answer a retry must get again. */
-  readonly isStartTransaction: boolean;
-  /** Mapping the CALL updates the charger's memory (see `callUpdatesMemory`). */
-  readonly updatesMemory: boolean;
-  /** It can update the memory without building its events (see `callHasMemoryOnlyPath`). */
-  readonly memoryOnly: boolean;
-  /** The routes of the event types the CALL can yield: asked whether anyone would hear them. */
-  readonly eventRoutes: EventRoutes;
-}
-
 export class ChargerCallHandler {
-  private readonly subjects = new Map<string, string>();
   private readonly backendCells = new Map<string, { value: number }>();
   private readonly plans: PerAction<ActionPlan>;
 
@@ -89,6 +90,7 @@ export class ChargerCallHandler {
       action,
       local: deps.local.answerFor(version, action),
       policy: policies.get(action) ?? deps.policy.default,
+      backendSubject: SUBJECTS.backendRequest(action),
       isStartTransaction: action === 'StartTransaction' && version === 'ocpp1.6',
       updatesMemory: callUpdatesMemory(version, action),
       memoryOnly: callHasMemoryOnlyPath(version, action),
@@ -154,20 +156,12 @@ export class ChargerCallHandler {
   private decide(session: ChargerSession, plan: ActionPlan, payload: JsonObject, version: OcppVersion): JsonObject | Promise<JsonObject> {
     const { bus, policy } = this.deps;
     if (plan.policy === 'backend') {
-      const { action } = plan;
-      const subject = this.backendSubject(action);
-      if (bus.mayHaveResponders(subject)) return this.askBackend(session, subject, plan, payload, version);
+      if (bus.mayHaveResponders(plan.backendSubject)) return this.askBackend(session, plan, payload, version);
       // Nobody to ask: the fallback applies at once, not after the timeout.
-      this.countBackend(action, 'no_backend');
+      this.countBackend(plan.action, 'no_backend');
       if (policy.backend.fallback === 'error') throw new OcppCallError('internal', 'the central system cannot answer right now; retry later');
     }
     return localAnswer(plan, payload);
-  }
-
-  private backendSubject(action: string): string {
-    let subject = this.subjects.get(action);
-    if (subject === undefined) this.subjects.set(action, (subject = SUBJECTS.backendRequest(action)));
-    return subject;
   }
 
   private countBackend(action: string, outcome: string): void {
@@ -227,9 +221,9 @@ export class ChargerCallHandler {
     );
   }
 
-  private async askBackend(session: ChargerSession, subject: string, plan: ActionPlan, payload: JsonObject, version: OcppVersion): Promise<JsonObject> {
+  private async askBackend(session: ChargerSession, plan: ActionPlan, payload: JsonObject, version: OcppVersion): Promise<JsonObject> {
     const { bus, policy, validators, warnings } = this.deps;
-    const { action } = plan;
+    const { action, backendSubject: subject } = plan;
     const request: BackendRequest = { chargePointId: session.identity, gatewayId: session.gatewayId, protocol: version, action, payload };
     let outcome: string;
     try {
