@@ -255,12 +255,16 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   const startedAt = new Date();
   try {
-    // Both start at once: under valgrind each takes a minute or two to be ready, and they count, not time.
-    const [raw, gateway] = await Promise.all([
+    // Both start at once: under valgrind each takes a minute or two to be ready, and they count, not time. Both are
+    // waited for, so that one that started is stopped below when the other did not.
+    const started = await Promise.allSettled([
       startTarget('baseline', { launcher: callgrindLauncher(outDir, cache), timeoutMs: 300_000 }),
       startTarget('gateway', { launcher: callgrindLauncher(outDir, cache), nodeArgs: gatewayNodeArgs, timeoutMs: 300_000 }),
     ]);
-    targets.push(raw, gateway);
+    for (const s of started) if (s.status === 'fulfilled') targets.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const [raw, gateway] = targets;
     const servers = [
       { name: 'raw responder', target: raw },
       { name: 'gateway', target: gateway },
