@@ -75,7 +75,7 @@ export class LocalAnswers {
 
   /** Does the gateway have an embedded answer for this charger→central action of this version? */
   has(version: OcppVersion, action: string): boolean {
-    return this.handlers[version].has(action);
+    return this.answerFor(version, action) !== undefined;
   }
 
   /** The embedded answer for this action of this version, to keep per action; undefined when it has none. */
@@ -88,7 +88,7 @@ export class LocalAnswers {
    * except for a 1.6 StartTransaction arriving while no reserved transactionId is left.
    */
   answer(version: OcppVersion, action: string, request: any): Promise<Answer> | Answer {
-    const handler = this.handlers[version].get(action);
+    const handler = this.answerFor(version, action);
     // Callers ask `has` (or the catalogue) first; an unknown action here is a bug, not charger input.
     if (!handler) throw new Error(`no local answer for ${version} ${action}`);
     return handler(request);
