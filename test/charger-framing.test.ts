@@ -234,6 +234,31 @@ describe('charger framing and CALLERROR codes', () => {
       }
     }
   });
+
+  it('a CALL named after the other version\'s action is counted as action "unknown", whichever version sent the name first', async () => {
+    const v201 = await OcppClient.connect(h.url, 'OTHER-NAME-201', ['ocpp2.0.1']);
+    const v16 = await OcppClient.connect(h.url, 'OTHER-NAME-16', ['ocpp1.6']);
+    try {
+      const inboundCalls = async () => ({
+        named: await metricValue(h.gateway, 'ocpp_messages_total', { direction: 'in', type: 'call', action: 'TransactionEvent' }),
+        unknown: await metricValue(h.gateway, 'ocpp_messages_total', { direction: 'in', type: 'call', action: 'unknown' }),
+      });
+      const before = await inboundCalls();
+      // 2.0.1 defines TransactionEvent: counted under its name, whatever the schema says of its payload.
+      const namedId = nextId();
+      v201.sendRaw(call(namedId, 'TransactionEvent', {}));
+      expectCallError(await v201.nextFrame(), namedId, 'OccurenceConstraintViolation'); // 2.0.1's own spelling
+      // 1.6 does not: the same name is refused and counted as unknown, not under the name 2.0.1 gave it cells.
+      const unknownId = nextId();
+      v16.sendRaw(call(unknownId, 'TransactionEvent', {}));
+      expectCallError(await v16.nextFrame(), unknownId, 'NotImplemented');
+      const after = await inboundCalls();
+      assert.deepEqual({ named: after.named - before.named, unknown: after.unknown - before.unknown }, { named: 1, unknown: 1 });
+    } finally {
+      await v201.close();
+      await v16.close();
+    }
+  });
 });
 
 describe('validation modes per action', () => {

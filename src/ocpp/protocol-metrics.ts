@@ -42,8 +42,8 @@ class ActionCells {
 
 /**
  * The per-message metric calls of the RPC layer. Each action's metric cells are resolved once, so counting a
- * message is an addition. Actions outside the catalogue are counted as "unknown" so a charger inventing action
- * names cannot grow the metric set.
+ * message is an addition. Actions outside the catalogue of the charger's version (the other version's too) are
+ * counted as "unknown", so a charger inventing action names cannot grow the metric set.
  */
 export class ProtocolMetrics {
   /** By action id: both versions' entries for one action name share its cells. */
