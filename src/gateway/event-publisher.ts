@@ -53,21 +53,16 @@ export class EventPublisher {
     return route;
   }
 
-  /** The routes of these event types, found once, for a caller that asks `countIfRoutesUnheard` for every CALL. */
+  /** The routes of these event types, found once, for a caller that asks `countIfRoutesUnheard` for every CALL or connection. */
   routesOf(eventTypes: readonly string[]): EventRoutes {
     return eventTypes.map((eventType) => this.routeOf(eventType));
   }
 
   /**
-   * Counts events of these types as unheard and returns true when none of them would reach anyone now: then the
-   * caller does not build them. Only the embedded bus can say so (nothing subscribed to their subjects); a bus that
-   * keeps events (JetStream) hears them all, and this returns false.
+   * Counts events of these types (their routes, from `routesOf`) as unheard and returns true when none of them would
+   * reach anyone now: then the caller does not build them. Only the embedded bus can say so (nothing subscribed to
+   * their subjects); a bus that keeps events (JetStream) hears them all, and this returns false.
    */
-  countIfUnheard(eventTypes: readonly string[]): boolean {
-    return this.countIfRoutesUnheard(this.routesOf(eventTypes));
-  }
-
-  /** `countIfUnheard` for event types whose routes the caller keeps (`routesOf`). */
   countIfRoutesUnheard(routes: EventRoutes): boolean {
     const { bus } = this;
     if (bus.hasListeners === undefined) return false;

@@ -36,7 +36,7 @@ import { readChargerMemory, type SavedChargerMemory, writeChargerMemory } from '
 import { CLOSE } from './close-codes.js';
 import { ClusterTransactionIds } from './cluster-transaction-ids.js';
 import { type CommandRequest, type CommandResult, CommandService } from './commands.js';
-import { EventPublisher } from './event-publisher.js';
+import { EventPublisher, type EventRoutes } from './event-publisher.js';
 import { FlightRecorder } from './flight-recorder.js';
 import { InboundCallRate } from './inbound-call-rate.js';
 import { LocalAnswers } from './local-answers.js';
@@ -63,10 +63,6 @@ export interface GatewayCredentials {
   store: CredentialStore;
   verifyPassword: ChargerAuthenticatorOptions['verifyPassword'];
 }
-
-/** The presence events' types, for asking whether anyone would receive them. */
-const CONNECTED_TYPES = [EventType.ChargePointConnected];
-const DISCONNECTED_TYPES = [EventType.ChargePointDisconnected];
 
 /** A store that holds nothing: a gateway embedded without credentials knows no identity. */
 const NO_CREDENTIALS: GatewayCredentials = {
@@ -132,6 +128,9 @@ export class Gateway {
   private readonly environment: SessionEnvironment;
   private readonly calls: ChargerCallHandler;
   readonly events: EventPublisher;
+  /** The presence events' routes, found once: asked at every connection and disconnection. */
+  private readonly connectedRoutes: EventRoutes;
+  private readonly disconnectedRoutes: EventRoutes;
   readonly commands: CommandService;
   /** What the gateway knows of each charger beyond its connection; see charger-memory.ts. */
   readonly chargers: ChargerMemory;
@@ -199,6 +198,8 @@ export class Gateway {
       onExpired: () => this.metrics.keepaliveTerminations.inc(),
     });
     this.events = new EventPublisher(bus, this.metrics, warnings);
+    this.connectedRoutes = this.events.routesOf([EventType.ChargePointConnected]);
+    this.disconnectedRoutes = this.events.routesOf([EventType.ChargePointDisconnected]);
     this.calls = new ChargerCallHandler({
       local: new LocalAnswers(config.localAnswers, transactionIds),
       bus,
@@ -572,7 +573,7 @@ export class Gateway {
     if (epoch > this.lastEpoch) this.lastEpoch = epoch;
     // Presence events nobody would receive (the embedded bus with no subscriber) are counted, not built: a reconnect
     // storm makes one per connection, and the event context it needs is then made only when the charger reports.
-    if (!this.events.countIfUnheard(CONNECTED_TYPES)) {
+    if (!this.events.countIfRoutesUnheard(this.connectedRoutes)) {
       this.events.publishDetached([connectedEvent(session.eventContext(), { remoteAddress: session.remoteAddress, securityProfile: session.securityProfile, epoch })]);
     }
     this.log.debug({ chargePointId: session.identity, protocol: session.protocol, remoteAddress: session.remoteAddress }, 'charger connected');
@@ -672,7 +673,7 @@ export class Gateway {
   private async endPresence(session: ChargerSession, code: number, reason: string, durable = false): Promise<void> {
     if (session.presenceEnded || !session.claimed) return;
     session.presenceEnded = true;
-    if (this.events.countIfUnheard(DISCONNECTED_TYPES)) return;
+    if (this.events.countIfRoutesUnheard(this.disconnectedRoutes)) return;
     const events = [disconnectedEvent(session.eventContext(), { code, reason, initiator: session.closeCause, epoch: this.epochOf(session) })];
     if (!durable) {
       this.events.publishDetached(events);

@@ -133,8 +133,7 @@ const V201_DOWN = [
 ];
 
 interface VersionCatalogue {
-  readonly direction: ReadonlyMap<string, Direction>;
-  /** Each action's id (see `actionId`). */
+  /** Each action's id (see `actionId`); its direction is its entry's. */
   readonly ids: ReadonlyMap<string, ActionId>;
   readonly lists: Record<Direction, readonly string[]>;
 }
@@ -170,7 +169,6 @@ function build(version: OcppVersion, up: string[], down: string[]): VersionCatal
     ENTRIES.push(Object.freeze({ id: ENTRIES.length, version, action, direction: dir }));
   }
   return {
-    direction,
     ids,
     lists: {
       chargerToCentral: Object.freeze([...up].sort()),
@@ -205,12 +203,13 @@ export function actionEntry(id: ActionId): ActionEntry {
  * `isActionAllowed` to ask about one direction.
  */
 export function actionDirection(version: OcppVersion, action: string): Direction | undefined {
-  return CATALOGUE[version].direction.get(action);
+  const id = CATALOGUE[version].ids.get(action);
+  return id === undefined ? undefined : ENTRIES[id].direction;
 }
 
 /** Whether this action may be sent in this direction in this version (DataTransfer: both ways). */
 export function isActionAllowed(version: OcppVersion, action: string, direction: Direction): boolean {
-  const known = CATALOGUE[version].direction.get(action);
+  const known = actionDirection(version, action);
   return known === direction || (known !== undefined && action === BOTH_WAYS);
 }
 

@@ -94,17 +94,13 @@ export function createInboundCheck<Owner>(
     }
     const profile = hooks.profileFor?.(owner, version, action, payload);
     let mode = rule.mode;
-    let violation: SchemaViolation | null;
-    if (profile === undefined) {
-      if (mode === 'off') return null;
-      violation = rule.validate(payload);
-    } else {
+    if (profile !== undefined) {
       // Tolerances run whatever the mode: they are what the charger is taken to have meant, events included.
       profile.repairCall(version, action, payload);
       mode = profile.callMode(action) ?? mode;
-      if (mode === 'off') return null;
-      violation = profile.validator(version).validateRequest(action, payload);
     }
+    if (mode === 'off') return null;
+    const violation = profile === undefined ? rule.validate(payload) : profile.validator(version).validateRequest(action, payload);
     if (violation === null) return null;
     metrics.validationFailure(action, 'request', mode);
     const paths = failingPaths(violation);
