@@ -12,6 +12,11 @@
  * milliseconds under any load, hundreds of connections a second are accepted, and a message waits at most for the
  * ones ahead of it. Nothing is refused or dropped: a waiting connection's CALLs are held, as before, under the
  * endpoint's own bounds.
+ *
+ * Where a read's frames are delivered by the gateway's own frame reader, the reader opens a read scope around them
+ * (`readOpened`/`readClosed`) and the answers of that read run as the scope closes, still after every CALL of the
+ * read is held, without a `process.nextTick`: a tick queued in a socket's read callback makes Node call back into
+ * JavaScript once more after the callback, which under a flood of one CALL per read is one more crossing per CALL.
  */
 export interface AnswerTurnRunner {
   /** Answers the CALLs the connection holds (its part of a turn). */
@@ -29,6 +34,10 @@ export class AnswerTurns {
   /** A check-phase callback is due: it renews the budget, and answers those waiting. */
   private turnEndScheduled = false;
   private readonly onTurnEnd = () => this.turnEnd();
+  /** A read scope is open: answers that may start in the tick of the read wait in `ofThisRead` for it to close. */
+  private readOpen = false;
+  private ofThisRead: AnswerTurnRunner[] = [];
+  private runningReadAnswers = false;
 
   constructor(private readonly perTurn = DEFAULT_PER_TURN) {
     this.budget = perTurn;
@@ -38,8 +47,10 @@ export class AnswerTurns {
   schedule(runner: AnswerTurnRunner): void {
     if (this.budget > 0 && this.head === this.waiting.length) {
       this.budget--;
-      // After the read's callback returns (every CALL of the read is then held), in the same turn.
-      process.nextTick(runHeldOf, runner);
+      // After the read (every CALL of the read is then held), in the same turn: as the reader's scope closes, or
+      // after the read's callback returns.
+      if (this.readOpen) this.ofThisRead.push(runner);
+      else process.nextTick(runHeldOf, runner);
       return;
     }
     this.waiting.push(runner);
@@ -49,6 +60,32 @@ export class AnswerTurns {
     if (!this.turnEndScheduled) {
       this.turnEndScheduled = true;
       setImmediate(this.onTurnEnd);
+    }
+  }
+
+  /** A frame reader is about to deliver one read's frames. */
+  readOpened(): void {
+    this.readOpen = true;
+  }
+
+  /** The read's frames are all delivered: the answers it may start in this turn run now, in the order scheduled. */
+  readClosed(): void {
+    this.readOpen = false;
+    // A read delivered while this read's answers run (none is known to be, but an answer may one day close a socket
+    // and make ws pass on what it had buffered) only adds its runners to the list being run.
+    if (this.runningReadAnswers) return;
+    const runners = this.ofThisRead;
+    if (runners.length === 0) return;
+    this.runningReadAnswers = true;
+    let i = 0;
+    try {
+      for (; i < runners.length; i++) runners[i]!.runHeld();
+    } finally {
+      // Should an answer throw, the read's other connections are still answered, each in a tick of its own as
+      // without a scope. The array is kept for the next read.
+      for (i++; i < runners.length; i++) process.nextTick(runHeldOf, runners[i]);
+      runners.length = 0;
+      this.runningReadAnswers = false;
     }
   }
 

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { answerTurns } from '../ocpp/answer-turns.js';
 import type { OcppVersion } from '../ocpp/versions.js';
 import type { AuthenticationVerdict, ClientCertificate, ConnectionFacts } from '../security/charger-authenticator.js';
 import type { SecurityProfile } from '../security/credential-store.js';
@@ -417,7 +418,8 @@ export class ChargerServer {
       request: req,
     });
     ws.on('message', onMessage);
-    readTextFramesDirectly(ws, frameArrived);
+    // A read's CALLs are answered as the read ends, in its callback, without a tick of their own (answer-turns.ts).
+    readTextFramesDirectly(ws, frameArrived, answerTurns);
     makeRepeatedReceiverEndFree(ws);
     ws.on('pong', onPong);
     ws.on('ping', onPing);

@@ -70,3 +70,69 @@ test('at a trickle the budget lasts over turns and is renewed only when spent; t
   await tick();
   assert.deepEqual(ran, ['a', 'b', 'c', 'd']);
 });
+
+test('inside a read scope the answers wait for the scope to close and then run in it, in order, without a tick', async () => {
+  const turns = new AnswerTurns(3);
+  const ran: string[] = [];
+  turns.readOpened();
+  for (const name of ['a', 'b', 'c', 'd']) turns.schedule({ runHeld: () => ran.push(name) });
+  assert.deepEqual([...ran], [], 'nothing runs while the read is delivered');
+  turns.readClosed();
+  assert.deepEqual([...ran], ['a', 'b', 'c'], 'the turn’s share runs as the read closes');
+  assert.equal(turns.waitingCount, 1);
+  await nextTurn();
+  assert.deepEqual([...ran], ['a', 'b', 'c', 'd'], 'the one beyond the share in the check phase');
+  // Outside a scope the tick of the read still answers.
+  turns.schedule({ runHeld: () => ran.push('e') });
+  assert.deepEqual([...ran], ['a', 'b', 'c', 'd']);
+  await new Promise<void>((resolve) => process.nextTick(resolve));
+  assert.deepEqual([...ran], ['a', 'b', 'c', 'd', 'e']);
+  // An empty read runs nothing and leaves no scope open.
+  turns.readOpened();
+  turns.readClosed();
+  turns.schedule({ runHeld: () => ran.push('f') });
+  assert.deepEqual([...ran], ['a', 'b', 'c', 'd', 'e'], 'after the scope closed, a CALL is not answered inside its read');
+  await new Promise<void>((resolve) => process.nextTick(resolve));
+  assert.deepEqual([...ran], ['a', 'b', 'c', 'd', 'e', 'f']);
+});
+
+test('an answer that throws as a read closes does not cost the other connections of that read their answers', async () => {
+  const turns = new AnswerTurns(8);
+  const ran: string[] = [];
+  turns.readOpened();
+  turns.schedule({ runHeld: () => ran.push('a') });
+  turns.schedule({
+    runHeld: () => {
+      throw new Error('answer failed');
+    },
+  });
+  turns.schedule({ runHeld: () => ran.push('c') });
+  assert.throws(() => turns.readClosed(), /answer failed/);
+  assert.deepEqual([...ran], ['a']);
+  await new Promise<void>((resolve) => process.nextTick(resolve));
+  assert.deepEqual([...ran], ['a', 'c'], 'the rest in a tick of their own');
+  // The next read starts with nothing of the last one left to run.
+  turns.readOpened();
+  turns.schedule({ runHeld: () => ran.push('d') });
+  turns.readClosed();
+  assert.deepEqual([...ran], ['a', 'c', 'd']);
+});
+
+test('a read delivered while a read’s answers run has its answers run once, after those already scheduled', () => {
+  const turns = new AnswerTurns(8);
+  const ran: string[] = [];
+  turns.readOpened();
+  turns.schedule({
+    runHeld: () => {
+      ran.push('a');
+      // Another socket's buffered read passed on from within an answer.
+      turns.readOpened();
+      turns.schedule({ runHeld: () => ran.push('nested') });
+      turns.readClosed();
+      assert.deepEqual([...ran], ['a'], 'the nested read does not run answers inside an answer');
+    },
+  });
+  turns.schedule({ runHeld: () => ran.push('b') });
+  turns.readClosed();
+  assert.deepEqual([...ran], ['a', 'b', 'nested']);
+});

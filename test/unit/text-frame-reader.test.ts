@@ -98,10 +98,11 @@ function cut(stream: Buffer, random: () => number): Buffer[] {
 }
 
 /** Feeds the reads to a receiver as ws's socket listener does, and says what came out, in order. */
-async function run(reads: Buffer[], withReader: boolean): Promise<{ seen: string[]; direct: number }> {
+async function run(reads: Buffer[], withReader: boolean, withScope = false): Promise<{ seen: string[]; direct: number; written: number }> {
   const receiver = new Receiver({ isServer: true, maxPayload: MAX_PAYLOAD, allowSynchronousEvents: true });
   const seen: string[] = [];
   let direct = 0;
+  let written = 0;
   let concluded = false;
   receiver.on('message', (data: Buffer, isBinary: boolean) => seen.push(`message ${isBinary} ${data.toString('hex')}`));
   receiver.on('ping', (data: Buffer) => seen.push(`ping ${data.toString('hex')}`));
@@ -117,19 +118,25 @@ async function run(reads: Buffer[], withReader: boolean): Promise<{ seen: string
     seen.push(`error ${err.code} ${status} ${err.message}`);
   });
   if (withReader) {
-    readTextFramesDirectly({ _receiver: receiver } as unknown as ws.WebSocket, (_ws, data) => {
-      direct++;
-      seen.push(`message false ${data.toString('hex')}`);
-    });
+    const scope = withScope ? { readOpened: () => seen.push('(read'), readClosed: () => seen.push('read)') } : undefined;
+    readTextFramesDirectly(
+      { _receiver: receiver } as unknown as ws.WebSocket,
+      (_ws, data) => {
+        direct++;
+        seen.push(`message false ${data.toString('hex')}`);
+      },
+      scope,
+    );
   }
   for (const read of reads) {
     // ws stops handing reads over once the peer's close frame was read.
     if (concluded) break;
     receiver.write(Buffer.from(read));
+    written++;
   }
   // A stream emits its error on a later tick, always before the next turn's check phase.
   await new Promise((resolve) => setImmediate(resolve));
-  return { seen, direct };
+  return { seen, direct, written };
 }
 
 test(`the same reads give the same messages, control frames and errors as ws's receiver alone (seed ${seed})`, async () => {
@@ -151,6 +158,41 @@ test(`the same reads give the same messages, control frames and errors as ws's r
   // The comparison means something only if both paths ran many times.
   assert.ok(direct > 1500, `messages read directly: ${direct}`);
   assert.ok(viaWs > 500, `messages left to ws: ${viaWs}`);
+});
+
+test(`with a read scope, every read is bracketed and every message of it, read here or by ws, falls inside (seed ${seed})`, async () => {
+  const random = generator(seed + 2);
+  for (let round = 0; round < 1000; round++) {
+    const specs: FrameSpec[] = [];
+    const count = 1 + Math.floor(random() * 8);
+    for (let i = 0; i < count; i++) specs.push(...randomFrames(random));
+    const reads = cut(Buffer.concat(specs.map((spec) => encode(spec, random))), random);
+    const alone = await run(reads, false);
+    const scoped = await run(reads, true, true);
+    const where = `round ${round} of seed ${seed}`;
+    assert.deepEqual(
+      scoped.seen.filter((entry) => entry !== '(read' && entry !== 'read)'),
+      alone.seen,
+      where,
+    );
+    let open = false;
+    let scopes = 0;
+    for (const entry of scoped.seen) {
+      if (entry === '(read') {
+        assert.equal(open, false, `${where}: a read opened inside another`);
+        open = true;
+        scopes++;
+      } else if (entry === 'read)') {
+        assert.equal(open, true, `${where}: a read closed that was not open`);
+        open = false;
+      } else if (!entry.startsWith('error')) {
+        // Messages, pings, pongs and the close are passed on synchronously within the read; errors come a tick later.
+        assert.equal(open, true, `${where}: ${entry} outside a read`);
+      }
+    }
+    assert.equal(open, false, `${where}: the last read was left open`);
+    assert.equal(scopes, scoped.written, `${where}: one scope per read handed over`);
+  }
 });
 
 test(`short frames split inside their headers, so the next read starts inside a frame (seed ${seed})`, async () => {
