@@ -191,6 +191,9 @@ export interface StretchFigures {
   per: 'charger' | 'CALL';
   instructions: number;
   l1Misses: number;
+  /** The first-level misses split: reading code (I1) against reading and writing data (D1). */
+  l1CodeMisses: number;
+  l1DataMisses: number;
   llMisses: number;
   estimatedCycles: number;
   /** Every pass's instruction count per unit, to show the spread. */
@@ -209,6 +212,8 @@ export function figuresOf(stretch: Stretch, passes: EventCounts[], w: Workload):
     per: stretch === 'flood' ? 'CALL' : 'charger',
     instructions: per((c) => c.Ir),
     l1Misses: per(firstLevelMisses),
+    l1CodeMisses: per((c) => c.I1mr ?? 0),
+    l1DataMisses: per((c) => (c.D1mr ?? 0) + (c.D1mw ?? 0)),
     llMisses: per(lastLevelMisses),
     estimatedCycles: per(estimatedCycles),
     instructionsByPass: passes.map((c) => round1(c.Ir / units)),
