@@ -79,7 +79,7 @@ export class AnswerTurns {
     this.runningReadAnswers = true;
     let i = 0;
     try {
-      for (; i < runners.length; i++) runners[i]!.runHeld();
+      for (; i < runners.length; i++) runners[i]?.runHeld();
     } finally {
       // Should an answer throw, the read's other connections are still answered, each in a tick of its own as
       // without a scope. The array is kept for the next read.
