@@ -251,7 +251,7 @@ async function main(): Promise<void> {
   const passes = positive('passes', values.passes, 3);
   const gatewayNodeArgs = values['gateway-node-args']?.split(/\s+/).filter(Boolean) ?? [];
   // V8's `--predictable` runs its collector and compilers on the main thread, in program order: the same work then
-  // counts the same from pass to pass (the gateway's flood passes within 2 % instead of a quarter), and no helper
+  // counts the same from pass to pass (the gateway's flood passes within 1-4 % instead of a quarter), and no helper
   // thread's waiting is counted as work (valgrind runs one thread at a time). `--threads` counts V8 as it runs in
   // production instead.
   const v8 = values.threads === true ? 'threads' : 'predictable';

@@ -33,6 +33,9 @@ export interface ReadScope {
   readClosed(): void;
 }
 
+/** For a caller that needs no brackets: the messages alone. */
+const NO_SCOPE: ReadScope = { readOpened() {}, readClosed() {} };
+
 /**
  * Reads the frames a charger almost always sends, a whole text message in one masked frame and whole frames in one
  * read, without ws's receiver, and hands everything else to it unchanged.
@@ -53,10 +56,10 @@ export interface ReadScope {
  * exactly the bytes that arrived.
  *
  * Messages are delivered synchronously, in wire order, within the read's callback, as ws does with
- * `allowSynchronousEvents` (the RPC endpoint's rule for pipelined CALLs relies on that). A `scope`, when given, is
+ * `allowSynchronousEvents` (the RPC endpoint's rule for pipelined CALLs relies on that). A `scope` is
  * opened before each read's frames (those read here and those left to ws) and closed after all of them.
  */
-export function readTextFramesDirectly(ws: WebSocket, deliver: (ws: WebSocket, data: Buffer, isBinary: false) => void, scope?: ReadScope): void {
+export function readTextFramesDirectly(ws: WebSocket, deliver: (ws: WebSocket, data: Buffer, isBinary: false) => void, scope: ReadScope = NO_SCOPE): void {
   const receiver = (ws as unknown as { _receiver?: ReceiverState })._receiver;
   // Should a later ws keep its state under other names, every read stays ws's (its test then fails: nothing is taken).
   if (receiver === undefined || !(receiver instanceof Writable) || typeof receiver._maxPayload !== 'number') return;
@@ -64,23 +67,16 @@ export function readTextFramesDirectly(ws: WebSocket, deliver: (ws: WebSocket, d
   // ws writes each read to `_receiver.write` (its socket 'data' listener, and its 'close' listener for what was
   // still buffered), so this one property is the whole hook; ws's own listeners and their removal stay as they are.
   // Named parameters, not a rest parameter: this runs for every read, and ws passes only the chunk.
-  const writeRead = function writeRead(this: ReceiverState, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
-    let consumed = 0;
-    if (Buffer.isBuffer(chunk) && receiverIsIdle(this)) {
-      consumed = deliverWholeTextFrames(chunk, maxPayload, ws, deliver);
-      if (consumed === chunk.length) return true;
-    }
-    const remainder = consumed === 0 ? chunk : (chunk as Buffer).subarray(consumed);
-    return (streamWrite as (this: Writable, chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(this, remainder, encoding, callback);
-  };
-  if (scope === undefined) {
-    receiver.write = writeRead as Writable['write'];
-    return;
-  }
-  receiver.write = function writeReadInScope(this: ReceiverState, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+  receiver.write = function writeRead(this: ReceiverState, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
     scope.readOpened();
     try {
-      return writeRead.call(this, chunk, encoding, callback);
+      let consumed = 0;
+      if (Buffer.isBuffer(chunk) && receiverIsIdle(this)) {
+        consumed = deliverWholeTextFrames(chunk, maxPayload, ws, deliver);
+        if (consumed === chunk.length) return true;
+      }
+      const remainder = consumed === 0 ? chunk : (chunk as Buffer).subarray(consumed);
+      return (streamWrite as (this: Writable, chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(this, remainder, encoding, callback);
     } finally {
       scope.readClosed();
     }
