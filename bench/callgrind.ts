@@ -6,7 +6,7 @@
  * reads and writes) and they model the caches rather than measure them.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -78,8 +78,11 @@ export class CallgrindControl {
     await run('callgrind_control', ['-z', String(this.pid)]);
   }
 
-  /** Ends a stretch: the counts since the last zero (the dump file is read and removed). */
-  async dump(): Promise<EventCounts> {
+  /**
+   * Ends a stretch: the counts since the last zero. The dump file is read and removed, or moved to `keepAs` for
+   * `callgrind_annotate` (which function, and which object: V8's generated code or Node's and V8's own, did the work).
+   */
+  async dump(keepAs?: string): Promise<EventCounts> {
     await run('callgrind_control', ['-d', String(this.pid)]);
     const prefix = `cg.${this.pid}.`;
     const dumps = readdirSync(this.outDir)
@@ -89,7 +92,8 @@ export class CallgrindControl {
     if (!newest) throw new Error(`callgrind wrote no dump for process ${this.pid} in ${this.outDir}`);
     const file = join(this.outDir, newest);
     const counts = readCallgrindTotals(readFileSync(file, 'utf8'));
-    rmSync(file);
+    if (keepAs === undefined) rmSync(file);
+    else renameSync(file, keepAs);
     return counts;
   }
 }

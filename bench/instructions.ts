@@ -12,6 +12,9 @@
  * What is reported per charger and per CALL: instructions, first-level and last-level cache misses, and a rough
  * cycle estimate built from them, for each server and as the gateway's ratio to the raw responder's.
  *
+ * `--gateway-env "NAME=value ..."` sets the gateway's settings as (c) and (d) do; `--keep-dumps DIR` keeps each
+ * measured pass's callgrind files there, to be taken apart by function and object with `callgrind_annotate`.
+ *
  * What it does not count: the kernel (socket reads and writes, about a third of a CALL's time on either server),
  * waits, and the real caches' behaviour where it differs from the model. It complements (c) and (d); it does not
  * replace them.
@@ -29,7 +32,7 @@ import { CallgrindControl, callgrindAvailable, callgrindLauncher, type EventCoun
 import { machineInfo, sourceInfo } from './machine.js';
 import { resultStamp } from './results.js';
 import { FLOOD_MIX } from './scenarios.js';
-import { REPO_ROOT, startTarget, type Target } from './targets.js';
+import { parseGatewayEnv, REPO_ROOT, startTarget, type Target } from './targets.js';
 
 const CONNECTORS = 2;
 /** Chargers working at once in the connect and close stretches: a steady stream, not a storm. */
@@ -154,14 +157,19 @@ async function inLanes<T>(items: T[], lanes: number, each: (item: T) => Promise<
 }
 
 /** One pass of the work against one server: each stretch's counts. */
-export async function pass(target: Target, control: CallgrindControl, scripts: ChargerScript[]): Promise<Record<Stretch, EventCounts>> {
+export async function pass(
+  target: Target,
+  control: CallgrindControl,
+  scripts: ChargerScript[],
+  keepAs?: (stretch: Stretch) => string,
+): Promise<Record<Stretch, EventCounts>> {
   const chargers = scripts.map((s) => new ScriptedCharger(s, target.url));
   await control.zero();
   await inLanes(chargers, LANES, async (c) => {
     await c.open();
     for (const frame of c.script.connect) await c.send(frame);
   });
-  const connect = await control.dump();
+  const connect = await control.dump(keepAs?.('connect'));
   await control.zero();
   // Every charger at once, one CALL in flight each: the flood's shape.
   await Promise.all(
@@ -169,12 +177,12 @@ export async function pass(target: Target, control: CallgrindControl, scripts: C
       for (const frame of c.script.flood) await c.send(frame);
     }),
   );
-  const flood = await control.dump();
+  const flood = await control.dump(keepAs?.('flood'));
   await control.zero();
   await inLanes(chargers, LANES, (c) => c.close());
   // The server finishes its side of each close after the client has seen it; give it a moment under valgrind.
   await new Promise((r) => setTimeout(r, 2000));
-  const close = await control.dump();
+  const close = await control.dump(keepAs?.('close'));
   return { connect, flood, close };
 }
 
@@ -238,6 +246,8 @@ async function main(): Promise<void> {
       passes: { type: 'string' },
       out: { type: 'string' },
       'gateway-node-args': { type: 'string' },
+      'gateway-env': { type: 'string' },
+      'keep-dumps': { type: 'string' },
       threads: { type: 'boolean', default: false },
     },
   });
@@ -250,6 +260,10 @@ async function main(): Promise<void> {
   const warmup = positive('warmup', values.warmup, 8);
   const passes = positive('passes', values.passes, 3);
   const gatewayNodeArgs = values['gateway-node-args']?.split(/\s+/).filter(Boolean) ?? [];
+  const gatewayEnv = parseGatewayEnv(values['gateway-env']);
+  // Each measured pass's dumps, kept for `callgrind_annotate` instead of being removed once counted.
+  const keepDir = values['keep-dumps'];
+  if (keepDir !== undefined) mkdirSync(keepDir, { recursive: true });
   // V8's `--predictable` runs its collector and compilers on the main thread, in program order: the same work then
   // counts the same from pass to pass (the gateway's flood passes within 1-4 % instead of a quarter), and no helper
   // thread's waiting is counted as work (valgrind runs one thread at a time). `--threads` counts V8 as it runs in
@@ -271,7 +285,12 @@ async function main(): Promise<void> {
     // waited for, so that one that started is stopped below when the other did not.
     const started = await Promise.allSettled([
       startTarget('baseline', { launcher: callgrindLauncher(outDir, cache), nodeArgs: v8Args, timeoutMs: 300_000 }),
-      startTarget('gateway', { launcher: callgrindLauncher(outDir, cache), nodeArgs: [...v8Args, ...gatewayNodeArgs], timeoutMs: 300_000 }),
+      startTarget('gateway', {
+        launcher: callgrindLauncher(outDir, cache),
+        nodeArgs: [...v8Args, ...gatewayNodeArgs],
+        gatewayEnv,
+        timeoutMs: 300_000,
+      }),
     ]);
     for (const s of started) if (s.status === 'fulfilled') targets.push(s.value);
     const failed = started.find((s) => s.status === 'rejected');
@@ -286,7 +305,11 @@ async function main(): Promise<void> {
         const control = new CallgrindControl(target.pid, outDir);
         const byStretch: Record<Stretch, EventCounts[]> = { connect: [], flood: [], close: [] };
         for (let p = 0; p < warmup + passes; p++) {
-          const counts = await pass(target, control, scripts);
+          const keepAs =
+            keepDir === undefined || p < warmup
+              ? undefined
+              : (s: Stretch) => join(keepDir, `${name === 'gateway' ? 'gateway' : 'raw'}-pass${p + 1 - warmup}-${s}.callgrind`);
+          const counts = await pass(target, control, scripts, keepAs);
           process.stderr.write(
             `${name}: pass ${p + 1} of ${warmup + passes}${p < warmup ? ' (warm-up)' : ''}, ${Math.round(counts.flood.Ir / unitsOf('flood', w))} instructions per CALL\n`,
           );
@@ -315,6 +338,11 @@ async function main(): Promise<void> {
       `--chargers ${w.chargers} --calls ${w.callsPerCharger} --warmup ${warmup} --passes ${passes}`,
       v8 === 'threads' ? '--threads' : '',
       gatewayNodeArgs.length ? `--gateway-node-args="${gatewayNodeArgs.join(' ')}"` : '',
+      Object.keys(gatewayEnv).length
+        ? `--gateway-env="${Object.entries(gatewayEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}"`
+        : '',
     ]
       .filter(Boolean)
       .join(' ');
@@ -334,6 +362,7 @@ async function main(): Promise<void> {
         cache,
         v8,
         gatewayNodeArgs,
+        gatewayEnv,
       },
       servers: counted,
       gatewayOverRaw: ratios,
