@@ -297,18 +297,15 @@ async function main(): Promise<void> {
     if (failed !== undefined) throw failed.reason;
     const [raw, gateway] = targets;
     const servers = [
-      { name: 'raw responder', target: raw },
-      { name: 'gateway', target: gateway },
+      { name: 'raw responder', dumpName: 'raw', target: raw },
+      { name: 'gateway', dumpName: 'gateway', target: gateway },
     ];
     const counted = await Promise.all(
-      servers.map(async ({ name, target }) => {
+      servers.map(async ({ name, dumpName, target }) => {
         const control = new CallgrindControl(target.pid, outDir);
         const byStretch: Record<Stretch, EventCounts[]> = { connect: [], flood: [], close: [] };
         for (let p = 0; p < warmup + passes; p++) {
-          const keepAs =
-            keepDir === undefined || p < warmup
-              ? undefined
-              : (s: Stretch) => join(keepDir, `${name === 'gateway' ? 'gateway' : 'raw'}-pass${p + 1 - warmup}-${s}.callgrind`);
+          const keepAs = keepDir === undefined || p < warmup ? undefined : (s: Stretch) => join(keepDir, `${dumpName}-pass${p + 1 - warmup}-${s}.callgrind`);
           const counts = await pass(target, control, scripts, keepAs);
           process.stderr.write(
             `${name}: pass ${p + 1} of ${warmup + passes}${p < warmup ? ' (warm-up)' : ''}, ${Math.round(counts.flood.Ir / unitsOf('flood', w))} instructions per CALL\n`,
@@ -338,11 +335,7 @@ async function main(): Promise<void> {
       `--chargers ${w.chargers} --calls ${w.callsPerCharger} --warmup ${warmup} --passes ${passes}`,
       v8 === 'threads' ? '--threads' : '',
       gatewayNodeArgs.length ? `--gateway-node-args="${gatewayNodeArgs.join(' ')}"` : '',
-      Object.keys(gatewayEnv).length
-        ? `--gateway-env="${Object.entries(gatewayEnv)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' ')}"`
-        : '',
+      values['gateway-env'] ? `--gateway-env="${values['gateway-env']}"` : '',
     ]
       .filter(Boolean)
       .join(' ');

@@ -4,11 +4,11 @@
  * the start-up or the clock: three times the CALLs, about three times the instructions.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CallgrindControl, callgrindAvailable, callgrindLauncher } from '../bench/callgrind.js';
+import { CallgrindControl, callgrindAvailable, callgrindLauncher, readCallgrindTotals } from '../bench/callgrind.js';
 import { makeScripts, pass } from '../bench/instructions.js';
 import { startTarget, type Target } from '../bench/targets.js';
 
@@ -50,5 +50,18 @@ describe('bench:instructions counts the work it brackets', { skip, timeout: 240_
     const connect = long.connect.Ir / short.connect.Ir;
     assert.ok(connect > 0.6 && connect < 1.6, `connect instructions, same work in both passes: ${connect.toFixed(2)}x`);
     for (const counts of [short.connect, short.flood, short.close]) assert.ok(counts.I1mr > 0 && counts.D1mr > 0, 'the cache is simulated');
+  });
+
+  it("keeps each stretch's dump where it is told to (--keep-dumps), with the counts it reported", async () => {
+    const keepDir = mkdtempSync(join(tmpdir(), 'test-callgrind-kept-'));
+    try {
+      const counts = await pass(target, control, makeScripts({ chargers: 10, callsPerCharger: 5 }), (stretch) => join(keepDir, `raw-${stretch}.callgrind`));
+      for (const stretch of ['connect', 'flood', 'close'] as const) {
+        const kept = readCallgrindTotals(readFileSync(join(keepDir, `raw-${stretch}.callgrind`), 'utf8'));
+        assert.deepEqual(kept, counts[stretch], `the kept ${stretch} dump holds the reported counts`);
+      }
+    } finally {
+      rmSync(keepDir, { recursive: true, force: true });
+    }
   });
 });
