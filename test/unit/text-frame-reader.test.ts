@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Writable } from 'node:stream';
 import { test } from 'node:test';
 import * as ws from 'ws';
-import { readTextFramesDirectly } from '../../src/transport/text-frame-reader.js';
+import { readTextFramesDirectly, toggleMask } from '../../src/transport/text-frame-reader.js';
 import { encodeFrame } from '../fuzz/wire.js';
 
 /**
@@ -260,4 +260,33 @@ test('a frame split over two reads is left to ws, and whole frames after it are 
   const result = await run([first.subarray(0, 5), first.subarray(5), second], true);
   assert.equal(result.seen.length, 2);
   assert.equal(result.direct, 1);
+});
+
+test('unmasking gives each byte XOR its mask byte, at every alignment in memory and every length, and twice is none', () => {
+  const random = generator(seed + 1);
+  const lengths = [...Array.from({ length: 300 }, (_, i) => i), 511, 1000, 1023, 4099];
+  let checked = 0;
+  for (const length of lengths) {
+    // Where the chunk starts in its memory, and where the payload starts in the chunk: every 4-byte phase of both.
+    for (let offset = 0; offset < 8; offset++) {
+      for (let start = 4; start < 12; start++) {
+        const memory = Buffer.alloc(offset + start + length + 8);
+        for (let i = 0; i < memory.length; i++) memory[i] = Math.floor(random() * 256);
+        const chunk = memory.subarray(offset, offset + start + length + 3);
+        const maskAt = start - 4;
+        const before = Buffer.from(chunk);
+        const memoryBefore = Buffer.from(memory);
+        toggleMask(chunk, maskAt, start, start + length);
+        for (let i = 0; i < chunk.length; i++) {
+          const expected = i >= start && i < start + length ? before[i]! ^ before[maskAt + ((i - start) & 3)]! : before[i];
+          if (chunk[i] !== expected) assert.fail(`length ${length}, offset ${offset}, start ${start}: byte ${i} is ${chunk[i]}, not ${expected}`);
+        }
+        toggleMask(chunk, maskAt, start, start + length);
+        // Nothing outside the payload changed, in the chunk or around it.
+        assert.ok(memory.equals(memoryBefore), `length ${length}, offset ${offset}, start ${start}: masking twice changed the memory`);
+        checked++;
+      }
+    }
+  }
+  assert.equal(checked, lengths.length * 64);
 });
