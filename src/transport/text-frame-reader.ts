@@ -164,19 +164,22 @@ export function toggleMask(chunk: Buffer, maskAt: number, start: number, end: nu
       if (head > 1) chunk[i++] ^= m1;
       if (head > 2) chunk[i++] ^= m2;
     }
-    maskBytes[0] = head === 0 ? m0 : head === 1 ? m1 : head === 2 ? m2 : m3;
-    maskBytes[1] = head === 0 ? m1 : head === 1 ? m2 : head === 2 ? m3 : m0;
-    maskBytes[2] = head === 0 ? m2 : head === 1 ? m3 : head === 2 ? m0 : m1;
+    const r0 = head === 0 ? m0 : head === 1 ? m1 : head === 2 ? m2 : m3;
+    const r1 = head === 0 ? m1 : head === 1 ? m2 : head === 2 ? m3 : m0;
+    const r2 = head === 0 ? m2 : head === 1 ? m3 : head === 2 ? m0 : m1;
+    maskBytes[0] = r0;
+    maskBytes[1] = r1;
+    maskBytes[2] = r2;
     maskBytes[3] = head === 0 ? m3 : head === 1 ? m0 : head === 2 ? m1 : m2;
-    const word = maskWord[0]!;
+    const word = maskWord[0] ?? 0;
     const words = (end - i) >> 2;
     const view = new Int32Array(chunk.buffer, chunk.byteOffset + i, words);
     for (let w = 0; w < words; w++) view[w] ^= word;
     i += words << 2;
     // At most three bytes are left; the first of them falls where the aligned one did in the mask.
-    if (i < end) chunk[i++] ^= maskBytes[0]!;
-    if (i < end) chunk[i++] ^= maskBytes[1]!;
-    if (i < end) chunk[i] ^= maskBytes[2]!;
+    if (i < end) chunk[i++] ^= r0;
+    if (i < end) chunk[i++] ^= r1;
+    if (i < end) chunk[i] ^= r2;
     return;
   }
   for (const last = end - 3; i < last; i += 4) {

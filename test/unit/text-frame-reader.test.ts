@@ -278,7 +278,7 @@ test('unmasking gives each byte XOR its mask byte, at every alignment in memory 
         const memoryBefore = Buffer.from(memory);
         toggleMask(chunk, maskAt, start, start + length);
         for (let i = 0; i < chunk.length; i++) {
-          const expected = i >= start && i < start + length ? before[i]! ^ before[maskAt + ((i - start) & 3)]! : before[i];
+          const expected = i >= start && i < start + length ? (before[i] ?? 0) ^ (before[maskAt + ((i - start) & 3)] ?? 0) : before[i];
           if (chunk[i] !== expected) assert.fail(`length ${length}, offset ${offset}, start ${start}: byte ${i} is ${chunk[i]}, not ${expected}`);
         }
         toggleMask(chunk, maskAt, start, start + length);
