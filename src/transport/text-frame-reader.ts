@@ -133,7 +133,8 @@ function deliverWholeTextFrames(chunk: Buffer, maxPayload: number, ws: WebSocket
 
 /**
  * Below this many bytes a frame is unmasked a byte at a time: a typed-array view over the read costs more to make
- * than the word loop saves (timed alone, the two are even at about 100 bytes).
+ * than the word loop saves (timed alone, the two are even at about 100 bytes by interpolation; bench/analysis.md,
+ * eighteenth round).
  */
 const WORDWISE_FROM_BYTES = 128;
 
@@ -151,37 +152,23 @@ const maskWord = new Int32Array(maskBytes.buffer);
  * first aligned byte's place in the mask.
  */
 export function toggleMask(chunk: Buffer, maskAt: number, start: number, end: number): void {
+  if (end - start >= WORDWISE_FROM_BYTES) {
+    const firstAligned = start + ((4 - ((chunk.byteOffset + start) & 3)) & 3);
+    const words = (end - firstAligned) >> 2;
+    const afterWords = firstAligned + (words << 2);
+    toggleFewBytes(chunk, maskAt, start, start, firstAligned);
+    for (let k = 0; k < 4; k++) maskBytes[k] = chunk[maskAt + ((firstAligned - start + k) & 3)] ?? 0;
+    const word = maskWord[0] ?? 0;
+    const view = new Int32Array(chunk.buffer, chunk.byteOffset + firstAligned, words);
+    for (let w = 0; w < words; w++) view[w] ^= word;
+    toggleFewBytes(chunk, maskAt, start, afterWords, end);
+    return;
+  }
   const m0 = chunk[maskAt]!;
   const m1 = chunk[maskAt + 1]!;
   const m2 = chunk[maskAt + 2]!;
   const m3 = chunk[maskAt + 3]!;
   let i = start;
-  if (end - start >= WORDWISE_FROM_BYTES) {
-    // Bytes before the first 4-byte aligned one: `head` of them, which is where in the mask the aligned one falls.
-    const head = (4 - ((chunk.byteOffset + start) & 3)) & 3;
-    if (head > 0) {
-      chunk[i++] ^= m0;
-      if (head > 1) chunk[i++] ^= m1;
-      if (head > 2) chunk[i++] ^= m2;
-    }
-    const r0 = head === 0 ? m0 : head === 1 ? m1 : head === 2 ? m2 : m3;
-    const r1 = head === 0 ? m1 : head === 1 ? m2 : head === 2 ? m3 : m0;
-    const r2 = head === 0 ? m2 : head === 1 ? m3 : head === 2 ? m0 : m1;
-    maskBytes[0] = r0;
-    maskBytes[1] = r1;
-    maskBytes[2] = r2;
-    maskBytes[3] = head === 0 ? m3 : head === 1 ? m0 : head === 2 ? m1 : m2;
-    const word = maskWord[0] ?? 0;
-    const words = (end - i) >> 2;
-    const view = new Int32Array(chunk.buffer, chunk.byteOffset + i, words);
-    for (let w = 0; w < words; w++) view[w] ^= word;
-    i += words << 2;
-    // At most three bytes are left; the first of them falls where the aligned one did in the mask.
-    if (i < end) chunk[i++] ^= r0;
-    if (i < end) chunk[i++] ^= r1;
-    if (i < end) chunk[i] ^= r2;
-    return;
-  }
   for (const last = end - 3; i < last; i += 4) {
     chunk[i] ^= m0;
     chunk[i + 1] ^= m1;
@@ -192,4 +179,9 @@ export function toggleMask(chunk: Buffer, maskAt: number, start: number, end: nu
   if (i < end) chunk[i++] ^= m0;
   if (i < end) chunk[i++] ^= m1;
   if (i < end) chunk[i] ^= m2;
+}
+
+/** XORs the (at most three) bytes `chunk[from, to)` of a payload that starts at `start` with their mask bytes. */
+function toggleFewBytes(chunk: Buffer, maskAt: number, start: number, from: number, to: number): void {
+  for (let i = from; i < to; i++) chunk[i] ^= chunk[maskAt + ((i - start) & 3)] ?? 0;
 }
