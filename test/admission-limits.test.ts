@@ -15,8 +15,16 @@ import { expectResult } from './helpers/ocpp-assert.js';
 import { type ConnectOutcome, OcppClient, type Refusal } from './helpers/ocpp-client.js';
 import { TestCa } from './helpers/test-pki.js';
 
-/** Limits that never refuse, so each test turns on only the one it is about. */
-const OPEN = { maxHandshakes: 100_000, addressRate: 1_000_000, addressBurst: 1_000_000, overallRate: 1_000_000, overallBurst: 1_000_000, exemptAddresses: [] };
+/** Limits that never refuse, so each test turns on only the one it is about; the handshake bound is fixed unless a test says so. */
+const OPEN = {
+  maxHandshakes: 100_000,
+  handshakesUseSpareCapacity: false,
+  addressRate: 1_000_000,
+  addressBurst: 1_000_000,
+  overallRate: 1_000_000,
+  overallBurst: 1_000_000,
+  exemptAddresses: [],
+};
 /** So slow that no token comes back while a test runs. */
 const NO_REFILL = 0.0001;
 
@@ -93,6 +101,53 @@ describe('handshakes in flight', () => {
     expectResult(await charger.call('Heartbeat', {}));
     await charger.close();
     await bystander.close();
+  });
+});
+
+describe('handshakes in flight in the room the gateway has', () => {
+  const MAX_CONNECTIONS = 6;
+  const FLOOR = 2;
+  let h: GatewayHarness;
+  before(async () => {
+    h = await startGateway({
+      overrides: { server: { maxConnections: MAX_CONNECTIONS, admission: { ...OPEN, maxHandshakes: FLOOR, handshakesUseSpareCapacity: true } } },
+    });
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it('an emptier gateway takes more handshakes at once: 5 of 6 places free let 5 in, and 2 free let the floor of 2 in', async () => {
+    const bystander = await expectAdmitted(h);
+    const chargers: OcppClient[] = [];
+    let held = await Promise.all(Array.from({ length: MAX_CONNECTIONS - 1 }, () => holdHandshake(h.port)));
+    try {
+      // One charger held of six: five handshakes fit in the room left, beyond the floor of two.
+      await waitUntil(() => h.gateway.admission.handshakesInFlight === 5, 3000, 'five handshakes in flight');
+      assert.equal(await metricValue(h.gateway, 'ocpp_handshakes_in_flight'), 5);
+      const refusal = await expectRefused(h);
+      assert.equal(refusal.status, 503);
+      assert.match(refusal.body, /busy with 5 handshakes/);
+      retryAfterWithin(refusal, 5, 10);
+      assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'too_many_handshakes' }), 1);
+
+      // Three of them go and three chargers connect: four held, two places left, so the floor of two is the bound.
+      for (const socket of held.slice(2)) socket.destroy();
+      held = held.slice(0, 2);
+      await waitUntil(() => h.gateway.admission.handshakesInFlight === 2, 3000, 'two handshakes left in flight');
+      for (let i = 0; i < 3; i++) chargers.push(await expectAdmitted(h));
+      const again = await expectRefused(h);
+      assert.equal(again.status, 503);
+      assert.match(again.body, /busy with 2 handshakes/);
+      assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'too_many_handshakes' }), 2);
+      // Those connected before are not touched by it.
+      expectResult(await bystander.call('Heartbeat', {}));
+      for (const charger of chargers) expectResult(await charger.call('Heartbeat', {}));
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
+    await waitUntil(() => h.gateway.admission.handshakesInFlight === 0, 3000, 'the held handshakes to be released');
+    await Promise.all([...chargers, bystander].map((c) => c.close()));
   });
 });
 

@@ -49,6 +49,7 @@ const ENVIRONMENT: Record<string, string> = {
   RECORDER_MAX_FRAME_BYTES: 'recorder.maxFrameBytes',
   RECORDER_RETAIN_MS: 'recorder.retainMs',
   ADMISSION_MAX_HANDSHAKES: 'server.admission.maxHandshakes',
+  ADMISSION_HANDSHAKES_USE_SPARE_CAPACITY: 'server.admission.handshakesUseSpareCapacity',
   ADMISSION_ADDRESS_RATE: 'server.admission.addressRate',
   ADMISSION_ADDRESS_BURST: 'server.admission.addressBurst',
   ADMISSION_OVERALL_RATE: 'server.admission.overallRate',

@@ -321,6 +321,7 @@ export class Gateway {
     this.admission = new AdmissionLimits({
       ...server.admission,
       countAttempt: this.countAttempt,
+      spareCapacity: () => server.maxConnections - this.connectionsHeld(),
       onHandshakes: (inFlight) => (handshakesInFlight.value = inFlight),
       onTrackedAddresses: (size) => (trackedAddresses.value = size),
       onHandshakeEnded: (seconds, outcome) => this.metrics.handshakeDuration.observe(outcome === 'upgraded' ? handshakeUpgraded : handshakeClosed, seconds),
@@ -452,6 +453,11 @@ export class Gateway {
     return { ready: base && dependencies.nats === 'up' && dependencies.redis === 'up' && dependencies.ownership === 'valid', dependencies };
   }
 
+  /** Connections that hold a place against `server.maxConnections` (see `admit`). */
+  private connectionsHeld(): number {
+    return this.sessions.size + this.successors.size + this.server.heldWithoutSession;
+  }
+
   /**
    * Capacity counts every connection that holds a descriptor: sessions, connections waiting to take one over, and
    * connections completed only to be closed (no supported subprotocol). A charger replacing its own session takes
@@ -478,7 +484,7 @@ export class Gateway {
       };
     }
     const max = this.config.server.maxConnections;
-    const open = this.sessions.size + this.successors.size + this.server.heldWithoutSession;
+    const open = this.connectionsHeld();
     if (open >= max && !(forSession && this.sessions.get(identity) !== undefined && !this.successors.has(identity))) {
       return {
         ok: false,

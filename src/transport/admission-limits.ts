@@ -5,8 +5,16 @@ import { type Bucket, type BucketLimits, fullBucket, jitteredRetryAfter, takeTok
 
 /** The limits on new connections, from `server.admission`. */
 export interface AdmissionLimitsConfig {
-  /** Connections accepted but not yet upgraded (or refused, or closed) at once; beyond it a new one is turned away. */
+  /**
+   * Connections accepted but not yet upgraded (or refused, or closed) at once; beyond it a new one is turned away.
+   * With `handshakesUseSpareCapacity`, the least: handshakes may also take the connections the gateway could still hold.
+   */
   maxHandshakes: number;
+  /**
+   * Whether handshakes in flight may go beyond `maxHandshakes` up to the connections the gateway could still hold
+   * (`spareCapacity`): a whole fleet reconnecting to an emptied gateway is then taken in, not turned away.
+   */
+  handshakesUseSpareCapacity: boolean;
   /** Upgrades per second and burst from one source address. */
   addressRate: number;
   addressBurst: number;
@@ -21,6 +29,11 @@ export interface AdmissionLimitsConfig {
 
 export interface AdmissionLimitsOptions extends AdmissionLimitsConfig {
   countAttempt(outcome: string): void;
+  /**
+   * How many more connections the gateway could hold now (its maximum less those it holds). Asked only once
+   * `maxHandshakes` are in flight, and only with `handshakesUseSpareCapacity`; without it, none.
+   */
+  spareCapacity?(): number;
   /** Told whenever the number of handshakes in flight or of tracked addresses changes (gauges). */
   onHandshakes?(inFlight: number): void;
   onTrackedAddresses?(size: number): void;
@@ -137,8 +150,20 @@ export class AdmissionLimits {
     server.on('connection', (socket: Socket) => this.onConnection(socket, tls));
   }
 
+  /**
+   * The bound on handshakes in flight now. A handshake in flight holds about what a held connection does (5.8 KB
+   * against 5-10 KB; docs/admission-control.md), so the room for connections the gateway does not hold now is room
+   * a handshake may use: the memory and files it takes stay within what a full gateway takes.
+   */
+  handshakeBound(): number {
+    const floor = this.options.maxHandshakes;
+    if (!this.options.handshakesUseSpareCapacity || this.options.spareCapacity === undefined) return floor;
+    return Math.max(floor, this.options.spareCapacity());
+  }
+
   private onConnection(socket: CountedSocket, tls: boolean): void {
-    if (this.inFlight >= this.options.maxHandshakes) {
+    // The floor first: below it (every moment but a storm's) the bound needs no sum of the gateway's connections.
+    if (this.inFlight >= this.options.maxHandshakes && this.inFlight >= this.handshakeBound()) {
       if (tls) {
         // Nothing has been read from it yet, so no crypto has been spent: answering in HTTP is impossible before
         // the TLS handshake, and completing that handshake only to say 503 would spend the very CPU this bound
@@ -149,7 +174,7 @@ export class AdmissionLimits {
         return;
       }
       this.options.countAttempt('too_many_handshakes');
-      this.turnAway(socket, `the gateway is busy with ${this.options.maxHandshakes} handshakes; reconnect later`, RETRY_AFTER_BASE.handshakes);
+      this.turnAway(socket, `the gateway is busy with ${this.inFlight} handshakes; reconnect later`, RETRY_AFTER_BASE.handshakes);
       return;
     }
     this.inFlight++;
