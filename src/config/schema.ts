@@ -43,13 +43,14 @@ const admissionSchema = z
   .object({
     /**
      * Connections accepted but not yet upgraded at once (TLS handshakes included); a plain one beyond gets 503, a TLS
-     * one is dropped unread. With `handshakesUseSpareCapacity`, the least: more may be in flight while the gateway
-     * holds fewer than `server.maxConnections`, up to the connections it could still hold.
+     * one is dropped unread. With `handshakesUseSpareCapacity`, the least on the plain port: more may be in flight
+     * there while the gateway holds fewer than `server.maxConnections`, up to the connections it could still hold.
      */
     maxHandshakes: int(1, 1_000_000, 2048),
     /**
-     * Whether a reconnecting fleet may use the room it left: handshakes in flight go beyond `maxHandshakes` up to
-     * `server.maxConnections` less the connections held. false: `maxHandshakes` is a fixed bound.
+     * Whether a reconnecting fleet may use the room it left: plain handshakes in flight go beyond `maxHandshakes` up
+     * to `server.maxConnections` less the connections held (TLS ones never: their bound protects the CPU). false:
+     * `maxHandshakes` is a fixed bound for both.
      */
     handshakesUseSpareCapacity: bool.default(true),
     /** Upgrades a second from one source address, and how many may come at once after a quiet spell. */

@@ -7,12 +7,13 @@ import { type Bucket, type BucketLimits, fullBucket, jitteredRetryAfter, takeTok
 export interface AdmissionLimitsConfig {
   /**
    * Connections accepted but not yet upgraded (or refused, or closed) at once; beyond it a new one is turned away.
-   * With `handshakesUseSpareCapacity`, the least: handshakes may also take the connections the gateway could still hold.
+   * With `handshakesUseSpareCapacity`, the least for plain connections: they may also take the connections the
+   * gateway could still hold.
    */
   maxHandshakes: number;
   /**
-   * Whether handshakes in flight may go beyond `maxHandshakes` up to the connections the gateway could still hold
-   * (`spareCapacity`): a whole fleet reconnecting to an emptied gateway is then taken in, not turned away.
+   * Whether plain handshakes in flight may go beyond `maxHandshakes` up to the connections the gateway could still
+   * hold (`spareCapacity`): a whole fleet reconnecting to an emptied gateway is then taken in, not turned away.
    */
   handshakesUseSpareCapacity: boolean;
   /** Upgrades per second and burst from one source address. */
@@ -151,19 +152,21 @@ export class AdmissionLimits {
   }
 
   /**
-   * The bound on handshakes in flight now. A handshake in flight holds about what a held connection does (5.8 KB
-   * against 5-10 KB; docs/admission-control.md), so the room for connections the gateway does not hold now is room
-   * a handshake may use: the memory and files it takes stay within what a full gateway takes.
+   * The bound on handshakes in flight now, for a connection to a plain or a TLS listener. A plain handshake in
+   * flight holds about what a held connection does (5.8 KB against 5-10 KB; docs/admission-control.md), so the
+   * room for connections the gateway does not hold now is room it may use: the memory and files it takes stay
+   * within what a full gateway takes. A TLS handshake is CPU as well, and one that waits too long for it times out
+   * with its work wasted, so on a TLS listener the bound stays `maxHandshakes`.
    */
-  handshakeBound(): number {
+  handshakeBound(tls: boolean): number {
     const floor = this.options.maxHandshakes;
-    if (!this.options.handshakesUseSpareCapacity || this.options.spareCapacity === undefined) return floor;
+    if (tls || !this.options.handshakesUseSpareCapacity || this.options.spareCapacity === undefined) return floor;
     return Math.max(floor, this.options.spareCapacity());
   }
 
   private onConnection(socket: CountedSocket, tls: boolean): void {
     // The floor first: below it (every moment but a storm's) the bound needs no sum of the gateway's connections.
-    if (this.inFlight >= this.options.maxHandshakes && this.inFlight >= this.handshakeBound()) {
+    if (this.inFlight >= this.options.maxHandshakes && this.inFlight >= this.handshakeBound(tls)) {
       if (tls) {
         // Nothing has been read from it yet, so no crypto has been spent: answering in HTTP is impossible before
         // the TLS handshake, and completing that handshake only to say 503 would spend the very CPU this bound
