@@ -32,7 +32,7 @@ export interface AdmissionLimitsOptions extends AdmissionLimitsConfig {
   countAttempt(outcome: string): void;
   /**
    * How many more connections the gateway could hold now (its maximum less those it holds). Asked only once
-   * `maxHandshakes` are in flight, and only with `handshakesUseSpareCapacity`; without it, none.
+   * `maxHandshakes` are in flight, and only with `handshakesUseSpareCapacity`; left out, the bound is fixed.
    */
   spareCapacity?(): number;
   /** Told whenever the number of handshakes in flight or of tracked addresses changes (gauges). */
