@@ -69,6 +69,20 @@ function holdHandshake(port: number): Promise<Socket> {
   });
 }
 
+/**
+ * With `inFlight` handshakes held open (gauge and gateway agree), the next charger gets 503 saying so, with a
+ * Retry-After of 5..10 s, and is the `refusedSoFar`-th too_many_handshakes of this gateway.
+ */
+async function expectBusyWith(h: GatewayHarness, inFlight: number, refusedSoFar: number): Promise<void> {
+  await waitUntil(() => h.gateway.admission.handshakesInFlight === inFlight, 3000, `${inFlight} handshakes in flight`);
+  assert.equal(await metricValue(h.gateway, 'ocpp_handshakes_in_flight'), inFlight);
+  const refusal = await expectRefused(h);
+  assert.equal(refusal.status, 503);
+  assert.match(refusal.body, new RegExp(`busy with ${inFlight} handshakes`));
+  retryAfterWithin(refusal, 5, 10);
+  assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'too_many_handshakes' }), refusedSoFar);
+}
+
 describe('handshakes in flight', () => {
   let h: GatewayHarness;
   before(async () => {
@@ -82,13 +96,7 @@ describe('handshakes in flight', () => {
     const bystander = await expectAdmitted(h);
     const held = await Promise.all([holdHandshake(h.port), holdHandshake(h.port), holdHandshake(h.port)]);
     try {
-      await waitUntil(() => h.gateway.admission.handshakesInFlight === 3, 3000, 'three handshakes in flight');
-      assert.equal(await metricValue(h.gateway, 'ocpp_handshakes_in_flight'), 3);
-      const refusal = await expectRefused(h);
-      assert.equal(refusal.status, 503);
-      assert.match(refusal.body, /busy with 3 handshakes/);
-      retryAfterWithin(refusal, 5, 10);
-      assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'too_many_handshakes' }), 1);
+      await expectBusyWith(h, 3, 1);
       // The charger connected before is not touched by it.
       expectResult(await bystander.call('Heartbeat', {}));
     } finally {
@@ -123,23 +131,14 @@ describe('handshakes in flight in the room the gateway has', () => {
     let held = await Promise.all(Array.from({ length: MAX_CONNECTIONS - 1 }, () => holdHandshake(h.port)));
     try {
       // One charger held of six: five handshakes fit in the room left, beyond the floor of two.
-      await waitUntil(() => h.gateway.admission.handshakesInFlight === 5, 3000, 'five handshakes in flight');
-      assert.equal(await metricValue(h.gateway, 'ocpp_handshakes_in_flight'), 5);
-      const refusal = await expectRefused(h);
-      assert.equal(refusal.status, 503);
-      assert.match(refusal.body, /busy with 5 handshakes/);
-      retryAfterWithin(refusal, 5, 10);
-      assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'too_many_handshakes' }), 1);
+      await expectBusyWith(h, 5, 1);
 
       // Three of them go and three chargers connect: four held, two places left, so the floor of two is the bound.
       for (const socket of held.slice(2)) socket.destroy();
       held = held.slice(0, 2);
       await waitUntil(() => h.gateway.admission.handshakesInFlight === 2, 3000, 'two handshakes left in flight');
       for (let i = 0; i < 3; i++) chargers.push(await expectAdmitted(h));
-      const again = await expectRefused(h);
-      assert.equal(again.status, 503);
-      assert.match(again.body, /busy with 2 handshakes/);
-      assert.equal(await metricValue(h.gateway, 'ocpp_connection_attempts_total', { outcome: 'too_many_handshakes' }), 2);
+      await expectBusyWith(h, 2, 2);
       // Those connected before are not touched by it.
       expectResult(await bystander.call('Heartbeat', {}));
       for (const charger of chargers) expectResult(await charger.call('Heartbeat', {}));
