@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
+import { answerTurns } from '../src/ocpp/answer-turns.js';
 import { AdmissionLimits } from '../src/transport/admission-limits.js';
 import { type GatewayHarness, metricValue, startGateway, waitUntil, within } from './helpers/gateway-harness.js';
 import { expectResult } from './helpers/ocpp-assert.js';
@@ -97,15 +98,20 @@ describe('handshakes in flight', () => {
     const held = await Promise.all([holdHandshake(h.port), holdHandshake(h.port), holdHandshake(h.port)]);
     try {
       await expectBusyWith(h, 3, 1);
+      // The answer turns are told of the three under way (the refused one never counted): turns are shared now.
+      assert.equal(answerTurns.handshakesUnderWay, 3);
       // The charger connected before is not touched by it.
       expectResult(await bystander.call('Heartbeat', {}));
     } finally {
       for (const socket of held) socket.destroy();
     }
     await waitUntil(() => h.gateway.admission.handshakesInFlight === 0, 3000, 'the held handshakes to be released');
+    // Closed without an upgrade, they are no longer newcomers either.
+    assert.equal(answerTurns.handshakesUnderWay, 0);
     const charger = await expectAdmitted(h);
-    // A completed upgrade no longer counts as a handshake.
+    // A completed upgrade no longer counts as a handshake, for the limits nor for the answer turns.
     assert.equal(h.gateway.admission.handshakesInFlight, 0);
+    assert.equal(answerTurns.handshakesUnderWay, 0);
     expectResult(await charger.call('Heartbeat', {}));
     await charger.close();
     await bystander.close();

@@ -9,6 +9,7 @@ import { type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { answerTurns } from '../src/ocpp/answer-turns.js';
 import { metricValue, waitUntil } from './helpers/gateway-harness.js';
 import { type ObservedGateway, startObservedGateway } from './helpers/observed-gateway.js';
 import { expectResult } from './helpers/ocpp-assert.js';
@@ -68,6 +69,8 @@ describe('handshakes in flight on the TLS listener', () => {
         silent.push(socket);
       }
       await waitUntil(async () => (await metricValue(h.gateway, 'ocpp_handshakes_in_flight')) === MAX_HANDSHAKES, 2000, 'the silent connections hold every slot');
+      // Connections in their TLS handshake are newcomers too: the event loop's turns are shared for them.
+      assert.equal(answerTurns.handshakesUnderWay, MAX_HANDSHAKES);
       const refused = await OcppClient.tryConnect(h.tlsUrl as string, 'CP-TLS-LATE', ['ocpp1.6'], { ws: { ca: ca.cert } });
       assert.equal(refused.ok, false);
       assert.equal(refused.ok ? undefined : refused.refusal, undefined, 'no HTTP answer: the connection is closed before TLS');
@@ -78,6 +81,7 @@ describe('handshakes in flight on the TLS listener', () => {
       for (const socket of silent) socket.destroy();
     }
     await waitUntil(async () => (await metricValue(h.gateway, 'ocpp_handshakes_in_flight')) === 0, 2000, 'the slots are free again');
+    assert.equal(answerTurns.handshakesUnderWay, 0, 'and the answer turns know that nobody is waiting to get in');
     const late = await OcppClient.connect(h.tlsUrl as string, 'CP-TLS-LATE', ['ocpp1.6'], { ws: { ca: ca.cert } });
     expectResult(await late.call('Heartbeat', {}));
     await late.close();

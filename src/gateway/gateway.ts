@@ -14,6 +14,7 @@ import type { DrainBudget } from '../config/shutdown-budget.js';
 import { commandResponseEvent, connectedEvent, disconnectedEvent, EventType } from '../events/index.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited-log.js';
+import { answerTurns } from '../ocpp/answer-turns.js';
 import { isActionAllowed } from '../ocpp/catalogue.js';
 import { OcppCallError } from '../ocpp/errors.js';
 import { createInboundCheck } from '../ocpp/inbound-check.js';
@@ -323,6 +324,7 @@ export class Gateway {
       countAttempt: this.countAttempt,
       spareCapacity: () => server.maxConnections - this.connectionsHeld(),
       onHandshakes: (inFlight) => (handshakesInFlight.value = inFlight),
+      newcomers: answerTurns,
       onTrackedAddresses: (size) => (trackedAddresses.value = size),
       onHandshakeEnded: (seconds, outcome) => this.metrics.handshakeDuration.observe(outcome === 'upgraded' ? handshakeUpgraded : handshakeClosed, seconds),
     });

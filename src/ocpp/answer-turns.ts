@@ -13,6 +13,13 @@
  * ones ahead of it. Nothing is refused or dropped: a waiting connection's CALLs are held, as before, under the
  * endpoint's own bounds.
  *
+ * The share applies only while a connection is in its opening handshake (counted by the admission limits from TCP
+ * accept to upgrade, `handshakeStarted`/`handshakeEnded`): it is newcomers that short turns are for. With nobody
+ * waiting to get in, a turn answers every connection it read, as a server without turns would: a CALL then waits
+ * for no later turn, so its parsed frame is not copied by the scavenges in between, and the loop makes no extra
+ * pass per 64 answers. The first connection accepted during a long turn (at most one turn's wait) makes the rest of
+ * that turn and the turns after it short again until every handshake has ended.
+ *
  * Where a read's frames are delivered by the gateway's own frame reader, the reader opens a read scope around them
  * (`readOpened`/`readClosed`) and the answers of that read run as the scope closes, still after every CALL of the
  * read is held, without a `process.nextTick`: a tick queued in a socket's read callback makes Node call back into
@@ -38,6 +45,8 @@ export class AnswerTurns {
   private readOpen = false;
   private ofThisRead: AnswerTurnRunner[] = [];
   private runningReadAnswers = false;
+  /** Connections of this process in their opening handshake: while there is one, each turn answers its share. */
+  private newcomers = 0;
 
   constructor(private readonly perTurn = DEFAULT_PER_TURN) {
     this.budget = perTurn;
@@ -45,8 +54,8 @@ export class AnswerTurns {
 
   /** Called once per read that held CALLs: the connection's CALLs are answered after the read, in its turn. */
   schedule(runner: AnswerTurnRunner): void {
-    if (this.budget > 0 && this.head === this.waiting.length) {
-      this.budget--;
+    if (this.head === this.waiting.length && (this.budget > 0 || this.newcomers === 0)) {
+      if (this.budget > 0) this.budget--;
       // After the read (every CALL of the read is then held), in the same turn: as the reader's scope closes, or
       // after the read's callback returns.
       if (this.readOpen) this.ofThisRead.push(runner);
@@ -61,6 +70,16 @@ export class AnswerTurns {
       this.turnEndScheduled = true;
       setImmediate(this.onTurnEnd);
     }
+  }
+
+  /** A connection was accepted and is in its opening handshake: turns are shared until it ends. */
+  handshakeStarted(): void {
+    this.newcomers++;
+  }
+
+  /** A handshake counted by `handshakeStarted` ended (upgraded, refused or closed). */
+  handshakeEnded(): void {
+    if (this.newcomers > 0) this.newcomers--;
   }
 
   /** A frame reader is about to deliver one read's frames. */
@@ -89,6 +108,11 @@ export class AnswerTurns {
     }
   }
 
+  /** Connections in their opening handshake, as told by `handshakeStarted`/`handshakeEnded` (for tests). */
+  get handshakesUnderWay(): number {
+    return this.newcomers;
+  }
+
   /** Connections waiting for a later turn (for status and tests). */
   get waitingCount(): number {
     return this.waiting.length - this.head;
@@ -98,10 +122,11 @@ export class AnswerTurns {
   private turnEnd(): void {
     this.turnEndScheduled = false;
     this.budget = this.perTurn;
-    while (this.budget > 0 && this.head < this.waiting.length) {
+    // Asked per answer: a connection accepted by an answer's side effects (none is known to be) bounds the rest.
+    while (this.head < this.waiting.length && (this.budget > 0 || this.newcomers === 0)) {
       const runner = this.waiting[this.head];
       this.waiting[this.head++] = undefined as unknown as AnswerTurnRunner;
-      this.budget--;
+      if (this.budget > 0) this.budget--;
       runner.runHeld();
     }
     if (this.head === this.waiting.length) {

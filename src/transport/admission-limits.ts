@@ -44,6 +44,11 @@ export interface AdmissionLimitsOptions extends AdmissionLimitsConfig {
    * this is the part of a charger's wait spent inside the gateway; the rest is the kernel's.
    */
   onHandshakeEnded?(seconds: number, outcome: 'upgraded' | 'closed'): void;
+  /**
+   * Told of each counted handshake as it starts and as it ends: the answer turns of the process
+   * (`src/ocpp/answer-turns.ts`), which keep the event loop's turns short while someone is waiting to get in.
+   */
+  newcomers?: { handshakeStarted(): void; handshakeEnded(): void };
   now?: () => number;
 }
 
@@ -181,6 +186,7 @@ export class AdmissionLimits {
       return;
     }
     this.inFlight++;
+    this.options.newcomers?.handshakeStarted();
     socket[LIMITS] = this;
     if (this.options.onHandshakeEnded !== undefined) socket[ACCEPTED_AT] = performance.now();
     socket.once('close', releaseOnClose);
@@ -197,6 +203,7 @@ export class AdmissionLimits {
     counted[LIMITS] = undefined;
     counted.off('close', releaseOnClose);
     this.inFlight--;
+    this.options.newcomers?.handshakeEnded();
     this.options.onHandshakes?.(this.inFlight);
     const acceptedAt = counted[ACCEPTED_AT];
     if (acceptedAt !== undefined) this.options.onHandshakeEnded?.((performance.now() - acceptedAt) / 1000, outcome);

@@ -3,9 +3,13 @@ import { test } from 'node:test';
 import { AnswerTurns } from '../../src/ocpp/answer-turns.js';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const tick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+
+// The tests that share turns have a connection in its handshake (handshakeStarted): that is when turns are shared.
 
 test('a turn answers at most its share in the tick of the read; the rest wait, in order, for the next turns', async () => {
   const turns = new AnswerTurns(4);
+  turns.handshakeStarted();
   const ran: number[] = [];
   let turn = 0;
   const ranInTurn: number[] = [];
@@ -34,6 +38,7 @@ test('a turn answers at most its share in the tick of the read; the rest wait, i
 
 test('a connection arriving while others wait queues behind them, even when the new turn has budget left', async () => {
   const turns = new AnswerTurns(2);
+  turns.handshakeStarted();
   const ran: string[] = [];
   for (const name of ['a', 'b', 'c', 'd', 'e']) turns.schedule({ runHeld: () => ran.push(name) });
   await new Promise<void>((resolve) => process.nextTick(resolve));
@@ -47,8 +52,8 @@ test('a connection arriving while others wait queues behind them, even when the 
 
 test('at a trickle the budget lasts over turns and is renewed only when spent; the CALL beyond it is answered in the same turn', async () => {
   const turns = new AnswerTurns(2);
+  turns.handshakeStarted();
   const ran: string[] = [];
-  const tick = () => new Promise<void>((resolve) => process.nextTick(resolve));
   // One CALL per turn, as at 6 CALLs per charger a minute: answered in the tick of its read, no check phase needed.
   turns.schedule({ runHeld: () => ran.push('a') });
   await tick();
@@ -73,6 +78,7 @@ test('at a trickle the budget lasts over turns and is renewed only when spent; t
 
 test('inside a read scope the answers wait for the scope to close and then run in it, in order, without a tick', async () => {
   const turns = new AnswerTurns(3);
+  turns.handshakeStarted();
   const ran: string[] = [];
   turns.readOpened();
   for (const name of ['a', 'b', 'c', 'd']) turns.schedule({ runHeld: () => ran.push(name) });
@@ -98,6 +104,7 @@ test('inside a read scope the answers wait for the scope to close and then run i
 
 test('an answer that throws as a read closes does not cost the other connections of that read their answers', async () => {
   const turns = new AnswerTurns(8);
+  turns.handshakeStarted();
   const ran: string[] = [];
   turns.readOpened();
   turns.schedule({ runHeld: () => ran.push('a') });
@@ -120,6 +127,7 @@ test('an answer that throws as a read closes does not cost the other connections
 
 test('a read delivered while a read’s answers run has its answers run once, after those already scheduled', () => {
   const turns = new AnswerTurns(8);
+  turns.handshakeStarted();
   const ran: string[] = [];
   turns.readOpened();
   turns.schedule({
@@ -135,4 +143,52 @@ test('a read delivered while a read’s answers run has its answers run once, af
   turns.schedule({ runHeld: () => ran.push('b') });
   turns.readClosed();
   assert.deepEqual([...ran], ['a', 'b', 'nested']);
+});
+
+test('with no connection in its handshake a turn answers every connection it read, beyond its share', async () => {
+  const turns = new AnswerTurns(4);
+  const ran: number[] = [];
+  for (let i = 0; i < 10; i++) turns.schedule({ runHeld: () => ran.push(i) });
+  assert.equal(ran.length, 0, 'still after every CALL of the read is held');
+  await tick();
+  assert.deepEqual(ran, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(turns.waitingCount, 0);
+  // Inside a read scope alike.
+  turns.readOpened();
+  for (let i = 10; i < 20; i++) turns.schedule({ runHeld: () => ran.push(i) });
+  turns.readClosed();
+  assert.equal(ran.length, 20);
+  assert.equal(turns.waitingCount, 0);
+});
+
+test('a handshake starting mid-turn bounds the rest of the turn; once every handshake ended, those waiting go in one turn', async () => {
+  const turns = new AnswerTurns(4);
+  const ran: string[] = [];
+  // Three answered without a newcomer: the share is spent by them as well, one place is left in this turn.
+  for (const name of ['a', 'b', 'c']) turns.schedule({ runHeld: () => ran.push(name) });
+  await tick();
+  assert.deepEqual(ran, ['a', 'b', 'c']);
+  turns.handshakeStarted();
+  turns.handshakeStarted();
+  assert.equal(turns.handshakesUnderWay, 2);
+  for (const name of ['d', 'e', 'f', 'g', 'h', 'i']) turns.schedule({ runHeld: () => ran.push(name) });
+  await tick();
+  assert.deepEqual(ran, ['a', 'b', 'c', 'd'], 'the one place left');
+  assert.equal(turns.waitingCount, 5);
+  await nextTurn();
+  assert.deepEqual(ran, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'], 'four in the next turn');
+  assert.equal(turns.waitingCount, 1);
+  // One handshake ends: another is still under way, turns stay shared.
+  turns.handshakeEnded();
+  for (const name of ['j', 'k', 'l', 'm']) turns.schedule({ runHeld: () => ran.push(name) });
+  assert.equal(turns.waitingCount, 5, 'behind the one waiting: no overtaking');
+  turns.handshakeEnded();
+  assert.equal(turns.handshakesUnderWay, 0);
+  await nextTurn();
+  assert.deepEqual(ran.slice(8), ['i', 'j', 'k', 'l', 'm'], 'all five at once, in order');
+  assert.equal(turns.waitingCount, 0);
+  // An end told twice does not make the count negative: the next handshake shares turns again.
+  turns.handshakeEnded();
+  turns.handshakeStarted();
+  assert.equal(turns.handshakesUnderWay, 1);
 });
