@@ -13,12 +13,14 @@
  * ones ahead of it. Nothing is refused or dropped: a waiting connection's CALLs are held, as before, under the
  * endpoint's own bounds.
  *
- * The share applies only while a connection is in its opening handshake (counted by the admission limits from TCP
- * accept to upgrade, `handshakeStarted`/`handshakeEnded`): it is newcomers that short turns are for. With nobody
- * waiting to get in, a turn answers every connection it read, as a server without turns would: a CALL then waits
- * for no later turn, so its parsed frame is not copied by the scavenges in between, and the loop makes no extra
- * pass per 64 answers. The first connection accepted during a long turn (at most one turn's wait) makes the rest of
- * that turn and the turns after it short again until every handshake has ended.
+ * The share applies only while chargers are getting in: while a connection is in its opening handshake (counted by
+ * the admission limits from TCP accept to upgrade, `handshakeStarted`/`handshakeEnded`), and for `holdMs` (1 s)
+ * after the last one ended. The hold is for what the count cannot see: connections still in the kernel's listen
+ * queue, which in a reconnect storm hold thousands while those accepted finish their handshakes faster than the
+ * next are accepted, and the boots that follow each upgrade. With nobody getting in, a turn answers every connection
+ * it read, as a server without turns would: a CALL then waits for no later turn, so its parsed frame is not copied
+ * by the scavenges in between, and the loop makes no extra pass per 64 answers. The first connection accepted during
+ * a long turn (at most one turn's wait) makes the rest of that turn and the turns after it short again.
  *
  * Where a read's frames are delivered by the gateway's own frame reader, the reader opens a read scope around them
  * (`readOpened`/`readClosed`) and the answers of that read run as the scope closes, still after every CALL of the
@@ -31,6 +33,7 @@ export interface AnswerTurnRunner {
 }
 
 const DEFAULT_PER_TURN = 64;
+const DEFAULT_HOLD_MS = 1000;
 
 export class AnswerTurns {
   /** Connections with CALLs to answer that did not fit in their turn, in arrival order (`head` is the next). */
@@ -45,16 +48,25 @@ export class AnswerTurns {
   private readOpen = false;
   private ofThisRead: AnswerTurnRunner[] = [];
   private runningReadAnswers = false;
-  /** Connections of this process in their opening handshake: while there is one, each turn answers its share. */
+  /** Connections of this process in their opening handshake. */
   private newcomers = 0;
+  /** Each turn answers its share: a handshake is under way, or the last one ended less than `holdMs` ago. */
+  private sharing = false;
+  private lastHandshakeEndedAt = 0;
+  /** Ends the sharing once the hold has passed with no handshake under way; one at a time, re-armed as needed. */
+  private holdTimer: NodeJS.Timeout | undefined;
+  private readonly onHoldOver = () => this.holdOver();
 
-  constructor(private readonly perTurn = DEFAULT_PER_TURN) {
+  constructor(
+    private readonly perTurn = DEFAULT_PER_TURN,
+    private readonly holdMs = DEFAULT_HOLD_MS,
+  ) {
     this.budget = perTurn;
   }
 
   /** Called once per read that held CALLs: the connection's CALLs are answered after the read, in its turn. */
   schedule(runner: AnswerTurnRunner): void {
-    if (this.head === this.waiting.length && (this.budget > 0 || this.newcomers === 0)) {
+    if (this.head === this.waiting.length && (this.budget > 0 || !this.sharing)) {
       if (this.budget > 0) this.budget--;
       // After the read (every CALL of the read is then held), in the same turn: as the reader's scope closes, or
       // after the read's callback returns.
@@ -75,11 +87,37 @@ export class AnswerTurns {
   /** A connection was accepted and is in its opening handshake: turns are shared until it ends. */
   handshakeStarted(): void {
     this.newcomers++;
+    this.sharing = true;
   }
 
-  /** A handshake counted by `handshakeStarted` ended (upgraded, refused or closed). */
+  /** A handshake counted by `handshakeStarted` ended (upgraded, refused or closed): the hold starts with the last. */
   handshakeEnded(): void {
     if (this.newcomers > 0) this.newcomers--;
+    if (this.newcomers > 0) return;
+    this.lastHandshakeEndedAt = Date.now();
+    if (this.holdTimer === undefined && this.sharing) {
+      this.holdTimer = setTimeout(this.onHoldOver, this.holdMs);
+      this.holdTimer.unref();
+    }
+  }
+
+  /** Whether each turn answers only its share now (for tests). */
+  get sharingTurns(): boolean {
+    return this.sharing;
+  }
+
+  private holdOver(): void {
+    this.holdTimer = undefined;
+    // A handshake under way keeps sharing on; its end arms the hold again.
+    if (this.newcomers > 0) return;
+    const left = this.lastHandshakeEndedAt + this.holdMs - Date.now();
+    if (left > 0) {
+      this.holdTimer = setTimeout(this.onHoldOver, left);
+      this.holdTimer.unref();
+      return;
+    }
+    // Those still waiting are answered all together in this turn's check phase, already scheduled for them.
+    this.sharing = false;
   }
 
   /** A frame reader is about to deliver one read's frames. */
@@ -123,7 +161,7 @@ export class AnswerTurns {
     this.turnEndScheduled = false;
     this.budget = this.perTurn;
     // Asked per answer: a connection accepted by an answer's side effects (none is known to be) bounds the rest.
-    while (this.head < this.waiting.length && (this.budget > 0 || this.newcomers === 0)) {
+    while (this.head < this.waiting.length && (this.budget > 0 || !this.sharing)) {
       const runner = this.waiting[this.head];
       this.waiting[this.head++] = undefined as unknown as AnswerTurnRunner;
       if (this.budget > 0) this.budget--;

@@ -161,17 +161,21 @@ test('with no connection in its handshake a turn answers every connection it rea
   assert.equal(turns.waitingCount, 0);
 });
 
-test('a handshake starting mid-turn bounds the rest of the turn; once every handshake ended, those waiting go in one turn', async () => {
-  const turns = new AnswerTurns(4);
+test('a handshake starting mid-turn bounds the rest of the turn; a while after every handshake ended, those waiting go in one turn', async () => {
+  const HOLD_MS = 30;
+  const turns = new AnswerTurns(4, HOLD_MS);
   const ran: string[] = [];
+  const schedule = (...names: string[]) => {
+    for (const name of names) turns.schedule({ runHeld: () => ran.push(name) });
+  };
   // Three answered without a newcomer: the share is spent by them as well, one place is left in this turn.
-  for (const name of ['a', 'b', 'c']) turns.schedule({ runHeld: () => ran.push(name) });
+  schedule('a', 'b', 'c');
   await tick();
   assert.deepEqual(ran, ['a', 'b', 'c']);
   turns.handshakeStarted();
   turns.handshakeStarted();
   assert.equal(turns.handshakesUnderWay, 2);
-  for (const name of ['d', 'e', 'f', 'g', 'h', 'i']) turns.schedule({ runHeld: () => ran.push(name) });
+  schedule('d', 'e', 'f', 'g', 'h', 'i');
   await tick();
   assert.deepEqual(ran, ['a', 'b', 'c', 'd'], 'the one place left');
   assert.equal(turns.waitingCount, 5);
@@ -180,15 +184,40 @@ test('a handshake starting mid-turn bounds the rest of the turn; once every hand
   assert.equal(turns.waitingCount, 1);
   // One handshake ends: another is still under way, turns stay shared.
   turns.handshakeEnded();
-  for (const name of ['j', 'k', 'l', 'm']) turns.schedule({ runHeld: () => ran.push(name) });
+  schedule('j', 'k', 'l', 'm');
   assert.equal(turns.waitingCount, 5, 'behind the one waiting: no overtaking');
+  // The last one ends: turns stay shared for the hold, for those the count cannot see yet.
   turns.handshakeEnded();
   assert.equal(turns.handshakesUnderWay, 0);
+  assert.equal(turns.sharingTurns, true);
   await nextTurn();
-  assert.deepEqual(ran.slice(8), ['i', 'j', 'k', 'l', 'm'], 'all five at once, in order');
-  assert.equal(turns.waitingCount, 0);
+  assert.deepEqual(ran.slice(8), ['i', 'j', 'k', 'l'], 'still four a turn');
+  schedule('n', 'o', 'p', 'q', 'r', 's');
+  assert.equal(turns.waitingCount, 7);
+  await new Promise((resolve) => setTimeout(resolve, HOLD_MS + 20));
+  assert.equal(turns.sharingTurns, false, 'the hold is over');
+  while (turns.waitingCount > 0) await nextTurn();
+  assert.deepEqual(ran.slice(12), ['m', 'n', 'o', 'p', 'q', 'r', 's'], 'in order');
   // An end told twice does not make the count negative: the next handshake shares turns again.
   turns.handshakeEnded();
+  assert.equal(turns.sharingTurns, false);
   turns.handshakeStarted();
   assert.equal(turns.handshakesUnderWay, 1);
+  assert.equal(turns.sharingTurns, true);
+});
+
+test('a handshake that starts during the hold keeps turns shared until a hold has passed after it ended', async () => {
+  const HOLD_MS = 40;
+  const turns = new AnswerTurns(2, HOLD_MS);
+  turns.handshakeStarted();
+  turns.handshakeEnded();
+  await new Promise((resolve) => setTimeout(resolve, HOLD_MS / 2));
+  turns.handshakeStarted();
+  await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
+  assert.equal(turns.sharingTurns, true, 'under way past the first hold');
+  turns.handshakeEnded();
+  await new Promise((resolve) => setTimeout(resolve, HOLD_MS / 2));
+  assert.equal(turns.sharingTurns, true, 'within the hold after the second ended');
+  await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
+  assert.equal(turns.sharingTurns, false);
 });
