@@ -48,7 +48,7 @@ export class AnswerTurns {
   private readOpen = false;
   private ofThisRead: AnswerTurnRunner[] = [];
   private runningReadAnswers = false;
-  /** Connections of this process in their opening handshake. */
+  /** Connections of this process in their opening handshake (`handshakeStarted` less `handshakeEnded`). */
   private newcomers = 0;
   /** Each turn answers its share: a handshake is under way, or the last one ended less than `holdMs` ago. */
   private sharing = false;
@@ -84,7 +84,7 @@ export class AnswerTurns {
     }
   }
 
-  /** A connection was accepted and is in its opening handshake: turns are shared until it ends. */
+  /** A connection was accepted and is in its opening handshake: turns are shared until a hold after the last ends. */
   handshakeStarted(): void {
     this.newcomers++;
     this.sharing = true;
@@ -160,7 +160,7 @@ export class AnswerTurns {
   private turnEnd(): void {
     this.turnEndScheduled = false;
     this.budget = this.perTurn;
-    // Asked per answer: a connection accepted by an answer's side effects (none is known to be) bounds the rest.
+    // Not sharing (nobody getting in, the hold over): every connection waiting is answered in this turn.
     while (this.head < this.waiting.length && (this.budget > 0 || !this.sharing)) {
       const runner = this.waiting[this.head];
       this.waiting[this.head++] = undefined as unknown as AnswerTurnRunner;
