@@ -113,7 +113,14 @@ describe('handshakes in flight', () => {
     assert.equal(h.gateway.admission.handshakesInFlight, 0);
     assert.equal(answerTurns.handshakesUnderWay, 0);
     expectResult(await charger.call('Heartbeat', {}));
+    // A charger that leaves is expected back: its close renews the answer turns' longer hold (10 s). Read the hold
+    // half a second after anything renewed it, so that a renewal shows as more time left.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const holdBefore = answerTurns.holdLeftMs;
+    assert.ok(holdBefore <= 9_500, `no hold renewed in the last half second (${holdBefore} ms left)`);
     await charger.close();
+    await waitUntil(() => answerTurns.holdLeftMs > 9_600, 3000, "the charger's close to renew the hold");
+    assert.equal(answerTurns.sharingTurns, true);
     await bystander.close();
   });
 });

@@ -14,10 +14,14 @@
  * endpoint's own bounds.
  *
  * The share applies only while chargers are getting in: while a connection is in its opening handshake (counted by
- * the admission limits from TCP accept to upgrade, `handshakeStarted`/`handshakeEnded`), and for `holdMs` (1 s)
- * after the last one ended. The hold is for what the count cannot see: connections still in the kernel's listen
- * queue, which in a reconnect storm hold thousands while those accepted finish their handshakes faster than the
- * next are accepted, and the boots that follow each upgrade. With nobody getting in, a turn answers every connection
+ * the admission limits from TCP accept to upgrade, `handshakeStarted`/`handshakeEnded`), for `holdMs` (1 s) after
+ * the last one ended, and for `leftHoldMs` (10 s) after a charger's connection closed (`chargerLeft`). The holds are
+ * for what the count cannot see: connections still in the kernel's listen queue, which in a reconnect storm hold
+ * thousands while those accepted finish their handshakes faster than the next are accepted, and the boots that
+ * follow each upgrade. A charger that left is expected back after its reconnect back-off, and a SYN the full listen
+ * queue dropped comes back on the kernel's retransmission timer (1, 3, 7 s after the first): in a storm the count
+ * touches zero for more than a second between those waves, and a long turn then delays the next wave's accepts.
+ * Ten seconds covers a SYN dropped twice plus a back-off of a few seconds. With nobody getting in, a turn answers every connection
  * it read, as a server without turns would: a CALL then waits for no later turn, so its parsed frame is not copied
  * by the scavenges in between, and the loop makes no extra pass per 64 answers. The first connection accepted during
  * a long turn (at most one turn's wait) makes the rest of that turn and the turns after it short again.
@@ -34,6 +38,7 @@ export interface AnswerTurnRunner {
 
 const DEFAULT_PER_TURN = 64;
 const DEFAULT_HOLD_MS = 1000;
+const DEFAULT_LEFT_HOLD_MS = 10_000;
 
 export class AnswerTurns {
   /** Connections with CALLs to answer that did not fit in their turn, in arrival order (`head` is the next). */
@@ -50,16 +55,18 @@ export class AnswerTurns {
   private runningReadAnswers = false;
   /** Connections of this process in their opening handshake (`handshakeStarted` less `handshakeEnded`). */
   private newcomers = 0;
-  /** Each turn answers its share: a handshake is under way, or the last one ended less than `holdMs` ago. */
+  /** Each turn answers its share: a handshake is under way, or a hold has not passed yet (`sharedUntil`). */
   private sharing = false;
-  private lastHandshakeEndedAt = 0;
-  /** Ends the sharing once the hold has passed with no handshake under way; one at a time, re-armed as needed. */
+  /** When the holds end: `holdMs` after the last handshake ended, `leftHoldMs` after the last charger left. */
+  private sharedUntil = 0;
+  /** Ends the sharing once the holds have passed with no handshake under way; one at a time, re-armed as needed. */
   private holdTimer: NodeJS.Timeout | undefined;
   private readonly onHoldOver = () => this.holdOver();
 
   constructor(
     private readonly perTurn = DEFAULT_PER_TURN,
     private readonly holdMs = DEFAULT_HOLD_MS,
+    private readonly leftHoldMs = DEFAULT_LEFT_HOLD_MS,
   ) {
     this.budget = perTurn;
   }
@@ -93,10 +100,24 @@ export class AnswerTurns {
   /** A handshake counted by `handshakeStarted` ended (upgraded, refused or closed): the hold starts with the last. */
   handshakeEnded(): void {
     if (this.newcomers > 0) this.newcomers--;
-    if (this.newcomers > 0) return;
-    this.lastHandshakeEndedAt = Date.now();
-    if (this.holdTimer === undefined && this.sharing) {
-      this.holdTimer = setTimeout(this.onHoldOver, this.holdMs);
+    if (this.newcomers > 0 || !this.sharing) return;
+    this.holdFor(this.holdMs);
+  }
+
+  /**
+   * An upgraded charger's connection closed: it is expected back, through the listen queue where no count sees it,
+   * so turns are shared until `leftHoldMs` after the last one left (a storm's drop closes thousands at once).
+   */
+  chargerLeft(): void {
+    this.sharing = true;
+    this.holdFor(this.leftHoldMs);
+  }
+
+  private holdFor(ms: number): void {
+    const until = Date.now() + ms;
+    if (until > this.sharedUntil) this.sharedUntil = until;
+    if (this.holdTimer === undefined) {
+      this.holdTimer = setTimeout(this.onHoldOver, ms);
       this.holdTimer.unref();
     }
   }
@@ -106,11 +127,16 @@ export class AnswerTurns {
     return this.sharing;
   }
 
+  /** Milliseconds until the holds end, not counting a handshake under way (for tests). */
+  get holdLeftMs(): number {
+    return this.sharing ? Math.max(0, this.sharedUntil - Date.now()) : 0;
+  }
+
   private holdOver(): void {
     this.holdTimer = undefined;
     // A handshake under way keeps sharing on; its end arms the hold again.
     if (this.newcomers > 0) return;
-    const left = this.lastHandshakeEndedAt + this.holdMs - Date.now();
+    const left = this.sharedUntil - Date.now();
     if (left > 0) {
       this.holdTimer = setTimeout(this.onHoldOver, left);
       this.holdTimer.unref();

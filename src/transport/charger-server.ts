@@ -117,6 +117,8 @@ function onPing(this: WebSocket, data: Buffer): void {
 }
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
   (this as TaggedSocket)[CONNECTION].onSocketClosed(code, reason.toString());
+  // The charger is expected back: turns stay shared a while so that its reconnect is accepted promptly.
+  answerTurns.chargerLeft();
 }
 function onError(this: WebSocket): void {
   // ws follows every error with 'close', where the session ends; the listener keeps the error from being thrown.

@@ -221,3 +221,42 @@ test('a handshake that starts during the hold keeps turns shared until a hold ha
   await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
   assert.equal(turns.sharingTurns, false);
 });
+
+test('a charger that left keeps turns shared for the longer hold, which the short hold of a handshake does not cut', async () => {
+  const HOLD_MS = 20;
+  const LEFT_HOLD_MS = 400;
+  const turns = new AnswerTurns(2, HOLD_MS, LEFT_HOLD_MS);
+  const ran: number[] = [];
+  const schedule = (from: number, to: number) => {
+    for (let i = from; i < to; i++) turns.schedule({ runHeld: () => ran.push(i) });
+  };
+  assert.equal(turns.sharingTurns, false);
+  turns.chargerLeft();
+  assert.equal(turns.sharingTurns, true, 'from the moment it left, with no handshake under way');
+  schedule(0, 5);
+  await tick();
+  assert.deepEqual(ran, [0, 1], 'the share of two, the rest wait');
+  while (turns.waitingCount > 0) await nextTurn();
+  assert.deepEqual(ran, [0, 1, 2, 3, 4]);
+  // A handshake (its reconnect, say) starts and ends inside the hold: its short hold ends first.
+  turns.handshakeStarted();
+  turns.handshakeEnded();
+  await new Promise((resolve) => setTimeout(resolve, HOLD_MS * 3));
+  assert.equal(turns.sharingTurns, true, "the handshake's hold is over, the charger's is not");
+  ran.length = 0;
+  schedule(0, 5);
+  await tick();
+  // The last turn left one place of its share (the budget is renewed only when spent): the rest wait.
+  assert.deepEqual(ran, [0], 'still shared');
+  assert.equal(turns.waitingCount, 4);
+  while (turns.waitingCount > 0) await nextTurn();
+  assert.deepEqual(ran, [0, 1, 2, 3, 4], 'those waiting, in order');
+  assert.ok(turns.holdLeftMs > 0);
+  await new Promise((resolve) => setTimeout(resolve, LEFT_HOLD_MS));
+  assert.equal(turns.sharingTurns, false, 'the hold after the charger left is over');
+  assert.equal(turns.holdLeftMs, 0);
+  ran.length = 0;
+  schedule(0, 5);
+  await tick();
+  assert.deepEqual(ran, [0, 1, 2, 3, 4], 'nobody getting in or expected back: every connection in one turn');
+});
