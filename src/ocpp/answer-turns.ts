@@ -13,17 +13,19 @@
  * ones ahead of it. Nothing is refused or dropped: a waiting connection's CALLs are held, as before, under the
  * endpoint's own bounds.
  *
- * The share applies only while chargers are getting in: while a connection is in its opening handshake (counted by
- * the admission limits from TCP accept to upgrade, `handshakeStarted`/`handshakeEnded`), for `holdMs` (1 s) after
- * the last one ended, and for `leftHoldMs` (10 s) after a charger's connection closed (`chargerLeft`). The holds are
- * for what the count cannot see: connections still in the kernel's listen queue, which in a reconnect storm hold
- * thousands while those accepted finish their handshakes faster than the next are accepted, and the boots that
- * follow each upgrade. A charger that left is expected back after its reconnect back-off, and a SYN the full listen
- * queue dropped comes back on the kernel's retransmission timer (1, 3, 7 s after the first): in a storm the count
- * touches zero for more than a second between those waves, and a long turn then delays the next wave's accepts.
- * Ten seconds covers a SYN dropped twice plus a back-off of a few seconds. With nobody getting in, a turn answers every connection
- * it read, as a server without turns would: a CALL then waits for no later turn, so its parsed frame is not copied
- * by the scavenges in between, and the loop makes no extra pass per 64 answers. The first connection accepted during
+ * The share applies only while chargers are getting in or expected back: while a connection is in its opening
+ * handshake (counted by the admission limits from TCP accept to upgrade, `handshakeStarted`/`handshakeEnded`), for
+ * `holdMs` (1 s) after the last one ended, and for `leftHoldMs` (10 s) after a charger's connection closed
+ * (`chargerLeft`). The holds are for what the count cannot see: connections still in the kernel's listen queue,
+ * which in a reconnect storm hold thousands while those accepted finish their handshakes faster than the next are
+ * accepted, and the boots that follow each upgrade. A charger that left is expected back after its reconnect
+ * back-off, and a SYN the full listen queue dropped comes back on the kernel's retransmission timer (1, 3, 7 s
+ * after the first): in a storm the count can stay at zero for more than a second between those waves, and a long
+ * turn then delays the next wave's accepts.
+ * Ten seconds covers a SYN dropped twice plus a back-off of a few seconds. A flood has no closes: once everyone is
+ * in, its turns are not shared. With nobody getting in or expected back, a turn answers every connection it read,
+ * as a server without turns would: a CALL then waits for no later turn, so its parsed frame is not copied by the
+ * scavenges in between, and the loop makes no extra pass per 64 answers. The first connection accepted during
  * a long turn (at most one turn's wait) makes the rest of that turn and the turns after it short again.
  *
  * Where a read's frames are delivered by the gateway's own frame reader, the reader opens a read scope around them
