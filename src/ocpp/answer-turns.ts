@@ -20,13 +20,14 @@
  * which in a reconnect storm hold thousands while those accepted finish their handshakes faster than the next are
  * accepted, and the boots that follow each upgrade. A charger that left is expected back after its reconnect
  * back-off, and a SYN the full listen queue dropped comes back on the kernel's retransmission timer (1, 3, 7 s
- * after the first): in a storm the count can stay at zero for more than a second between those waves, and a long
- * turn then delays the next wave's accepts.
- * Ten seconds covers a SYN dropped twice plus a back-off of a few seconds. A flood has no closes: once everyone is
- * in, its turns are not shared. With nobody getting in or expected back, a turn answers every connection it read,
- * as a server without turns would: a CALL then waits for no later turn, so its parsed frame is not copied by the
- * scavenges in between, and the loop makes no extra pass per 64 answers. The first connection accepted during
- * a long turn (at most one turn's wait) makes the rest of that turn and the turns after it short again.
+ * after the first). Between those waves the count can stay at zero for more than a second, and a long turn then
+ * delays the next wave's accepts (inferred from the storms' CPU in bench/analysis.md, twenty-first round; not
+ * traced). Ten seconds covers a SYN dropped twice plus a back-off of a few seconds. A flood has no closes: once
+ * everyone is in, its turns are not shared. With nobody getting in or expected back, a turn answers every
+ * connection it read, as a server without turns would: a CALL then waits for no later turn, so its parsed frame is
+ * not copied by the scavenges in between, and the loop makes no extra pass per 64 answers. The first connection
+ * accepted during a long turn (at most one turn's wait) makes the rest of that turn and the turns after it short
+ * again.
  *
  * Where a read's frames are delivered by the gateway's own frame reader, the reader opens a read scope around them
  * (`readOpened`/`readClosed`) and the answers of that read run as the scope closes, still after every CALL of the
