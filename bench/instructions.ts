@@ -48,7 +48,7 @@ function mixAction(mix: readonly MixEntry[], position: number): string {
   return (mix.find((e) => at < e.upTo) ?? mix[mix.length - 1]).action;
 }
 
-export const STRETCHES = ['connect', 'flood', 'close'] as const;
+export const STRETCHES = ['connect', 'flood', 'trickle', 'idle', 'close'] as const;
 export type Stretch = (typeof STRETCHES)[number];
 
 export interface Workload {
@@ -56,12 +56,21 @@ export interface Workload {
   callsPerCharger: number;
 }
 
+/**
+ * Seconds of the idle stretch: every charger connected, nobody sending. What the server's timers cost in that time
+ * (keepalive sweeps, samplers) is what it also spends during the trickle, which under valgrind lasts tens of times
+ * longer than at full speed; the trickle's figure net of it is the CALLs' own.
+ */
+const IDLE_SEC = 3;
+
 /** One charger's frames, made once and sent alike to every server, so that each parses the same bytes. */
 export interface ChargerScript {
   identity: string;
   version: SimVersion;
   connect: string[];
   flood: string[];
+  /** One CALL sent while no other charger has one in flight: steady load's shape, each CALL its own wake-up. */
+  trickle: string;
 }
 
 function call(id: string, action: string, payload: unknown): string {
@@ -77,7 +86,7 @@ export function makeScripts(w: Workload): ChargerScript[] {
     for (let c = 1; c <= CONNECTORS; c++) connect.push(call(`s${c}`, 'StatusNotification', statusNotification(version, c, 'Available')));
     const flood: string[] = [];
     let meterWh = 1000;
-    for (let k = 0; k < w.callsPerCharger; k++) {
+    const mixCall = (id: string, k: number): string => {
       const action = mixAction(MIX, i + k);
       const connector = (k % CONNECTORS) + 1;
       meterWh += 300;
@@ -89,9 +98,12 @@ export function makeScripts(w: Workload): ChargerScript[] {
           : action === 'StatusNotification'
             ? statusNotification(version, connector, 'Available')
             : {};
-      flood.push(call(`f${k}`, action, payload));
-    }
-    scripts.push({ identity, version, connect, flood });
+      return call(id, action, payload);
+    };
+    for (let k = 0; k < w.callsPerCharger; k++) flood.push(mixCall(`f${k}`, k));
+    // The next CALL of the charger's mix: across the fleet the trickle takes the flood's shares of each action.
+    const trickle = mixCall('t0', w.callsPerCharger);
+    scripts.push({ identity, version, connect, flood, trickle });
   }
   return scripts;
 }
@@ -156,34 +168,53 @@ async function inLanes<T>(items: T[], lanes: number, each: (item: T) => Promise<
   );
 }
 
+/** What one pass counted in each stretch, and how long each stretch took on the clock. */
+export interface PassCounts {
+  counts: Record<Stretch, EventCounts>;
+  wallMs: Record<Stretch, number>;
+}
+
 /** One pass of the work against one server: each stretch's counts. */
 export async function pass(
   target: Target,
   control: CallgrindControl,
   scripts: ChargerScript[],
   keepAs?: (stretch: Stretch) => string,
-): Promise<Record<Stretch, EventCounts>> {
+  idleSec = IDLE_SEC,
+): Promise<PassCounts> {
   const chargers = scripts.map((s) => new ScriptedCharger(s, target.url));
-  await control.zero();
-  await inLanes(chargers, LANES, async (c) => {
-    await c.open();
-    for (const frame of c.script.connect) await c.send(frame);
-  });
-  const connect = await control.dump(keepAs?.('connect'));
-  await control.zero();
-  // Every charger at once, one CALL in flight each: the flood's shape.
-  await Promise.all(
-    chargers.map(async (c) => {
-      for (const frame of c.script.flood) await c.send(frame);
+  const counts = {} as Record<Stretch, EventCounts>;
+  const wallMs = {} as Record<Stretch, number>;
+  const stretch = async (name: Stretch, work: () => Promise<unknown>): Promise<void> => {
+    await control.zero();
+    const started = performance.now();
+    await work();
+    wallMs[name] = performance.now() - started;
+    counts[name] = await control.dump(keepAs?.(name));
+  };
+  await stretch('connect', () =>
+    inLanes(chargers, LANES, async (c) => {
+      await c.open();
+      for (const frame of c.script.connect) await c.send(frame);
     }),
   );
-  const flood = await control.dump(keepAs?.('flood'));
-  await control.zero();
-  await inLanes(chargers, LANES, (c) => c.close());
-  // The server finishes its side of each close after the client has seen it; give it a moment under valgrind.
-  await new Promise((r) => setTimeout(r, 2000));
-  const close = await control.dump(keepAs?.('close'));
-  return { connect, flood, close };
+  // Every charger at once, one CALL in flight each: the flood's shape.
+  await stretch('flood', () =>
+    Promise.all(
+      chargers.map(async (c) => {
+        for (const frame of c.script.flood) await c.send(frame);
+      }),
+    ),
+  );
+  // One CALL in flight in the whole fleet: the server sleeps between CALLs and wakes for each, as under steady load.
+  await stretch('trickle', () => inLanes(chargers, 1, (c) => c.send(c.script.trickle)));
+  await stretch('idle', () => new Promise((r) => setTimeout(r, idleSec * 1000)));
+  await stretch('close', async () => {
+    await inLanes(chargers, LANES, (c) => c.close());
+    // The server finishes its side of each close after the client has seen it; give it a moment under valgrind.
+    await new Promise((r) => setTimeout(r, 2000));
+  });
+  return { counts, wallMs };
 }
 
 function median(values: number[]): number {
@@ -195,8 +226,8 @@ const round1 = (n: number): number => Math.round(n * 10) / 10;
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 export interface StretchFigures {
-  /** Per charger (connect, close) or per CALL (flood), median over the measured passes. */
-  per: 'charger' | 'CALL';
+  /** Per charger (connect, close), per CALL (flood, trickle) or per second (idle), median over the measured passes. */
+  per: 'charger' | 'CALL' | 'second';
   instructions: number;
   l1Misses: number;
   /** The first-level misses split: reading code (I1) against reading and writing data (D1). */
@@ -206,25 +237,61 @@ export interface StretchFigures {
   estimatedCycles: number;
   /** Every pass's instruction count per unit, to show the spread. */
   instructionsByPass: number[];
+  /**
+   * The trickle only: the counts net of what the idle stretch counted per second over the trickle's time on the
+   * clock, so that timers, which run tens of times more often per CALL under valgrind than at full speed, are not
+   * charged to the CALLs. The figures above are the trickle as counted.
+   */
+  netOfIdle?: { instructions: number; l1Misses: number; llMisses: number; estimatedCycles: number; instructionsByPass: number[] };
 }
 
-/** What a stretch's counts are divided by: its CALLs (flood) or its chargers. */
-function unitsOf(stretch: Stretch, w: Workload): number {
-  return stretch === 'flood' ? w.chargers * w.callsPerCharger : w.chargers;
+/** What a stretch's counts are divided by: its CALLs (flood, trickle), its seconds (idle) or its chargers. */
+function unitsOf(stretch: Stretch, w: Workload, wallMs: number): number {
+  if (stretch === 'flood') return w.chargers * w.callsPerCharger;
+  if (stretch === 'idle') return wallMs / 1000;
+  return w.chargers;
 }
 
-export function figuresOf(stretch: Stretch, passes: EventCounts[], w: Workload): StretchFigures {
-  const units = unitsOf(stretch, w);
-  const per = (f: (c: EventCounts) => number) => round1(median(passes.map((c) => f(c) / units)));
+function perOf(stretch: Stretch): StretchFigures['per'] {
+  if (stretch === 'flood' || stretch === 'trickle') return 'CALL';
+  return stretch === 'idle' ? 'second' : 'charger';
+}
+
+/** A trickle's counts less the idle stretch's, scaled to the trickle's time on the clock (never below zero). */
+export function netOfIdle(p: PassCounts): EventCounts {
+  const scale = p.wallMs.trickle / p.wallMs.idle;
+  const net: EventCounts = {};
+  for (const [name, value] of Object.entries(p.counts.trickle)) net[name] = Math.max(0, value - (p.counts.idle[name] ?? 0) * scale);
+  return net;
+}
+
+export function figuresOf(stretch: Stretch, passes: PassCounts[], w: Workload): StretchFigures {
+  const units = passes.map((p) => unitsOf(stretch, w, p.wallMs[stretch]));
+  const figures = (counts: EventCounts[]) => {
+    const per = (f: (c: EventCounts) => number) => round1(median(counts.map((c, i) => f(c) / units[i])));
+    return {
+      instructions: per((c) => c.Ir),
+      l1Misses: per(firstLevelMisses),
+      l1CodeMisses: per((c) => c.I1mr ?? 0),
+      l1DataMisses: per((c) => (c.D1mr ?? 0) + (c.D1mw ?? 0)),
+      llMisses: per(lastLevelMisses),
+      estimatedCycles: per(estimatedCycles),
+      instructionsByPass: counts.map((c, i) => round1(c.Ir / units[i])),
+    };
+  };
+  const counted = figures(passes.map((p) => p.counts[stretch]));
+  if (stretch !== 'trickle') return { per: perOf(stretch), ...counted };
+  const net = figures(passes.map(netOfIdle));
   return {
-    per: stretch === 'flood' ? 'CALL' : 'charger',
-    instructions: per((c) => c.Ir),
-    l1Misses: per(firstLevelMisses),
-    l1CodeMisses: per((c) => c.I1mr ?? 0),
-    l1DataMisses: per((c) => (c.D1mr ?? 0) + (c.D1mw ?? 0)),
-    llMisses: per(lastLevelMisses),
-    estimatedCycles: per(estimatedCycles),
-    instructionsByPass: passes.map((c) => round1(c.Ir / units)),
+    per: perOf(stretch),
+    ...counted,
+    netOfIdle: {
+      instructions: net.instructions,
+      l1Misses: net.l1Misses,
+      llMisses: net.llMisses,
+      estimatedCycles: net.estimatedCycles,
+      instructionsByPass: net.instructionsByPass,
+    },
   };
 }
 
@@ -303,16 +370,17 @@ async function main(): Promise<void> {
     const counted = await Promise.all(
       servers.map(async ({ name, dumpName, target }) => {
         const control = new CallgrindControl(target.pid, outDir);
-        const byStretch: Record<Stretch, EventCounts[]> = { connect: [], flood: [], close: [] };
+        const measured: PassCounts[] = [];
         for (let p = 0; p < warmup + passes; p++) {
           const keepAs = keepDir === undefined || p < warmup ? undefined : (s: Stretch) => join(keepDir, `${dumpName}-pass${p + 1 - warmup}-${s}.callgrind`);
-          const counts = await pass(target, control, scripts, keepAs);
+          const counted = await pass(target, control, scripts, keepAs);
           process.stderr.write(
-            `${name}: pass ${p + 1} of ${warmup + passes}${p < warmup ? ' (warm-up)' : ''}, ${Math.round(counts.flood.Ir / unitsOf('flood', w))} instructions per CALL\n`,
+            `${name}: pass ${p + 1} of ${warmup + passes}${p < warmup ? ' (warm-up)' : ''}, ${Math.round(counted.counts.flood.Ir / (w.chargers * w.callsPerCharger))} instructions per CALL in the flood, ` +
+              `${Math.round(netOfIdle(counted).Ir / w.chargers)} in the trickle (net of idle)\n`,
           );
-          if (p >= warmup) for (const s of STRETCHES) byStretch[s].push(counts[s]);
+          if (p >= warmup) measured.push(counted);
         }
-        return { name, stretches: Object.fromEntries(STRETCHES.map((s) => [s, figuresOf(s, byStretch[s], w)])) as Record<Stretch, StretchFigures> };
+        return { name, stretches: Object.fromEntries(STRETCHES.map((s) => [s, figuresOf(s, measured, w)])) as Record<Stretch, StretchFigures> };
       }),
     );
     const [rawFigures, gatewayFigures] = counted;
@@ -326,6 +394,14 @@ async function main(): Promise<void> {
             instructions: round3(g.instructions / r.instructions),
             l1Misses: round3(g.l1Misses / r.l1Misses),
             estimatedCycles: round3(g.estimatedCycles / r.estimatedCycles),
+            ...(r.netOfIdle && g.netOfIdle
+              ? {
+                  netOfIdle: {
+                    instructions: round3(g.netOfIdle.instructions / r.netOfIdle.instructions),
+                    estimatedCycles: round3(g.netOfIdle.estimatedCycles / r.netOfIdle.estimatedCycles),
+                  },
+                }
+              : {}),
           },
         ];
       }),
@@ -371,6 +447,12 @@ async function main(): Promise<void> {
         `${s.padEnd(8)} per ${r.per.padEnd(7)} instructions raw ${r.instructions} gateway ${g.instructions} (${ratios[s].instructions}x); ` +
           `L1 misses ${r.l1Misses} / ${g.l1Misses} (${ratios[s].l1Misses}x); estimated cycles ${r.estimatedCycles} / ${g.estimatedCycles} (${ratios[s].estimatedCycles}x)\n`,
       );
+      const net = ratios[s].netOfIdle;
+      if (net && r.netOfIdle && g.netOfIdle)
+        process.stdout.write(
+          `${''.padEnd(8)} net of idle: instructions raw ${r.netOfIdle.instructions} gateway ${g.netOfIdle.instructions} (${net.instructions}x); ` +
+            `estimated cycles ${r.netOfIdle.estimatedCycles} / ${g.netOfIdle.estimatedCycles} (${net.estimatedCycles}x)\n`,
+        );
     }
     process.stdout.write(`results: ${file}\n`);
   } finally {

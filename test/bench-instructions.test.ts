@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CallgrindControl, callgrindAvailable, callgrindLauncher, readCallgrindTotals } from '../bench/callgrind.js';
-import { makeScripts, pass } from '../bench/instructions.js';
+import { makeScripts, netOfIdle, pass, STRETCHES } from '../bench/instructions.js';
 import { startTarget, type Target } from '../bench/targets.js';
 
 const inCi = process.env.CI === 'true';
@@ -44,19 +44,32 @@ describe('bench:instructions counts the work it brackets', { skip, timeout: 240_
     for (let i = 0; i < 2; i++) await pass(target, control, makeScripts({ chargers, callsPerCharger: 150 }));
     const short = await pass(target, control, makeScripts({ chargers, callsPerCharger: 10 }));
     const long = await pass(target, control, makeScripts({ chargers, callsPerCharger: 30 }));
-    const ratio = long.flood.Ir / short.flood.Ir;
+    const ratio = long.counts.flood.Ir / short.counts.flood.Ir;
     assert.ok(ratio > 2.4 && ratio < 3.6, `flood instructions for 1,200 against 400 CALLs: ${ratio.toFixed(2)}x, expected about 3x`);
     // The same chargers connect and close in both passes, so those stretches do not grow with the CALLs.
-    const connect = long.connect.Ir / short.connect.Ir;
+    const connect = long.counts.connect.Ir / short.counts.connect.Ir;
     assert.ok(connect > 0.6 && connect < 1.6, `connect instructions, same work in both passes: ${connect.toFixed(2)}x`);
-    for (const counts of [short.connect, short.flood, short.close]) assert.ok(counts.I1mr > 0 && counts.D1mr > 0, 'the cache is simulated');
+    // So does the trickle: one CALL per charger, sent one at a time.
+    const trickle = netOfIdle(long).Ir / netOfIdle(short).Ir;
+    assert.ok(trickle > 0.6 && trickle < 1.6, `trickle instructions net of idle, same work in both passes: ${trickle.toFixed(2)}x`);
+    for (const counts of Object.values(short.counts)) assert.ok(counts.I1mr > 0 && counts.D1mr > 0, 'the cache is simulated');
+  });
+
+  it('takes from the trickle what the idle stretch counted over the same time on the clock', () => {
+    const counted = { Ir: 10_000, D1mr: 50 };
+    const net = netOfIdle({
+      counts: { connect: {}, flood: {}, trickle: counted, idle: { Ir: 3_000, D1mr: 100 }, close: {} },
+      wallMs: { connect: 0, flood: 0, trickle: 2_000, idle: 3_000, close: 0 },
+    });
+    // Two seconds of trickle hold two thirds of the three idle seconds' 3,000 instructions; misses never go below 0.
+    assert.deepEqual(net, { Ir: 8_000, D1mr: 0 });
   });
 
   it("keeps each stretch's dump where it is told to (--keep-dumps), with the counts it reported", async () => {
     const keepDir = mkdtempSync(join(tmpdir(), 'test-callgrind-kept-'));
     try {
-      const counts = await pass(target, control, makeScripts({ chargers: 10, callsPerCharger: 5 }), (stretch) => join(keepDir, `raw-${stretch}.callgrind`));
-      for (const stretch of ['connect', 'flood', 'close'] as const) {
+      const { counts } = await pass(target, control, makeScripts({ chargers: 10, callsPerCharger: 5 }), (stretch) => join(keepDir, `raw-${stretch}.callgrind`), 1);
+      for (const stretch of STRETCHES) {
         const kept = readCallgrindTotals(readFileSync(join(keepDir, `raw-${stretch}.callgrind`), 'utf8'));
         assert.deepEqual(kept, counts[stretch], `the kept ${stretch} dump holds the reported counts`);
       }
