@@ -156,9 +156,10 @@ export interface ScenarioResult {
 
 /**
  * The figure a scenario run in rounds is judged by: messages per core-second (higher is better; not usable when the
- * simulator was the bottleneck) or the seconds until every charger was back after a storm (lower is better).
+ * simulator was the bottleneck), the seconds until every charger was back after a storm, or the steady load's p99
+ * round trip in ms (both lower is better).
  */
-export type RoundMeasure = 'perCore' | 'stormSec';
+export type RoundMeasure = 'perCore' | 'stormSec' | 'steadyP99';
 
 /** What must hold in every round, not only in the median one: every charger held and answered, none closed on it. */
 export interface RoundOutcome {
@@ -250,7 +251,10 @@ export function roundOrder<T>(runs: readonly T[], round: number): T[] {
 }
 
 export function roundFigure(t: TargetResult, measure: RoundMeasure): number | null {
-  return measure === 'perCore' ? usablePerCore(t) : (t.storm?.allRebootedAfterSec ?? null);
+  if (measure === 'perCore') return usablePerCore(t);
+  // A p99 over no steady CALL at all is no figure: such a round counts as the worst.
+  if (measure === 'steadyP99') return t.steadyLatencyMs.count > 0 ? t.steadyLatencyMs.p99 : null;
+  return t.storm?.allRebootedAfterSec ?? null;
 }
 
 /**

@@ -62,8 +62,9 @@ const USAGE = `Usage: npm run bench [-- options]
   --scenario a,c               only these scenarios (${SCENARIO_IDS.join(', ')}; default all)
   --gateway-node-args="ARGS"   extra Node.js options for the gateway, e.g. --gateway-node-args="--cpu-prof --cpu-prof-dir=prof"
                                (with "=": a value that starts with "--" is otherwise taken for an option of its own)
-  --rounds N                   rounds for the scenarios that run in rounds ((c) and (d); odd, default 3): a storm's
-                               time moves by 1.5-2x between rounds of one server, and more rounds steady the median
+  --rounds N                   rounds for the scenarios that run in rounds ((a) to (d); odd; default 3, and 1 for (a)
+                               and (b) with --quick): a storm's time and a steady p99 move by 1.5-2x between rounds of
+                               one server, and more rounds steady the median
   --gateway-env="A=1 B=2"      settings for the gateway under test by environment variable, e.g.
                                --gateway-env="ADMISSION_MAX_HANDSHAKES=8192" (recorded in the results; not used for BENCHMARKS.md)
   --help                       this text
@@ -359,7 +360,7 @@ async function runCommandScenario(p: ScenarioPlan, ctx: RunContext): Promise<Com
 
 /** Every round's figure per target and the gateway's against the raw baseline's in the same round. */
 function roundsNote(r: RoundsRecord): string {
-  const what = r.measure === 'perCore' ? 'msgs per core-second' : 'seconds until every charger was back';
+  const what = r.measure === 'perCore' ? 'msgs per core-second' : r.measure === 'steadyP99' ? 'steady p99 round trip in ms' : 'seconds until every charger was back';
   const fig = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toLocaleString('en-US'));
   const kinds = [...new Set(r.rounds.flatMap((x) => x.order))];
   const perKind = kinds.map((k) => `${k} ${r.rounds.map((x) => fig(x.figures[k])).join(' / ')}`).join('; ');

@@ -27,8 +27,21 @@ describe('bench --rounds', () => {
     }
   });
 
+  it('runs the steady loads (a) and (b) in three rounds judged by steady p99, once in the quick run unless told', () => {
+    for (const id of ['a', 'b'] as const) {
+      assert.deepEqual(plan(id, 'full').rounds, { count: 3, measure: 'steadyP99' });
+      assert.match(plan(id, 'full').description, /in 3 rounds/);
+      assert.deepEqual(plan(id, 'quick').rounds, { count: 1, measure: 'steadyP99' });
+      assert.doesNotMatch(plan(id, 'quick').description, /in 1 rounds/);
+      const five = plan(id, 'full', 5);
+      assert.deepEqual(five.rounds, { count: 5, measure: 'steadyP99' });
+      assert.match(five.description, /in 5 rounds/);
+    }
+  });
+
   it('leaves the scenarios that run once as they are', () => {
-    assert.equal(plan('a', 'full', 5).rounds, undefined);
+    assert.equal(plan('e', 'full', 5).rounds, undefined);
     assert.equal(plan('e', 'quick', 5).rounds, undefined);
+    assert.equal(plan('f', 'full', 5).rounds, undefined);
   });
 });

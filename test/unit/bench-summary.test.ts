@@ -189,4 +189,14 @@ describe('benchmark: scenarios run in rounds', () => {
     assert.equal(medianRound([storm('baseline', 8.1), storm('baseline', 7.2), storm('baseline', 12.4)], 'stormSec')?.storm?.allRebootedAfterSec, 8.1);
     assert.equal(medianRound([], 'stormSec'), null);
   });
+
+  it('reports the median steady p99, a round without steady CALLs counting as the slowest', () => {
+    const steady = (p99: number, count = 700_000): TargetResult =>
+      ({ kind: 'gateway', steadyLatencyMs: { count, p50: 0.3, p90: 0.7, p99, p999: 30, max: 70 } }) as unknown as TargetResult;
+    const rounds = [steady(20.2), steady(9.8), steady(14.1)];
+    assert.equal(medianRound(rounds, 'steadyP99'), rounds[2]);
+    // A round whose steady load never began (count 0, p99 0) must not pass for the fastest.
+    const none = steady(0, 0);
+    assert.equal(medianRound([none, rounds[1], rounds[2]], 'steadyP99'), rounds[2]);
+  });
 });
