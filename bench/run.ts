@@ -378,7 +378,7 @@ function roundsNote(r: RoundsRecord): string {
         `; the server's CPU from the drop until all were back, and the share of the time its main thread wanted a core and waited for one, by round: ${kinds.map((k) => `${k} ${r.rounds.map((x) => serverInStorm(x.outcomes?.[k])).join(' / ')}`).join('; ')}`
       : '';
   return (
-    `run in ${r.rounds.length} rounds (orders: ${r.rounds.map((x) => x.order.join(', ')).join(' | ')}); ${what} by round: ${perKind}${overflows}; ` +
+    `run in ${r.rounds.length} round${r.rounds.length === 1 ? '' : 's'} (orders: ${r.rounds.map((x) => x.order.join(', ')).join(' | ')}); ${what} by round: ${perKind}${overflows}; ` +
     `gateway against the raw baseline within each round: ${sameRound.join(' / ')}. Each target's median round is the one reported and checked above`
   );
 }
