@@ -242,7 +242,7 @@ export interface StretchFigures {
    * clock, so that timers, which run tens of times more often per CALL under valgrind than at full speed, are not
    * charged to the CALLs. The figures above are the trickle as counted.
    */
-  netOfIdle?: { instructions: number; l1Misses: number; llMisses: number; estimatedCycles: number; instructionsByPass: number[] };
+  netOfIdle?: Omit<StretchFigures, 'per' | 'netOfIdle'>;
 }
 
 /** What a stretch's counts are divided by: its CALLs (flood, trickle), its seconds (idle) or its chargers. */
@@ -279,20 +279,8 @@ export function figuresOf(stretch: Stretch, passes: PassCounts[], w: Workload): 
       instructionsByPass: counts.map((c, i) => round1(c.Ir / units[i])),
     };
   };
-  const counted = figures(passes.map((p) => p.counts[stretch]));
-  if (stretch !== 'trickle') return { per: perOf(stretch), ...counted };
-  const net = figures(passes.map(netOfIdle));
-  return {
-    per: perOf(stretch),
-    ...counted,
-    netOfIdle: {
-      instructions: net.instructions,
-      l1Misses: net.l1Misses,
-      llMisses: net.llMisses,
-      estimatedCycles: net.estimatedCycles,
-      instructionsByPass: net.instructionsByPass,
-    },
-  };
+  const counted = { per: perOf(stretch), ...figures(passes.map((p) => p.counts[stretch])) };
+  return stretch === 'trickle' ? { ...counted, netOfIdle: figures(passes.map(netOfIdle)) } : counted;
 }
 
 /** The second-level cache size /proc/cpuinfo gives ("cache size"), else 1 MiB: the model's last level. */
@@ -375,8 +363,8 @@ async function main(): Promise<void> {
           const keepAs = keepDir === undefined || p < warmup ? undefined : (s: Stretch) => join(keepDir, `${dumpName}-pass${p + 1 - warmup}-${s}.callgrind`);
           const counted = await pass(target, control, scripts, keepAs);
           process.stderr.write(
-            `${name}: pass ${p + 1} of ${warmup + passes}${p < warmup ? ' (warm-up)' : ''}, ${Math.round(counted.counts.flood.Ir / (w.chargers * w.callsPerCharger))} instructions per CALL in the flood, ` +
-              `${Math.round(netOfIdle(counted).Ir / w.chargers)} in the trickle (net of idle)\n`,
+            `${name}: pass ${p + 1} of ${warmup + passes}${p < warmup ? ' (warm-up)' : ''}, ${Math.round(counted.counts.flood.Ir / unitsOf('flood', w, counted.wallMs.flood))} instructions per CALL in the flood, ` +
+              `${Math.round(netOfIdle(counted).Ir / unitsOf('trickle', w, counted.wallMs.trickle))} in the trickle (net of idle)\n`,
           );
           if (p >= warmup) measured.push(counted);
         }
