@@ -78,7 +78,7 @@ export interface ChargerServerOptions {
    * Who the charger proved to be (Basic auth, client certificate) and its pins, after `admit`; without it every
    * connection is profile 0.
    */
-  authenticate?(facts: ConnectionFacts): Promise<AuthenticationVerdict>;
+  authenticate?(facts: ConnectionFacts): AuthenticationVerdict | Promise<AuthenticationVerdict>;
   /** Counts a TLS handshake a client cut, garbled or could not agree on, by a short reason. */
   countTlsClientError?(reason: string): void;
   /** Builds the session for an accepted socket. */
@@ -186,6 +186,8 @@ function clientCertificate(socket: TLSSocket): ClientCertificate | undefined {
 const ADMISSION = Symbol('admission');
 type AdmittedRequest = IncomingMessage & { [ADMISSION]?: Admission };
 type Verdict = (accept: boolean, status?: number, message?: string, headers?: Record<string, string>) => void;
+/** Refuses one upgrade with an outcome for the attempts metric, a status and a reason the charger can read. */
+type Refuse = (outcome: string, status: number, reason: string, headers?: Record<string, string>) => void;
 
 /**
  * The chargers' HTTP listener: admits WebSocket upgrades at `{pathPrefix}/{identity}` (path, identity,
@@ -323,7 +325,7 @@ export class ChargerServer {
   /** Path, identity, subprotocol, then the gateway's own checks; every refusal says why and is counted. */
   private verify(req: IncomingMessage, verdict: Verdict): void {
     const { countAttempt } = this.options;
-    const refuse = (outcome: string, status: number, reason: string, headers?: Record<string, string>) => {
+    const refuse: Refuse = (outcome, status, reason, headers) => {
       countAttempt(outcome);
       // Never the request's headers: they may carry credentials.
       this.options.log.debug({ path: (req.url ?? '').split('?')[0].slice(0, 100), outcome, status, remoteAddress: req.socket.remoteAddress }, 'upgrade refused');
@@ -367,31 +369,55 @@ export class ChargerServer {
       authorization: req.headers.authorization,
       certificate: secure ? clientCertificate(socket as TLSSocket) : undefined,
     };
+    let auth: AuthenticationVerdict | Promise<AuthenticationVerdict>;
+    try {
+      auth = authenticate(facts);
+    } catch (err) {
+      this.authenticationFailed(err, identity.identity, refuse);
+      return;
+    }
+    if (!(auth instanceof Promise)) {
+      this.authenticated(req as AdmittedRequest, verdict, identity.identity, choice, offered, auth, refuse);
+      return;
+    }
     // ws checks the socket is still open before it completes an upgrade, and guards it against errors meanwhile.
-    authenticate(facts).then(
-      (auth) => {
-        if (!auth.ok) {
-          refuse(auth.outcome, auth.status, auth.reason, auth.headers);
-          return;
-        }
-        let granted = choice;
-        const pin = auth.protocol;
-        if (pin !== undefined && choice.kind === 'chosen' && choice.protocol !== pin) {
-          // The charger's pinned version, if it offered it among others; else it may not connect with another.
-          granted = chooseSubprotocol(offered, this.options.protocols.includes(pin) ? [pin] : [], this.options.fallbackProtocol === pin ? pin : null);
-          if (granted.kind !== 'chosen') {
-            refuse('protocol_not_allowed', 403, `this charger may only connect with ${pin}; offer it as a subprotocol`);
-            return;
-          }
-        }
-        (req as AdmittedRequest)[ADMISSION] = { identity: identity.identity, choice: granted, securityProfile: auth.profile };
-        verdict(true);
-      },
-      (err: unknown) => {
-        this.options.log.error({ err, chargePointId: identity.identity }, 'authentication failed unexpectedly; refusing the connection');
-        refuse('auth_error', 500, 'the gateway could not check this connection; reconnect later');
-      },
+    auth.then(
+      (settled) => this.authenticated(req as AdmittedRequest, verdict, identity.identity, choice, offered, settled, refuse),
+      (err: unknown) => this.authenticationFailed(err, identity.identity, refuse),
     );
+  }
+
+  /** The authenticator's verdict, applied: the charger's protocol pin, then the upgrade goes ahead or is refused. */
+  private authenticated(
+    req: AdmittedRequest,
+    verdict: Verdict,
+    identity: string,
+    choice: SubprotocolChoice,
+    offered: ReturnType<typeof offeredSubprotocols>,
+    auth: AuthenticationVerdict,
+    refuse: Refuse,
+  ): void {
+    if (!auth.ok) {
+      refuse(auth.outcome, auth.status, auth.reason, auth.headers);
+      return;
+    }
+    let granted = choice;
+    const pin = auth.protocol;
+    if (pin !== undefined && choice.kind === 'chosen' && choice.protocol !== pin) {
+      // The charger's pinned version, if it offered it among others; else it may not connect with another.
+      granted = chooseSubprotocol(offered, this.options.protocols.includes(pin) ? [pin] : [], this.options.fallbackProtocol === pin ? pin : null);
+      if (granted.kind !== 'chosen') {
+        refuse('protocol_not_allowed', 403, `this charger may only connect with ${pin}; offer it as a subprotocol`);
+        return;
+      }
+    }
+    req[ADMISSION] = { identity, choice: granted, securityProfile: auth.profile };
+    verdict(true);
+  }
+
+  private authenticationFailed(err: unknown, identity: string, refuse: Refuse): void {
+    this.options.log.error({ err, chargePointId: identity }, 'authentication failed unexpectedly; refusing the connection');
+    refuse('auth_error', 500, 'the gateway could not check this connection; reconnect later');
   }
 
   private onUpgraded(ws: WebSocket, req: AdmittedRequest): void {
