@@ -90,9 +90,10 @@ export class ChargerAuthenticator {
 
   /**
    * A verdict at once when nothing has to be waited for: no credential store in use (the quick start, and any fleet
-   * without credentials) and no password to verify, or a client certificate. The upgrade is then decided inside
-   * ws's handling of the request, with no promise, no microtask and no async frame per connection, which a
-   * reconnect storm pays 19,000 times. A promise when the store must be read or a password verified.
+   * without credentials) and no password to verify (no credentials presented, or a client certificate). The
+   * upgrade is then decided inside ws's handling of the request, with no promise, no microtask and no async frame
+   * per connection, which a reconnect storm pays 19,000 times. A promise when the store must be read (whenever one
+   * is in use, certificates included: the record holds the pins) or a password verified.
    */
   authenticate(facts: ConnectionFacts): AuthenticationVerdict | Promise<AuthenticationVerdict> {
     const { identity, remoteAddress } = facts;
@@ -108,14 +109,14 @@ export class ChargerAuthenticator {
     }
     // With the default (unknown chargers allowed while there is no store) a fleet without credentials never
     // reads the store per connection: only whether one exists yet, checked now and then.
-    if (this.options.allowUnknown === undefined && this.storeSeenAbsent()) return this.decide(facts, undefined, false);
+    if (this.options.allowUnknown === undefined && this.recentPresence() === false) return this.decide(facts, undefined, false);
     return this.authenticateFromStore(facts);
   }
 
-  /** The store's presence as last seen, if seen recently enough to trust, was "no store". */
-  private storeSeenAbsent(): boolean {
+  /** Whether the store exists, as last seen, while that is recent enough to trust; undefined: it must be asked. */
+  private recentPresence(): boolean | undefined {
     const presence = this.presence;
-    return presence !== undefined && !presence.exists && this.now() - presence.checkedAt < PRESENCE_RECHECK_MS;
+    return presence !== undefined && this.now() - presence.checkedAt < PRESENCE_RECHECK_MS ? presence.exists : undefined;
   }
 
   private async authenticateFromStore(facts: ConnectionFacts): Promise<AuthenticationVerdict> {
@@ -173,8 +174,8 @@ export class ChargerAuthenticator {
    * cannot be read is taken to be as it was last seen (absent: nothing to check; present: the record read fails).
    */
   private async storeExists(): Promise<boolean> {
-    const now = this.now();
-    if (this.presence !== undefined && now - this.presence.checkedAt < PRESENCE_RECHECK_MS) return this.presence.exists;
+    const recent = this.recentPresence();
+    if (recent !== undefined) return recent;
     this.presenceCheck ??= this.options.store
       .exists()
       .then((exists) => {
