@@ -65,9 +65,24 @@ export class OwnershipLease {
     const until = sentAt + this.ttlMs;
     if (until <= this.validUntil) return;
     this.validUntil = until;
+    this.armExpiry();
+  }
+
+  /**
+   * The timer makes the lapse an event even when nobody asks; `valid()` checks the time itself as well. Node's
+   * timers keep time in whole milliseconds of the event loop's clock, and one can fire up to about 2 ms before
+   * `performance.now()` says its delay has passed: a timer that finds the lease still valid waits again for what is
+   * left, or the lapse would be told to nobody until someone next asked (the refresh scheduler's next round).
+   */
+  private armExpiry(): void {
     if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
-    // The timer makes the lapse an event even when nobody asks; `valid()` checks the time itself as well.
-    this.expiryTimer = setTimeout(() => this.valid(), Math.max(0, until - this.now()) + 1);
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = undefined;
+        if (this.valid()) this.armExpiry();
+      },
+      Math.max(0, this.validUntil - this.now()) + 1,
+    );
     this.expiryTimer.unref();
   }
 }
