@@ -1,9 +1,9 @@
 /**
  * When the authenticator answers at once and when it has to wait: without a credential store in use, and with no
  * password to verify (no credentials, or a client certificate), an upgrade is decided with no promise, so a
- * reconnect storm pays no async frame per charger; reading the store or verifying a password still waits. The verdicts themselves are the ones the security tests
- * check through real upgrades (security-profiles, security-admission); here, which of the two shapes they come in,
- * against a real credential file.
+ * reconnect storm pays no async frame per charger; reading the store or verifying a password still waits. The
+ * verdicts themselves are the ones the security tests check through real upgrades (security-profiles,
+ * security-admission); here, which of the two shapes they come in, against a real credential file.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
