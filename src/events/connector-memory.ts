@@ -69,7 +69,14 @@ export function transactionIdString(id: unknown): string | null {
 }
 
 export class ConnectorMemory {
-  private statusMap: Map<string, ConnectorStatusEntry> | undefined;
+  /**
+   * Statuses by key, each a slot updated in place: a charger re-reports the same connectors on every reconnect,
+   * and replacing the entry (delete and set, to keep the order of reports) made a new object and churned the map's
+   * table each time. The order of reports lives in `reported` instead; the map's own order is that of first reports.
+   */
+  private statusMap: Map<string, StatusSlot> | undefined;
+  /** Reports counted so far: a slot's `reported` is the count at its last report. */
+  private statusReports = 0;
   private txMap: Map<string, MutableTransaction> | undefined;
   private stoppedMap: Map<string, StoppedTransaction> | undefined;
   private evictedCount = 0;
@@ -82,21 +89,40 @@ export class ConnectorMemory {
   /** Remembers a status report and returns the status reported before it for the same connector, if any. */
   recordStatus(entry: ConnectorStatusEntry): string | null {
     const map = (this.statusMap ??= new Map());
-    const previous = map.get(entry.key);
-    if (previous !== undefined)
-      map.delete(entry.key); // re-insert: Map order is then least recent first
-    else this.makeRoom(map);
-    map.set(entry.key, entry);
-    return previous === undefined ? null : previous.status;
+    const reported = ++this.statusReports;
+    const slot = map.get(entry.key);
+    if (slot !== undefined) {
+      const previous = slot.status;
+      slot.evseId = entry.evseId;
+      slot.connectorId = entry.connectorId;
+      slot.status = entry.status;
+      slot.errorCode = entry.errorCode;
+      slot.timestamp = entry.timestamp;
+      slot.reported = reported;
+      return previous;
+    }
+    this.makeStatusRoom(map);
+    map.set(entry.key, {
+      key: entry.key,
+      evseId: entry.evseId,
+      connectorId: entry.connectorId,
+      status: entry.status,
+      errorCode: entry.errorCode,
+      timestamp: entry.timestamp,
+      reported,
+    });
+    return null;
   }
 
   status(key: string): ConnectorStatusEntry | undefined {
-    return this.statusMap?.get(key);
+    const slot = this.statusMap?.get(key);
+    return slot === undefined ? undefined : statusEntry(slot);
   }
 
   /** Snapshot for display, least recently reported first. */
   statuses(): ConnectorStatusEntry[] {
-    return this.statusMap === undefined ? [] : [...this.statusMap.values()];
+    if (this.statusMap === undefined) return [];
+    return [...this.statusMap.values()].sort((a, b) => a.reported - b.reported).map(statusEntry);
   }
 
   /**
@@ -216,6 +242,17 @@ export class ConnectorMemory {
     }
   }
 
+  /** Forgets the least recently reported statuses while the map is full (a scan: only a charger at the limit pays it). */
+  private makeStatusRoom(map: Map<string, StatusSlot>): void {
+    while (map.size >= this.limit) {
+      let oldest: StatusSlot | undefined;
+      for (const slot of map.values()) if (oldest === undefined || slot.reported < oldest.reported) oldest = slot;
+      if (oldest === undefined) return;
+      map.delete(oldest.key);
+      this.evictedCount++;
+    }
+  }
+
   private makeRoom(map: Map<string, unknown>, limit = this.limit): void {
     while (map.size >= limit) {
       const oldest = map.keys().next();
@@ -225,6 +262,13 @@ export class ConnectorMemory {
       if (map !== this.stoppedMap) this.evictedCount++;
     }
   }
+}
+
+type StatusSlot = { -readonly [K in keyof ConnectorStatusEntry]: ConnectorStatusEntry[K] } & { reported: number };
+
+/** A slot as the plain entry callers see: a copy, so that a later report does not change what they were given. */
+function statusEntry(slot: StatusSlot): ConnectorStatusEntry {
+  return { key: slot.key, evseId: slot.evseId, connectorId: slot.connectorId, status: slot.status, errorCode: slot.errorCode, timestamp: slot.timestamp };
 }
 
 function arrayOf<T>(value: T[] | undefined): T[] {

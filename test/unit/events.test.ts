@@ -797,4 +797,42 @@ describe('robustness', () => {
     );
     assert.equal(status(2, 'Faulted').previousStatus, null);
   });
+
+  it('updates a re-reported connector in place, keeps the order of reports through a snapshot, and hands out copies', () => {
+    const memory = new ConnectorMemory(3);
+    const report = (connectorId: number, status: string) =>
+      memory.recordStatus({ key: String(connectorId), evseId: null, connectorId, status, errorCode: 'NoError', timestamp: `t${connectorId}` });
+    report(1, 'Available');
+    report(2, 'Available');
+    report(3, 'Available');
+    const given = memory.statuses();
+    assert.equal(report(1, 'Charging'), 'Available');
+    assert.equal(report(2, 'Faulted'), 'Available');
+    // What was handed out before is not changed by later reports.
+    assert.deepEqual(
+      given.map((s) => [s.key, s.status]),
+      [
+        ['1', 'Available'],
+        ['2', 'Available'],
+        ['3', 'Available'],
+      ],
+    );
+    assert.deepEqual(
+      memory.statuses().map((s) => [s.key, s.status]),
+      [
+        ['3', 'Available'],
+        ['1', 'Charging'],
+        ['2', 'Faulted'],
+      ],
+    );
+    const restored = new ConnectorMemory(3);
+    restored.restore(memory.snapshot());
+    // 3 is still the least recently reported: a fourth connector pushes it out, not 1.
+    restored.recordStatus({ key: '4', evseId: null, connectorId: 4, status: 'Available', errorCode: 'NoError', timestamp: 't4' });
+    assert.deepEqual(
+      restored.statuses().map((s) => s.key),
+      ['1', '2', '4'],
+    );
+    assert.equal(restored.evicted, 1);
+  });
 });
