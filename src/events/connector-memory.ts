@@ -42,7 +42,10 @@ export interface OpenTransaction {
   readonly updatedAt: string | null;
 }
 
-type MutableTransaction = { -readonly [K in keyof OpenTransaction]: OpenTransaction[K] };
+/** What the memory keeps of a readonly entry it hands out: the same fields, updated in place. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+type MutableTransaction = Mutable<OpenTransaction>;
 
 /** Where a transaction that has ended ran: kept so that a repeated stop names its place and is marked. */
 export interface StoppedTransaction {
@@ -264,7 +267,7 @@ export class ConnectorMemory {
   }
 }
 
-type StatusSlot = { -readonly [K in keyof ConnectorStatusEntry]: ConnectorStatusEntry[K] } & { reported: number };
+type StatusSlot = Mutable<ConnectorStatusEntry> & { reported: number };
 
 /** A slot as the plain entry callers see: a copy, so that a later report does not change what they were given. */
 function statusEntry(slot: StatusSlot): ConnectorStatusEntry {
