@@ -17,6 +17,7 @@ const ENVIRONMENT: Record<string, string> = {
   SERVER_PORT: 'server.port',
   OCPP_PATH_PREFIX: 'server.pathPrefix',
   MAX_CONNECTIONS: 'server.maxConnections',
+  ACCEPTS_PER_TURN: 'server.acceptsPerTurn',
   TAKEOVER_GRACE_MS: 'server.takeoverGraceMs',
   SERVER_PLAIN_ENABLED: 'server.plainEnabled',
   TLS_CERT_FILE: 'tls.certFile',

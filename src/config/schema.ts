@@ -82,6 +82,13 @@ const serverSchema = z
     /** Listen backlog, so a reconnect storm is queued by the kernel instead of refused. */
     backlog: int(1, 65535, 4096),
     /**
+     * Connections the plain listener may take from the kernel's queue per turn of the event loop (Node.js takes one
+     * per listening descriptor per turn; the gateway adds copies of the descriptor). A reconnect storm then waits in
+     * the gateway, served in order, instead of in a full kernel queue whose dropped packets come back on doubling
+     * retransmission timers. 1: one descriptor, one accept per turn.
+     */
+    acceptsPerTurn: int(1, 1024, 64),
+    /**
      * A new connection of an identity whose session is still open takes it over once it shows life (a frame, or the
      * pong to the ping it is sent at once), or after this long while it stays silent and open. A connection the
      * charger already gave up on ends within a round trip and leaves the open session alone.

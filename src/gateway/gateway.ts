@@ -305,6 +305,7 @@ export class Gateway {
       pathPrefix: server.pathPrefix,
       maxFrameBytes: server.maxFrameBytes,
       backlog: server.backlog,
+      acceptsPerTurn: server.acceptsPerTurn,
       protocols: ocpp.protocols,
       fallbackProtocol: ocpp.fallbackProtocol,
       log,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
@@ -12,6 +12,7 @@ import type { SecurityProfile } from '../security/credential-store.js';
 import { droppedByAdmission } from './admission-limits.js';
 import { parseIdentity } from './identity.js';
 import type { KeepaliveSubject } from './keepalive.js';
+import { copyListener } from './listener-copies.js';
 import { type Outbox, truncateReason } from './outbox.js';
 import { makeRepeatedReceiverEndFree } from './receiver-end.js';
 import { chooseSubprotocol, offeredSubprotocols, type SubprotocolChoice } from './subprotocol.js';
@@ -64,6 +65,11 @@ export interface ChargerServerOptions {
   pathPrefix: string;
   maxFrameBytes: number;
   backlog: number;
+  /**
+   * Connections the plain listener may accept per turn of the event loop: one per listening descriptor, the rest
+   * copies of the first (listener-copies.ts). 1: the first only.
+   */
+  acceptsPerTurn?: number;
   protocols: readonly OcppVersion[];
   fallbackProtocol: OcppVersion | null;
   log: Logger;
@@ -200,6 +206,8 @@ export class ChargerServer {
   readonly https: TlsServer | undefined;
   /** Port the TLS listener is bound to once listening; 0 without one. */
   tlsPort = 0;
+  /** More descriptors of the plain listening socket, each accepting for it (`acceptsPerTurn`). */
+  private listenerCopies: NetServer[] = [];
   private readonly wss: WebSocketServer;
   private readonly prefix: string;
   private held = 0;
@@ -263,6 +271,7 @@ export class ChargerServer {
   async listen(): Promise<{ port: number; tlsPort: number }> {
     const { host, backlog } = this.options;
     const port = this.options.plainEnabled === false ? 0 : await listenOn(this.http, host, this.options.port, backlog);
+    if (port !== 0) await this.copyPlainListener(backlog);
     if (this.https !== undefined && this.options.tls !== undefined) {
       try {
         this.tlsPort = await listenOn(this.https, host, this.options.tls.port, backlog);
@@ -272,6 +281,28 @@ export class ChargerServer {
       }
     }
     return { port, tlsPort: this.tlsPort };
+  }
+
+  /**
+   * The plain listener's copies, so a turn of the event loop accepts up to `acceptsPerTurn` connections. Without
+   * them the gateway still serves, accepting one per turn, so a failure is logged and not thrown.
+   */
+  private async copyPlainListener(backlog: number): Promise<void> {
+    const wanted = (this.options.acceptsPerTurn ?? 1) - 1;
+    if (wanted <= 0) return;
+    try {
+      const copies = await copyListener(this.http, wanted, backlog);
+      // Stopped while the copies were made: they go with the listener.
+      if (!this.http.listening) for (const copy of copies) copy.close();
+      else this.listenerCopies = copies;
+    } catch (err) {
+      this.options.log.warn({ err, acceptsPerTurn: this.options.acceptsPerTurn }, 'could not copy the listening socket; accepting one connection per turn');
+    }
+  }
+
+  /** Descriptors of the plain listening socket that accept connections: 1, or more with `acceptsPerTurn` (for tests and status). */
+  get acceptingDescriptors(): number {
+    return this.http.listening ? 1 + this.listenerCopies.length : 0;
   }
 
   /** New certificate, key or CA for connections from now on; open ones keep what they began with. */
@@ -284,6 +315,9 @@ export class ChargerServer {
    * (Node's close callback would wait for every charger's socket to end).
    */
   stopAccepting(): void {
+    // Every copy too: a copy left open would keep the socket listening, and accepting, after the server closed.
+    for (const copy of this.listenerCopies) copy.close();
+    this.listenerCopies = [];
     if (this.http.listening) this.http.close();
     if (this.https?.listening) this.https.close();
   }
