@@ -2,7 +2,8 @@
  * Shares each turn of the event loop between answering chargers and everything else the loop must do, above all
  * taking new connections in.
  *
- * Node's event loop accepts one new connection per turn (libuv takes one from the listen queue each time it polls),
+ * Node's event loop accepts one new connection per turn and listening descriptor (libuv takes one from the listen
+ * queue each time it polls; the chargers' listener has copies, see transport/listener-copies.ts),
  * and a turn lasts as long as the work its poll phase brings. Under a flood every charger with a CALL pending is
  * ready at once, so one turn answered all of them (1,000 CALLs, about 40 ms) and new chargers got in at 25 a second:
  * after a minute a tenth of those arriving during a flood were still in their handshake. So a turn answers at most
