@@ -84,7 +84,7 @@ const serverSchema = z
     /**
      * Connections the plain listener may take from the kernel's queue per turn of the event loop (Node.js takes one
      * per listening descriptor per turn; the gateway adds copies of the descriptor). A reconnect storm then waits in
-     * the gateway, served in order, instead of in a full kernel queue whose dropped packets come back on doubling
+     * the gateway, served as it is read, instead of in a full kernel queue whose dropped packets come back on doubling
      * retransmission timers. 1: one descriptor, one accept per turn.
      */
     acceptsPerTurn: int(1, 1024, 64),

@@ -300,11 +300,6 @@ export class ChargerServer {
     }
   }
 
-  /** Descriptors of the plain listening socket that accept connections: 1, or more with `acceptsPerTurn` (for tests and status). */
-  get acceptingDescriptors(): number {
-    return this.http.listening ? 1 + this.listenerCopies.length : 0;
-  }
-
   /** New certificate, key or CA for connections from now on; open ones keep what they began with. */
   setSecureContext(material: SecureContextOptions): void {
     this.https?.setSecureContext(material);

@@ -64,8 +64,9 @@ export async function copyListener(server: Server, count: number, backlog: numbe
     // noDelay as an HTTP server sets it on the connections it accepts.
     const listener = createServer({ noDelay: true });
     listener.on('connection', forward);
-    // An error on a copy (none is expected once listening) must not end the process; the server keeps its own.
-    listener.on('error', () => listener.close());
+    // libuv keeps accept errors to itself (it sheds load on EMFILE and polls again), so none is expected here once
+    // listening; should one come, it must not end the process, and the copy goes on accepting like the server.
+    listener.on('error', () => {});
     // The socket is listening already; listen() on a copy only starts watching it, with the server's backlog
     // (a smaller one here would shrink the shared queue).
     listener.listen({ _handle: copy } as unknown as { fd: number }, backlog);
