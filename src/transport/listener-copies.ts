@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 /**
  * More accepts per turn of the event loop for one listening socket.
  *
- * Node.js (libuv 1.45 and later) takes one connection from a listening descriptor's queue each time the loop polls,
+ * Node.js 20 (libuv 1.46) takes one connection from a listening descriptor's queue each time the loop polls,
  * so a server accepts at most one connection per turn, and a turn lasts as long as the work its poll brings. In a
  * reconnect storm the turns are long (each carries the upgrades and boots of the connections accepted before), the
  * kernel's queue stays full for seconds, and every SYN, handshake ACK and request that arrives meanwhile is dropped
