@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { type AdminServer, startAdminServer } from '../src/admin/admin-server.js';
 import { ConfigError, loadConfig } from '../src/config/load.js';
-import { freePort, type GatewayHarness, runServerProcessToExit, type ServerProcess, startGateway, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
+import { type GatewayHarness, runServerProcessToExit, type ServerProcess, startGateway, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
 import { TestCa } from './helpers/test-pki.js';
 
 const newToken = () => randomBytes(24).toString('hex');
@@ -77,8 +77,8 @@ describe('token rotation from ADMIN_TOKEN_FILE (real process)', () => {
     dir = await mkdtemp(join(tmpdir(), 'gw-admin-token-'));
     file = join(dir, 'admin-token');
     await writeFile(file, `${tokens[0]}\n`);
-    adminPort = await freePort();
-    server = await startServerProcess({ env: { ADMIN_PORT: String(adminPort), ADMIN_TOKEN_FILE: file, ADMIN_TOKEN_OVERLAP_MS: '0' } });
+    server = await startServerProcess({ env: { ADMIN_TOKEN_FILE: file, ADMIN_TOKEN_OVERLAP_MS: '0' } });
+    adminPort = server.adminPort;
   });
   after(async () => {
     await server?.stop();

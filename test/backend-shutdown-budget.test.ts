@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { postCall } from './helpers/backend-http.js';
-import { freePort, runServerProcessToExit, startServerProcess, within } from './helpers/gateway-harness.js';
+import { runServerProcessToExit, startServerProcess, within } from './helpers/gateway-harness.js';
 import { OcppClient } from './helpers/ocpp-client.js';
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -17,12 +17,9 @@ function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: Nod
 
 describe('shutdown within its deadline', () => {
   it('SIGTERM while a command waits for a charger that never answers (call timeout 60 s, deadline 8 s): the charger gets 1001, the command DEVICE_OFFLINE, exit 0', async () => {
-    const adminPort = await freePort();
-    const proc = await startServerProcess({
-      env: { ADMIN_PORT: String(adminPort), CALL_TIMEOUT_MS: '60000', SHUTDOWN_DRAIN_MS: '500', SHUTDOWN_DEADLINE_MS: '8000' },
-    });
+    const proc = await startServerProcess({ env: { CALL_TIMEOUT_MS: '60000', SHUTDOWN_DRAIN_MS: '500', SHUTDOWN_DEADLINE_MS: '8000' } });
     const exited = exitOf(proc.child);
-    const adminUrl = `http://127.0.0.1:${adminPort}`;
+    const adminUrl = `http://127.0.0.1:${proc.adminPort}`;
     // This charger reads the gateway's CALL and never answers it.
     const charger = await OcppClient.connect(`${proc.url}/ocpp`, 'SILENT-AT-SIGTERM', ['ocpp1.6']);
     try {

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { type ClosedInfo, sleep, TestCharger } from './helpers/backend-charger.js';
 import { getText, postCall, SseStream } from './helpers/backend-http.js';
-import { freePort, type ServerProcess, startServerProcess } from './helpers/gateway-harness.js';
+import { type ServerProcess, startServerProcess } from './helpers/gateway-harness.js';
 
 /** The process's exit, as observed from the moment this is called. */
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
@@ -69,10 +69,9 @@ function tail(proc: ServerProcess): string {
 
 describe('graceful shutdown of the real process', () => {
   test('SIGTERM: /readyz 503, new chargers refused, every charger closed with 1001, SSE ended with every answered event, exit 0', async () => {
-    const adminPort = await freePort();
-    const proc = await startServerProcess({ env: { ADMIN_PORT: String(adminPort), SHUTDOWN_DRAIN_MS: '1000' } });
+    const proc = await startServerProcess({ env: { SHUTDOWN_DRAIN_MS: '1000' } });
     const exited = exitOf(proc.child);
-    const adminUrl = `http://127.0.0.1:${adminPort}`;
+    const adminUrl = `http://127.0.0.1:${proc.adminPort}`;
     const chargerUrl = `${proc.url}/ocpp`;
     let chargers: TestCharger[] = [];
     let sse: SseStream | undefined;
@@ -166,10 +165,9 @@ describe('graceful shutdown of the real process', () => {
   });
 
   test('a second SIGTERM during a long drain forces the exit at once, with a non-zero code', async () => {
-    const adminPort = await freePort();
-    const proc = await startServerProcess({ env: { ADMIN_PORT: String(adminPort), SHUTDOWN_DRAIN_MS: '20000' } });
+    const proc = await startServerProcess({ env: { SHUTDOWN_DRAIN_MS: '20000' } });
     const exited = exitOf(proc.child);
-    const adminUrl = `http://127.0.0.1:${adminPort}`;
+    const adminUrl = `http://127.0.0.1:${proc.adminPort}`;
     let chargers: TestCharger[] = [];
     try {
       await waitReady(adminUrl);

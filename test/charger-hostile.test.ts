@@ -14,7 +14,7 @@ import { type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, rawUpgrade, type ServerProcess, startServerProcess, waitUntil, within } from './helpers/gateway-harness.js';
+import { rawUpgrade, type ServerProcess, startServerProcess, waitUntil, within } from './helpers/gateway-harness.js';
 import { bootPayload, expectCallError, expectResult } from './helpers/ocpp-assert.js';
 import { nextId, OcppClient } from './helpers/ocpp-client.js';
 
@@ -29,9 +29,8 @@ interface Gateway {
 }
 
 async function startProcess(env: Record<string, string> = {}): Promise<Gateway> {
-  const adminPort = await freePort();
-  const server = await startServerProcess({ env: { ADMIN_PORT: String(adminPort), ...env } });
-  return { server, adminPort, url: `${server.url}/ocpp` };
+  const server = await startServerProcess({ env });
+  return { server, adminPort: server.adminPort, url: `${server.url}/ocpp` };
 }
 
 function scrape(adminPort: number): Promise<string> {

@@ -17,7 +17,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { bootNotification, meterValues16, meterValues201, startTransaction16, statusNotification, stopTransaction16, transactionEvent201 } from '../src/sim/messages.js';
 import type { Frame } from '../src/sim/ocpp-j.js';
 import { metricSample, readMetrics } from './helpers/backend-http.js';
-import { freePort, type ServerProcess, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
+import { type ServerProcess, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
 import { connectTo, natsServerBinarySkipReason, OwnNatsServer, readStream } from './helpers/nats-server.js';
 import { OcppClient } from './helpers/ocpp-client.js';
 import { OwnRedis, ownRedisSkipReason } from './helpers/redis-server.js';
@@ -207,18 +207,16 @@ describe('cluster mode under faults: an instance killed, NATS and Redis restarte
     redisServer = await OwnRedis.start({ persistent: true });
     nc = await connectTo(nats.url);
     for (const podId of ['pod-A', 'pod-B', 'pod-C']) {
-      const adminPort = await freePort();
       const proc = await startServerProcess({
         env: {
           NATS_URL: nats.url,
           REDIS_URL: `redis://127.0.0.1:${redisServer.port}`,
           POD_ID: podId,
-          ADMIN_PORT: String(adminPort),
           OWNERSHIP_TTL_MS: String(OWNERSHIP_TTL_MS),
           NATS_ACK_TIMEOUT_MS: '2000',
         },
       });
-      instances.push({ podId, proc, admin: `http://127.0.0.1:${adminPort}`, chargers: `${proc.url}/ocpp` });
+      instances.push({ podId, proc, admin: `http://127.0.0.1:${proc.adminPort}`, chargers: `${proc.url}/ocpp` });
     }
   });
 

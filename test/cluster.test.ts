@@ -110,19 +110,17 @@ describe('cluster mode: three gateway processes sharing one NATS and one Redis',
     redis.on('error', () => {});
     nc = await connectTo(nats.url);
     for (const podId of ['A', 'B', 'C'] as const) {
-      const adminPort = await freePort();
       const proc = await startServerProcess({
         // A short acknowledgement timeout keeps the stalled-stream test short.
         // pod-B's short ownership TTL lets the Redis outage below outlast it within the test.
         env: {
           ...clusterEnv(),
           POD_ID: `pod-${podId}`,
-          ADMIN_PORT: String(adminPort),
           NATS_ACK_TIMEOUT_MS: '1000',
           ...(podId === 'B' ? { OWNERSHIP_TTL_MS: '3000' } : {}),
         },
       });
-      instances[podId] = { podId: `pod-${podId}`, proc, admin: `http://127.0.0.1:${adminPort}`, chargers: `${proc.url}/ocpp` };
+      instances[podId] = { podId: `pod-${podId}`, proc, admin: `http://127.0.0.1:${proc.adminPort}`, chargers: `${proc.url}/ocpp` };
     }
   });
 

@@ -10,7 +10,6 @@ import { WebSocket } from 'ws';
 import { type FuzzedGateway, gatewayRss, httpText, scrapeMetrics, startFuzzedGateway } from './fuzz/gateway-process.js';
 import { createSecurityFixture, type SecurityFixture } from './fuzz/security-fixture.js';
 import { encodeFrame, OP, openWebSocket, RawConnection, standardHeaders, upgradeRequest } from './fuzz/wire.js';
-import { freePort } from './helpers/gateway-harness.js';
 import { schemaOracle } from './helpers/schema-oracle.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -227,8 +226,8 @@ describe('stalled TLS handshakes against the real process', () => {
   let tlsPort: number;
   beforeEach(async () => {
     fixture = await createSecurityFixture(1);
-    tlsPort = await freePort();
-    g = await startFuzzedGateway({ ...fixture.env(tlsPort), TLS_HANDSHAKE_TIMEOUT_MS: String(TIMEOUT_MS) });
+    g = await startFuzzedGateway({ ...fixture.env(), TLS_HANDSHAKE_TIMEOUT_MS: String(TIMEOUT_MS) });
+    tlsPort = g.proc.tlsPort as number;
   });
   afterEach(async () => {
     await g.stop();

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { postCall, readMetrics } from './helpers/backend-http.js';
-import { freePort, type ServerProcess, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
+import { type ServerProcess, startServerProcess, waitUntil } from './helpers/gateway-harness.js';
 import { natsServerBinarySkipReason, OwnNatsServer } from './helpers/nats-server.js';
 import { type Frame, OcppClient } from './helpers/ocpp-client.js';
 import { type Exposition, emptyExposition, readExposition } from './helpers/prometheus-text.js';
@@ -261,10 +261,9 @@ describe('the monitoring reads only what the gateway exports', { skip: skipScrap
   }
 
   async function startAdmin(env: Record<string, string> = {}): Promise<{ admin: string; chargers: string }> {
-    const adminPort = await freePort();
-    const proc = await startServerProcess({ env: { ADMIN_PORT: String(adminPort), ...env } });
+    const proc = await startServerProcess({ env });
     processes.push(proc);
-    return { admin: `http://127.0.0.1:${adminPort}`, chargers: `${proc.url}/ocpp` };
+    return { admin: `http://127.0.0.1:${proc.adminPort}`, chargers: `${proc.url}/ocpp` };
   }
 
   /** A charger's everyday traffic plus the ways it goes wrong, so the labelled series of an instance get samples. */

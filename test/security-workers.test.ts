@@ -48,7 +48,8 @@ describe('WORKERS=2 with TLS: one TLS port for both workers, SIGHUP reloads ever
     await writeFile(join(dir, 'server.crt'), server.cert);
     await writeFile(join(dir, 'server.key'), server.key, { mode: 0o600 });
     proc = await startServerProcess({
-      env: {
+      // Picked again on each attempt: another socket may take a port found free before the workers bind it.
+      env: async () => ({
         NATS_URL: nats.url,
         REDIS_URL: `redis://127.0.0.1:${redisServer.port}`,
         WORKERS: '2',
@@ -56,7 +57,7 @@ describe('WORKERS=2 with TLS: one TLS port for both workers, SIGHUP reloads ever
         TLS_CERT_FILE: join(dir, 'server.crt'),
         TLS_KEY_FILE: join(dir, 'server.key'),
         TLS_PORT: String(await freePort()),
-      },
+      }),
       timeoutMs: 30_000,
     });
     await waitUntil(() => proc.stdout.some((l) => l.includes('all workers accepting chargers')), 30_000, 'both workers up');

@@ -151,14 +151,17 @@ describe('WORKERS=2: one primary, two worker instances on one charger port and o
     nats = await OwnNatsServer.start();
     redisServer = await OwnRedis.start();
     redis = redisServer.client();
-    adminPort = await freePort();
     proc = await startServerProcess({
-      // The short TTL lets a killed worker's registration expire, and its slot be taken again, within the test.
-      env: { ...clusterEnv(), WORKERS: '2', POD_ID: POD, ADMIN_PORT: String(adminPort), OWNERSHIP_TTL_MS: '3000' },
+      // The short TTL lets a killed worker's registration expire, and its slot be taken again, within the test. Not
+      // shorter: a worker whose heartbeat is not confirmed within the TTL rightly closes its chargers, and with the
+      // whole suite on two cores a 3 s TTL lapsed now and then.
+      // The primary reports the admin port as configured, so one is picked here (again if it is taken first).
+      env: async () => ({ ...clusterEnv(), WORKERS: '2', POD_ID: POD, ADMIN_PORT: String(await freePort()), OWNERSHIP_TTL_MS: '6000' }),
       // Started as `node dist/src/main.js` alone: the workers must get glibc's fixed mmap threshold all the same.
       withoutMallocTuning: true,
       timeoutMs: 30_000,
     });
+    adminPort = Number(proc.env.ADMIN_PORT);
     chargerUrl = `${proc.url}/ocpp`;
     await waitUntil(() => logLines(proc, 'all workers accepting chargers').length === 1, 30_000, 'both workers up');
   });

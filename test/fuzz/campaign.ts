@@ -21,7 +21,6 @@ import { randomBytes } from 'node:crypto';
 import { type ClientRequest, request } from 'node:http';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
-import { freePort } from '../helpers/gateway-harness.js';
 import { schemaOracle, VERSIONS, type Version } from '../helpers/schema-oracle.js';
 import { type FloodCase, type FrameCase, floodCaseArb, frameCaseArb, type GarbageCase, type HandshakeCase, handshakeCaseArb } from './arbitraries.js';
 import { type FuzzedGateway, gatewayRss, httpText, scrapeMetrics, startFuzzedGateway } from './gateway-process.js';
@@ -442,14 +441,15 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   // Compile the schemas before the clock starts.
   for (const v of VERSIONS) schemaOracle(v);
   const fixture = await createSecurityFixture(seed);
-  const tlsPort = await freePort();
   let g: FuzzedGateway;
   try {
-    g = await startFuzzedGateway({ ...fixture.env(tlsPort), TLS_HANDSHAKE_TIMEOUT_MS: String(TLS_HANDSHAKE_TIMEOUT_MS) });
+    g = await startFuzzedGateway({ ...fixture.env(), TLS_HANDSHAKE_TIMEOUT_MS: String(TLS_HANDSHAKE_TIMEOUT_MS) });
   } catch (err) {
     await fixture.cleanup();
     throw err;
   }
+  const tlsPort = g.proc.tlsPort;
+  if (tlsPort === undefined) throw new Error('the fuzzed gateway did not report its TLS port');
   const security: SecurityTarget = { port: g.port, tlsPort, fixture, throttle: new ThrottleModel(), tally: new Tally(), profiles: new Tally(), secrets: new Set() };
   const tlsCounts: TlsLaneCounts = { failed: 0, stalled: 0, resetAfterWrite: 0, resetAtClientFinished: 0 };
   const tlsTally = new Tally();

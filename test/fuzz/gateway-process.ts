@@ -3,7 +3,7 @@
  * Prometheus metrics (RSS is the gateway's `process_resident_memory_bytes`, never the test process's).
  */
 import { request } from 'node:http';
-import { freePort, type ServerProcess, startServerProcess } from '../helpers/gateway-harness.js';
+import { type ServerProcess, startServerProcess } from '../helpers/gateway-harness.js';
 
 export interface FuzzedGateway {
   proc: ServerProcess;
@@ -24,12 +24,11 @@ export interface FuzzedGateway {
 const REMEMBERED_BOUNDS = { CHARGERS_MAX_REMEMBERED: '5000', CHARGERS_MAX_REMEMBERED_ENTRIES: '20000' };
 
 export async function startFuzzedGateway(env: Record<string, string> = {}): Promise<FuzzedGateway> {
-  const adminPort = await freePort();
-  const proc = await startServerProcess({ env: { ADMIN_PORT: String(adminPort), LOG_LEVEL: 'info', ...REMEMBERED_BOUNDS, ...env } });
+  const proc = await startServerProcess({ env: { LOG_LEVEL: 'info', ...REMEMBERED_BOUNDS, ...env } });
   return {
     proc,
     port: proc.port,
-    adminPort,
+    adminPort: proc.adminPort,
     alive: () => proc.child.exitCode === null && proc.child.signalCode === null,
     deathNote: () => `the gateway process exited (code ${proc.child.exitCode}, signal ${proc.child.signalCode}); stderr:\n${stderrSummary(proc.stderr)}`,
     stop: () => proc.stop(),

@@ -35,7 +35,8 @@ export interface SecurityFixture {
   /** PEM of the CA that signed the server certificate: what a client trusts. */
   caCert: string;
   /** Environment for the gateway process (TLS files, store, config folder). */
-  env(tlsPort: number): Record<string, string>;
+  /** TLS_PORT is 0: the kernel picks it when the gateway binds, and the gateway reports it. */
+  env(): Record<string, string>;
   chargers: Record<StoreGroup, StoreCharger[]>;
   /** Every password in the store: none may ever appear in the gateway's output. */
   passwords: string[];
@@ -133,8 +134,8 @@ export async function createSecurityFixture(seed: number): Promise<SecurityFixtu
     dir,
     ca,
     caCert: ca.cert,
-    env: (tlsPort) => ({
-      TLS_PORT: String(tlsPort),
+    env: () => ({
+      TLS_PORT: '0',
       TLS_CERT_FILE: join(dir, 'server.pem'),
       TLS_KEY_FILE: join(dir, 'server.key'),
       TLS_CA_FILE: join(dir, 'ca.pem'),

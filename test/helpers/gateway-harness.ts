@@ -242,6 +242,13 @@ export interface ServerProcess {
   port: number;
   /** The TLS listener's port, when it has one. */
   tlsPort?: number;
+  /**
+   * The admin API's port, as the process reports it once it is up (the kernel picks it unless ADMIN_PORT is given).
+   * A primary with workers reports ADMIN_PORT as configured.
+   */
+  adminPort: number;
+  /** The environment the process was started with, the harness's defaults included. */
+  env: Readonly<Record<string, string>>;
   url: string;
   /** Every stdout line so far (pino JSON). */
   stdout: string[];
@@ -255,8 +262,12 @@ export interface ProcessOptions {
    * Environment for the process, on top of PATH, a temp STATE_DIR, an empty CONFIG_DIR, SERVER_HOST=127.0.0.1,
    * LOG_LEVEL=info, ADMIN_PORT=0 (any free port), SHUTDOWN_DRAIN_MS=0 and glibc's fixed mmap threshold as
    * `npm start` sets it (each replaced when given here).
+   *
+   * A function is called again for every attempt: a port it picks with `freePort` is picked again when another
+   * socket took it before the process could bind it (the attempt fails with EADDRINUSE and the next one runs).
+   * Prefer port 0 where the process reports the port it bound (ADMIN_PORT, TLS_PORT): then nothing can collide.
    */
-  env?: Record<string, string>;
+  env?: Record<string, string> | (() => Promise<Record<string, string>>);
   /** Start it without the mmap threshold `npm start` sets, as `node dist/src/main.js` alone would be. */
   withoutMallocTuning?: boolean;
   timeoutMs?: number;
@@ -288,24 +299,27 @@ async function processEnvironment(env: Record<string, string>, withoutMallocTuni
 
 /**
  * Spawns `node dist/src/main.js` on a free port (unless SERVER_PORT is given) and waits for its
- * "gateway accepting chargers" log line; the port is read from that line.
+ * "gateway accepting chargers" log line; the ports are read from that line.
  *
  * SERVER_PORT is a port found free, not 0, because tests read it back from the effective configuration. A port found
  * free can be handed to another test's client socket before the process binds it; a process that fails to start for
- * that reason on a port chosen here is started again on a new one (at most three times).
+ * that reason is started again with ports picked again (at most three times): the one chosen here, and those an
+ * `env` function picks. A fixed SERVER_PORT in an `env` object is the caller's and is not retried.
  */
 export async function startServerProcess(options: ProcessOptions = {}): Promise<ServerProcess> {
   for (let attempt = 1; ; attempt++) {
+    const callerEnv = typeof options.env === 'function' ? await options.env() : (options.env ?? {});
     try {
-      return await startServerProcessOnce(options);
+      return await startServerProcessOnce(callerEnv, options);
     } catch (err) {
-      if (options.env?.SERVER_PORT !== undefined || attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+      const portsPickedAgain = typeof options.env === 'function' || callerEnv.SERVER_PORT === undefined;
+      if (!portsPickedAgain || attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
     }
   }
 }
 
-async function startServerProcessOnce(options: ProcessOptions): Promise<ServerProcess> {
-  const { env, cleanup } = await processEnvironment({ SERVER_PORT: String(await freePort()), ...options.env }, options.withoutMallocTuning);
+async function startServerProcessOnce(callerEnv: Record<string, string>, options: ProcessOptions): Promise<ServerProcess> {
+  const { env, cleanup } = await processEnvironment({ SERVER_PORT: String(await freePort()), ...callerEnv }, options.withoutMallocTuning);
   const child = spawn(process.execPath, [MAIN], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -326,6 +340,7 @@ async function startServerProcessOnce(options: ProcessOptions): Promise<ServerPr
     })());
 
   let tlsPort: number | undefined;
+  let adminPort = Number(env.ADMIN_PORT);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`the gateway process did not start within ${options.timeoutMs ?? 15000} ms`)), options.timeoutMs ?? 15000);
     const fail = (err: Error) => {
@@ -336,10 +351,11 @@ async function startServerProcessOnce(options: ProcessOptions): Promise<ServerPr
     lines(child.stdout!, (line) => {
       stdout.push(line);
       try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number | null; tlsPort?: number | null };
+        const entry = JSON.parse(line) as { msg?: string; port?: number | null; tlsPort?: number | null; adminPort?: number };
         if (entry.msg === 'gateway accepting chargers' && (typeof entry.port === 'number' || typeof entry.tlsPort === 'number')) {
           clearTimeout(timer);
           if (typeof entry.tlsPort === 'number') tlsPort = entry.tlsPort;
+          if (typeof entry.adminPort === 'number' && entry.adminPort !== 0) adminPort = entry.adminPort;
           resolve(typeof entry.port === 'number' ? entry.port : (tlsPort as number));
         }
       } catch {
@@ -351,12 +367,13 @@ async function startServerProcessOnce(options: ProcessOptions): Promise<ServerPr
     await stop();
     throw err;
   });
-  return { child, port, tlsPort, url: `ws://127.0.0.1:${port}`, stdout, stderr, stop };
+  return { child, port, tlsPort, adminPort, env, url: `ws://127.0.0.1:${port}`, stdout, stderr, stop };
 }
 
 /** Runs the server process expecting it to exit by itself (a bad config); kills it after `timeoutMs`. */
 export async function runServerProcessToExit(options: ProcessOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { env, cleanup } = await processEnvironment(options.env ?? {}, options.withoutMallocTuning);
+  const callerEnv = typeof options.env === 'function' ? await options.env() : (options.env ?? {});
+  const { env, cleanup } = await processEnvironment(callerEnv, options.withoutMallocTuning);
   const child = spawn(process.execPath, [MAIN], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
