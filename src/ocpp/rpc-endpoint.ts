@@ -13,12 +13,12 @@ export interface FrameSink {
   sendText(text: string): boolean;
 }
 
-/** A charger's CALL the gateway holds until it is answered. */
-interface HeldCall {
+/** A charger's CALL waiting behind the one being answered. */
+interface WaitingCall {
   frame: CallFrame;
   /** Its action's id in the connection's version, looked up once as it arrives. */
   action: ActionId;
-  /** Its frame's size, counted while it waits behind another. */
+  /** Its frame's size, counted while it waits. */
   bytes: number;
 }
 
@@ -46,9 +46,16 @@ interface OutboundCall {
  * which is which.
  */
 export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
-  /** The charger's CALLs not yet answered, in arrival order; the first is the one being answered. */
-  private inbound: HeldCall[] | null = null;
-  /** Bytes of the held CALLs behind the first. */
+  /**
+   * The charger's CALL being answered (or about to be), and its action. Kept in fields rather than at the head of a
+   * list: a charger sends one CALL at a time, and a list that once held one would keep its backing store (some
+   * 180 bytes) for as long as the charger stays connected, and a list entry would be made for every CALL.
+   */
+  private headFrame: CallFrame | null = null;
+  private headAction: ActionId = 0;
+  /** CALLs that arrived while another was being answered, in arrival order; dropped once empty. */
+  private waiting: WaitingCall[] | null = null;
+  /** Bytes of the waiting CALLs. */
   private inboundWaitingBytes = 0;
   /** Answering is scheduled or under way (an answer is awaited): new CALLs only join the queue. */
   private inboundRunning = false;
@@ -124,13 +131,14 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
   /** Holds a CALL for answering in turn, or refuses it at once when the queue behind the current one is full. */
   private holdInbound(frame: CallFrame, action: ActionId, text: string): void {
     if (this.closed) return;
-    const held = (this.inbound ??= []);
-    let bytes = 0;
-    if (held.length > 0) {
+    if (this.headFrame === null) {
+      this.headFrame = frame;
+      this.headAction = action;
+    } else {
       // Only a CALL that has to wait is measured: the common case, one CALL at a time, costs nothing.
-      bytes = Buffer.byteLength(text);
+      const bytes = Buffer.byteLength(text);
       const { maxQueuedInboundCalls, maxQueuedInboundBytes } = this.shared;
-      if (held.length - 1 >= maxQueuedInboundCalls || this.inboundWaitingBytes + bytes > maxQueuedInboundBytes) {
+      if ((this.waiting?.length ?? 0) >= maxQueuedInboundCalls || this.inboundWaitingBytes + bytes > maxQueuedInboundBytes) {
         this.shared.metrics.inboundCallRejected();
         this.sendError(
           frame.messageId,
@@ -140,8 +148,8 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
         return;
       }
       this.inboundWaitingBytes += bytes;
+      (this.waiting ??= []).push({ frame, action, bytes });
     }
-    held.push({ frame, action, bytes });
     if (!this.inboundRunning) {
       this.inboundRunning = true;
       // In this turn of the event loop, after the read's callback (every CALL of the read is then held), or in a
@@ -158,13 +166,13 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
   /** Answers the held CALLs in order; stops at one whose answer must be awaited and resumes when it is sent. */
   private answerHeld(): void {
     for (;;) {
-      const head = this.closed ? undefined : this.inbound?.[0];
-      if (head === undefined) {
+      const head = this.closed ? null : this.headFrame;
+      if (head === null) {
         this.inboundRunning = false;
         this.notifyIfIdle();
         return;
       }
-      const pending = this.handleInbound(head.frame, head.action);
+      const pending = this.handleInbound(head, this.headAction);
       if (pending !== undefined) {
         const resume = () => {
           this.releaseHead();
@@ -177,12 +185,17 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
     }
   }
 
-  /** The first held CALL was answered: the next one stops waiting. */
+  /** The CALL being answered was answered: the first waiting one, if any, is next. */
   private releaseHead(): void {
-    const held = this.inbound;
-    if (held === null) return;
-    held.shift();
-    if (held.length > 0) this.inboundWaitingBytes -= held[0].bytes;
+    const next = this.waiting?.shift();
+    if (next === undefined) {
+      this.headFrame = null;
+      return;
+    }
+    if (this.waiting!.length === 0) this.waiting = null;
+    this.headFrame = next.frame;
+    this.headAction = next.action;
+    this.inboundWaitingBytes -= next.bytes;
   }
 
   /** Answers one CALL; returns a promise that settles once its answer is sent when that answer must be awaited. */
@@ -211,7 +224,7 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
   }
 
   private get isIdle(): boolean {
-    return !this.inboundRunning && (this.inbound?.length ?? 0) === 0 && this.inFlight === null && (this.outboundQueue?.length ?? 0) === 0;
+    return !this.inboundRunning && this.headFrame === null && this.inFlight === null && (this.outboundQueue?.length ?? 0) === 0;
   }
 
   private notifyIfIdle(): void {
@@ -319,6 +332,8 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
 
   private sendNext(): void {
     const next = this.outboundQueue?.shift();
+    // An emptied queue is dropped, not kept (with its backing store) for the rest of the connection.
+    if (this.outboundQueue?.length === 0) this.outboundQueue = null;
     if (next !== undefined) this.send(next);
     else this.notifyIfIdle();
   }
@@ -327,7 +342,8 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.inbound = null;
+    this.headFrame = null;
+    this.waiting = null;
     this.inboundWaitingBytes = 0;
     const pending = this.inFlight ? [this.inFlight, ...(this.outboundQueue ?? [])] : (this.outboundQueue ?? []);
     this.inFlight = null;

@@ -43,7 +43,8 @@ function queuedSize(frame: QueuedFrame): number {
 export class Outbox {
   private queue: QueuedFrame[] | null = null;
   private queuedBytes = 0;
-  private readonly onWritten: (err?: Error | null) => void;
+  /** Made on first need: most connections never come near the high-water mark and never need it. */
+  private writtenCallback: ((err?: Error | null) => void) | undefined;
   /** The flight recorder's tap while this charger is recorded; otherwise undefined, one check per frame. */
   recorder: FrameTap | undefined = undefined;
   /**
@@ -59,12 +60,27 @@ export class Outbox {
     private readonly observer: OutboxObserver,
   ) {
     this.stream = (socket as unknown as { _socket?: Writable | null })._socket ?? null;
-    // One bound callback per connection: ws calls it when a frame of any kind reaches the kernel, which is when
-    // a waiting frame may follow.
-    this.onWritten = (err?: Error | null) => {
+  }
+
+  /**
+   * One bound callback per connection, made the first time a write needs it (a closure and its context are some
+   * 100 bytes a connection): ws calls it when a frame of any kind reaches the kernel, which is when a waiting
+   * frame may follow.
+   */
+  private get onWritten(): (err?: Error | null) => void {
+    return (this.writtenCallback ??= (err?: Error | null) => {
       if (err === undefined || err === null) this.flush();
       else this.discardQueue();
-    };
+    });
+  }
+
+  /**
+   * The callback for a write made while nothing waits: only one that could lift the buffer to the high-water mark
+   * asks to be told when it is done. Later frames wait only while the buffer is that full, so some write still in
+   * flight then has the callback that flushes them (the latest one: nothing written since can have drained it).
+   */
+  private callbackFor(buffered: number, maxBytes: number): ((err?: Error | null) => void) | undefined {
+    return buffered + maxBytes >= this.limits.highWaterBytes ? this.onWritten : undefined;
   }
 
   get queuedFrames(): number {
@@ -80,11 +96,8 @@ export class Outbox {
     if (this.recorder !== undefined) this.recorder.record('out', text);
     const buffered = this.socket.bufferedAmount;
     if (this.queue === null && buffered < this.limits.highWaterBytes) {
-      // Only a write that could lift the buffer to the high-water mark asks to be told when it is done: later frames
-      // wait only while the buffer is that full, so some write still in flight then has the callback that flushes them
-      // (the latest one: nothing written since can have drained it). Every other write skips a callback per frame.
       // A UTF-16 code unit is at most 3 bytes of UTF-8, and a frame header at most 14.
-      this.writeText(text, buffered + text.length * 3 + 14 >= this.limits.highWaterBytes ? this.onWritten : undefined);
+      this.writeText(text, this.callbackFor(buffered, text.length * 3 + 14));
       return true;
     }
     return this.enqueue(text, Buffer.byteLength(text));
@@ -95,8 +108,10 @@ export class Outbox {
       this.observer.discarded(1);
       return;
     }
-    if (this.queue === null && this.socket.bufferedAmount < this.limits.highWaterBytes) {
-      this.socket.ping(undefined, undefined, this.onWritten);
+    const buffered = this.socket.bufferedAmount;
+    if (this.queue === null && buffered < this.limits.highWaterBytes) {
+      // A ping frame is 2 bytes (6 masked, which the server's are not).
+      this.socket.ping(undefined, undefined, this.callbackFor(buffered, 6));
       return;
     }
     this.enqueue(PING, 0);
@@ -107,8 +122,10 @@ export class Outbox {
       this.observer.discarded(1);
       return;
     }
-    if (this.queue === null && this.socket.bufferedAmount < this.limits.highWaterBytes) {
-      this.socket.pong(data, undefined, this.onWritten);
+    const buffered = this.socket.bufferedAmount;
+    if (this.queue === null && buffered < this.limits.highWaterBytes) {
+      // A control frame carries at most 125 bytes; 14 covers any header, as for text.
+      this.socket.pong(data, undefined, this.callbackFor(buffered, data.length + 14));
       return;
     }
     // A copy: ws may hand us a slice of a much larger read buffer, which a waiting pong would keep alive.
