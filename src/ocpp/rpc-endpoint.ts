@@ -192,7 +192,7 @@ export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
       this.headFrame = null;
       return;
     }
-    if (this.waiting!.length === 0) this.waiting = null;
+    if (this.waiting?.length === 0) this.waiting = null;
     this.headFrame = next.frame;
     this.headAction = next.action;
     this.inboundWaitingBytes -= next.bytes;
