@@ -41,11 +41,17 @@ describe('keyset paging', () => {
 
   test('a page out of 20,000 identities costs well under a full sort of them', () => {
     const many = Array.from({ length: 20_000 }, (_, i) => `CP-${Math.random().toString(36).slice(2, 10)}-${i}`);
+    // The fastest of ten runs each: with the suite sharing two cores, a run that lost its core to another process
+    // measures that process, not this code.
     const time = (fn: () => void) => {
       for (let i = 0; i < 3; i++) fn(); // warm up
-      const startedAt = performance.now();
-      for (let i = 0; i < 10; i++) fn();
-      return (performance.now() - startedAt) / 10;
+      let fastest = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 10; i++) {
+        const startedAt = performance.now();
+        fn();
+        fastest = Math.min(fastest, performance.now() - startedAt);
+      }
+      return fastest;
     };
     const page = time(() => smallestAfter(many, undefined, 101));
     const fullSort = time(() => [...many].sort(byCodeUnit).slice(0, 101));
