@@ -48,8 +48,9 @@ interface OutboundCall {
 export class RpcEndpoint<Owner = unknown> implements AnswerTurnRunner {
   /**
    * The charger's CALL being answered (or about to be), and its action. Kept in fields rather than at the head of a
-   * list: a charger sends one CALL at a time, and a list that once held one would keep its backing store (some
-   * 180 bytes) for as long as the charger stays connected, and a list entry would be made for every CALL.
+   * list: a charger sends one CALL at a time, and a list that once held one would keep its backing store (176
+   * bytes with the list, by V8's growth rule) for as long as the charger stays connected, and a list entry would be
+   * made for every CALL.
    */
   private headFrame: CallFrame | null = null;
   private headAction: ActionId = 0;
